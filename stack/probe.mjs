@@ -1,0 +1,40 @@
+// Readiness probe for stack.sh: exits 0 only when the service answers a real request.
+//   node stack/probe.mjs kafka 127.0.0.1:9092     -> a metadata request through kafkajs
+//   node stack/probe.mjs registry http://127.0.0.1:8081 -> GET /subjects answers 200
+import { Kafka, logLevel } from 'kafkajs';
+
+const [what, where] = process.argv.slice(2);
+
+async function kafka(broker) {
+  const admin = new Kafka({
+    clientId: 'riskloop-probe',
+    brokers: [broker],
+    logLevel: logLevel.NOTHING,
+    connectionTimeout: 2000,
+    retry: { retries: 0 },
+  }).admin();
+  await admin.connect();
+  try {
+    const cluster = await admin.describeCluster();
+    if (cluster.brokers.length === 0) throw new Error('no brokers in metadata');
+    // A broker can answer metadata before its controller quorum is usable; topic metadata proves it.
+    await admin.fetchTopicMetadata({ topics: [] });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+async function registry(url) {
+  const res = await fetch(`${url}/subjects`, { signal: AbortSignal.timeout(2000) });
+  if (res.status !== 200) throw new Error(`registry answered ${res.status}`);
+}
+
+try {
+  if (what === 'kafka') await kafka(where);
+  else if (what === 'registry') await registry(where);
+  else throw new Error(`unknown probe ${what}`);
+  process.exit(0);
+} catch (err) {
+  console.error(`probe ${what} ${where}: ${err.message}`);
+  process.exit(1);
+}
