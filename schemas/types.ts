@@ -1,0 +1,234 @@
+/**
+ * TypeScript mirrors of the Avro records in this folder, hand-written so that they read well and
+ * carry the schema docs' intent. `fields.ts` lists each interface's keys and a unit test compares
+ * those lists with the .avsc files, so an interface cannot silently drift from its schema.
+ *
+ * Representation choices (how avsc decodes, with no logical-type hooks registered):
+ *  - `timestamp-millis` is a plain `number` of epoch milliseconds, not a `Date`: windowing and
+ *    state stores do arithmetic on it, and a Date per field per record would cost allocations.
+ *  - `long` is a `number`; avsc refuses values beyond Number.MAX_SAFE_INTEGER on encode.
+ *  - `["null", T]` unions are `T | null` (unwrapped), `bytes` is `Buffer`, maps are plain objects.
+ */
+
+export type Channel = 'POS' | 'ECOM' | 'ATM' | 'MOTO' | 'OTHER';
+export type EntityType = 'PERSON' | 'BUSINESS';
+export type KycStatus = 'PENDING' | 'VERIFIED' | 'REJECTED' | 'EXPIRED' | 'SUSPENDED';
+export type RiskTier = 'LOW' | 'MEDIUM' | 'HIGH';
+export type Outcome = 'FRAUD' | 'LEGITIMATE';
+export type DecisionAction = 'APPROVE' | 'REVIEW' | 'DECLINE';
+export type LabelSource = 'CHARGEBACK' | 'ANALYST' | 'MATURITY';
+
+/** Raw ingress transaction. Carries the PAN: only the ingress tokeniser may read it. */
+export interface Transaction {
+  transactionId: string;
+  eventTime: number;
+  accountId: string;
+  pan: string;
+  amountMinor: number;
+  currency: string;
+  merchantId: string;
+  merchantName: string | null;
+  terminalId: string | null;
+  mcc: string;
+  merchantCountry: string;
+  channel: Channel;
+  cardPresent: boolean;
+  threeDsAuthenticated: boolean | null;
+  lat: number | null;
+  lon: number | null;
+  deviceId: string | null;
+  ip: string | null;
+}
+
+export interface TokenizedTransaction {
+  transactionId: string;
+  eventTime: number;
+  ingestedAt: number;
+  accountToken: string;
+  cardToken: string;
+  tokenKeyId: string;
+  bin: string;
+  last4: string;
+  amountMinor: number;
+  currency: string;
+  merchantId: string;
+  merchantName: string | null;
+  terminalId: string | null;
+  mcc: string;
+  merchantCountry: string;
+  channel: Channel;
+  cardPresent: boolean;
+  threeDsAuthenticated: boolean | null;
+  lat: number | null;
+  lon: number | null;
+  deviceId: string | null;
+  ip: string | null;
+}
+
+export interface KycRecord {
+  accountToken: string;
+  entityType: EntityType;
+  status: KycStatus;
+  riskTier: RiskTier;
+  accountOpenedAt: number;
+  pep: boolean;
+  sanctioned: boolean;
+  watchlistHits: number;
+  country: string;
+  updatedAt: number;
+}
+
+export interface DeviceSignal {
+  deviceId: string;
+  eventTime: number;
+  accountToken: string | null;
+  emulator: boolean;
+  rooted: boolean;
+  blocked: boolean;
+  os: string | null;
+  userAgent: string | null;
+  ip: string | null;
+}
+
+/** Raw chargeback from the card network: accountId in the clear, ingress only. */
+export interface Chargeback {
+  chargebackId: string;
+  transactionId: string;
+  accountId: string;
+  reasonCode: string;
+  amountMinor: number;
+  currency: string;
+  reportedAt: number;
+  fraud: boolean;
+}
+
+export interface TokenizedChargeback {
+  chargebackId: string;
+  transactionId: string;
+  accountToken: string;
+  reasonCode: string;
+  amountMinor: number;
+  currency: string;
+  reportedAt: number;
+  fraud: boolean;
+}
+
+export interface AnalystOutcome {
+  transactionId: string;
+  accountToken: string;
+  outcome: Outcome;
+  analystId: string;
+  caseId: string | null;
+  decidedAt: number;
+}
+
+export interface ShadowScore {
+  modelVersion: string;
+  score: number;
+}
+
+export interface FeatureContribution {
+  feature: string;
+  contribution: number;
+}
+
+export interface Decision {
+  transactionId: string;
+  accountToken: string;
+  cardToken: string;
+  eventTime: number;
+  decidedAt: number;
+  decision: DecisionAction;
+  score: number | null;
+  modelVersion: string | null;
+  shadowScores: ShadowScore[];
+  ruleSetVersion: string;
+  reasonCodes: string[];
+  features: Record<string, number>;
+  facts: Record<string, string>;
+  topContributions: FeatureContribution[];
+  pipelineLatencyMs: number;
+}
+
+export interface TrainingExample {
+  transactionId: string;
+  accountToken: string;
+  eventTime: number;
+  features: Record<string, number>;
+  facts: Record<string, string>;
+  label: 0 | 1;
+  labelSource: LabelSource;
+  labeledAt: number;
+  labelDelayMs: number;
+  modelVersion: string | null;
+  decision: DecisionAction;
+  isCorrection: boolean;
+}
+
+export interface Thresholds {
+  review: number;
+  decline: number;
+}
+
+export interface ReferenceHistogram {
+  edges: number[];
+  proportions: number[];
+}
+
+export interface ModelRelease {
+  version: string;
+  artifact: Buffer | null;
+  artifactPath: string | null;
+  sha256: string;
+  featureNames: string[];
+  thresholds: Thresholds;
+  /** `champion`, `shadow`, `canary:N` (N percent of accounts) or `retired`. */
+  mode: string;
+  referenceDistributions: Record<string, ReferenceHistogram>;
+  releasedAt: number;
+  releasedBy: string | null;
+}
+
+export interface DeadLetter {
+  sourceTopic: string;
+  partition: number;
+  offset: number;
+  key: Buffer | null;
+  value: Buffer | null;
+  redacted: boolean;
+  headers: Record<string, string>;
+  processor: string;
+  errorClass: string;
+  reason: string;
+  message: string;
+  failedAt: number;
+}
+
+export interface Alert {
+  kind: string;
+  subject: string;
+  value: number;
+  threshold: number;
+  windowStart: number;
+  windowEnd: number;
+  raisedAt: number;
+  details: Record<string, string>;
+}
+
+/** Schema (record) name → its TypeScript type; the .avsc file of each is `schemas/<name>.avsc`. */
+export interface RecordTypes {
+  Transaction: Transaction;
+  TokenizedTransaction: TokenizedTransaction;
+  KycRecord: KycRecord;
+  DeviceSignal: DeviceSignal;
+  Chargeback: Chargeback;
+  TokenizedChargeback: TokenizedChargeback;
+  AnalystOutcome: AnalystOutcome;
+  Decision: Decision;
+  TrainingExample: TrainingExample;
+  ModelRelease: ModelRelease;
+  DeadLetter: DeadLetter;
+  Alert: Alert;
+}
+
+export type SchemaName = keyof RecordTypes;
