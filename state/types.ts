@@ -38,6 +38,12 @@ export interface StoreContext {
   taskId: string;
   /** Present when the store is logged. */
   changelog?: ChangelogSink;
+  /**
+   * Event time of the record being processed; stores stamp the changelog records of its writes
+   * with it. Optional: without it key-value stores use the wall clock and window stores the window
+   * start.
+   */
+  currentTimestamp?(): number;
 }
 
 export interface StateStore {
