@@ -1,0 +1,64 @@
+/**
+ * The schema registry's configuration: validated once, then passed to startRegistry.
+ * Environment variable names follow the stack script (stack/stack.sh), not Confluent's
+ * SCHEMA_REGISTRY_* names, because riskloop's stack is the only thing that starts this registry.
+ */
+import { z } from 'zod';
+
+export const RegistryConfigSchema = z.object({
+  brokers: z.array(z.string().min(1)).min(1, 'at least one Kafka broker is needed'),
+  /** 0 lets the OS pick a free port (tests start extra instances this way). */
+  port: z.number().int().min(0).max(65_535).default(8081),
+  host: z.string().min(1).default('127.0.0.1'),
+  /** The compacted topic that holds every schema, config change and delete. */
+  topic: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,249}$/, 'a Kafka topic name holds 1-249 letters, digits, . _ -')
+    .default('_schemas'),
+  /** Upper bound for one request that has to go through the topic (Confluent: kafkastore.timeout.ms). */
+  timeoutMs: z.number().int().positive().default(30_000),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Identifies this instance in Kafka client ids and logs; defaults to host:port and the pid. */
+  instanceId: z.string().min(1).optional(),
+});
+
+export type RegistryConfigInput = z.input<typeof RegistryConfigSchema>;
+export type RegistryConfig = z.output<typeof RegistryConfigSchema>;
+
+export function parseRegistryConfig(input: RegistryConfigInput): RegistryConfig {
+  const parsed = RegistryConfigSchema.safeParse(input);
+  if (!parsed.success) {
+    const msg = parsed.error.issues.map((i) => `${i.path.join('.') || 'config'}: ${i.message}`).join('; ');
+    throw new Error(`invalid schema registry config: ${msg}`);
+  }
+  return parsed.data;
+}
+
+const EnvSchema = z.object({
+  KAFKA_BROKERS: z.string({ error: 'KAFKA_BROKERS is required (comma-separated host:port list)' }).min(1),
+  REGISTRY_PORT: z.coerce.number().optional(),
+  REGISTRY_HOST: z.string().optional(),
+  REGISTRY_TOPIC: z.string().optional(),
+  REGISTRY_TIMEOUT_MS: z.coerce.number().optional(),
+  REGISTRY_LOG_LEVEL: z.string().optional(),
+});
+
+/** Maps environment variables onto RegistryConfig; empty variables count as unset. */
+export function registryConfigFromEnv(env: NodeJS.ProcessEnv): RegistryConfig {
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = EnvSchema.safeParse(present);
+  if (!parsed.success) {
+    const msg = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new Error(`invalid schema registry environment: ${msg}`);
+  }
+  const e = parsed.data;
+  return parseRegistryConfig({
+    brokers: e.KAFKA_BROKERS.split(',').map((b) => b.trim()).filter((b) => b.length > 0),
+    port: e.REGISTRY_PORT,
+    host: e.REGISTRY_HOST,
+    topic: e.REGISTRY_TOPIC,
+    timeoutMs: e.REGISTRY_TIMEOUT_MS,
+    // Checked by the enum in RegistryConfigSchema, which names the allowed levels in its error.
+    logLevel: e.REGISTRY_LOG_LEVEL as RegistryConfigInput['logLevel'],
+  });
+}

@@ -1,0 +1,77 @@
+/**
+ * Errors as Confluent Schema Registry reports them: an HTTP status plus a JSON body
+ * `{error_code, message}`. Clients branch on the status (the kafkajs client treats 404 from
+ * GET /config/{subject} as "first registration") and people read error_code, so both follow
+ * Confluent's numbering (io.confluent.kafka.schemaregistry.rest.exceptions.Errors).
+ */
+export class RegistryError extends Error {
+  constructor(
+    readonly status: number,
+    readonly errorCode: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'RegistryError';
+  }
+
+  toJSON(): { error_code: number; message: string } {
+    return { error_code: this.errorCode, message: this.message };
+  }
+}
+
+export const Errors = {
+  subjectNotFound: (subject: string) => new RegistryError(404, 40401, `Subject '${subject}' not found.`),
+  versionNotFound: (subject: string, version: number) =>
+    new RegistryError(404, 40402, `Version ${version} not found for subject '${subject}'.`),
+  schemaNotFound: (detail = 'Schema not found') => new RegistryError(404, 40403, detail),
+  subjectSoftDeleted: (subject: string) =>
+    new RegistryError(
+      404,
+      40404,
+      `Subject '${subject}' was soft deleted. Set permanent=true to delete permanently`,
+    ),
+  subjectNotSoftDeleted: (subject: string) =>
+    new RegistryError(
+      404,
+      40405,
+      `Subject '${subject}' was not deleted first before being permanently deleted`,
+    ),
+  versionSoftDeleted: (subject: string, version: number) =>
+    new RegistryError(
+      404,
+      40406,
+      `Subject '${subject}' Version ${version} was soft deleted. Set permanent=true to delete permanently`,
+    ),
+  versionNotSoftDeleted: (subject: string, version: number) =>
+    new RegistryError(
+      404,
+      40407,
+      `Subject '${subject}' Version ${version} was not deleted first before being permanently deleted`,
+    ),
+  subjectConfigNotFound: (subject: string) =>
+    new RegistryError(404, 40408, `Subject '${subject}' does not have subject-level compatibility configured`),
+  incompatibleSchema: (message: string) => new RegistryError(409, 409, message),
+  invalidSchema: (message: string) => new RegistryError(422, 42201, message),
+  invalidVersion: (version: string) =>
+    new RegistryError(
+      422,
+      42202,
+      `The specified version '${version}' is not a valid version id. ` +
+        'Allowed values are between [1, 2^31-1] and the string "latest"',
+    ),
+  invalidCompatibilityLevel: (level: unknown) =>
+    new RegistryError(
+      422,
+      42203,
+      `Invalid compatibility level ${JSON.stringify(level)}. Valid values are none, backward, forward, full, ` +
+        'backward_transitive, forward_transitive, and full_transitive',
+    ),
+  unprocessable: (message: string) => new RegistryError(422, 422, message),
+  storeError: (message: string) => new RegistryError(500, 50001, `Error in the backend data store: ${message}`),
+  storeTimeout: (message: string) => new RegistryError(500, 50002, `Operation timed out: ${message}`),
+  // The generic ones below mirror what Confluent's Jersey layer answers for routing and parsing problems.
+  badRequest: (message: string) => new RegistryError(400, 400, message),
+  routeNotFound: () => new RegistryError(404, 404, 'HTTP 404 Not Found'),
+  methodNotAllowed: () => new RegistryError(405, 405, 'HTTP 405 Method Not Allowed'),
+  unsupportedMediaType: (type: string) => new RegistryError(415, 415, `HTTP 415 Unsupported Media Type: ${type}`),
+} as const;

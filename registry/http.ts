@@ -1,0 +1,120 @@
+/**
+ * The little HTTP plumbing the registry needs on node:http: path patterns with `{param}`
+ * segments, JSON bodies in Confluent's content types, and `{error_code, message}` errors.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import { Errors, RegistryError } from './errors.js';
+
+export const CONTENT_TYPE = 'application/vnd.schemaregistry.v1+json';
+
+/** What Confluent accepts as a request body type (plus none, which curl sends without -H). */
+const ACCEPTED_BODY_TYPES = new Set([
+  'application/vnd.schemaregistry.v1+json',
+  'application/vnd.schemaregistry+json',
+  'application/json',
+  'application/octet-stream',
+]);
+
+/** Schemas are small; this only stops a runaway client from filling the heap. */
+const MAX_BODY_BYTES = 16 * 1024 * 1024;
+
+export interface Request {
+  params: Record<string, string>;
+  query: URLSearchParams;
+  /** The parsed JSON body; 400 if it is not JSON, 415 for a content type Confluent would refuse. */
+  body(): Promise<unknown>;
+}
+
+export type Handler = (req: Request) => Promise<unknown>;
+
+interface Route {
+  method: string;
+  segments: string[];
+  handler: Handler;
+}
+
+export class Router {
+  private readonly routes: Route[] = [];
+
+  /** `pattern` like `/subjects/{subject}/versions/{version}`. */
+  on(method: string, pattern: string, handler: Handler): this {
+    this.routes.push({ method, segments: pattern.split('/').filter((s) => s !== ''), handler });
+    return this;
+  }
+
+  /** A node:http request listener that answers every request, errors included, as JSON. */
+  listener(logger: Logger): (req: IncomingMessage, res: ServerResponse) => void {
+    return (req, res) => {
+      const started = Date.now();
+      this.handle(req)
+        .then((body) => send(res, 200, body))
+        .catch((err: unknown) => {
+          const error = err instanceof RegistryError ? err : Errors.storeError((err as Error)?.message ?? String(err));
+          if (error.status >= 500) logger.error({ err, method: req.method, url: req.url }, 'request failed');
+          send(res, error.status, error.toJSON());
+        })
+        .finally(() => {
+          logger.debug({ method: req.method, url: req.url, status: res.statusCode, ms: Date.now() - started }, 'request');
+        });
+    };
+  }
+
+  private async handle(req: IncomingMessage): Promise<unknown> {
+    const url = new URL(req.url ?? '/', 'http://registry');
+    // Split before decoding, so a subject holding an encoded "/" stays one segment.
+    const parts = url.pathname.split('/').filter((s) => s !== '');
+    let pathMatched = false;
+    for (const route of this.routes) {
+      const params = matchSegments(route.segments, parts);
+      if (params === undefined) continue;
+      pathMatched = true;
+      if (route.method !== req.method) continue;
+      return route.handler({ params, query: url.searchParams, body: () => readJsonBody(req) });
+    }
+    throw pathMatched ? Errors.methodNotAllowed() : Errors.routeNotFound();
+  }
+}
+
+function matchSegments(pattern: string[], parts: string[]): Record<string, string> | undefined {
+  if (pattern.length !== parts.length) return undefined;
+  const params: Record<string, string> = {};
+  for (let i = 0; i < pattern.length; i++) {
+    const p = pattern[i] as string;
+    let part: string;
+    try {
+      part = decodeURIComponent(parts[i] as string);
+    } catch {
+      return undefined;
+    }
+    if (p.startsWith('{') && p.endsWith('}')) params[p.slice(1, -1)] = part;
+    else if (p !== part) return undefined;
+  }
+  return params;
+}
+
+async function readJsonBody(req: IncomingMessage): Promise<unknown> {
+  const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+  if (type !== '' && !ACCEPTED_BODY_TYPES.has(type)) throw Errors.unsupportedMediaType(type);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) throw Errors.badRequest(`request body larger than ${MAX_BODY_BYTES} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  if (text.trim() === '') return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw Errors.badRequest(`request body is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  if (res.headersSent) return;
+  const payload = JSON.stringify(body ?? null);
+  res.writeHead(status, { 'content-type': CONTENT_TYPE, 'content-length': Buffer.byteLength(payload) });
+  res.end(payload);
+}

@@ -1,0 +1,312 @@
+/**
+ * The registry's state, kept in a compacted single-partition Kafka topic as Confluent keeps it.
+ *
+ * Reading: each instance tails the whole topic into a RegistryState. KafkaJS cannot assign a
+ * partition by hand, so the reader is a consumer group of its own (a fresh random group id per
+ * start) with one member: it gets the one partition at once, commits nothing, and so always starts
+ * from the beginning, which is what a registry needs. It reads committed records only
+ * (read_committed), so a write is visible to every instance at the same point in the log.
+ *
+ * Catching up ("has this instance seen everything written before now?"): produce a NOOP record and
+ * wait until the reader has applied it. Offsets alone cannot answer it: transaction markers take
+ * offsets that a consumer never delivers.
+ *
+ * Writing, safe with several instances on one topic: ids and versions are computed from the state,
+ * so two instances computing from the same state must not both write. Every write therefore runs in
+ * a Kafka transaction under one transactional id shared by all instances of the topic. Starting it
+ * (InitProducerId) fences every other instance's writer: their open transaction is aborted and
+ * their commit fails. The writer then catches up, computes its records from the now complete state,
+ * and commits. A commit that succeeds proves no other instance started writing in between; one that
+ * fails is retried from the start, on the state that now includes the other instance's write.
+ * (Confluent reaches the same single-writer property by electing a leader and forwarding writes.)
+ * After committing, the writer waits until its own reader has applied the records, so the answer
+ * it gives (an id, say) is already what every later read of this instance sees.
+ */
+import { randomUUID } from 'node:crypto';
+import kafkajs, { type Consumer, Kafka, type KafkaMessage, type Producer, Partitioners, logLevel } from 'kafkajs';
+import type { Logger } from 'pino';
+import type { RegistryConfig } from './config.js';
+import { Errors, RegistryError } from './errors.js';
+import { kafkaLogCreator } from './logging.js';
+import { type TopicRecord, decodeRecord, encodeKey, encodeValue } from './records.js';
+import { RegistryState } from './state.js';
+
+/** What a write wants to append, and what to answer once it is applied. */
+export interface PlannedWrite<T> {
+  records: TopicRecord[];
+  result: T;
+}
+
+interface Waiter {
+  offset: number;
+  resolve: () => void;
+  reject: (err: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+/** A writer fenced by another instance retries this often before giving up on the request. */
+const MAX_WRITE_ATTEMPTS = 8;
+/**
+ * How long an open transaction of a crashed instance may hold back readers (read_committed stops
+ * at it) before the broker aborts it. The next write of any instance aborts it sooner.
+ */
+const MAX_TRANSACTION_TIMEOUT_MS = 10_000;
+
+export class KafkaSchemaStore {
+  readonly state = new RegistryState();
+  private readonly kafka: Kafka;
+  /** Separate client so the writer's expected fencing errors can be logged at debug only. */
+  private readonly writerKafka: Kafka;
+  private readonly transactionalId: string;
+  private consumer: Consumer | undefined;
+  private noopProducer: Producer | undefined;
+  /** Offset of the last record applied to `state`; -1 before the first. */
+  private applied = -1;
+  private waiters: Waiter[] = [];
+  private writeQueue: Promise<unknown> = Promise.resolve();
+  private failure: Error | undefined;
+  private closing = false;
+
+  constructor(
+    private readonly config: RegistryConfig,
+    private readonly logger: Logger,
+    /** Called when the reader dies for good: the instance can no longer answer correctly. */
+    private readonly onFatal: (err: Error) => void = () => {},
+  ) {
+    const clientId = `riskloop-registry-${config.instanceId ?? `${config.host}-${config.port}-${process.pid}`}`;
+    const common = { clientId, brokers: config.brokers, connectionTimeout: 5_000, retry: { retries: 5 } };
+    this.kafka = new Kafka({ ...common, logLevel: logLevel.WARN, logCreator: kafkaLogCreator(logger) });
+    this.writerKafka = new Kafka({ ...common, logLevel: logLevel.WARN, logCreator: kafkaLogCreator(logger, true) });
+    this.transactionalId = `riskloop-registry-writer-${config.topic}`;
+  }
+
+  /** Creates the topic if needed, reads it to the end, and only then resolves. */
+  async start(): Promise<void> {
+    await this.ensureTopic();
+    const groupId = `riskloop-registry-reader-${this.config.topic}-${randomUUID()}`;
+    const consumer = this.kafka.consumer({
+      groupId,
+      readUncommitted: false,
+      // The broker answers a fetch as soon as a committed record arrives; this bounds idle polls only.
+      maxWaitTimeInMs: 500,
+      allowAutoTopicCreation: false,
+    });
+    this.consumer = consumer;
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      if (!payload.restart) this.fail(new Error(`the ${this.config.topic} reader stopped: ${payload.error.message}`));
+      else this.logger.warn({ err: payload.error }, 'topic reader crashed; KafkaJS restarts it');
+    });
+    await consumer.connect();
+    await consumer.subscribe({ topics: [this.config.topic], fromBeginning: true });
+    await consumer.run({ autoCommit: false, eachMessage: async ({ message }) => this.onMessage(message) });
+
+    this.noopProducer = this.kafka.producer({
+      allowAutoTopicCreation: false,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
+    await this.noopProducer.connect();
+    const started = Date.now();
+    await this.catchUp(Date.now() + this.config.timeoutMs);
+    this.logger.info(
+      { topic: this.config.topic, appliedOffset: this.applied, ms: Date.now() - started, maxId: this.state.maxId() },
+      'read the schemas topic to the end',
+    );
+  }
+
+  /**
+   * Resolves once this instance has applied every record committed before the call, so a read
+   * after it sees every write that any instance finished before the read began.
+   */
+  async catchUp(deadline = Date.now() + this.config.timeoutMs): Promise<void> {
+    const producer = this.noopProducer;
+    if (producer === undefined) throw Errors.storeError('the store is not started');
+    const [meta] = await producer.send({
+      topic: this.config.topic,
+      acks: -1,
+      messages: [{ partition: 0, key: encodeKey({ keytype: 'NOOP' }), value: null }],
+    });
+    if (meta?.baseOffset === undefined) throw Errors.storeError('producing a NOOP record returned no offset');
+    await this.waitApplied(Number(meta.baseOffset), deadline, 'reading the schemas topic to its end');
+  }
+
+  /**
+   * Runs `plan` on the caught-up state and appends its records as the only writer (see the top of
+   * this file). `plan` may run more than once and must only read the state; a RegistryError it
+   * throws is answered to the client as is.
+   */
+  write<T>(plan: (state: RegistryState) => PlannedWrite<T>): Promise<T> {
+    // Writes of this instance queue up: each fences the writer before it, so running them in
+    // parallel would only make them fence each other.
+    const run = this.writeQueue.then(() => this.writeFenced(plan));
+    this.writeQueue = run.catch(() => undefined);
+    return run;
+  }
+
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    await this.writeQueue;
+    this.rejectWaiters(Errors.storeError('the registry is shutting down'));
+    await Promise.allSettled([this.consumer?.disconnect(), this.noopProducer?.disconnect()]);
+  }
+
+  private async writeFenced<T>(plan: (state: RegistryState) => PlannedWrite<T>): Promise<T> {
+    const deadline = Date.now() + this.config.timeoutMs;
+    for (let attempt = 1; ; attempt++) {
+      this.assertUsable();
+      const producer = this.writerKafka.producer({
+        transactionalId: this.transactionalId,
+        idempotent: true,
+        maxInFlightRequests: 1,
+        transactionTimeout: Math.min(this.config.timeoutMs, MAX_TRANSACTION_TIMEOUT_MS),
+        allowAutoTopicCreation: false,
+        createPartitioner: Partitioners.DefaultPartitioner,
+      });
+      try {
+        await producer.connect();
+        // A new producer has no producer id yet: this InitProducerId is what fences the others.
+        const transaction = await producer.transaction();
+        await this.catchUp(deadline);
+        const planned = plan(this.state);
+        // Nothing sent means nothing to commit; disconnecting leaves no open transaction.
+        if (planned.records.length === 0) return planned.result;
+        const [meta] = await transaction.send({
+          topic: this.config.topic,
+          acks: -1,
+          messages: planned.records.map((r) => ({ partition: 0, key: encodeKey(r.key), value: encodeValue(r) })),
+        });
+        await transaction.commit();
+        if (meta?.baseOffset === undefined) throw Errors.storeError('the transactional write returned no offset');
+        // One send to one partition is one record batch: its records have consecutive offsets.
+        const last = Number(meta.baseOffset) + planned.records.length - 1;
+        await this.waitApplied(last, deadline, 'applying the write');
+        return planned.result;
+      } catch (err) {
+        if (err instanceof RegistryError) throw err;
+        const error = err instanceof Error ? err : new Error(String(err));
+        if (attempt >= MAX_WRITE_ATTEMPTS || Date.now() >= deadline || this.closing) {
+          throw Errors.storeError(`writing to ${this.config.topic} failed after ${attempt} attempts: ${error.message}`);
+        }
+        // Usually another instance fenced this writer; back off with jitter so the two do not
+        // keep fencing each other, then plan again on the state that includes its write.
+        this.logger.info({ attempt, reason: error.message }, 'write to the schemas topic interrupted; retrying');
+        await sleep(Math.random() * 50 * attempt);
+      } finally {
+        await producer.disconnect().catch(() => undefined);
+      }
+    }
+  }
+
+  private onMessage(message: KafkaMessage): void {
+    const offset = Number(message.offset);
+    // After KafkaJS restarts a crashed reader it reads from the beginning again (nothing is
+    // committed); what was applied already must not be applied twice, or state would step back.
+    if (offset <= this.applied) return;
+    const decoded = decodeRecord(message.key, message.value);
+    if ('record' in decoded) this.state.apply(decoded.record);
+    else this.logger.warn({ offset, reason: decoded.skipped }, 'skipped a record of the schemas topic');
+    this.applied = offset;
+    if (this.waiters.length > 0) {
+      const due = this.waiters.filter((w) => w.offset <= offset);
+      this.waiters = this.waiters.filter((w) => w.offset > offset);
+      for (const w of due) {
+        clearTimeout(w.timer);
+        w.resolve();
+      }
+    }
+  }
+
+  private waitApplied(offset: number, deadline: number, what: string): Promise<void> {
+    // Not assertUsable(): a write already under way when close() begins may still finish.
+    if (this.failure !== undefined) return Promise.reject(Errors.storeError(this.failure.message));
+    if (this.applied >= offset) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const waiter: Waiter = {
+        offset,
+        resolve,
+        reject,
+        timer: setTimeout(
+          () => {
+            this.waiters = this.waiters.filter((w) => w !== waiter);
+            reject(
+              Errors.storeTimeout(
+                `${what}: offset ${offset} of ${this.config.topic} not read within ${this.config.timeoutMs} ms ` +
+                  `(read up to ${this.applied})`,
+              ),
+            );
+          },
+          Math.max(0, deadline - Date.now()),
+        ),
+      };
+      this.waiters.push(waiter);
+    });
+  }
+
+  private async ensureTopic(): Promise<void> {
+    const { topic } = this.config;
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      if (!(await admin.listTopics()).includes(topic)) {
+        const { brokers } = await admin.describeCluster();
+        // Another instance may create it at the same moment; createTopics then answers false.
+        const created = await admin.createTopics({
+          waitForLeaders: true,
+          topics: [
+            {
+              topic,
+              numPartitions: 1,
+              // Confluent's default (3), bounded by what the cluster has.
+              replicationFactor: Math.min(3, brokers.length),
+              configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
+            },
+          ],
+        });
+        this.logger.info({ topic, created }, 'schemas topic checked');
+      }
+      const metadata = await admin.fetchTopicMetadata({ topics: [topic] });
+      const partitions = metadata.topics[0]?.partitions.length ?? 0;
+      if (partitions !== 1) {
+        // Order across all records is what makes the state the same on every instance.
+        throw new Error(`topic ${topic} has ${partitions} partitions; the schema registry needs exactly 1`);
+      }
+      const described = await admin.describeConfigs({
+        includeSynonyms: false,
+        // Node's named-export detection for KafkaJS stops before ConfigResourceTypes: take it off the module.
+        resources: [{ type: kafkajs.ConfigResourceTypes.TOPIC, name: topic, configNames: ['cleanup.policy'] }],
+      });
+      const policy = described.resources[0]?.configEntries.find((e) => e.configName === 'cleanup.policy')?.configValue;
+      if (policy !== 'compact') {
+        this.logger.warn({ topic, policy }, 'schemas topic is not compacted; schemas may be lost to retention');
+      }
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  private assertUsable(): void {
+    if (this.failure !== undefined) throw Errors.storeError(this.failure.message);
+    if (this.closing) throw Errors.storeError('the registry is shutting down');
+  }
+
+  private fail(err: Error): void {
+    if (this.failure !== undefined) return;
+    this.failure = err;
+    this.logger.fatal({ err }, 'schemas topic reader failed');
+    this.rejectWaiters(Errors.storeError(err.message));
+    this.onFatal(err);
+  }
+
+  private rejectWaiters(err: Error): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) {
+      clearTimeout(w.timer);
+      w.reject(err);
+    }
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
