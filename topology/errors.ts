@@ -1,0 +1,143 @@
+/**
+ * What to do when a record cannot be read, processed or written.
+ *
+ * Three handlers, one per phase, as in Kafka Streams (deserialization, processing, production).
+ * Each looks at the failure and answers FAIL (stop the task: the record's offset is not committed,
+ * so after a fix it is read again), CONTINUE (skip it and log through pino) or DEAD_LETTER (skip it
+ * and write a dead letter carrying the original bytes to the configured topic, so nothing is lost
+ * silently). The task, not the handler, does the logging and dead-lettering so every handler gets
+ * the same behaviour for free.
+ */
+import type { Headers, RawRecord } from './records.js';
+import type { OutgoingRecord } from './recordCollector.js';
+
+export type HandlerResponse = 'FAIL' | 'CONTINUE' | 'DEAD_LETTER';
+
+interface FailureContext {
+  taskId: string;
+  /** The node that failed: a source (deserialization), a processor, or a sink (production). */
+  processorName: string;
+  /** The input record whose processing led here; null inside a punctuator. */
+  source: RawRecord | null;
+}
+
+export type DeserializationExceptionHandler = (ctx: FailureContext & { source: RawRecord }, error: unknown) => HandlerResponse;
+export type ProcessingExceptionHandler = (ctx: FailureContext, error: unknown) => HandlerResponse;
+export type ProductionExceptionHandler = (
+  ctx: FailureContext & {
+    /** 'serialization' when the sink's serdes threw (no bytes exist yet), 'send' when the collector did. */
+    phase: 'serialization' | 'send';
+    /** The encoded record, when encoding succeeded. */
+    record: OutgoingRecord | null;
+  },
+  error: unknown,
+) => HandlerResponse;
+
+export const logAndFail = (): HandlerResponse => 'FAIL';
+export const logAndContinue = (): HandlerResponse => 'CONTINUE';
+export const sendToDeadLetter = (): HandlerResponse => 'DEAD_LETTER';
+
+/** Why a dead letter was written; serde errors may carry a finer code (see `reasonOf`). */
+export type DeadLetterPhase = 'DESERIALIZATION' | 'PROCESSING' | 'PRODUCTION';
+
+export interface DeadLetter {
+  /** Machine-readable code: the error's own `reason`/`code` string when it has one, else the phase. */
+  reason: string;
+  phase: DeadLetterPhase;
+  sourceTopic: string | null;
+  partition: number | null;
+  offset: number | null;
+  timestamp: number | null;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: Headers;
+  processor: string;
+  taskId: string;
+  errorClass: string;
+  message: string;
+  /** Wall clock of the failure, epoch ms. */
+  failedAt: number;
+}
+
+/** Turns a dead letter into the bytes written to the DLQ topic; pluggable so an Avro encoding can replace JSON. */
+export interface DeadLetterEncoder {
+  encode(deadLetter: DeadLetter): { key: Buffer | null; value: Buffer; headers?: Headers };
+}
+
+/** JSON dead letters: bytes as base64, keyed by the original key so a replay keeps partitioning. */
+export const jsonDeadLetterEncoder: DeadLetterEncoder = {
+  encode(dl) {
+    const headers: { [name: string]: string } = {};
+    for (const [name, value] of Object.entries(dl.headers)) headers[name] = value.toString('base64');
+    const json = {
+      reason: dl.reason,
+      phase: dl.phase,
+      sourceTopic: dl.sourceTopic,
+      partition: dl.partition,
+      offset: dl.offset,
+      timestamp: dl.timestamp,
+      key: dl.key === null ? null : dl.key.toString('base64'),
+      value: dl.value === null ? null : dl.value.toString('base64'),
+      headers,
+      processor: dl.processor,
+      taskId: dl.taskId,
+      errorClass: dl.errorClass,
+      message: dl.message,
+      failedAt: dl.failedAt,
+    };
+    return { key: dl.key, value: Buffer.from(JSON.stringify(json), 'utf8') };
+  },
+};
+
+export interface ErrorHandlers {
+  deserialization: DeserializationExceptionHandler;
+  processing: ProcessingExceptionHandler;
+  production: ProductionExceptionHandler;
+  /** Required as soon as any handler may answer DEAD_LETTER. */
+  deadLetterTopic?: string;
+  deadLetterEncoder?: DeadLetterEncoder;
+}
+
+/** Kafka Streams' defaults: every failure stops the task. */
+export const defaultErrorHandlers: ErrorHandlers = {
+  deserialization: logAndFail,
+  processing: logAndFail,
+  production: logAndFail,
+};
+
+export function errorClassOf(error: unknown): string {
+  if (error instanceof Error) return error.constructor.name === 'Error' ? error.name : error.constructor.name;
+  return typeof error;
+}
+
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** A serde or processor may tag its errors with a `reason` (or `code`) string such as UNKNOWN_SCHEMA_ID. */
+export function reasonOf(error: unknown, phase: DeadLetterPhase): string {
+  if (typeof error === 'object' && error !== null) {
+    const tagged = error as { reason?: unknown; code?: unknown };
+    if (typeof tagged.reason === 'string') return tagged.reason;
+    if (typeof tagged.code === 'string') return tagged.code;
+  }
+  return phase;
+}
+
+/**
+ * Thrown out of a task when a handler answered FAIL (or dead-lettering itself failed). It says where
+ * the failure happened so the runtime can log it and stop without committing the record's offset.
+ */
+export class TaskFailedError extends Error {
+  constructor(
+    readonly taskId: string,
+    readonly processorName: string,
+    readonly phase: DeadLetterPhase,
+    readonly source: RawRecord | null,
+    override readonly cause: unknown,
+  ) {
+    const where = source === null ? 'in a punctuator' : `on ${source.topic}-${source.partition}@${source.offset}`;
+    super(`task ${taskId}: ${phase.toLowerCase()} failed in ${processorName} ${where}: ${messageOf(cause)}`);
+    this.name = 'TaskFailedError';
+  }
+}
