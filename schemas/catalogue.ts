@@ -184,7 +184,7 @@ const TOPIC_DEFS = {
   deadLetters: {
     suffix: 'dead-letters',
     carries: 'Records a processor could not handle, with source position and reason; PANs masked.',
-    key: '<sourceTopic>/<partition>/<offset> of the failed record',
+    key: 'sourceTopic/partition/offset',
     valueSchema: 'DeadLetter',
     // As many partitions as the hot path: a poison-record storm is as large as the traffic causing it.
     partitions: 'hot',

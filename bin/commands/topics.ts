@@ -1,0 +1,247 @@
+/**
+ * `riskloop topics create|list`: the catalogue (schemas/catalogue.ts) made real on a cluster.
+ *
+ * `create` is idempotent: missing topics are created with the catalogue's partitions and configs,
+ * existing ones are checked. A topic with another partition count or cleanup policy is an error,
+ * not something to fix silently: partitions cannot shrink, more partitions would move keys and
+ * break co-partitioning, and a table topic without compaction loses keys. Other config differences
+ * (retention and the like) are reported as drift, since operators may tune them on purpose.
+ */
+import { parseArgs } from 'node:util';
+import kafkajs, { type Admin } from 'kafkajs';
+import { z } from 'zod';
+import { buildCatalogue, catalogueTopics, CatalogueConfig, type TopicSpec } from '../../schemas/catalogue.js';
+
+// kafkajs is CommonJS: Node's ESM loader only sees named exports it can detect statically, and the
+// enums are not among them.
+const { ConfigResourceTypes, Kafka, logLevel } = kafkajs;
+
+export interface CommandIo {
+  out(line: string): void;
+  err(line: string): void;
+  env: Readonly<Record<string, string | undefined>>;
+}
+
+const OPTIONS = {
+  brokers: { type: 'string' },
+  prefix: { type: 'string' },
+  partitions: { type: 'string' },
+  'replication-factor': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+export const TOPICS_OPTIONS_USAGE = [
+  '  --brokers host:port,...     Kafka bootstrap brokers (default: $KAFKA_BROKERS or 127.0.0.1:9092)',
+  '  --prefix P                  topic name prefix (default: riskloop.)',
+  '  --partitions N              partitions of the co-partitioned topics (default: 6)',
+  '  --replication-factor N      replication factor of created topics (default: broker default)',
+];
+
+const CliConfig = z.object({
+  brokers: z
+    .string()
+    .transform((s) => s.split(',').map((b) => b.trim()).filter(Boolean))
+    .pipe(z.array(z.string().regex(/^[^\s:]+:\d+$/, 'broker must be host:port')).min(1)),
+  catalogue: CatalogueConfig,
+});
+type CliConfig = z.output<typeof CliConfig>;
+
+const intOption = (v: string | undefined): number | undefined => (v === undefined ? undefined : Number(v));
+
+function parseConfig(argv: string[], io: CommandIo): CliConfig | 'help' {
+  const { values } = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false });
+  if (values.help) return 'help';
+  const catalogue: Record<string, unknown> = {};
+  if (values.prefix !== undefined) catalogue.prefix = values.prefix;
+  if (values.partitions !== undefined) catalogue.partitions = intOption(values.partitions);
+  if (values['replication-factor'] !== undefined) catalogue.replicationFactor = intOption(values['replication-factor']);
+  return CliConfig.parse({ brokers: values.brokers ?? io.env.KAFKA_BROKERS ?? '127.0.0.1:9092', catalogue });
+}
+
+async function withAdmin<T>(brokers: string[], fn: (admin: Admin) => Promise<T>): Promise<T> {
+  // Fail in seconds on a wrong address: this is an interactive command, not a long-lived client.
+  const kafka = new Kafka({
+    clientId: 'riskloop-cli',
+    brokers,
+    logLevel: logLevel.NOTHING,
+    connectionTimeout: 3000,
+    retry: { retries: 2 },
+  });
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    return await fn(admin);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+export interface TopicState {
+  partitions: number;
+  configs: Record<string, string>;
+}
+
+/** Partition counts and the catalogue-relevant configs of those `names` that exist. */
+export async function describeTopics(admin: Admin, specs: readonly TopicSpec[]): Promise<Map<string, TopicState>> {
+  const existing = new Set(await admin.listTopics());
+  const present = specs.filter((s) => existing.has(s.name));
+  const states = new Map<string, TopicState>();
+  if (present.length === 0) return states;
+  const { topics } = await admin.fetchTopicMetadata({ topics: present.map((s) => s.name) });
+  const described = await admin.describeConfigs({
+    includeSynonyms: false,
+    resources: present.map((s) => ({ type: ConfigResourceTypes.TOPIC, name: s.name, configNames: Object.keys(s.configs) })),
+  });
+  for (const t of topics) states.set(t.name, { partitions: t.partitions.length, configs: {} });
+  for (const r of described.resources) {
+    const state = states.get(r.resourceName);
+    if (!state) continue;
+    for (const e of r.configEntries) state.configs[e.configName] = e.configValue;
+  }
+  return states;
+}
+
+export type TopicOutcome = 'created' | 'exists' | 'error' | 'drift';
+
+export interface TopicReport {
+  topic: string;
+  outcome: TopicOutcome;
+  detail: string;
+}
+
+function compare(spec: TopicSpec, state: TopicState, created: boolean): TopicReport {
+  const problems: string[] = [];
+  const drift: string[] = [];
+  if (state.partitions !== spec.partitions) {
+    problems.push(`has ${state.partitions} partitions, the catalogue wants ${spec.partitions}`);
+  }
+  for (const [name, wanted] of Object.entries(spec.configs)) {
+    const actual = state.configs[name];
+    if (actual === wanted) continue;
+    const line = `${name}=${actual ?? '(unset)'}, the catalogue wants ${wanted}`;
+    (name === 'cleanup.policy' ? problems : drift).push(line);
+  }
+  if (problems.length > 0) return { topic: spec.name, outcome: 'error', detail: [...problems, ...drift].join('; ') };
+  if (drift.length > 0) return { topic: spec.name, outcome: 'drift', detail: drift.join('; ') };
+  return {
+    topic: spec.name,
+    outcome: created ? 'created' : 'exists',
+    detail: `${spec.partitions} partition${spec.partitions === 1 ? '' : 's'}, ${spec.cleanupPolicy}`,
+  };
+}
+
+/** Creates the missing catalogue topics, then checks every catalogue topic against the cluster. */
+export async function ensureTopics(admin: Admin, specs: readonly TopicSpec[]): Promise<TopicReport[]> {
+  const before = await describeTopics(admin, specs);
+  const missing = specs.filter((s) => !before.has(s.name));
+  if (missing.length > 0) {
+    // Resolves false (no throw) for topics that appeared meanwhile; the check below judges them.
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: missing.map((s) => ({
+        topic: s.name,
+        numPartitions: s.partitions,
+        ...(s.replicationFactor !== undefined ? { replicationFactor: s.replicationFactor } : {}),
+        configEntries: Object.entries(s.configs).map(([name, value]) => ({ name, value })),
+      })),
+    });
+  }
+  const after = await describeTopics(admin, specs);
+  const createdNow = new Set(missing.map((s) => s.name));
+  return specs.map((spec) => {
+    const state = after.get(spec.name);
+    if (!state) return { topic: spec.name, outcome: 'error', detail: 'was not created (no error from the broker, yet absent)' };
+    return compare(spec, state, createdNow.has(spec.name));
+  });
+}
+
+function formatMs(ms: number | null): string {
+  if (ms === null) return '-';
+  const day = 86_400_000;
+  return ms % day === 0 ? `${ms / day}d` : `${ms / 3_600_000}h`;
+}
+
+function table(rows: string[][]): string[] {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd());
+}
+
+function reportFailure(err: unknown, brokers: string[], io: CommandIo): number {
+  if (err instanceof z.ZodError) {
+    for (const issue of err.issues) io.err(`riskloop topics: ${issue.path.join('.') || 'option'}: ${issue.message}`);
+    return 2;
+  }
+  if (err instanceof TypeError && 'code' in err && String(err.code).startsWith('ERR_PARSE_ARGS')) {
+    io.err(`riskloop topics: ${err.message}`);
+    return 2;
+  }
+  io.err(`riskloop topics: ${(err as Error).message} (brokers: ${brokers.join(',') || '?'})`);
+  return 1;
+}
+
+export async function topicsCreate(argv: string[], io: CommandIo): Promise<number> {
+  let config: CliConfig | 'help';
+  try {
+    config = parseConfig(argv, io);
+  } catch (err) {
+    return reportFailure(err, [], io);
+  }
+  if (config === 'help') {
+    io.out('usage: riskloop topics create [options]');
+    io.out('Creates every catalogue topic that is missing; checks the ones that exist.');
+    TOPICS_OPTIONS_USAGE.forEach((l) => io.out(l));
+    return 0;
+  }
+  const specs = catalogueTopics(buildCatalogue(config.catalogue));
+  let reports: TopicReport[];
+  try {
+    reports = await withAdmin(config.brokers, (admin) => ensureTopics(admin, specs));
+  } catch (err) {
+    return reportFailure(err, config.brokers, io);
+  }
+  for (const r of reports) {
+    const line = `${r.outcome.padEnd(7)} ${r.topic}: ${r.detail}`;
+    if (r.outcome === 'error') io.err(line);
+    else io.out(line);
+  }
+  return reports.some((r) => r.outcome === 'error') ? 1 : 0;
+}
+
+export async function topicsList(argv: string[], io: CommandIo): Promise<number> {
+  let config: CliConfig | 'help';
+  try {
+    config = parseConfig(argv, io);
+  } catch (err) {
+    return reportFailure(err, [], io);
+  }
+  if (config === 'help') {
+    io.out('usage: riskloop topics list [options]');
+    io.out('Lists the catalogue topics with their key, value schema, layout and state on the cluster.');
+    TOPICS_OPTIONS_USAGE.forEach((l) => io.out(l));
+    return 0;
+  }
+  const specs = catalogueTopics(buildCatalogue(config.catalogue));
+  let states: Map<string, TopicState>;
+  try {
+    states = await withAdmin(config.brokers, (admin) => describeTopics(admin, specs));
+  } catch (err) {
+    return reportFailure(err, config.brokers, io);
+  }
+  const rows = [['TOPIC', 'KEY', 'VALUE', 'PARTITIONS', 'CLEANUP', 'RETENTION', 'VISIBILITY', 'STATE']];
+  for (const s of specs) {
+    const state = states.get(s.name);
+    const status = !state ? 'missing' : compare(s, state, false).outcome === 'exists' ? 'ok' : 'mismatch';
+    rows.push([
+      s.name,
+      s.key,
+      s.valueSchema,
+      state && state.partitions !== s.partitions ? `${state.partitions} (want ${s.partitions})` : String(s.partitions),
+      s.cleanupPolicy,
+      formatMs(s.retentionMs),
+      s.containsPan ? 'ingress, PAN' : s.public ? 'public' : 'internal',
+      status,
+    ]);
+  }
+  table(rows).forEach((l) => io.out(l));
+  return 0;
+}

@@ -1,0 +1,62 @@
+/**
+ * riskloop's command line: `riskloop <command> [subcommand] [options]`, `riskloop --help`.
+ * Each command is a function of its remaining arguments returning an exit code, so commands stay
+ * testable in-process and this file stays a dispatcher.
+ */
+import process from 'node:process';
+import { topicsCreate, topicsList, type CommandIo } from './commands/topics.js';
+
+interface Command {
+  /** Words that select the command, e.g. ['topics', 'create']. */
+  words: string[];
+  summary: string;
+  run(argv: string[], io: CommandIo): Promise<number>;
+}
+
+const COMMANDS: Command[] = [
+  { words: ['topics', 'create'], summary: 'create every catalogue topic (idempotent; checks existing ones)', run: topicsCreate },
+  { words: ['topics', 'list'], summary: 'list catalogue topics and their state on the cluster', run: topicsList },
+];
+
+function help(io: CommandIo, prefix: string[] = []): void {
+  io.out(`usage: riskloop ${prefix.length ? prefix.join(' ') + ' ' : ''}<command> [options]`);
+  io.out('');
+  io.out('commands:');
+  const shown = COMMANDS.filter((c) => prefix.every((w, i) => c.words[i] === w));
+  const width = Math.max(...shown.map((c) => c.words.join(' ').length));
+  for (const c of shown) io.out(`  ${c.words.join(' ').padEnd(width)}  ${c.summary}`);
+  io.out('');
+  io.out('Run `riskloop <command> --help` for its options.');
+}
+
+export async function main(argv: string[], io: CommandIo): Promise<number> {
+  const command = COMMANDS.find((c) => c.words.every((w, i) => argv[i] === w));
+  if (command) return command.run(argv.slice(command.words.length), io);
+  const words = argv.filter((a) => !a.startsWith('-'));
+  const wantsHelp = argv.length === 0 || argv.includes('--help') || argv.includes('-h');
+  // `riskloop topics` or `riskloop topics --help`: the commands of that group.
+  const group = COMMANDS.some((c) => c.words[0] === words[0]) ? [words[0]!] : [];
+  if (wantsHelp || (group.length > 0 && words.length === 1)) {
+    help(io, group);
+    return 0;
+  }
+  io.err(`riskloop: unknown command '${words.join(' ')}'`);
+  help({ ...io, out: io.err });
+  return 2;
+}
+
+const io: CommandIo = {
+  out: (line) => process.stdout.write(`${line}\n`),
+  err: (line) => process.stderr.write(`${line}\n`),
+  env: process.env,
+};
+
+main(process.argv.slice(2), io).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    io.err(`riskloop: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    process.exitCode = 1;
+  },
+);
