@@ -81,7 +81,7 @@ export interface TopicState {
   configs: Record<string, string>;
 }
 
-/** Partition counts and the catalogue-relevant configs of those `names` that exist. */
+/** Partition counts and catalogue-relevant configs of those catalogue topics that exist. */
 export async function describeTopics(admin: Admin, specs: readonly TopicSpec[]): Promise<Map<string, TopicState>> {
   const existing = new Set(await admin.listTopics());
   const present = specs.filter((s) => existing.has(s.name));
