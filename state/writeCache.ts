@@ -74,7 +74,8 @@ export class WriteBackCache {
       }
     }
     const value = this.engine.get(key);
-    this.remember(k, value ?? null);
+    // The LRU keeps its own copy: the caller may mutate the Buffer it gets (e.g. Serdes.Buffer).
+    if (this.options.maxCleanEntries > 0) this.remember(k, value === undefined ? null : Buffer.from(value));
     return value;
   }
 
@@ -139,10 +140,9 @@ export class WriteBackCache {
     // Reported before the dirty map is dropped: if reporting throws, the next flush reports again
     // (a duplicate changelog record is harmless, a missing one is not).
     this.options.onFlush(entries);
-    const flushed = this.dirty;
     // A fresh map rather than clear(): scans in progress hold clones sharing the old one's nodes.
+    // The clean LRU needs no update: put() already evicted these keys, the next get reads them.
     this.dirty = newSortedStringMap();
-    flushed.forEachPair((k, { value }) => this.remember(k, value));
   }
 
   /** Forgets pending writes and clean reads in [gte, lt), e.g. a window segment that expired. */

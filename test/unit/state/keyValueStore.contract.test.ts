@@ -218,6 +218,17 @@ describe.each(IMPLEMENTATIONS)('key-value store on $engine', ({ persistent }) =>
     ]);
   });
 
+  it('is not changed by a caller mutating a Buffer it got back', async () => {
+    const { store } = await openStore<string, Buffer>({ valueSerde: Serdes.Buffer });
+    store.put('k', Buffer.from('abc'));
+    await store.flush();
+    store.get('k')![0] = 0x58;
+    store.get('k')![1] = 0x59;
+    expect(store.get('k')?.toString()).toBe('abc');
+    collect(store.all())[0]!.value[2] = 0x5a;
+    expect(store.get('k')?.toString()).toBe('abc');
+  });
+
   it('an unlogged store sends nothing and needs no sink', async () => {
     const taskDir = await dirs.make();
     const store = Stores.keyValue('quiet', Serdes.String, Serdes.String, { persistent, logged: false }).build();
