@@ -20,8 +20,8 @@ export default defineConfig({
           include: ['test/integration/**/*.test.ts'],
           globalSetup: ['test/support/globalSetup.ts'],
           pool: 'forks',
-          // One broker on two cores: integration files run one at a time so timings stay honest.
-          fileParallelism: false,
+          // One broker on two cores: integration files run one at a time, in one fork.
+          poolOptions: { forks: { singleFork: true } },
           testTimeout: 180_000,
           hookTimeout: 240_000,
         },

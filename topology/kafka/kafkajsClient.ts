@@ -1,0 +1,486 @@
+/**
+ * The KafkaClient interfaces on KafkaJS 2.2.4.
+ *
+ * KafkaJS facts this file designs around (see its issue tracker):
+ *  - GROUP_JOIN is emitted synchronously inside join/sync, before fetching resumes, so pausing
+ *    in that handler keeps a new partition from being fetched before its task is ready.
+ *  - Batches of only control records / aborted data never reach eachBatch; END_BATCH_PROCESS still
+ *    reports their last offset, which is how readers know they reached the end (#1256).
+ *  - Transactional calls must not overlap (#1068): every call on one producer is chained.
+ *  - CONCURRENT_TRANSACTIONS right after a commit is normal (markers still being written); a short
+ *    initial retry time keeps exactly-once throughput from paying KafkaJS' default 300 ms back-off.
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  Kafka,
+  logLevel as KafkaLogLevel,
+  type Consumer,
+  type IHeaders,
+  type KafkaMessage,
+  type Producer as KjsProducer,
+  type Transaction,
+  type Message,
+  type LogEntry,
+} from 'kafkajs';
+import type { Logger } from 'pino';
+import type { RawRecord } from '../records.js';
+import { tpKey } from '../records.js';
+import type {
+  Admin,
+  FetchedBatch,
+  GroupConsumer,
+  GroupConsumerHandlers,
+  KafkaClient,
+  OutgoingRecord,
+  PartitionReader,
+  Producer,
+  TopicPartition,
+  TopicPartitionOffset,
+  TopicSpec,
+  TransactionalProducer,
+} from './client.js';
+
+process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
+
+function toHeaders(h: IHeaders | undefined): Record<string, Buffer> {
+  const out: Record<string, Buffer> = {};
+  if (!h) return out;
+  for (const [k, v] of Object.entries(h)) {
+    if (v === undefined) continue;
+    const first = Array.isArray(v) ? v[0] : v;
+    if (first === undefined) continue;
+    out[k] = Buffer.isBuffer(first) ? first : Buffer.from(first);
+  }
+  return out;
+}
+
+function toRaw(topic: string, partition: number, m: KafkaMessage): RawRecord {
+  return {
+    topic,
+    partition,
+    offset: Number(m.offset),
+    timestamp: Number(m.timestamp),
+    key: m.key,
+    value: m.value,
+    headers: toHeaders(m.headers),
+  };
+}
+
+function toMessages(records: OutgoingRecord[]): Map<string, Message[]> {
+  const byTopic = new Map<string, Message[]>();
+  for (const r of records) {
+    let list = byTopic.get(r.topic);
+    if (!list) byTopic.set(r.topic, (list = []));
+    const m: Message = { key: r.key, value: r.value, timestamp: String(r.timestamp) };
+    if (r.headers) m.headers = r.headers;
+    if (r.partition !== undefined) m.partition = r.partition;
+    list.push(m);
+  }
+  return byTopic;
+}
+
+function offsetsPayload(offsets: TopicPartitionOffset[]): { topic: string; partitions: { partition: number; offset: string }[] }[] {
+  const byTopic = new Map<string, { partition: number; offset: string }[]>();
+  for (const o of offsets) {
+    let list = byTopic.get(o.topic);
+    if (!list) byTopic.set(o.topic, (list = []));
+    list.push({ partition: o.partition, offset: String(o.offset) });
+  }
+  return [...byTopic].map(([topic, partitions]) => ({ topic, partitions }));
+}
+
+/** Chains async calls so that they never overlap. */
+class Serial {
+  private tail: Promise<unknown> = Promise.resolve();
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.tail.then(fn, fn);
+    this.tail = next.catch(() => undefined);
+    return next;
+  }
+}
+
+export interface KafkajsClientOptions {
+  brokers: string[];
+  clientId: string;
+  logger: Logger;
+}
+
+export function createKafkajsClient(opts: KafkajsClientOptions): KafkaClient {
+  const log = opts.logger.child({ component: 'kafkajs' });
+  const kafka = new Kafka({
+    clientId: opts.clientId,
+    brokers: opts.brokers,
+    connectionTimeout: 5000,
+    requestTimeout: 30000,
+    retry: { initialRetryTime: 50, retries: 8 },
+    // KafkaJS logs every retried request at ERROR; route it through pino at debug/warn instead.
+    logLevel: KafkaLogLevel.WARN,
+    logCreator:
+      () =>
+      ({ level, log: entry }: LogEntry) => {
+        const { message, ...rest } = entry;
+        if (level <= KafkaLogLevel.ERROR) log.debug(rest, message);
+        else if (level === KafkaLogLevel.WARN) log.debug(rest, message);
+      },
+  });
+
+  return {
+    async admin(): Promise<Admin> {
+      const admin = kafka.admin();
+      await admin.connect();
+      return {
+        async partitionCounts(topics) {
+          const out = new Map<string, number>();
+          const existing = new Set(await admin.listTopics());
+          const wanted = topics.filter((t) => existing.has(t));
+          if (wanted.length === 0) return out;
+          const md = await admin.fetchTopicMetadata({ topics: wanted });
+          for (const t of md.topics) out.set(t.name, t.partitions.length);
+          return out;
+        },
+        async createTopics(specs: TopicSpec[]) {
+          if (specs.length === 0) return;
+          const existing = new Set(await admin.listTopics());
+          const missing = specs.filter((s) => !existing.has(s.topic));
+          if (missing.length === 0) return;
+          try {
+            await admin.createTopics({
+              waitForLeaders: true,
+              topics: missing.map((s) => ({
+                topic: s.topic,
+                numPartitions: s.partitions,
+                replicationFactor: s.replicationFactor,
+                configEntries: Object.entries(s.config ?? {}).map(([name, value]) => ({ name, value })),
+              })),
+            });
+          } catch (err) {
+            // Another instance may have created them at the same moment; that is fine.
+            if (!(err instanceof Error) || !/already exists/i.test(err.message)) throw err;
+          }
+        },
+        async committedOffsets(groupId, topics) {
+          const res = await admin.fetchOffsets({ groupId, topics });
+          const out: TopicPartitionOffset[] = [];
+          for (const t of res) {
+            for (const p of t.partitions) {
+              const off = Number(p.offset);
+              if (off >= 0) out.push({ topic: t.topic, partition: p.partition, offset: off });
+            }
+          }
+          return out;
+        },
+        async endOffsets(topic) {
+          const res = await admin.fetchTopicOffsets(topic);
+          return new Map(res.map((p) => [p.partition, Number(p.high)]));
+        },
+        async deleteTopics(topics) {
+          if (topics.length) await admin.deleteTopics({ topics });
+        },
+        async disconnect() {
+          await admin.disconnect();
+        },
+      };
+    },
+
+    groupConsumer(copts): GroupConsumer {
+      const consumer = kafka.consumer({
+        groupId: copts.groupId,
+        readUncommitted: !copts.readCommitted,
+        sessionTimeout: copts.sessionTimeoutMs,
+        heartbeatInterval: copts.heartbeatIntervalMs,
+        rebalanceTimeout: Math.max(60_000, copts.sessionTimeoutMs),
+        maxBytesPerPartition: copts.maxBytesPerPartition,
+        maxWaitTimeInMs: 50,
+        retry: { initialRetryTime: 100, retries: 10 },
+      });
+      return new KafkajsGroupConsumer(consumer);
+    },
+
+    partitionReader(ropts): PartitionReader {
+      return new KafkajsPartitionReader(kafka, ropts.readCommitted, opts.clientId);
+    },
+
+    async producer(): Promise<Producer> {
+      const p = kafka.producer({ idempotent: true, maxInFlightRequests: 5, allowAutoTopicCreation: false });
+      await p.connect();
+      return {
+        async send(records) {
+          if (records.length === 0) return;
+          const topicMessages = [...toMessages(records)].map(([topic, messages]) => ({ topic, messages }));
+          await p.sendBatch({ topicMessages, acks: -1 });
+        },
+        async disconnect() {
+          await p.disconnect();
+        },
+      };
+    },
+
+    transactionalProducer(transactionalId: string): TransactionalProducer {
+      return new KafkajsTransactionalProducer(kafka, transactionalId);
+    },
+  };
+}
+
+class KafkajsGroupConsumer implements GroupConsumer {
+  private started = false;
+  constructor(private readonly consumer: Consumer) {}
+
+  async start(topics: string[], handlers: GroupConsumerHandlers): Promise<void> {
+    this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => {
+      const assignment: TopicPartition[] = [];
+      for (const [topic, partitions] of Object.entries(e.payload.memberAssignment)) {
+        for (const partition of partitions) assignment.push({ topic, partition });
+      }
+      handlers.onAssignment(assignment);
+    });
+    if (handlers.onCrash) {
+      const onCrash = handlers.onCrash;
+      this.consumer.on(this.consumer.events.CRASH, (e) => {
+        if (!e.payload.restart) onCrash(e.payload.error);
+      });
+    }
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topics, fromBeginning: true });
+    this.started = true;
+    await this.consumer.run({
+      autoCommit: false,
+      partitionsConsumedConcurrently: 1,
+      eachBatch: async ({ batch, heartbeat }) => {
+        const records = batch.messages.map((m) => toRaw(batch.topic, batch.partition, m));
+        const nextOffset = Number(batch.lastOffset()) + 1;
+        await handlers.onBatch(
+          { topic: batch.topic, partition: batch.partition, records, nextOffset, highWatermark: Number(batch.highWatermark) },
+          heartbeat,
+        );
+      },
+    });
+  }
+
+  pause(partitions: TopicPartition[]): void {
+    if (partitions.length) this.consumer.pause(group(partitions));
+  }
+
+  resume(partitions: TopicPartition[]): void {
+    if (partitions.length) this.consumer.resume(group(partitions));
+  }
+
+  seek(p: TopicPartitionOffset): void {
+    this.consumer.seek({ topic: p.topic, partition: p.partition, offset: String(p.offset) });
+  }
+
+  async commit(offsets: TopicPartitionOffset[]): Promise<void> {
+    if (offsets.length === 0) return;
+    await this.consumer.commitOffsets(offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: String(o.offset) })));
+  }
+
+  async stop(): Promise<void> {
+    if (this.started) await this.consumer.disconnect();
+  }
+}
+
+function group(partitions: TopicPartition[]): { topic: string; partitions: number[] }[] {
+  const m = new Map<string, number[]>();
+  for (const p of partitions) {
+    let l = m.get(p.topic);
+    if (!l) m.set(p.topic, (l = []));
+    l.push(p.partition);
+  }
+  return [...m].map(([topic, partitions]) => ({ topic, partitions }));
+}
+
+/**
+ * KafkaJS has no assign(): a reader is a consumer in a throw-away group of its own (sole member,
+ * so it is assigned every partition), positioned with seek and never committing.
+ */
+class KafkajsPartitionReader implements PartitionReader {
+  private consumer: Consumer | undefined;
+  constructor(
+    private readonly kafka: Kafka,
+    private readonly readCommitted: boolean,
+    private readonly clientId: string,
+  ) {}
+
+  async read(
+    from: TopicPartitionOffset[],
+    onBatch: (batch: FetchedBatch) => Promise<void> | void,
+    opts: { follow?: boolean; until?: Map<string, number> } = {},
+  ): Promise<void> {
+    if (from.length === 0) return;
+    const admin = this.kafka.admin();
+    await admin.connect();
+    const topics = [...new Set(from.map((f) => f.topic))];
+    const ends = new Map<string, number>();
+    const lows = new Map<string, number>();
+    try {
+      for (const t of topics) {
+        for (const p of await admin.fetchTopicOffsets(t)) {
+          ends.set(tpKey({ topic: t, partition: p.partition }), Number(p.high));
+          lows.set(tpKey({ topic: t, partition: p.partition }), Number(p.low));
+        }
+      }
+    } finally {
+      await admin.disconnect();
+    }
+    const wanted = new Map(from.map((f) => [tpKey(f), f]));
+    const pending = new Set<string>();
+    for (const f of from) {
+      const k = tpKey(f);
+      const end = opts.until?.get(k) ?? ends.get(k) ?? 0;
+      if (Math.max(f.offset, lows.get(k) ?? 0) < end) pending.add(k);
+      if (opts.until?.has(k)) ends.set(k, end);
+    }
+    if (pending.size === 0 && !opts.follow) return;
+
+    const consumer = this.kafka.consumer({
+      groupId: `riskloop-reader-${this.clientId}-${randomUUID()}`,
+      readUncommitted: !this.readCommitted,
+      maxWaitTimeInMs: 50,
+      maxBytesPerPartition: 4 * 1024 * 1024,
+      sessionTimeout: 30000,
+    });
+    this.consumer = consumer;
+    let resolveDone!: () => void;
+    let rejectDone!: (e: Error) => void;
+    const done = new Promise<void>((res, rej) => {
+      resolveDone = res;
+      rejectDone = rej;
+    });
+    const progress = (topic: string, partition: number, next: number): void => {
+      const k = tpKey({ topic, partition });
+      if (pending.has(k) && next >= (ends.get(k) ?? 0)) {
+        pending.delete(k);
+        if (pending.size === 0) resolveDone();
+      }
+    };
+    // Batches of only control markers never reach eachBatch; this event still reports them.
+    consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
+      progress(e.payload.topic, e.payload.partition, Number(e.payload.lastOffset) + 1);
+    });
+    consumer.on(consumer.events.CRASH, (e) => {
+      if (!e.payload.restart) rejectDone(e.payload.error);
+    });
+    consumer.on(consumer.events.GROUP_JOIN, (e) => {
+      // Position each wanted partition; pause the rest so nothing else is read.
+      const unwanted: TopicPartition[] = [];
+      for (const [topic, parts] of Object.entries(e.payload.memberAssignment)) {
+        for (const partition of parts) {
+          const f = wanted.get(tpKey({ topic, partition }));
+          if (f) consumer.seek({ topic, partition, offset: String(f.offset) });
+          else unwanted.push({ topic, partition });
+        }
+      }
+      if (unwanted.length) consumer.pause(group(unwanted));
+    });
+    await consumer.connect();
+    await consumer.subscribe({ topics, fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatch: async ({ batch }) => {
+        const k = tpKey(batch);
+        if (!wanted.has(k)) return;
+        const end = ends.get(k) ?? 0;
+        let records = batch.messages.map((m) => toRaw(batch.topic, batch.partition, m));
+        if (!opts.follow && opts.until?.has(k)) records = records.filter((r) => r.offset < end);
+        try {
+          await onBatch({
+            topic: batch.topic,
+            partition: batch.partition,
+            records,
+            nextOffset: Number(batch.lastOffset()) + 1,
+            highWatermark: Number(batch.highWatermark),
+          });
+        } catch (err) {
+          rejectDone(err as Error);
+          throw err;
+        }
+      },
+    });
+    if (pending.size === 0) resolveDone();
+    try {
+      await done;
+    } finally {
+      if (!opts.follow) await this.stop();
+    }
+  }
+
+  async stop(): Promise<void> {
+    const c = this.consumer;
+    this.consumer = undefined;
+    if (c) await c.disconnect();
+  }
+}
+
+class KafkajsTransactionalProducer implements TransactionalProducer {
+  private readonly producer: KjsProducer;
+  private txn: Transaction | undefined;
+  private readonly serial = new Serial();
+
+  constructor(
+    kafka: Kafka,
+    readonly transactionalId: string,
+  ) {
+    this.producer = kafka.producer({
+      transactionalId,
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+      transactionTimeout: 60_000,
+      retry: { initialRetryTime: 20, maxRetryTime: 1000, retries: 15 },
+    });
+  }
+
+  get inTransaction(): boolean {
+    return this.txn !== undefined;
+  }
+
+  connect(): Promise<void> {
+    // connect() sends InitProducerId for the transactional id: this bumps the epoch and fences
+    // an older producer with the same id (a zombie owner of the same task).
+    return this.serial.run(() => this.producer.connect());
+  }
+
+  begin(): Promise<void> {
+    return this.serial.run(async () => {
+      if (!this.txn) this.txn = await this.producer.transaction();
+    });
+  }
+
+  send(records: OutgoingRecord[]): Promise<void> {
+    return this.serial.run(async () => {
+      if (records.length === 0) return;
+      if (!this.txn) this.txn = await this.producer.transaction();
+      const topicMessages = [...toMessages(records)].map(([topic, messages]) => ({ topic, messages }));
+      await this.txn.sendBatch({ topicMessages, acks: -1 });
+    });
+  }
+
+  sendOffsets(groupId: string, offsets: TopicPartitionOffset[]): Promise<void> {
+    return this.serial.run(async () => {
+      if (offsets.length === 0) return;
+      if (!this.txn) this.txn = await this.producer.transaction();
+      await this.txn.sendOffsets({ consumerGroupId: groupId, topics: offsetsPayload(offsets) });
+    });
+  }
+
+  commit(): Promise<void> {
+    return this.serial.run(async () => {
+      const t = this.txn;
+      if (!t) return;
+      this.txn = undefined;
+      await t.commit();
+    });
+  }
+
+  abort(): Promise<void> {
+    return this.serial.run(async () => {
+      const t = this.txn;
+      if (!t) return;
+      this.txn = undefined;
+      await t.abort();
+    });
+  }
+
+  disconnect(): Promise<void> {
+    return this.serial.run(() => this.producer.disconnect());
+  }
+}
