@@ -45,7 +45,9 @@ wait_ready() { # name pidfile logfile probe-args...
 }
 
 resolve_kafka() {
-  if [[ -f "$LIB_DIR/.resolved" ]]; then return; fi
+  # The marker carries the pom's hash, so a changed pom (another Kafka version) resolves again.
+  local marker="$LIB_DIR/.resolved-$(sha1sum "$ROOT/stack/pom.xml" | cut -c1-12)"
+  if [[ -f "$marker" ]]; then return; fi
   command -v mvn >/dev/null 2>&1 || die "mvn not found on PATH: Maven is needed once to resolve the Kafka broker from Maven Central"
   info "resolving org.apache.kafka:kafka_2.13 from Maven Central into stack/.cache (first run only)"
   rm -rf "$LIB_DIR"
@@ -54,7 +56,7 @@ resolve_kafka() {
       -DoutputDirectory="$LIB_DIR" -DincludeScope=runtime >"$LOG_DIR/maven.log" 2>&1; then
     die "Maven could not resolve the Kafka broker (see $LOG_DIR/maven.log)"
   fi
-  touch "$LIB_DIR/.resolved"
+  touch "$marker"
 }
 
 kafka_up() {
@@ -85,7 +87,7 @@ kafka_up() {
       || die "formatting kafka storage failed (see $LOG_DIR/kafka-format.log)"
     info "formatted KRaft storage in $data (cluster $cluster_id)"
   fi
-  nohup "${jvm[@]}" kafka.Kafka "$conf" >"$LOG_DIR/kafka.out" 2>&1 &
+  nohup "${jvm[@]}" kafka.Kafka "$conf" >"$LOG_DIR/kafka.out" 2>&1 </dev/null &
   echo $! >"$KAFKA_PID"
   wait_ready kafka "$KAFKA_PID" "$LOG_DIR/kafka.out" kafka "127.0.0.1:$KAFKA_PORT"
   info "kafka ready on 127.0.0.1:$KAFKA_PORT (pid $(cat "$KAFKA_PID"), logs in $LOG_DIR)"
@@ -98,9 +100,11 @@ registry_up() {
   fi
   port_open "$REGISTRY_PORT" && die "port $REGISTRY_PORT is already taken by another process; stop it or set REGISTRY_PORT"
   [[ -d "$ROOT/node_modules" ]] || die "node_modules missing: run npm ci first"
-  (cd "$ROOT" && KAFKA_BROKERS="127.0.0.1:$KAFKA_PORT" REGISTRY_PORT="$REGISTRY_PORT" REGISTRY_HOST=127.0.0.1 \
-    nohup "${NODE_TSX[@]}" registry/main.ts >"$LOG_DIR/registry.log" 2>&1 &
-    echo $! >"$REGISTRY_PID")
+  # A plain background command (no && list), so $! is the node process itself, not a wrapper shell.
+  cd "$ROOT"
+  KAFKA_BROKERS="127.0.0.1:$KAFKA_PORT" REGISTRY_PORT="$REGISTRY_PORT" REGISTRY_HOST=127.0.0.1 \
+    nohup "${NODE_TSX[@]}" registry/main.ts >"$LOG_DIR/registry.log" 2>&1 </dev/null &
+  echo $! >"$REGISTRY_PID"
   wait_ready "schema registry" "$REGISTRY_PID" "$LOG_DIR/registry.log" registry "http://127.0.0.1:$REGISTRY_PORT"
   info "schema registry ready on http://127.0.0.1:$REGISTRY_PORT (pid $(cat "$REGISTRY_PID"))"
 }
