@@ -52,6 +52,13 @@ export interface ProcessorContext<KForward = unknown, VForward = unknown> {
 export interface Processor<KIn, VIn, KOut = never, VOut = never> {
   init?(context: ProcessorContext<KOut, VOut>): void;
   process(record: Record<KIn, VIn>): void | Promise<void>;
+  /**
+   * riskloop addition: called after the task has processed the records it had buffered (the end
+   * of one poll), before commit and punctuation. A processor that works better on a batch (ONNX
+   * inference) holds records in `process` and handles them here; forwards from `flush` run
+   * through the children like forwards from `process`, with no record metadata.
+   */
+  flush?(): void | Promise<void>;
   close?(): void;
 }
 

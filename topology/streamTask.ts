@@ -181,6 +181,7 @@ export class StreamTask {
       }
       this.markConsumed(next.raw);
     }
+    if (processed > 0) await this.runtime.flushProcessors();
     return processed;
   }
 

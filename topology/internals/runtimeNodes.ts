@@ -65,6 +65,12 @@ export class ProcessorRuntimeNode implements RuntimeNode, ProcessorContext<unkno
     this.processor.close?.();
   }
 
+  /** The processor's end-of-batch hook, or undefined when it has none. */
+  flushHook(): (() => void | Promise<void>) | undefined {
+    const p = this.processor;
+    return p.flush ? () => p.flush!() : undefined;
+  }
+
   process(record: Record<unknown, unknown>): void {
     this.counters.recordsIn++;
     let result: void | Promise<void>;

@@ -92,6 +92,17 @@ export class TaskRuntime implements NodeHost {
     for (const p of this.processors) p.init();
   }
 
+  /**
+   * Runs the processors' end-of-batch hooks in topological order, so that what an upstream
+   * processor forwards from its flush is processed downstream before that node's own flush.
+   */
+  async flushProcessors(): Promise<void> {
+    for (const p of this.processors) {
+      const hook = p.flushHook();
+      if (hook) await this.punctuate(p.name, hook, this.observedStreamTime);
+    }
+  }
+
   closeProcessors(): void {
     for (const p of this.processors) p.close();
     this.processors = [];
