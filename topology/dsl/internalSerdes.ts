@@ -1,0 +1,53 @@
+/**
+ * Serdes the DSL uses for its own stores; users never see these bytes except in changelogs.
+ */
+import type { Serde } from '../serde.js';
+
+/** An aggregate and the highest timestamp of the records in it (Kafka Streams' ValueAndTimestamp). */
+export interface ValueAndTimestamp<V> {
+  value: V;
+  timestamp: number;
+}
+
+/** int64 timestamp followed by the value's bytes. */
+export function valueAndTimestampSerde<V>(inner: Serde<V>): Serde<ValueAndTimestamp<V>> {
+  return {
+    serialize(vt) {
+      const value = inner.serialize(vt.value);
+      const out = Buffer.allocUnsafe(8 + value.length);
+      out.writeBigInt64BE(BigInt(vt.timestamp), 0);
+      value.copy(out, 8);
+      return out;
+    },
+    deserialize(data) {
+      return { timestamp: Number(data.readBigInt64BE(0)), value: inner.deserialize(data.subarray(8)) };
+    },
+  };
+}
+
+/** A list of values, each length-prefixed (int32), for join buffers holding several records per key and timestamp. */
+export function listSerde<V>(inner: Serde<V>): Serde<V[]> {
+  return {
+    serialize(list) {
+      const parts: Buffer[] = [];
+      for (const v of list) {
+        const bytes = inner.serialize(v);
+        const len = Buffer.allocUnsafe(4);
+        len.writeInt32BE(bytes.length, 0);
+        parts.push(len, bytes);
+      }
+      return Buffer.concat(parts);
+    },
+    deserialize(data) {
+      const out: V[] = [];
+      let pos = 0;
+      while (pos < data.length) {
+        const len = data.readInt32BE(pos);
+        pos += 4;
+        out.push(inner.deserialize(data.subarray(pos, pos + len)));
+        pos += len;
+      }
+      return out;
+    },
+  };
+}
