@@ -2,9 +2,12 @@
  * The registry's operations, with Confluent's semantics, on top of the topic-backed store.
  * HTTP lives in server.ts; this file knows nothing of requests, only of subjects and schemas.
  *
- * Reads answer from this instance's state. A read that would answer "not found" first catches
- * up with the topic and looks again: an id registered on another instance a moment ago is then
- * found, so a consumer never fails to decode a record because it asked the other instance.
+ * Reads answer from this instance's state, as Confluent's do: listings and "latest" may trail a
+ * write made through another instance by one fetch of the topic reader (milliseconds). A read
+ * that would answer "not found" first catches up with the topic and looks again, so an id or
+ * version registered on another instance a moment ago is found: a consumer never fails to decode
+ * a record because it asked another instance than the producer did. Writes never trail: they plan
+ * on a caught-up state under the writer fence (store.ts).
  */
 import type avro from 'avsc';
 import { z } from 'zod';

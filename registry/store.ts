@@ -23,7 +23,7 @@
  * it gives (an id, say) is already what every later read of this instance sees.
  */
 import { randomUUID } from 'node:crypto';
-import kafkajs, { type Consumer, Kafka, type KafkaMessage, type Producer, Partitioners, logLevel } from 'kafkajs';
+import kafkajs, { type Admin, type Consumer, Kafka, type KafkaMessage, type Producer, Partitioners, logLevel } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { RegistryConfig } from './config.js';
 import { Errors, RegistryError } from './errors.js';
@@ -44,8 +44,8 @@ interface Waiter {
   timer: NodeJS.Timeout;
 }
 
-/** A writer fenced by another instance retries this often before giving up on the request. */
-const MAX_WRITE_ATTEMPTS = 8;
+/** Upper bound of the random pause before a fenced writer tries again. */
+const MAX_RETRY_BACKOFF_MS = 500;
 /**
  * How long an open transaction of a crashed instance may hold back readers (read_committed stops
  * at it) before the broker aborts it. The next write of any instance aborts it sooner.
@@ -55,8 +55,11 @@ const MAX_TRANSACTION_TIMEOUT_MS = 10_000;
 export class KafkaSchemaStore {
   readonly state = new RegistryState();
   private readonly kafka: Kafka;
-  /** Separate client so the writer's expected fencing errors can be logged at debug only. */
-  private readonly writerKafka: Kafka;
+  /**
+   * A client whose errors are expected outcomes of races the code handles (a writer fenced by
+   * another instance, a topic created by another instance a moment earlier): logged at debug only.
+   */
+  private readonly quietKafka: Kafka;
   private readonly transactionalId: string;
   private consumer: Consumer | undefined;
   private noopProducer: Producer | undefined;
@@ -76,7 +79,7 @@ export class KafkaSchemaStore {
     const clientId = `riskloop-registry-${config.instanceId ?? `${config.host}-${config.port}-${process.pid}`}`;
     const common = { clientId, brokers: config.brokers, connectionTimeout: 5_000, retry: { retries: 5 } };
     this.kafka = new Kafka({ ...common, logLevel: logLevel.WARN, logCreator: kafkaLogCreator(logger) });
-    this.writerKafka = new Kafka({ ...common, logLevel: logLevel.WARN, logCreator: kafkaLogCreator(logger, true) });
+    this.quietKafka = new Kafka({ ...common, logLevel: logLevel.WARN, logCreator: kafkaLogCreator(logger, true) });
     this.transactionalId = `riskloop-registry-writer-${config.topic}`;
   }
 
@@ -154,7 +157,7 @@ export class KafkaSchemaStore {
     const deadline = Date.now() + this.config.timeoutMs;
     for (let attempt = 1; ; attempt++) {
       this.assertUsable();
-      const producer = this.writerKafka.producer({
+      const producer = this.quietKafka.producer({
         transactionalId: this.transactionalId,
         idempotent: true,
         maxInFlightRequests: 1,
@@ -184,13 +187,15 @@ export class KafkaSchemaStore {
       } catch (err) {
         if (err instanceof RegistryError) throw err;
         const error = err instanceof Error ? err : new Error(String(err));
-        if (attempt >= MAX_WRITE_ATTEMPTS || Date.now() >= deadline || this.closing) {
+        // No attempt limit: under contention some instance always wins, so retrying until the
+        // request's deadline only gives up when the topic itself is unreachable.
+        if (Date.now() >= deadline || this.closing) {
           throw Errors.storeError(`writing to ${this.config.topic} failed after ${attempt} attempts: ${error.message}`);
         }
         // Usually another instance fenced this writer; back off with jitter so the two do not
         // keep fencing each other, then plan again on the state that includes its write.
         this.logger.info({ attempt, reason: error.message }, 'write to the schemas topic interrupted; retrying');
-        await sleep(Math.random() * 50 * attempt);
+        await sleep(Math.random() * Math.min(MAX_RETRY_BACKOFF_MS, 20 * 2 ** attempt));
       } finally {
         await producer.disconnect().catch(() => undefined);
       }
@@ -244,7 +249,7 @@ export class KafkaSchemaStore {
 
   private async ensureTopic(): Promise<void> {
     const { topic } = this.config;
-    const admin = this.kafka.admin();
+    const admin = this.quietKafka.admin();
     await admin.connect();
     try {
       if (!(await admin.listTopics()).includes(topic)) {
@@ -264,8 +269,7 @@ export class KafkaSchemaStore {
         });
         this.logger.info({ topic, created }, 'schemas topic checked');
       }
-      const metadata = await admin.fetchTopicMetadata({ topics: [topic] });
-      const partitions = metadata.topics[0]?.partitions.length ?? 0;
+      const partitions = await this.partitionsWithLeader(admin, topic);
       if (partitions !== 1) {
         // Order across all records is what makes the state the same on every instance.
         throw new Error(`topic ${topic} has ${partitions} partitions; the schema registry needs exactly 1`);
@@ -281,6 +285,26 @@ export class KafkaSchemaStore {
       }
     } finally {
       await admin.disconnect();
+    }
+  }
+
+  /**
+   * The topic's partition count once every partition has a leader. An instance that found the
+   * topic created by another instance a moment ago can see it before the broker serves it
+   * (UNKNOWN_TOPIC_OR_PARTITION, LEADER_NOT_AVAILABLE), so this asks again until the deadline.
+   */
+  private async partitionsWithLeader(admin: Admin, topic: string): Promise<number> {
+    const deadline = Date.now() + this.config.timeoutMs;
+    for (;;) {
+      try {
+        const metadata = await admin.fetchTopicMetadata({ topics: [topic] });
+        const partitions = metadata.topics[0]?.partitions ?? [];
+        if (partitions.length > 0 && partitions.every((p) => p.leader >= 0)) return partitions.length;
+      } catch (err) {
+        if (Date.now() >= deadline) throw err;
+      }
+      if (Date.now() >= deadline) throw new Error(`topic ${topic} has no leader after ${this.config.timeoutMs} ms`);
+      await sleep(100);
     }
   }
 
