@@ -117,7 +117,10 @@ export class PartitionGroup {
   processable(nowMs: number): boolean {
     let empty = 0;
     for (const q of this.queues) if (q.size === 0) empty++;
-    if (empty === this.queues.length) return false;
+    if (empty === this.queues.length) {
+      this.idleSince = undefined;
+      return false;
+    }
     if (empty === 0 || this.maxTaskIdleMs <= 0) {
       this.idleSince = undefined;
       return true;
