@@ -10,6 +10,7 @@ import type { Record, RecordMetadata } from '../../../topology/records.js';
 import { Serdes } from '../../../topology/serde.js';
 import { TopologyTestDriver } from '../../../topology/testDriver.js';
 import { Topology } from '../../../topology/topology.js';
+import { Consumed, Named, Produced, StreamsBuilder } from '../../../topology/index.js';
 
 let driver: TopologyTestDriver | undefined;
 afterEach(async () => {
@@ -152,5 +153,77 @@ describe('Processor API', () => {
     await driver.advanceWallClockTime(1);
     expect(output.readValuesToList()).toEqual(['1040000 a:3']);
     expect(driver.metrics().punctuations).toBe(3);
+  });
+});
+
+describe('KStream.process()', () => {
+  /**
+   * Velocity check: counts a card's transactions in a store, flags the 3rd one, and clears counts
+   * on a stream-time punctuator (every minute of event time) while reporting the number of tracked
+   * cards on a wall-clock punctuator.
+   */
+  class VelocityProcessor implements Processor<string, number, string, string> {
+    private ctx!: ProcessorContext<string, string>;
+    private counts!: KeyValueStore<string, number>;
+    init(context: ProcessorContext<string, string>): void {
+      this.ctx = context;
+      this.counts = context.getStateStore('velocity');
+      context.schedule(60_000, 'STREAM_TIME', (ts) => {
+        for (const { key } of [...this.counts.all()]) this.counts.delete(key);
+        this.ctx.forward({ key: 'reset', value: `at ${ts}`, timestamp: ts, headers: {} });
+      });
+      context.schedule(1_000, 'WALL_CLOCK_TIME', (now) => {
+        this.ctx.forward({ key: 'tracked', value: `${this.counts.approximateNumEntries()} cards`, timestamp: now, headers: {} });
+      });
+    }
+    process(record: Record<string, number>): void {
+      const n = (this.counts.get(record.key) ?? 0) + 1;
+      this.counts.put(record.key, n);
+      if (n === 3) this.ctx.forward({ ...record, value: `3 transactions in the current minute` });
+    }
+  }
+
+  it('runs a custom processor with a store added to the builder and both punctuation types', async () => {
+    const builder = new StreamsBuilder();
+    builder.addStateStore(Stores.keyValue('velocity', Serdes.String, Serdes.Long, { persistent: false }));
+    builder
+      .stream('tx', Consumed.with(Serdes.String, Serdes.Long))
+      .process(() => new VelocityProcessor(), Named.as('velocity-check'), 'velocity')
+      .to('alerts', Produced.with(Serdes.String, Serdes.String));
+    const topology = builder.build({ applicationId: 'velo' });
+    expect(topology.describe().toString()).toContain('Processor: velocity-check (stores: [velocity])');
+    driver = await TopologyTestDriver.create(topology);
+    const tx = driver.createInputTopic('tx', Serdes.String, Serdes.Long);
+    const alerts = driver.createOutputTopic('alerts', Serdes.String, Serdes.String);
+
+    // The first record makes stream time 10 000, and stream-time schedules start at 0: a reset fires
+    // right after it is processed (so its count is cleared too); the next is due at 60 000.
+    await tx.pipeInput('c1', 5, 10_000);
+    expect(alerts.readKeyValuesToList()).toEqual([{ key: 'reset', value: 'at 10000' }]);
+    await tx.pipeInput('c1', 5, 20_000);
+    await tx.pipeInput('c2', 5, 30_000);
+    await tx.pipeInput('c1', 5, 40_000);
+    expect(alerts.isEmpty()).toBe(true);
+    await tx.pipeInput('c1', 5, 50_000);
+    expect(alerts.readKeyValuesToList()).toEqual([{ key: 'c1', value: '3 transactions in the current minute' }]);
+    await driver.advanceWallClockTime(1_000);
+    expect(alerts.readKeyValuesToList()).toEqual([{ key: 'tracked', value: '2 cards' }]);
+    // Stream time reaches 60 000: counts are cleared (that record's too), so c1 needs three more.
+    await tx.pipeInput('c1', 5, 60_000);
+    expect(alerts.readValuesToList()).toEqual(['at 60000']);
+    await tx.pipeInput('c1', 5, 61_000);
+    await tx.pipeInput('c1', 5, 62_000);
+    expect(alerts.isEmpty()).toBe(true);
+    await tx.pipeInput('c1', 5, 63_000);
+    expect(alerts.readValuesToList()).toEqual(['3 transactions in the current minute']);
+    await driver.advanceWallClockTime(1_000);
+    expect(alerts.readValuesToList()).toEqual(['1 cards']);
+  });
+
+  it('refuses access to a store that was not connected to the processor', async () => {
+    const b = new StreamsBuilder();
+    b.addStateStore(Stores.keyValue('secret', Serdes.String, Serdes.Long, { persistent: false }));
+    b.stream('tx', Consumed.with(Serdes.String, Serdes.Long)).process(() => new VelocityProcessor());
+    await expect(TopologyTestDriver.create(b.build())).rejects.toThrow(/has no access to store velocity/);
   });
 });
