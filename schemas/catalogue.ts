@@ -4,10 +4,15 @@
  * builds one Avro value serde per entry.
  *
  * Partitioning: every topic keyed by account token has the same partition count (`partitions`),
- * because the hot path joins them partition by partition (co-partitioning): tokenised transactions,
- * KYC, tokenised chargebacks, analyst outcomes, decisions and training examples. The raw ingress
- * topics (keyed by the clear account id) use the same count so ingress scales with the hot path.
- * Model releases use one partition: scorers must see releases in one total order.
+ * because the hot path joins them partition by partition (co-partitioning): raw and tokenised
+ * transactions, KYC, raw and tokenised chargebacks, analyst outcomes, decisions and training
+ * examples. The raw ingress topics are keyed by the account token too, not the clear account id:
+ * producers compute it with riskloop's producer SDK (HMAC under the non-rotating account-token
+ * key), so ingress runs in the same task as the rest of the hot path and a transaction never
+ * crosses a repartition topic on its way to its decision. Their values still hold the clear account
+ * id (and, for transactions, the PAN) as ingress-only fields: ingress checks that the key is the
+ * token of that account id. Model releases use one partition: scorers must see releases in one
+ * total order.
  *
  * All catalogue topics carry Avro registered under `<topic>-value` (TopicNameStrategy), and keys
  * are UTF-8 strings (ids and tokens), not registered. `public` marks a topic as a contract with
@@ -58,8 +63,9 @@ interface TopicDef {
 const TOPIC_DEFS = {
   transactions: {
     suffix: 'transactions',
-    carries: 'Raw card authorisations from the acquiring gateway, with the PAN and clear account id. Read only by the ingress tokeniser.',
-    key: 'accountId (clear)',
+    carries: 'Raw card authorisations from the acquiring gateway, with the PAN and clear account id in the value. Read only by the ingress tokeniser.',
+    // Computed by the producer SDK; ingress rejects a record whose key is not the token of its accountId.
+    key: 'accountToken',
     valueSchema: 'Transaction',
     partitions: 'hot',
     cleanupPolicy: 'delete',
@@ -108,8 +114,8 @@ const TOPIC_DEFS = {
   },
   chargebacks: {
     suffix: 'chargebacks',
-    carries: 'Raw chargebacks from the card network with the clear account id. Read only by the ingress tokeniser.',
-    key: 'accountId (clear)',
+    carries: 'Raw chargebacks from the card network with the clear account id in the value. Read only by the ingress tokeniser.',
+    key: 'accountToken',
     valueSchema: 'Chargeback',
     partitions: 'hot',
     cleanupPolicy: 'delete',

@@ -22,7 +22,16 @@ describe('topic catalogue', () => {
     const c = buildCatalogue({ partitions: 12 });
     const accountKeyed = catalogueTopics(c).filter((t) => t.key === 'accountToken');
     expect(accountKeyed.map((t) => t.id).sort()).toEqual(
-      ['analystOutcomes', 'chargebacksTokenized', 'decisions', 'kyc', 'trainingExamples', 'transactionsTokenized'].sort(),
+      [
+        'analystOutcomes',
+        'chargebacks',
+        'chargebacksTokenized',
+        'decisions',
+        'kyc',
+        'trainingExamples',
+        'transactions',
+        'transactionsTokenized',
+      ].sort(),
     );
     for (const t of accountKeyed) expect(t.partitions, t.id).toBe(12);
     expect(c.modelReleases.partitions).toBe(1);
