@@ -75,6 +75,8 @@ export class TopologyTestDriver {
     readonly topology: Topology,
     private readonly config: TopologyTestDriverConfig,
   ) {
+    // Resolved first: a topology whose topics cannot be co-partitioned fails before anything is created.
+    const resolved = resolvePartitionCounts(topology, (topic) => this.userPartitions(topic));
     this.wallClock = config.initialWallClockTimeMs ?? 0;
     this.ownsStateDir = config.stateDir === undefined;
     this.stateDir = config.stateDir ?? mkdtempSync(path.join(os.tmpdir(), 'riskloop-driver-'));
@@ -90,7 +92,6 @@ export class TopologyTestDriver {
       ...(config.errorHandlers ? { errorHandlers: config.errorHandlers } : {}),
     });
 
-    const resolved = resolvePartitionCounts(topology, (topic) => this.userPartitions(topic));
     for (const [topic, n] of resolved.topics) this.partitionCounts.set(topic, n);
     for (const sub of topology.subtopologies()) {
       const count = resolved.tasks.get(sub.id)!;
@@ -123,8 +124,13 @@ export class TopologyTestDriver {
 
   static async create(topology: Topology, config: TopologyTestDriverConfig = {}): Promise<TopologyTestDriver> {
     const driver = new TopologyTestDriver(topology, config);
-    await driver.global.initialize();
-    for (const task of driver.tasks) await task.initialize();
+    try {
+      await driver.global.initialize();
+      for (const task of driver.tasks) await task.initialize();
+    } catch (error) {
+      await driver.close();
+      throw error;
+    }
     return driver;
   }
 

@@ -81,7 +81,7 @@ export class ProcessorRuntimeNode implements RuntimeNode, ProcessorContext<unkno
       return;
     }
     // Only asynchronous processors pay for a promise; the task awaits it before the next record.
-    if (result !== undefined) {
+    if (result !== undefined && typeof result.then === 'function') {
       this.host.track(
         this.name,
         result.then(undefined, (error: unknown) => this.host.onProcessingError(this.name, error)),
