@@ -88,11 +88,13 @@ export class SlidingWindows {
   }
 
   /**
-   * The aggregation looks back up to 2 × diff from a record (to find the previous record's windows)
-   * and keeps right windows starting 1 ms after a record, hence more than diff + grace.
+   * How long a store must keep windows. Closed windows are never updated, so a record matters only
+   * while some window containing it is open, i.e. t >= stream time - grace; its aggregation then
+   * reads windows starting up to 2 × diff before t (the previous record's windows), and the newest
+   * window can start 1 ms after stream time. Hence 2 × diff + grace + 2 (Kafka Streams: 2 × diff + grace).
    */
   minimumRetentionMs(): number {
-    return 2 * this.timeDifferenceMs + this.graceMs + 1;
+    return 2 * this.timeDifferenceMs + this.graceMs + 2;
   }
 }
 
