@@ -1,0 +1,298 @@
+/**
+ * Ingress: the first processor of the hot path and the only code that sees a PAN or a clear
+ * account id. It validates the raw transaction, checks that the record key is the account token of
+ * the transaction's account id, tokenizes, and forwards a RiskContext keyed by the account token.
+ * A record that fails goes, whole but masked, to the dead-letter child; the stream goes on.
+ *
+ * Wiring:
+ *   source (raw transactions; Kafka record timestamps: the event-time bounds are checked against
+ *           them, so the source must use the record-timestamp extractor)
+ *     → ingress ─┬─ next step(s) of the hot path (every child except the dead-letter one)
+ *                └─ '<deadLetterChild>' sink → dead-letter topic, key Serdes.String, DeadLetter Avro serde
+ * Forwarded records carry the transaction's event time as their timestamp.
+ *
+ * What happens to a PAN outside the `pan` field. A cashier typing a card number into a note, or a
+ * gateway stuffing it into an id, is a real failure mode; the output must never carry it. Detection
+ * is the shared one of schemas/redactPan.ts (digit runs of 12+ and grouped card numbers, no Luhn
+ * check: over-masking is cheap, leaking is not). Then per kind of field:
+ *  - descriptive fields (merchantName, mcc, merchantCountry, ip) are masked in place to BIN + last 4,
+ *    which keeps them readable for analysts;
+ *  - identifiers (transactionId, merchantId, terminalId, deviceId) are joined on and looked up by
+ *    exact value, and masking would make different ids collide (sequential numeric ids differ in the
+ *    middle digits, exactly those masked). They are replaced whole by a keyed pseudonym
+ *    (Tokenizer.identifierPseudonym): unique, stable, and the same for a chargeback's
+ *    transactionId (tokenizeChargeback), so the label join still matches. The cost: an acquirer
+ *    whose transaction ids are long digit strings sees pseudonyms in decisions; anyone holding the
+ *    account-token key can recompute one from the raw id.
+ * The transaction still flows (it is a valid authorisation) with reason code INGRESS_PAN_SCRUBBED,
+ * and a warning naming the fields (never their values) is logged. Clear account ids are removed
+ * where they are structurally (the accountId field, the key, dead letters); they have no shape by
+ * which to find them inside free text, so that is not attempted on valid records.
+ *
+ * Raw headers belong to the producer and may carry anything: only an allow-list (trace context by
+ * default) is forwarded, PAN-masked.
+ */
+import { z } from 'zod';
+import { buildDeadLetter, redactorFor } from '../schemas/deadLetter.js';
+import { avroType } from '../schemas/load.js';
+import { maskPans } from '../schemas/redactPan.js';
+import type { Chargeback, DeadLetter, TokenizedChargeback, TokenizedTransaction, Transaction } from '../schemas/types.js';
+import type { Processor, ProcessorContext, ProcessorSupplier } from '../topology/processor.js';
+import type { Headers, Record } from '../topology/records.js';
+import { type Tokenizer, binOf, last4Of } from './tokenizer.js';
+import { type RiskContext, newRiskContext } from './types.js';
+import { type IngressRejectReason, validateTransaction } from './validation.js';
+
+const MINUTE = 60_000;
+const DAY = 24 * 60 * MINUTE;
+
+export const IngressConfig = z.object({
+  /** Name of the child (a sink to the dead-letter topic) that receives rejected records. */
+  deadLetterChild: z.string().min(1).default('ingress-dead-letters'),
+  /** Oldest accepted event time, relative to the Kafka record timestamp. */
+  maxPastMs: z.number().int().nonnegative().default(30 * DAY),
+  /** Newest accepted event time, relative to the Kafka record timestamp (terminal clock skew). */
+  maxFutureMs: z.number().int().nonnegative().default(5 * MINUTE),
+  /** Raw headers forwarded downstream (values PAN-masked); every other header stays at ingress. */
+  forwardHeaders: z.array(z.string()).default(['traceparent', 'tracestate']),
+});
+export type IngressConfigInput = z.input<typeof IngressConfig>;
+export type IngressConfig = z.output<typeof IngressConfig>;
+
+export const INGRESS_PAN_SCRUBBED = 'INGRESS_PAN_SCRUBBED';
+
+/** Why ingress refused a record; `reason` is what the runtime's dead-letter handler reads too. */
+export class IngressRejection extends Error {
+  override readonly name = 'IngressRejection';
+  readonly reason: IngressRejectReason;
+
+  constructor(readonly reasons: readonly [IngressRejectReason, ...IngressRejectReason[]]) {
+    // Codes only: any value of the record could be (or contain) the PAN or the account id.
+    super(`rejected at ingress: ${reasons.join(', ')}`);
+    this.reason = reasons[0];
+  }
+}
+
+export interface IngressDeps {
+  tokenizer: Tokenizer;
+  /**
+   * Encodes the masked original record for the dead letter. The wiring passes the raw topic's Avro
+   * serde (`v => serdes.transactions.serialize(v)`) so the bytes carry the registry framing a
+   * replay tool expects; the default is plain Avro binary of the Transaction schema, unframed.
+   */
+  encodeOriginal?: (original: Transaction) => Buffer;
+}
+
+const IDENTIFIER_FIELDS = ['transactionId', 'merchantId', 'terminalId', 'deviceId'] as const;
+const TEXT_FIELDS = ['merchantName', 'mcc', 'merchantCountry', 'ip'] as const;
+
+function maskText(text: string): string {
+  const { bytes, masked } = maskPans(Buffer.from(text, 'utf8'));
+  return masked ? bytes.toString('utf8') : text;
+}
+
+function scrubIdentifier(value: string, tokenizer: Tokenizer): string {
+  return maskText(value) === value ? value : tokenizer.identifierPseudonym(value);
+}
+
+/** The tokenized transaction and the names of the fields a PAN-like run was removed from. */
+export function tokenizeTransaction(
+  txn: Transaction,
+  tokenizer: Tokenizer,
+  ingestedAt: number,
+): { txn: TokenizedTransaction; scrubbedFields: string[] } {
+  const scrubbedFields: string[] = [];
+  const ids = {} as Pick<TokenizedTransaction, (typeof IDENTIFIER_FIELDS)[number]>;
+  for (const f of IDENTIFIER_FIELDS) {
+    const v = txn[f];
+    const out = v === null ? null : scrubIdentifier(v, tokenizer);
+    if (out !== v) scrubbedFields.push(f);
+    // Each field keeps its own nullability; the loop just cannot say so per key.
+    (ids as { [k: string]: string | null })[f] = out;
+  }
+  const texts = {} as Pick<TokenizedTransaction, (typeof TEXT_FIELDS)[number]>;
+  for (const f of TEXT_FIELDS) {
+    const v = txn[f];
+    const out = v === null ? null : maskText(v);
+    if (out !== v) scrubbedFields.push(f);
+    (texts as { [k: string]: string | null })[f] = out;
+  }
+  const card = tokenizer.cardToken(txn.pan);
+  return {
+    txn: {
+      transactionId: ids.transactionId,
+      eventTime: txn.eventTime,
+      ingestedAt,
+      accountToken: tokenizer.accountToken(txn.accountId),
+      cardToken: card.token,
+      tokenKeyId: card.keyId,
+      bin: binOf(txn.pan),
+      last4: last4Of(txn.pan),
+      amountMinor: txn.amountMinor,
+      currency: txn.currency,
+      merchantId: ids.merchantId,
+      merchantName: texts.merchantName,
+      terminalId: ids.terminalId,
+      mcc: texts.mcc,
+      merchantCountry: texts.merchantCountry,
+      channel: txn.channel,
+      cardPresent: txn.cardPresent,
+      threeDsAuthenticated: txn.threeDsAuthenticated,
+      lat: txn.lat,
+      lon: txn.lon,
+      deviceId: ids.deviceId,
+      ip: texts.ip,
+    },
+    scrubbedFields,
+  };
+}
+
+/**
+ * A raw chargeback as the label join's chargeback branch needs it: account token instead of the
+ * account id, ids scrubbed like a transaction's (so a pseudonymized transactionId still joins).
+ * Throws IngressRejection (ACCOUNT_TOKEN_MISMATCH) when the record key is not the account's token.
+ */
+export function tokenizeChargeback(cb: Chargeback, tokenizer: Tokenizer, recordKey: string | null): TokenizedChargeback {
+  const accountToken = tokenizer.accountToken(cb.accountId);
+  if (recordKey !== accountToken) throw new IngressRejection(['ACCOUNT_TOKEN_MISMATCH']);
+  return {
+    chargebackId: scrubIdentifier(cb.chargebackId, tokenizer),
+    transactionId: scrubIdentifier(cb.transactionId, tokenizer),
+    accountToken,
+    reasonCode: maskText(cb.reasonCode),
+    amountMinor: cb.amountMinor,
+    currency: maskText(cb.currency),
+    reportedAt: cb.reportedAt,
+    fraud: cb.fraud,
+  };
+}
+
+/** The PAN field of a rejected record: BIN and last 4 at most, whatever its length or content. */
+function maskPanField(pan: string): string {
+  if (pan.length <= 10) return '*'.repeat(pan.length);
+  return pan.slice(0, 6) + '*'.repeat(pan.length - 10) + pan.slice(-4);
+}
+
+/**
+ * The rejected record as the dead letter keeps it: PAN masked, account id replaced by its token
+ * everywhere it occurs (the record is already known to be wrong, so it may sit inside any field),
+ * PAN-like runs masked in every string. Numbers and flags are kept for diagnosis.
+ */
+function maskedOriginal(txn: Transaction, accountToken: string): Transaction {
+  const scrub = (s: string): string => maskText(txn.accountId.length > 0 ? s.replaceAll(txn.accountId, accountToken) : s);
+  const orNull = (s: string | null): string | null => (s === null ? null : scrub(s));
+  return {
+    ...txn,
+    transactionId: scrub(txn.transactionId),
+    accountId: accountToken,
+    pan: maskPanField(txn.pan),
+    currency: scrub(txn.currency),
+    merchantId: scrub(txn.merchantId),
+    merchantName: orNull(txn.merchantName),
+    terminalId: orNull(txn.terminalId),
+    mcc: scrub(txn.mcc),
+    merchantCountry: scrub(txn.merchantCountry),
+    deviceId: orNull(txn.deviceId),
+    ip: orNull(txn.ip),
+  };
+}
+
+export class IngressProcessor implements Processor<string, Transaction, string, RiskContext | DeadLetter> {
+  private ctx!: ProcessorContext<string, RiskContext | DeadLetter>;
+  private readonly config: IngressConfig;
+  private readonly tokenizer: Tokenizer;
+  private readonly encodeOriginal: (original: Transaction) => Buffer;
+  private readonly forwardHeaders: ReadonlySet<string>;
+  private hotPathChildren: string[] = [];
+  private readonly redact = redactorFor({ containsPan: true });
+
+  constructor(config: IngressConfigInput, deps: IngressDeps) {
+    this.config = IngressConfig.parse(config);
+    this.tokenizer = deps.tokenizer;
+    this.encodeOriginal = deps.encodeOriginal ?? ((t) => avroType('Transaction').toBuffer(t));
+    this.forwardHeaders = new Set(this.config.forwardHeaders);
+  }
+
+  init(context: ProcessorContext<string, RiskContext | DeadLetter>): void {
+    this.ctx = context;
+    const children = context.childNames();
+    if (!children.includes(this.config.deadLetterChild)) {
+      throw new Error(`ingress: no child named ${this.config.deadLetterChild} for dead letters (children: ${children.join(', ')})`);
+    }
+    this.hotPathChildren = children.filter((c) => c !== this.config.deadLetterChild);
+    if (this.hotPathChildren.length === 0) throw new Error('ingress: no child besides the dead-letter sink');
+  }
+
+  process(record: Record<string, Transaction>): void {
+    const raw = record.value;
+    if (raw === null || raw === undefined) {
+      this.ctx.recordDropped('null-value');
+      return;
+    }
+    const reasons = validateTransaction(raw, record.timestamp, this.config);
+    const accountToken = this.tokenizer.accountToken(raw.accountId);
+    if (record.key !== accountToken) reasons.push('ACCOUNT_TOKEN_MISMATCH');
+    const [first, ...rest] = reasons;
+    if (first !== undefined) {
+      this.deadLetter(record, raw, accountToken, new IngressRejection([first, ...rest]));
+      return;
+    }
+
+    const now = this.ctx.currentSystemTimeMs();
+    const { txn, scrubbedFields } = tokenizeTransaction(raw, this.tokenizer, now);
+    const risk = newRiskContext(txn, now);
+    if (scrubbedFields.length > 0) {
+      risk.reasonCodes.push(INGRESS_PAN_SCRUBBED);
+      this.ctx.logger.warn({ fields: scrubbedFields, ...this.position() }, 'PAN-like digits removed from transaction fields at ingress');
+    }
+    const out = { key: accountToken, value: risk, timestamp: txn.eventTime, headers: this.allowedHeaders(record.headers) };
+    for (const child of this.hotPathChildren) this.ctx.forward(out, child);
+  }
+
+  private allowedHeaders(headers: Headers): Headers {
+    const out: Headers = {};
+    for (const [name, value] of Object.entries(headers)) {
+      if (this.forwardHeaders.has(name)) out[name] = maskPans(value).bytes;
+    }
+    return out;
+  }
+
+  private position(): { sourceTopic: string; partition: number; offset: number } {
+    const meta = this.ctx.recordMetadata();
+    return { sourceTopic: meta?.topic ?? 'unknown', partition: meta?.partition ?? -1, offset: meta?.offset ?? -1 };
+  }
+
+  private deadLetter(record: Record<string, Transaction>, raw: Transaction, accountToken: string, rejection: IngressRejection): void {
+    const where = this.position();
+    const scrub = (s: string): string => (raw.accountId.length > 0 ? s.replaceAll(raw.accountId, accountToken) : s);
+    const headers: { [name: string]: string } = {};
+    for (const [name, value] of Object.entries(record.headers)) headers[name] = scrub(value.toString('utf8'));
+    const letter = buildDeadLetter(
+      {
+        ...where,
+        key: record.key === null || record.key === undefined ? null : Buffer.from(scrub(record.key), 'utf8'),
+        value: this.encodeOriginal(maskedOriginal(raw, accountToken)),
+        headers,
+        processor: this.ctx.processorName,
+        error: rejection,
+        reason: rejection.reason,
+        failedAt: this.ctx.currentSystemTimeMs(),
+      },
+      this.redact,
+    );
+    // The PAN field and the account id were rewritten before encoding, so redaction happened even
+    // when the byte-level pass found nothing left to mask.
+    letter.redacted = true;
+    this.ctx.logger.warn({ reason: rejection.reason, reasons: rejection.reasons, ...where }, 'transaction rejected at ingress');
+    this.ctx.forward(
+      { key: `${where.sourceTopic}/${where.partition}/${where.offset}`, value: letter, timestamp: record.timestamp, headers: {} },
+      this.config.deadLetterChild,
+    );
+  }
+}
+
+/** Supplier for Topology.addProcessor: one processor per task, sharing the (stateless) tokenizer. */
+export function ingressProcessor(config: IngressConfigInput, deps: IngressDeps): ProcessorSupplier<string, Transaction, string, RiskContext | DeadLetter> {
+  IngressConfig.parse(config); // fail at wiring time, not when the first task starts
+  return () => new IngressProcessor(config, deps);
+}
