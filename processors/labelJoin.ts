@@ -10,7 +10,8 @@
  *  - LabelJoinProcessor, fed by the tokenized-chargebacks and analyst-outcomes sources: applies the
  *    rules of labels/labelPolicy.ts, and runs one STREAM_TIME punctuator for maturity negatives and
  *    snapshot retention. Everything it emits depends only on record contents and stream time, so a
- *    replay produces the same training examples.
+ *    replay produces the same training examples (for labels processed long after their own event
+ *    time, see `maturityGraceMs`).
  *
  * Wiring (names are the wiring file's choice; the two child names must match the config):
  *
@@ -21,8 +22,7 @@
  *   topology.addProcessor('unknown-labels', deadLetterUnknownLabels, 'label-join');  // → DLQ, reason UNKNOWN_TRANSACTION
  */
 import { z } from 'zod';
-import type { StoreOptions, KeyValueStoreBuilder } from '../state/stores.js';
-import { Stores } from '../state/stores.js';
+import { Stores, type KeyValueStoreBuilder, type StoreOptions } from '../state/stores.js';
 import type { KeyValueStore, StoreBuilder } from '../state/types.js';
 import type { Processor, ProcessorContext, ProcessorSupplier } from '../topology/processor.js';
 import type { Record } from '../topology/records.js';
