@@ -40,6 +40,7 @@ export async function produce(brokers: string[], topic: string, messages: Messag
 
 export interface ReadRecord {
   key: string | null;
+  keyBytes: Buffer | null;
   value: Buffer | null;
   partition: number;
   offset: number;
@@ -64,7 +65,7 @@ export async function readTopic(
     autoCommit: false,
     eachBatch: async ({ batch }) => {
       for (const m of batch.messages) {
-        records.push({ key: m.key?.toString() ?? null, value: m.value, partition: batch.partition, offset: Number(m.offset), timestamp: Number(m.timestamp) });
+        records.push({ key: m.key?.toString() ?? null, keyBytes: m.key, value: m.value, partition: batch.partition, offset: Number(m.offset), timestamp: Number(m.timestamp) });
       }
       last = Date.now();
     },

@@ -487,8 +487,30 @@ export class KafkaStreams extends EventEmitter {
           if (await at.task.punctuateWallClock(now)) await this.sendOutputs(at);
         }
         if (now - this.lastCommit >= this.config.commitIntervalMs) await this.commitAll();
+        this.publishTaskMetrics();
       })
       .catch((err) => this.fail(err));
+  }
+
+  /**
+   * Copies each task's own counters (kept as plain numbers on the per-record path) into the
+   * metrics interface: per processor records in/out/dropped, drops by reason, process latency.
+   */
+  publishTaskMetrics(): void {
+    for (const at of this.tasks.values()) {
+      const m = at.task.metrics;
+      const task = at.task.id;
+      for (const [processor, c] of m.nodes) {
+        this.metrics.set('riskloop_processor_records_in', { task, processor }, c.recordsIn);
+        this.metrics.set('riskloop_processor_records_out', { task, processor }, c.recordsOut);
+        this.metrics.set('riskloop_processor_records_dropped', { task, processor }, c.dropped);
+      }
+      for (const [reason, n] of Object.entries(m.dropped)) this.metrics.set('riskloop_task_dropped_records', { task, reason }, n);
+      this.metrics.set('riskloop_task_dead_letters', { task }, m.deadLetters);
+      const l = m.processLatency;
+      this.metrics.set('riskloop_task_process_latency_avg_ms', { task }, l.count ? l.totalMs / l.count : 0);
+      this.metrics.set('riskloop_task_process_latency_max_ms', { task }, l.maxMs);
+    }
   }
 
   // ---------------------------------------------------------------- shutdown
