@@ -24,10 +24,7 @@ import ort from 'onnxruntime-node';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { ModelRelease, ReferenceHistogram, Thresholds } from '../schemas/types.js';
-
-export const ThresholdsSchema = z
-  .object({ review: z.number().min(0).max(1), decline: z.number().min(0).max(1) })
-  .refine((t) => t.review <= t.decline, 'the review threshold must not exceed the decline threshold');
+import { ThresholdsSchema } from './decide.js';
 
 export const ModelSpec = z
   .object({
