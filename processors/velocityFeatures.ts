@@ -106,10 +106,12 @@ export function velocityStoreBuilders(
   opts: VelocityStoreOptions = {},
 ): WindowStoreBuilder<string, VelocityValue | Bucket>[] {
   const { graceMs } = VelocityConfig.parse(config);
+  // A store's retention counts back from the newest bucket it holds, which can be ahead of stream
+  // time by ingress's maxFutureMs (minutes): the extra hour in both covers that.
   // Minute buckets are read back to t − 7 d (the window's edge minute); hour buckets likewise.
   const velocity = { ...opts, retentionMs: MAX_WINDOW_MS + HOUR_MS + graceMs, segmentIntervalMs: 6 * HOUR_MS };
-  // Day buckets back to the day 30 days before the transaction's day.
-  const history = { ...opts, retentionMs: (ZSCORE_HISTORY_DAYS + 1) * DAY_MS + graceMs, segmentIntervalMs: DAY_MS };
+  // Day buckets back to the UTC day 30 days before the transaction's day, i.e. up to 31 days back.
+  const history = { ...opts, retentionMs: (ZSCORE_HISTORY_DAYS + 1) * DAY_MS + HOUR_MS + graceMs, segmentIntervalMs: DAY_MS };
   return [
     Stores.window<string, VelocityValue>(StoreNames.cardVelocity, Serdes.String, Serdes.Json<VelocityValue>(), velocity),
     Stores.window<string, VelocityValue>(StoreNames.accountVelocity, Serdes.String, Serdes.Json<VelocityValue>(), velocity),
