@@ -3,13 +3,16 @@
  * transaction's features and facts, and records the hits. Rules only record; the decision step
  * applies their actions with the model score (DECLINE > REVIEW > ALLOW, see decide.ts).
  *
- * Missing data: a comparison that reads a missing feature or fact (absent, or a non-finite number,
- * or an empty string) is neither true nor false but UNKNOWN, and a rule fires only when its
+ * Missing data: a comparison that reads a missing feature or fact (absent, a non-finite number, an
+ * empty string or enrichment's MISSING placeholder) is neither true nor false but UNKNOWN, and a rule fires only when its
  * condition is TRUE. So a missing input never fires a rule, not even through `not`: `not (kyc.status
  * in [VERIFIED])` must not decline every customer during a KYC outage. Combinations follow Kleene's
  * three-valued logic: `all` is FALSE if any part is FALSE, else UNKNOWN if any part is UNKNOWN;
  * `any` is TRUE if any part is TRUE, else UNKNOWN if any part is UNKNOWN; `not UNKNOWN` is UNKNOWN.
  * A rule that wants to act on missing data says so with an explicit flag (kyc.missing == 1).
+ * Enrichment writes the placeholder fact value MISSING (and default feature values, with the
+ * kyc.missing / device.missing flags) when it has no row: the placeholder fact counts as missing
+ * here, and rules over defaulted features check the flag first.
  *
  * Reload without restart: the processor reads `holder.current()` once per record, so a swap or a
  * reload lands between two records, never inside one; every hit carries the version it came from
@@ -19,6 +22,7 @@ import type { Logger } from 'pino';
 import type { TokenizedTransaction } from '../schemas/types.js';
 import type { Processor, ProcessorContext } from '../topology/processor.js';
 import type { Record } from '../topology/records.js';
+import { MISSING_FACT } from './enrich.js';
 import { type Condition, type RuleSet, type RuleSetOptions, TXN_FACTS, loadRuleSet } from './ruleSet.js';
 import type { RiskContext, RuleHit } from './types.js';
 
@@ -48,7 +52,7 @@ export function ruleInputs(ctx: Pick<RiskContext, 'features' | 'facts' | 'txn'>)
     fact: (name) => {
       const fromTxn = txnFact[name as keyof typeof txnFact];
       const v = fromTxn ? fromTxn(ctx.txn) : ctx.facts[name];
-      return v === undefined || v === '' ? undefined : v;
+      return v === undefined || v === '' || v === MISSING_FACT ? undefined : v;
     },
   };
 }

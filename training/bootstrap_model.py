@@ -93,9 +93,12 @@ IMPOSSIBLE_TRAVEL_KMH = 900.0
 def generate(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
     """Synthetic feature rows: ordinary traffic plus card-testing and account-takeover patterns.
 
-    Missing values are NaN, as the hot path leaves them out: no KYC row (kyc.missing = 1), no device
-    (device.missing = 1, mostly card-present), no previous card transaction, too little history for
-    an amount z-score, no location for a travel speed.
+    Missing values look as the hot path makes them, so that training matches serving:
+     - velocity and travel leave a feature out when there is nothing to compute it from (no previous
+       card transaction, too little history for a z-score, no location): NaN here;
+     - enrichment (processors/enrich.ts) sets a flag and fills defaults instead: no KYC row gives
+       kyc.missing = 1, account age 0, risk tier 2 (HIGH), pep/sanctioned 0; no device row gives
+       device.missing = 1 and blocked/emulator/rooted/accounts_seen 0.
     """
     f: dict[str, np.ndarray] = {}
     kind = rng.choice(3, size=n, p=[1 - ATTACK_SHARE, ATTACK_SHARE / 2, ATTACK_SHARE / 2])
@@ -136,17 +139,17 @@ def generate(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
     age = np.where(takeover & (rng.random(n) < 0.5), rng.integers(0, 30, n), age)
     tier = rng.choice(3, size=n, p=[0.7, 0.25, 0.05]).astype(float)
     f["kyc.missing"] = kyc_missing.astype(float)
-    f["kyc.account_age_days"] = np.where(kyc_missing, np.nan, age)
-    f["kyc.risk_tier"] = np.where(kyc_missing, np.nan, tier)
-    f["kyc.pep"] = np.where(kyc_missing, np.nan, (rng.random(n) < 0.01).astype(float))
-    f["kyc.sanctioned"] = np.where(kyc_missing, np.nan, (rng.random(n) < 0.001).astype(float))
+    f["kyc.account_age_days"] = np.where(kyc_missing, 0.0, age)
+    f["kyc.risk_tier"] = np.where(kyc_missing, 2.0, tier)
+    f["kyc.pep"] = np.where(kyc_missing, 0.0, (rng.random(n) < 0.01).astype(float))
+    f["kyc.sanctioned"] = np.where(kyc_missing, 0.0, (rng.random(n) < 0.001).astype(float))
 
     device_missing = np.where(card_present, rng.random(n) < 0.9, rng.random(n) < 0.05)
     f["device.missing"] = device_missing.astype(float)
-    f["device.blocked"] = np.where(device_missing, np.nan, (rng.random(n) < np.where(takeover, 0.1, 0.003)).astype(float))
-    f["device.emulator"] = np.where(device_missing, np.nan, (rng.random(n) < np.where(takeover, 0.3, 0.01)).astype(float))
-    f["device.rooted"] = np.where(device_missing, np.nan, (rng.random(n) < np.where(takeover, 0.3, 0.03)).astype(float))
-    f["device.accounts_seen"] = np.where(device_missing, np.nan, (1 + rng.poisson(np.where(takeover, 2.0, 0.1), n)).astype(float))
+    f["device.blocked"] = np.where(device_missing, 0.0, (rng.random(n) < np.where(takeover, 0.1, 0.003)).astype(float))
+    f["device.emulator"] = np.where(device_missing, 0.0, (rng.random(n) < np.where(takeover, 0.3, 0.01)).astype(float))
+    f["device.rooted"] = np.where(device_missing, 0.0, (rng.random(n) < np.where(takeover, 0.3, 0.03)).astype(float))
+    f["device.accounts_seen"] = np.where(device_missing, 0.0, (1 + rng.poisson(np.where(takeover, 2.0, 0.1), n)).astype(float))
     return f
 
 
@@ -165,10 +168,10 @@ def fraud_logit(f: dict[str, np.ndarray]) -> np.ndarray:
     logit += 3.0 * z("device.blocked")
     logit += 1.2 * z("device.emulator")
     logit += 0.5 * z("device.rooted")
-    logit += 0.6 * np.clip(z("device.accounts_seen") - 1, 0, 4)
+    logit += 0.6 * np.clip(z("device.accounts_seen") - 1, 0, 4)  # 0 without a device: no term
     logit += 0.7 * np.clip(z("account.amount_zscore_30d"), 0, 5)
     logit += 1.0 * ((z("kyc.account_age_days") < 30) & (f["kyc.missing"] == 0))
-    logit += 0.8 * (z("kyc.risk_tier") == 2)
+    logit += 0.8 * ((z("kyc.risk_tier") == 2) & (f["kyc.missing"] == 0))
     logit += 2.0 * z("kyc.sanctioned")
     logit += 0.8 * f["kyc.missing"]
     logit += 0.9 * f["txn.channel_ecom"]
@@ -245,7 +248,12 @@ def build_bootstrap(out: Path) -> None:
     session = ort.InferenceSession(str(model_path), providers=["CPUExecutionProvider"])
     onnx_scores = session.run(["probabilities"], {"features": x_hold})[0][:, 1]
     booster_scores = model.predict_proba(x_hold)[:, 1]
-    parity = float(np.max(np.abs(onnx_scores - booster_scores)))
+    # The scorer feeds NaN for any feature a context lacks, including ones never missing in training:
+    # check the export routes NaN exactly as LightGBM does, on holdout rows with 30% of cells blanked.
+    blanked = x_hold.copy()
+    blanked[np.random.default_rng(SEED + 1).random(blanked.shape) < 0.3] = np.nan
+    onnx_blanked = session.run(["probabilities"], {"features": blanked})[0][:, 1]
+    parity = float(max(np.max(np.abs(onnx_scores - booster_scores)), np.max(np.abs(onnx_blanked - model.predict_proba(blanked)[:, 1]))))
     if parity > 1e-5:
         raise SystemExit(f"ONNX export differs from the booster by {parity}")
     auc = float(roc_auc_score(y_hold, onnx_scores))

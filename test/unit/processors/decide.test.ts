@@ -160,7 +160,8 @@ describe('rules, scoring and decision together', () => {
     'card.count_1m': 0, 'card.count_1h': 1, 'card.sum_1h': 2_500, 'account.count_24h': 3, 'account.sum_24h': 9_000,
     'account.distinct_merchants_24h': 2, 'account.distinct_countries_24h': 1, 'card.secs_since_prev': 20_000,
     'account.amount_zscore_30d': -0.2, 'travel.speed_kmh': 5, 'travel.impossible': 0, 'kyc.account_age_days': 2_000,
-    'kyc.risk_tier': 1, 'kyc.pep': 0, 'kyc.sanctioned': 0, 'kyc.missing': 0, 'device.missing': 1,
+    'kyc.risk_tier': 1, 'kyc.pep': 0, 'kyc.sanctioned': 0, 'kyc.missing': 0, 'device.missing': 1, 'device.blocked': 0,
+    'device.emulator': 0, 'device.rooted': 0, 'device.accounts_seen': 0,
     'txn.amount_minor': 4_000, 'txn.card_present': 1, 'txn.channel_ecom': 0, 'txn.hour_of_day': 14,
   };
 

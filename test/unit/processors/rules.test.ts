@@ -7,9 +7,11 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { EnrichmentFacts, EnrichmentFeatures } from '../../../processors/enrich.js';
 import { RuleSetHolder, RulesProcessor, evaluateCondition, evaluateRules, ruleInputs } from '../../../processors/rules.js';
 import { type RuleSet, RuleSetError, loadRuleSet, parseRuleSet } from '../../../processors/ruleSet.js';
 import { type RiskContext, newRiskContext } from '../../../processors/types.js';
+import { VELOCITY_FEATURE_NAMES } from '../../../processors/velocityFeatures.js';
 import { EXAMPLES } from '../../../schemas/examples.js';
 import { Serdes } from '../../../topology/serde.js';
 import { TopologyTestDriver } from '../../../topology/testDriver.js';
@@ -31,8 +33,10 @@ function cleanContext(): RiskContext {
     'kyc.watchlist_hits': 0,
     'kyc.risk_tier': 1,
     'kyc.account_age_days': 800,
+    'device.missing': 0,
     'device.blocked': 0,
     'device.age_days': 40,
+    'kyc.missing': 0,
     'txn.amount_minor': 4_200,
     'txn.card_present': 0,
   };
@@ -94,6 +98,10 @@ describe('the shipped rule set', () => {
         ['device of 1 day', { features: { 'device.age_days': 1 }, merchantCountry: 'CH' }],
         ['home country', { features: { 'device.age_days': 0 } }],
         ['card present', { features: { 'device.age_days': 0, 'txn.card_present': 1 }, merchantCountry: 'CH' }],
+        // What enrichment writes for an unknown device: the flag, and age 0.
+        ['unknown device', { features: { 'device.age_days': 0, 'device.missing': 1 }, merchantCountry: 'CH' }],
+        // What it writes without KYC: the flag and the MISSING placeholder as the home country.
+        ['no KYC', { features: { 'device.age_days': 0, 'kyc.missing': 1 }, facts: { 'kyc.country': 'MISSING' }, merchantCountry: 'CH' }],
       ],
     },
     {
@@ -125,6 +133,12 @@ describe('the shipped rule set', () => {
     }
   }
 
+  it('names only features and facts the hot path produces', async () => {
+    const knownFeatures = [...VELOCITY_FEATURE_NAMES, ...Object.values(EnrichmentFeatures)];
+    const knownFacts = Object.values(EnrichmentFacts);
+    await expect(loadRuleSet(RULE_FILE, { knownFeatures, knownFacts })).resolves.toMatchObject({ version: shipped.version });
+  });
+
   it('covers every rule of the file in the boundary table', () => {
     expect(boundaries.map((b) => b.rule).sort()).toEqual(shipped.rules.map((r) => r.id).sort());
   });
@@ -148,6 +162,12 @@ describe('the shipped rule set', () => {
 
 describe('three-valued conditions', () => {
   const inputs = ruleInputs({ ...cleanContext(), features: { present: 2, nan: Number.NaN }, facts: { status: 'VERIFIED', empty: '' } });
+
+  it("enrichment's MISSING placeholder is a missing fact", () => {
+    const noKyc = ruleInputs({ ...cleanContext(), facts: { 'kyc.status': 'MISSING' } });
+    expect(evaluateCondition({ fact: 'kyc.status', in: ['MISSING'] }, noKyc)).toBeNull();
+    expect(evaluateCondition({ fact: 'txn.merchant_country', op: '!=', otherFact: 'kyc.status' }, noKyc)).toBeNull();
+  });
 
   it('a comparison over a missing, non-finite or empty input is UNKNOWN, and stays UNKNOWN under not', () => {
     expect(evaluateCondition({ feature: 'absent', op: '>=', value: 0 }, inputs)).toBeNull();

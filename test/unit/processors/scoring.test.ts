@@ -31,12 +31,13 @@ const orderSpec = (over: Partial<ModelSpecInput> = {}): ModelSpecInput => ({
 });
 const bootstrapSpec = () => specFromModelCard(path.join(MODELS, 'bootstrap-v1.card.json'));
 
-/** Low risk on every bootstrap feature; no device (card present), so the device features are absent. */
+/** Low risk on every bootstrap feature; no device (card present): flag plus zeros, as enrichment writes it. */
 const LEGIT: Record<string, number> = {
   'card.count_1m': 0, 'card.count_1h': 1, 'card.sum_1h': 2_500, 'account.count_24h': 3, 'account.sum_24h': 9_000,
   'account.distinct_merchants_24h': 2, 'account.distinct_countries_24h': 1, 'card.secs_since_prev': 20_000,
   'account.amount_zscore_30d': -0.2, 'travel.speed_kmh': 5, 'travel.impossible': 0, 'kyc.account_age_days': 2_000,
-  'kyc.risk_tier': 0, 'kyc.pep': 0, 'kyc.sanctioned': 0, 'kyc.missing': 0, 'device.missing': 1,
+  'kyc.risk_tier': 0, 'kyc.pep': 0, 'kyc.sanctioned': 0, 'kyc.missing': 0, 'device.missing': 1, 'device.blocked': 0,
+  'device.emulator': 0, 'device.rooted': 0, 'device.accounts_seen': 0,
   'txn.amount_minor': 2_500, 'txn.card_present': 1, 'txn.channel_ecom': 0, 'txn.hour_of_day': 14,
 };
 /** Card testing from a blocked emulator on a five-day-old high-risk account, impossible travel, 3 a.m. */
