@@ -35,7 +35,7 @@ import { z } from 'zod';
 import type { FeatureContribution, ShadowScore } from '../schemas/types.js';
 import type { Processor, ProcessorContext } from '../topology/processor.js';
 import type { Record } from '../topology/records.js';
-import type { CanarySlot, LoadedModel, ModelRegistry } from './modelRegistry.js';
+import type { CanarySlot, LoadedModel, ModelRegistry, ModelSet } from './modelRegistry.js';
 import type { RiskContext } from './types.js';
 
 export const ScoringConfig = z.object({
@@ -140,7 +140,7 @@ export class ScoringProcessor implements Processor<string, RiskContext, string, 
     if (this.held.length > 0) this.ctx.logger.warn({ held: this.held.length }, 'scorer closed with unscored records; they are re-read from the uncommitted offsets');
   }
 
-  private async scoreBatch(inputs: readonly RiskContext[], models: ReturnType<ModelRegistry['current']>): Promise<RiskContext[]> {
+  private async scoreBatch(inputs: readonly RiskContext[], models: ModelSet): Promise<RiskContext[]> {
     const contexts = inputs.map((c) => ({ ...c, reasonCodes: [...c.reasonCodes], shadowScores: [...c.shadowScores], topContributions: [...c.topContributions] }));
     const all = contexts.map((_, i) => i);
 
