@@ -83,9 +83,6 @@ export interface IngressDeps {
   encodeOriginal?: (original: Transaction) => Buffer;
 }
 
-const IDENTIFIER_FIELDS = ['transactionId', 'merchantId', 'terminalId', 'deviceId'] as const;
-const TEXT_FIELDS = ['merchantName', 'mcc', 'merchantCountry', 'ip'] as const;
-
 function maskText(text: string): string {
   const { bytes, masked } = maskPans(Buffer.from(text, 'utf8'));
   return masked ? bytes.toString('utf8') : text;
@@ -102,25 +99,19 @@ export function tokenizeTransaction(
   ingestedAt: number,
 ): { txn: TokenizedTransaction; scrubbedFields: string[] } {
   const scrubbedFields: string[] = [];
-  const ids = {} as Pick<TokenizedTransaction, (typeof IDENTIFIER_FIELDS)[number]>;
-  for (const f of IDENTIFIER_FIELDS) {
-    const v = txn[f];
-    const out = v === null ? null : scrubIdentifier(v, tokenizer);
-    if (out !== v) scrubbedFields.push(f);
-    // Each field keeps its own nullability; the loop just cannot say so per key.
-    (ids as { [k: string]: string | null })[f] = out;
-  }
-  const texts = {} as Pick<TokenizedTransaction, (typeof TEXT_FIELDS)[number]>;
-  for (const f of TEXT_FIELDS) {
-    const v = txn[f];
-    const out = v === null ? null : maskText(v);
-    if (out !== v) scrubbedFields.push(f);
-    (texts as { [k: string]: string | null })[f] = out;
-  }
+  const track = <V extends string | null>(field: string, before: V, after: V): V => {
+    if (after !== before) scrubbedFields.push(field);
+    return after;
+  };
+  /** Identifiers: joined on by exact value, so replaced whole by a pseudonym. */
+  const id = <V extends string | null>(field: keyof Transaction, v: V): V =>
+    track(field, v, (v === null ? null : scrubIdentifier(v, tokenizer)) as V);
+  /** Descriptive fields: masked in place, still readable. */
+  const text = <V extends string | null>(field: keyof Transaction, v: V): V => track(field, v, (v === null ? null : maskText(v)) as V);
   const card = tokenizer.cardToken(txn.pan);
   return {
     txn: {
-      transactionId: ids.transactionId,
+      transactionId: id('transactionId', txn.transactionId),
       eventTime: txn.eventTime,
       ingestedAt,
       accountToken: tokenizer.accountToken(txn.accountId),
@@ -130,18 +121,18 @@ export function tokenizeTransaction(
       last4: last4Of(txn.pan),
       amountMinor: txn.amountMinor,
       currency: txn.currency,
-      merchantId: ids.merchantId,
-      merchantName: texts.merchantName,
-      terminalId: ids.terminalId,
-      mcc: texts.mcc,
-      merchantCountry: texts.merchantCountry,
+      merchantId: id('merchantId', txn.merchantId),
+      merchantName: text('merchantName', txn.merchantName),
+      terminalId: id('terminalId', txn.terminalId),
+      mcc: text('mcc', txn.mcc),
+      merchantCountry: text('merchantCountry', txn.merchantCountry),
       channel: txn.channel,
       cardPresent: txn.cardPresent,
       threeDsAuthenticated: txn.threeDsAuthenticated,
       lat: txn.lat,
       lon: txn.lon,
-      deviceId: ids.deviceId,
-      ip: texts.ip,
+      deviceId: id('deviceId', txn.deviceId),
+      ip: text('ip', txn.ip),
     },
     scrubbedFields,
   };
