@@ -79,6 +79,31 @@ function toMessages(records: OutgoingRecord[]): Map<string, Message[]> {
   return byTopic;
 }
 
+/**
+ * KafkaJS sends each partition's messages of one request as one record batch, and the broker
+ * refuses a batch over message.max.bytes (1 MiB by default). A poll's worth of output can exceed
+ * that, so sends are cut into requests of at most this many bytes (estimated, with overhead).
+ */
+export const MAX_REQUEST_BYTES = 768 * 1024;
+
+export function chunkBySize<T extends { key: Buffer | null; value: Buffer | null }>(records: T[], maxBytes = MAX_REQUEST_BYTES): T[][] {
+  const chunks: T[][] = [];
+  let current: T[] = [];
+  let size = 0;
+  for (const r of records) {
+    const n = (r.key?.length ?? 0) + (r.value?.length ?? 0) + 70;
+    if (current.length > 0 && size + n > maxBytes) {
+      chunks.push(current);
+      current = [];
+      size = 0;
+    }
+    current.push(r);
+    size += n;
+  }
+  if (current.length) chunks.push(current);
+  return chunks;
+}
+
 function offsetsPayload(offsets: TopicPartitionOffset[]): { topic: string; partitions: { partition: number; offset: string }[] }[] {
   const byTopic = new Map<string, { partition: number; offset: string }[]>();
   for (const o of offsets) {
@@ -205,9 +230,10 @@ export function createKafkajsClient(opts: KafkajsClientOptions): KafkaClient {
       await p.connect();
       return {
         async send(records) {
-          if (records.length === 0) return;
-          const topicMessages = [...toMessages(records)].map(([topic, messages]) => ({ topic, messages }));
-          await p.sendBatch({ topicMessages, acks: -1 });
+          for (const chunk of chunkBySize(records)) {
+            const topicMessages = [...toMessages(chunk)].map(([topic, messages]) => ({ topic, messages }));
+            await p.sendBatch({ topicMessages, acks: -1 });
+          }
         },
         async disconnect() {
           await p.disconnect();
@@ -449,8 +475,10 @@ class KafkajsTransactionalProducer implements TransactionalProducer {
     return this.serial.run(async () => {
       if (records.length === 0) return;
       if (!this.txn) this.txn = await this.producer.transaction();
-      const topicMessages = [...toMessages(records)].map(([topic, messages]) => ({ topic, messages }));
-      await this.txn.sendBatch({ topicMessages, acks: -1 });
+      for (const chunk of chunkBySize(records)) {
+        const topicMessages = [...toMessages(chunk)].map(([topic, messages]) => ({ topic, messages }));
+        await this.txn.sendBatch({ topicMessages, acks: -1 });
+      }
     });
   }
 
