@@ -1,0 +1,259 @@
+/**
+ * The risk loop's wiring: which topic feeds which step, which store each step owns. Read this
+ * file with topology/ and you can draw the graph (`riskloop describe` prints it).
+ *
+ *   transactions ─► ingress ─► velocity ─► enrich ─► rules ─► score ─► decide ─► decision-snapshot ─► decisions
+ *                     │                      ▲                                         │
+ *                     └─► dead-letters       │ kyc store ◄─ kyc-table ◄─ kyc           │ (snapshot stores)
+ *                                            │ devices (global) ◄─ device-signals      ▼
+ *   chargebacks ─► chargebacks-tokenize ─────────────────────────────────────────► label-join ─► training-examples
+ *   analyst-outcomes ────────────────────────────────────────────────────────────►     └─► unknown-labels ─► dead-letters
+ *   model-releases (global) ─► model-release ─► ModelRegistry (used by score)
+ *
+ * Everything account-keyed is co-partitioned by account token, so this is one sub-topology: a
+ * transaction reaches its decision without a repartition hop, and its labels come back to the
+ * task that holds its snapshot.
+ */
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import { buildDeadLetter, redactorFor } from '../schemas/deadLetter.js';
+import type { Catalogue } from '../schemas/catalogue.js';
+import type {
+  AnalystOutcome,
+  Chargeback,
+  Decision,
+  DeadLetter,
+  DeviceSignal,
+  KycRecord,
+  ModelRelease,
+  TokenizedChargeback,
+  TrainingExample,
+  Transaction,
+} from '../schemas/types.js';
+import type { DeadLetterEncoder, ErrorHandlers } from '../topology/errors.js';
+import type { Processor, ProcessorContext } from '../topology/processor.js';
+import type { Record } from '../topology/records.js';
+import { Serdes, type Serde } from '../topology/serde.js';
+import { Topology } from '../topology/topology.js';
+import { DecideConfig, DecideProcessor } from './decide.js';
+import { DeviceTableConfig, addDeviceTable } from './deviceTable.js';
+import { enrichProcessor } from './enrich.js';
+import { IngressConfig, ingressProcessor, tokenizeChargeback } from './ingress.js';
+import { addKycTable } from './kycTable.js';
+import { LabelJoinConfig, type UnmatchedLabel, addLabelJoin } from './labelJoin.js';
+import type { ModelRegistry } from './modelRegistry.js';
+import { modelReleaseProcessor, modelReleasesStore } from './modelReleases.js';
+import { RulesProcessor, type RuleSetHolder } from './rules.js';
+import { ScoringConfig, ScoringProcessor } from './scoring.js';
+import type { Tokenizer } from './tokenizer.js';
+import { VelocityConfig, velocityFeaturesProcessor, velocityStoreBuilders } from './velocityFeatures.js';
+
+export const RiskLoopConfig = z.object({
+  applicationId: z.string().default('riskloop'),
+  ingress: IngressConfig.prefault({}),
+  velocity: VelocityConfig.prefault({}),
+  deviceTable: DeviceTableConfig.prefault({}),
+  scoring: ScoringConfig.prefault({}),
+  decide: DecideConfig.prefault({ defaultThresholds: { review: 0.5, decline: 0.9 } }),
+  labelJoin: LabelJoinConfig.prefault({ trainingExamplesChild: 'training-examples-sink', unknownLabelsChild: 'unknown-labels' }),
+  /** RocksDB stores (default) or in-memory ones (tests, quick demos). */
+  persistentStores: z.boolean().default(true),
+});
+export type RiskLoopConfigInput = z.input<typeof RiskLoopConfig>;
+export type RiskLoopConfig = z.output<typeof RiskLoopConfig>;
+
+/** The value serdes of the topics the loop touches (Avro with the registry in production). */
+export interface RiskLoopSerdes {
+  transactions: Serde<Transaction>;
+  kyc: Serde<KycRecord>;
+  deviceSignals: Serde<DeviceSignal>;
+  chargebacks: Serde<Chargeback>;
+  analystOutcomes: Serde<AnalystOutcome>;
+  decisions: Serde<Decision>;
+  trainingExamples: Serde<TrainingExample>;
+  modelReleases: Serde<ModelRelease>;
+  deadLetters: Serde<DeadLetter>;
+}
+
+export interface RiskLoopDeps {
+  catalogue: Catalogue;
+  serdes: RiskLoopSerdes;
+  tokenizer: Tokenizer;
+  rules: RuleSetHolder;
+  models: ModelRegistry;
+  logger: Logger;
+}
+
+/** Node names; the decisions and training sinks are what consumers of the loop read. */
+export const Nodes = {
+  transactions: 'transactions-source',
+  ingress: 'ingress',
+  ingressDeadLetters: 'ingress-dead-letters',
+  velocity: 'velocity',
+  enrich: 'enrich',
+  rules: 'rules',
+  score: 'score',
+  decide: 'decide',
+  decisionSnapshot: 'decision-snapshot',
+  decisionsSink: 'decisions-sink',
+  chargebacks: 'chargebacks-source',
+  chargebacksTokenize: 'chargebacks-tokenize',
+  analystOutcomes: 'analyst-outcomes-source',
+  labelJoin: 'label-join',
+  trainingSink: 'training-examples-sink',
+  unknownLabels: 'unknown-labels',
+  labelDeadLetters: 'label-dead-letters',
+} as const;
+
+const byEventTime = (r: { value: unknown; timestamp: number }, field: string): number => {
+  const v = r.value as { [k: string]: unknown } | null;
+  const t = v?.[field];
+  return typeof t === 'number' ? t : r.timestamp;
+};
+
+export function riskLoopTopology(configInput: RiskLoopConfigInput, deps: RiskLoopDeps): Topology {
+  const config = RiskLoopConfig.parse(configInput);
+  const { catalogue: topics, serdes } = deps;
+  const storeOptions = { persistent: config.persistentStores };
+  const t = new Topology({ applicationId: config.applicationId });
+
+  // Hot path. Ingress checks event time against the Kafka record timestamp, so the raw source keeps
+  // the record-timestamp extractor; everything after ingress runs on the transaction's event time.
+  t.addSource(Nodes.transactions, topics.transactions.name, { keySerde: Serdes.String, valueSerde: serdes.transactions })
+    .addProcessor(Nodes.ingress, ingressProcessor(config.ingress, { tokenizer: deps.tokenizer, encodeOriginal: (v) => serdes.transactions.serialize(v, topics.transactions.name) }), Nodes.transactions)
+    .addSink(Nodes.ingressDeadLetters, topics.deadLetters.name, { keySerde: Serdes.String, valueSerde: serdes.deadLetters }, Nodes.ingress)
+    .addProcessor(Nodes.velocity, velocityFeaturesProcessor(config.velocity), Nodes.ingress);
+  for (const store of velocityStoreBuilders(config.velocity, storeOptions)) t.addStateStore(store, [Nodes.velocity]);
+  t.addProcessor(Nodes.enrich, enrichProcessor(), Nodes.velocity);
+  addKycTable(t, {
+    topic: topics.kyc.name,
+    valueSerde: serdes.kyc,
+    timestampExtractor: (r) => byEventTime(r, 'updatedAt'),
+    storeOptions,
+    readers: [Nodes.enrich],
+  });
+  addDeviceTable(t, {
+    topic: topics.deviceSignals.name,
+    valueSerde: serdes.deviceSignals,
+    config: config.deviceTable,
+    timestampExtractor: (r) => byEventTime(r, 'eventTime'),
+    storeOptions: { persistent: config.persistentStores },
+  });
+  t.addProcessor(Nodes.rules, () => new RulesProcessor(deps.rules), Nodes.enrich)
+    .addProcessor(Nodes.score, () => new ScoringProcessor(deps.models, config.scoring), Nodes.rules)
+    .addProcessor(Nodes.decide, () => new DecideProcessor(config.decide, (v) => deps.models.thresholdsFor(v)), Nodes.score);
+
+  // Labels come back to the task that holds the decision snapshot.
+  t.addSource(Nodes.chargebacks, topics.chargebacks.name, {
+    keySerde: Serdes.String,
+    valueSerde: serdes.chargebacks,
+    timestampExtractor: (r) => byEventTime(r, 'reportedAt'),
+  })
+    .addProcessor(Nodes.chargebacksTokenize, () => new ChargebackTokenizer(deps.tokenizer), Nodes.chargebacks)
+    .addSource(Nodes.analystOutcomes, topics.analystOutcomes.name, {
+      keySerde: Serdes.String,
+      valueSerde: serdes.analystOutcomes,
+      timestampExtractor: (r) => byEventTime(r, 'decidedAt'),
+    });
+  addLabelJoin(t, {
+    decisionParent: Nodes.decide,
+    labelParents: [Nodes.chargebacksTokenize, Nodes.analystOutcomes],
+    config: config.labelJoin,
+    storeOptions,
+  });
+  t.addSink(Nodes.decisionsSink, topics.decisions.name, { keySerde: Serdes.String, valueSerde: serdes.decisions }, Nodes.decisionSnapshot)
+    .addSink(config.labelJoin.trainingExamplesChild, topics.trainingExamples.name, { keySerde: Serdes.String, valueSerde: serdes.trainingExamples }, Nodes.labelJoin)
+    .addProcessor(config.labelJoin.unknownLabelsChild, () => new UnmatchedLabelDeadLetter(), Nodes.labelJoin)
+    .addSink(Nodes.labelDeadLetters, topics.deadLetters.name, { keySerde: Serdes.String, valueSerde: serdes.deadLetters }, config.labelJoin.unknownLabelsChild);
+
+  // Model releases: every instance applies every release, in topic order.
+  t.addGlobalStore(
+    modelReleasesStore(),
+    'model-releases-source',
+    { keySerde: Serdes.String, valueSerde: serdes.modelReleases },
+    topics.modelReleases.name,
+    'model-release',
+    modelReleaseProcessor(deps.models, deps.logger.child({ component: 'model-releases' })),
+  );
+  return t;
+}
+
+/** Raw chargebacks carry the clear account id: tokenize them before they meet any store. */
+class ChargebackTokenizer implements Processor<string, Chargeback, string, TokenizedChargeback> {
+  private ctx!: ProcessorContext<string, TokenizedChargeback>;
+  constructor(private readonly tokenizer: Tokenizer) {}
+  init(ctx: ProcessorContext<string, TokenizedChargeback>): void {
+    this.ctx = ctx;
+  }
+  process(r: Record<string, Chargeback>): void {
+    // A mismatch throws an error that names no identifier; the processing handler dead-letters the
+    // record (masked) and the stream goes on.
+    const cb = tokenizeChargeback(r.value, this.tokenizer, r.key);
+    this.ctx.forward({ key: cb.accountToken, value: cb, timestamp: r.timestamp, headers: {} });
+  }
+}
+
+/** A label for a transaction this loop has no snapshot of becomes a dead letter with its reason. */
+class UnmatchedLabelDeadLetter implements Processor<string, UnmatchedLabel, string, DeadLetter> {
+  private ctx!: ProcessorContext<string, DeadLetter>;
+  init(ctx: ProcessorContext<string, DeadLetter>): void {
+    this.ctx = ctx;
+  }
+  process(r: Record<string, UnmatchedLabel>): void {
+    const where = this.ctx.recordMetadata();
+    const letter = buildDeadLetter(
+      {
+        sourceTopic: where?.topic ?? 'unknown',
+        partition: where?.partition ?? -1,
+        offset: where?.offset ?? -1,
+        key: r.key === null ? null : Buffer.from(r.key, 'utf8'),
+        // The label is already tokenized: no PAN, no clear account id.
+        value: Buffer.from(JSON.stringify(r.value.label), 'utf8'),
+        headers: {},
+        processor: Nodes.labelJoin,
+        error: Object.assign(new Error(`label for a transaction without a decision snapshot (${r.value.reason})`), { reason: r.value.reason }),
+        reason: r.value.reason,
+      },
+      redactorFor({ containsPan: true }),
+    );
+    this.ctx.forward({ key: `${letter.sourceTopic}/${letter.partition}/${letter.offset}`, value: letter, timestamp: r.timestamp, headers: {} });
+  }
+}
+
+/**
+ * Error handlers of the loop: a record that cannot be decoded or processed becomes a dead letter
+ * (Avro DeadLetter, PAN-masked whatever topic it came from) and the partition goes on; a record
+ * that cannot be produced fails the task, because skipping it would lose a decision.
+ */
+export function riskLoopErrorHandlers(catalogue: Catalogue, deadLetterSerde: Serde<DeadLetter>): ErrorHandlers {
+  const redact = redactorFor({ containsPan: true });
+  const encoder: DeadLetterEncoder = {
+    encode(dl) {
+      const letter = buildDeadLetter(
+        {
+          sourceTopic: dl.sourceTopic ?? 'unknown',
+          partition: dl.partition ?? -1,
+          offset: dl.offset ?? -1,
+          key: dl.key,
+          value: dl.value,
+          headers: dl.headers,
+          processor: dl.processor,
+          error: Object.assign(new Error(dl.message), { name: dl.errorClass, reason: dl.reason }),
+          reason: dl.reason,
+        },
+        redact,
+      );
+      return {
+        key: Buffer.from(`${letter.sourceTopic}/${letter.partition}/${letter.offset}`, 'utf8'),
+        value: deadLetterSerde.serialize(letter, catalogue.deadLetters.name),
+      };
+    },
+  };
+  return {
+    deserialization: () => 'DEAD_LETTER',
+    processing: () => 'DEAD_LETTER',
+    production: () => 'FAIL',
+    deadLetterTopic: catalogue.deadLetters.name,
+    deadLetterEncoder: encoder,
+  };
+}

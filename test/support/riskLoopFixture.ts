@@ -1,0 +1,69 @@
+/**
+ * Builds the risk loop for tests: real tokenizer, rule file, bootstrap ONNX model and processors;
+ * serdes are either plain Avro without the registry (driver tests) or the registry-backed ones.
+ */
+import pino, { type Logger } from 'pino';
+import { ModelRegistry, specFromModelCard } from '../../processors/modelRegistry.js';
+import { type RiskLoopConfigInput, type RiskLoopSerdes, riskLoopErrorHandlers, riskLoopTopology } from '../../processors/riskLoop.js';
+import { RuleSetHolder } from '../../processors/rules.js';
+import { Tokenizer } from '../../processors/tokenizer.js';
+import { type Catalogue, buildCatalogue } from '../../schemas/catalogue.js';
+import { avroType } from '../../schemas/load.js';
+import type { SchemaName } from '../../schemas/types.js';
+import type { ErrorHandlers } from '../../topology/errors.js';
+import type { Serde } from '../../topology/serde.js';
+import type { Topology } from '../../topology/topology.js';
+
+export const TEST_TOKENIZER_CONFIG = {
+  accountTokenKey: '11'.repeat(32),
+  cardKeys: [{ id: 'k2026a', key: '22'.repeat(32) }],
+  currentCardKeyId: 'k2026a',
+};
+
+/** Avro binary without the registry framing: for in-process tests only. */
+export function localAvroSerde<T>(name: SchemaName): Serde<T> {
+  const type = avroType(name);
+  return {
+    serialize: (v: T) => type.toBuffer(v),
+    deserialize: (b: Buffer) => type.fromBuffer(b) as T,
+  };
+}
+
+export function localRiskLoopSerdes(): RiskLoopSerdes {
+  return {
+    transactions: localAvroSerde('Transaction'),
+    kyc: localAvroSerde('KycRecord'),
+    deviceSignals: localAvroSerde('DeviceSignal'),
+    chargebacks: localAvroSerde('Chargeback'),
+    analystOutcomes: localAvroSerde('AnalystOutcome'),
+    decisions: localAvroSerde('Decision'),
+    trainingExamples: localAvroSerde('TrainingExample'),
+    modelReleases: localAvroSerde('ModelRelease'),
+    deadLetters: localAvroSerde('DeadLetter'),
+  };
+}
+
+export interface RiskLoopFixture {
+  topology: Topology;
+  catalogue: Catalogue;
+  serdes: RiskLoopSerdes;
+  tokenizer: Tokenizer;
+  models: ModelRegistry;
+  rules: RuleSetHolder;
+  errorHandlers: ErrorHandlers;
+  logger: Logger;
+}
+
+export async function riskLoopFixture(
+  opts: { config?: RiskLoopConfigInput; serdes?: RiskLoopSerdes; catalogue?: Catalogue; logger?: Logger; model?: boolean } = {},
+): Promise<RiskLoopFixture> {
+  const logger = opts.logger ?? pino({ level: 'silent' });
+  const catalogue = opts.catalogue ?? buildCatalogue({ prefix: 'test.' });
+  const serdes = opts.serdes ?? localRiskLoopSerdes();
+  const tokenizer = new Tokenizer(TEST_TOKENIZER_CONFIG);
+  const rules = await RuleSetHolder.fromFile('rules/ruleset.json', {}, logger);
+  const models = new ModelRegistry(logger);
+  if (opts.model !== false) await models.setChampion(await specFromModelCard('models/bootstrap-v1.card.json'));
+  const topology = riskLoopTopology({ persistentStores: false, ...opts.config }, { catalogue, serdes, tokenizer, rules, models, logger });
+  return { topology, catalogue, serdes, tokenizer, models, rules, errorHandlers: riskLoopErrorHandlers(catalogue, serdes.deadLetters), logger };
+}
