@@ -27,7 +27,6 @@ Usage:  .venv/bin/python training/bootstrap_model.py [--out models]
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import time
 from datetime import datetime, timezone
@@ -36,12 +35,22 @@ from pathlib import Path
 import lightgbm as lgb
 import numpy as np
 import onnx
-import onnxruntime as ort
 from onnx import TensorProto, helper
-from onnxmltools.convert import convert_lightgbm
-from onnxmltools.convert.common.data_types import FloatTensorType
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
+
+from riskloop_training.onnx_export import (
+    IR_VERSION,
+    PARITY_TOLERANCE,
+    TARGET_OPSET,
+    lightgbm_to_onnx,
+    onnx_scores,
+    open_session,
+    parity,
+    set_metadata,
+    sha256,
+)
+from riskloop_training.reference import REFERENCE_VALUES_ARE, reference_distributions, reference_values
 
 MODEL_VERSION = "bootstrap-v1"
 SEED = 20261125
@@ -50,11 +59,6 @@ HOLDOUT_SHARE = 0.25
 # Alert rates the thresholds are chosen for: the share of holdout transactions at or above them.
 REVIEW_ALERT_RATE = 0.02
 DECLINE_ALERT_RATE = 0.005
-# The converter picks the matching ai.onnx.ml opset (TreeEnsembleClassifier with NaN routing);
-# onnxmltools 1.16 converts for at most opset 15; IR 9 keeps the files loadable by runtimes older
-# than the onnxruntime-node 1.30 the loop uses.
-TARGET_OPSET = 15
-IR_VERSION = 9
 
 # The hot path's feature names, in the model's input order. The scorer reads this order from the
 # model's metadata, never from here.
@@ -182,28 +186,6 @@ def fraud_logit(f: dict[str, np.ndarray]) -> np.ndarray:
     return logit
 
 
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def set_metadata(model: onnx.ModelProto, props: dict[str, str]) -> None:
-    del model.metadata_props[:]
-    for key, value in props.items():
-        entry = model.metadata_props.add()
-        entry.key = key
-        entry.value = value
-
-
-def histogram(values: np.ndarray, bins: int = 10) -> dict[str, list[float]]:
-    """Quantile bins over the non-missing values, for drift monitoring (PSI) against live traffic."""
-    present = values[~np.isnan(values)]
-    edges = np.unique(np.quantile(present, np.linspace(0, 1, bins + 1)))
-    if len(edges) < 2:
-        edges = np.array([edges[0], edges[0] + 1.0])
-    counts, _ = np.histogram(present, bins=edges)
-    return {"edges": [float(e) for e in edges], "proportions": [float(c) / len(present) for c in counts]}
-
-
 def build_bootstrap(out: Path) -> None:
     started = time.perf_counter()
     rng = np.random.default_rng(SEED)
@@ -227,45 +209,20 @@ def build_bootstrap(out: Path) -> None:
     )
     model.fit(x_train, y_train)
 
-    onnx_model = convert_lightgbm(
-        model.booster_,
-        name=MODEL_VERSION,
-        initial_types=[("features", FloatTensorType([None, len(FEATURES)]))],
-        target_opset=TARGET_OPSET,
-        zipmap=False,
-    )
-    onnx_model.ir_version = IR_VERSION
-    set_metadata(onnx_model, {
-        "feature_names": json.dumps(FEATURES),
-        "model_version": MODEL_VERSION,
-        "missing_values": "nan",
-        "score_output": "probabilities",
-    })
-    onnx.checker.check_model(onnx_model)
+    onnx_model = lightgbm_to_onnx(model.booster_, MODEL_VERSION, FEATURES)
     model_path = out / f"{MODEL_VERSION}.onnx"
     model_path.write_bytes(onnx_model.SerializeToString())
 
     # Score the holdout with the exported graph, not the booster: thresholds must match what the
-    # hot path computes, and a converter that lost NaN routing would show up here.
-    session = ort.InferenceSession(str(model_path), providers=["CPUExecutionProvider"])
-    onnx_scores = session.run(["probabilities"], {"features": x_hold})[0][:, 1]
-    booster_scores = model.predict_proba(x_hold)[:, 1]
-    # The scorer feeds NaN for any feature a context lacks, including ones never missing in training:
-    # check the export routes NaN exactly as LightGBM does, on holdout rows with 30% of cells blanked.
-    blanked = x_hold.copy()
-    blanked[np.random.default_rng(SEED + 1).random(blanked.shape) < 0.3] = np.nan
-    onnx_blanked = session.run(["probabilities"], {"features": blanked})[0][:, 1]
-    parity = float(max(np.max(np.abs(onnx_scores - booster_scores)), np.max(np.abs(onnx_blanked - model.predict_proba(blanked)[:, 1]))))
-    if parity > 1e-5:
-        raise SystemExit(f"ONNX export differs from the booster by {parity}")
-    auc = float(roc_auc_score(y_hold, onnx_scores))
-    review = float(np.quantile(onnx_scores, 1 - REVIEW_ALERT_RATE))
-    decline = float(np.quantile(onnx_scores, 1 - DECLINE_ALERT_RATE))
-
-    train_rows = {name: x_train[:, i].astype(float) for i, name in enumerate(FEATURES)}
-    reference = {name: float(np.nanmedian(values)) for name, values in train_rows.items()}
-    distributions = {name: histogram(values) for name, values in train_rows.items()}
-    distributions["__score__"] = histogram(onnx_scores.astype(float), bins=20)
+    # hot path computes, and a converter that lost NaN routing would show up in the parity check.
+    session = open_session(model_path)
+    hold_scores = onnx_scores(session, x_hold)
+    max_diff = parity(session, lambda rows: model.predict_proba(rows)[:, 1], x_hold, SEED + 1)
+    if max_diff > PARITY_TOLERANCE:
+        raise SystemExit(f"ONNX export differs from the booster by {max_diff}")
+    auc = float(roc_auc_score(y_hold, hold_scores))
+    review = float(np.quantile(hold_scores, 1 - REVIEW_ALERT_RATE))
+    decline = float(np.quantile(hold_scores, 1 - DECLINE_ALERT_RATE))
 
     card = {
         "version": MODEL_VERSION,
@@ -283,12 +240,12 @@ def build_bootstrap(out: Path) -> None:
             "holdoutRows": int(len(y_hold)),
             "holdoutFraud": int(y_hold.sum()),
         },
-        "metrics": {"holdoutAuc": auc, "onnxBoosterMaxAbsDiff": parity},
+        "metrics": {"holdoutAuc": auc, "onnxBoosterMaxAbsDiff": max_diff},
         "thresholds": {"review": review, "decline": decline},
         "thresholdPolicy": {"reviewAlertRate": REVIEW_ALERT_RATE, "declineAlertRate": DECLINE_ALERT_RATE, "on": "holdout scores of the ONNX graph"},
-        "referenceValues": reference,
-        "referenceValuesAre": "training medians (NaN ignored); occlusion explanations replace a feature by this value",
-        "referenceDistributions": distributions,
+        "referenceValues": reference_values(x_train, FEATURES),
+        "referenceValuesAre": REFERENCE_VALUES_ARE,
+        "referenceDistributions": reference_distributions(x_train, FEATURES, hold_scores),
         "intendedUse": "Bootstrap champion until models trained on real labels are released. Not validated on real traffic.",
         "trainedAt": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "trainingSeconds": round(time.perf_counter() - started, 2),

@@ -1,0 +1,98 @@
+"""LightGBM to ONNX, in the one layout the scorer (processors/modelRegistry.ts) accepts.
+
+The export carries everything the scorer needs to use the model without being told: metadata_props
+`feature_names` (JSON array, the input column order), `model_version`, `missing_values` = "nan"
+(LightGBM routes NaN down each split's learned default branch and the ONNX TreeEnsemble keeps that
+routing, so the scorer may feed NaN for a feature a context lacks) and `score_output`. The input is
+one float32 tensor `features` [N, F]; outputs are `label` [N] and `probabilities` [N, 2] (zipmap off,
+column 1 = fraud probability).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Callable
+
+import lightgbm as lgb
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnxmltools.convert import convert_lightgbm
+from onnxmltools.convert.common.data_types import FloatTensorType
+
+# The converter picks the matching ai.onnx.ml opset (TreeEnsembleClassifier with NaN routing);
+# onnxmltools 1.16 converts for at most opset 15; IR 9 keeps the files loadable by runtimes older
+# than the onnxruntime-node 1.30 the loop uses.
+TARGET_OPSET = 15
+IR_VERSION = 9
+INPUT_NAME = "features"
+SCORE_OUTPUT = "probabilities"
+# Exported and booster scores may differ by float32 rounding inside the tree ensemble, no more.
+PARITY_TOLERANCE = 1e-5
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def set_metadata(model: onnx.ModelProto, props: dict[str, str]) -> None:
+    del model.metadata_props[:]
+    for key, value in props.items():
+        entry = model.metadata_props.add()
+        entry.key = key
+        entry.value = value
+
+
+def read_metadata(model: onnx.ModelProto) -> dict[str, str]:
+    return {entry.key: entry.value for entry in model.metadata_props}
+
+
+def lightgbm_to_onnx(booster: lgb.Booster, version: str, features: list[str]) -> onnx.ModelProto:
+    """The checked ONNX graph of a binary LightGBM booster, with the scorer's metadata."""
+    model = convert_lightgbm(
+        booster,
+        name=version,
+        initial_types=[(INPUT_NAME, FloatTensorType([None, len(features)]))],
+        target_opset=TARGET_OPSET,
+        zipmap=False,
+    )
+    model.ir_version = IR_VERSION
+    # The converter collects opset imports in a set, so their order follows Python's string hash
+    # seed and the same model would serialise to different bytes from run to run.
+    opsets = sorted((entry.domain, entry.version) for entry in model.opset_import)
+    del model.opset_import[:]
+    for domain, opset_version in opsets:
+        model.opset_import.add(domain=domain, version=opset_version)
+    set_metadata(model, {
+        "feature_names": json.dumps(features),
+        "model_version": version,
+        "missing_values": "nan",
+        "score_output": SCORE_OUTPUT,
+    })
+    onnx.checker.check_model(model)
+    return model
+
+
+def open_session(path: Path) -> ort.InferenceSession:
+    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+
+def onnx_scores(session: ort.InferenceSession, x: np.ndarray) -> np.ndarray:
+    """Fraud probabilities of float32 rows, as the exported graph (and so the hot path) computes them."""
+    return session.run([SCORE_OUTPUT], {INPUT_NAME: x.astype(np.float32, copy=False)})[0][:, 1]
+
+
+def parity(session: ort.InferenceSession, predict: Callable[[np.ndarray], np.ndarray], x: np.ndarray, seed: int) -> float:
+    """Largest |ONNX - booster| over `x` and over `x` with 30% of its cells blanked to NaN.
+
+    The scorer feeds NaN for any feature a context lacks, including ones never missing in training,
+    so the NaN routing of the export is checked on rows where it matters, not only on `x` as is.
+    """
+    blanked = x.copy()
+    blanked[np.random.default_rng(seed).random(blanked.shape) < 0.3] = np.nan
+    return float(max(
+        np.max(np.abs(onnx_scores(session, x) - predict(x))),
+        np.max(np.abs(onnx_scores(session, blanked) - predict(blanked))),
+    ))
