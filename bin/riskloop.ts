@@ -4,6 +4,9 @@
  * testable in-process and this file stays a dispatcher.
  */
 import process from 'node:process';
+import { decisionsTailCommand } from './commands/decisionsTail.js';
+import { replayCommand } from './commands/replay.js';
+import { runCommand } from './commands/run.js';
 import { topicsCreate, topicsList, type CommandIo } from './commands/topics.js';
 
 interface Command {
@@ -14,6 +17,9 @@ interface Command {
 }
 
 const COMMANDS: Command[] = [
+  { words: ['run'], summary: 'run the risk loop (scale out by starting more with the same app id)', run: runCommand },
+  { words: ['replay'], summary: 'reprocess a time range into a fresh application id, deterministically', run: replayCommand },
+  { words: ['decisions', 'tail'], summary: 'follow the decisions topic, pretty-printed and filterable', run: decisionsTailCommand },
   { words: ['topics', 'create'], summary: 'create every catalogue topic (idempotent; checks existing ones)', run: topicsCreate },
   { words: ['topics', 'list'], summary: 'list catalogue topics and their state on the cluster', run: topicsList },
 ];

@@ -156,6 +156,11 @@ export class StreamTask {
     }
   }
 
+  /** See PartitionGroup.setExhausted: a bounded run's input that has been read to its end. */
+  setInputExhausted(tp: TopicPartition, exhausted = true): void {
+    this.group.setExhausted(tp, exhausted);
+  }
+
   bufferedRecords(): number {
     return this.group.size;
   }

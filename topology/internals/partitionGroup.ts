@@ -79,6 +79,8 @@ export class RecordQueue {
 export class PartitionGroup {
   private readonly queues: RecordQueue[];
   private readonly byKey = new Map<string, RecordQueue>();
+  /** Inputs known to have no more records (a bounded replay read them to their end offset). */
+  private readonly exhausted = new Set<RecordQueue>();
   private idleSince: number | undefined;
 
   constructor(
@@ -111,17 +113,34 @@ export class PartitionGroup {
   }
 
   /**
+   * Marks an input as having no more records to come, so that its empty queue no longer holds the
+   * others back. Only bounded runs (replay) know this; live inputs never end.
+   */
+  setExhausted(tp: TopicPartition, exhausted: boolean): void {
+    const q = this.queue(tp);
+    if (exhausted) this.exhausted.add(q);
+    else this.exhausted.delete(q);
+  }
+
+  /**
    * Whether records may be taken now. With several inputs, taking a record while another input is
-   * empty risks processing out of event-time order; we wait up to maxTaskIdleMs for the empty one.
+   * empty risks processing out of event-time order; we wait up to maxTaskIdleMs for the empty one
+   * (forever, with an infinite idle time, unless that input is exhausted: replay's deterministic merge).
    */
   processable(nowMs: number): boolean {
     let empty = 0;
-    for (const q of this.queues) if (q.size === 0) empty++;
+    let blocking = 0;
+    for (const q of this.queues) {
+      if (q.size === 0) {
+        empty++;
+        if (!this.exhausted.has(q)) blocking++;
+      }
+    }
     if (empty === this.queues.length) {
       this.idleSince = undefined;
       return false;
     }
-    if (empty === 0 || this.maxTaskIdleMs <= 0) {
+    if (blocking === 0 || this.maxTaskIdleMs <= 0) {
       this.idleSince = undefined;
       return true;
     }

@@ -21,6 +21,12 @@ export const StreamsConfigSchema = z
     maxBufferedRecordsPerPartition: z.number().int().positive().default(2000),
     /** How long a task waits for data on all its partitions before processing out of timestamp order. */
     maxTaskIdleMs: z.number().int().nonnegative().default(0),
+    /**
+     * A bounded run (replay/backfill): the end offsets of the inputs when a task starts are the end
+     * of its input. Tasks then wait for every input before taking a record (a deterministic merge by
+     * event time, whatever the fetch timing) and the instance reports when it has caught up.
+     */
+    boundedInput: z.boolean().default(false),
     /** Replication factor of internal topics (1 on the single-node local stack). */
     replicationFactor: z.number().int().positive().default(1),
     /** Partitions of internal topics whose count cannot be derived (defaults to the max of the sources). */

@@ -49,6 +49,8 @@ interface ActiveTask {
   status: 'restoring' | 'running' | 'closed';
   /** Next offset to process per input partition; batches below it are duplicates of a refetch. */
   readonly position: Map<string, number>;
+  /** Bounded runs: the end offset of each input partition when the task started. */
+  readonly ends: Map<string, number>;
 }
 
 export interface KafkaStreamsDeps {
@@ -269,10 +271,10 @@ export class KafkaStreams extends EventEmitter {
         ...(this.deps.errorHandlers ? { errorHandlers: this.deps.errorHandlers } : {}),
         ...(this.globalTask ? { globalStores: this.globalTask.stores() } : {}),
         inputPartitions: tps,
-        maxTaskIdleMs: this.config.maxTaskIdleMs,
+        maxTaskIdleMs: this.config.boundedInput ? Number.POSITIVE_INFINITY : this.config.maxTaskIdleMs,
       });
       const producer = this.eos ? this.client.transactionalProducer(`${this.config.applicationId}-${id}`) : undefined;
-      const at: ActiveTask = { task, output, producer, inputs: tps, status: 'restoring', position: new Map() };
+      const at: ActiveTask = { task, output, producer, inputs: tps, status: 'restoring', position: new Map(), ends: new Map() };
       this.tasks.set(id, at);
       for (const tp of tps) this.taskByPartition.set(tpKey(tp), at);
       void this.restore(at).catch((err) => this.fail(err));
@@ -329,7 +331,13 @@ export class KafkaStreams extends EventEmitter {
     }
     if (at.status === 'closed') return;
     task.initializeTopology();
-    const committed = await this.admin!.committedOffsets(this.config.applicationId, [...new Set(at.inputs.map((t) => t.topic))]);
+    const inputTopics = [...new Set(at.inputs.map((t) => t.topic))];
+    const committed = await this.admin!.committedOffsets(this.config.applicationId, inputTopics);
+    if (this.config.boundedInput) {
+      for (const topic of inputTopics) {
+        for (const [partition, end] of await this.admin!.endOffsets(topic)) at.ends.set(tpKey({ topic, partition }), end);
+      }
+    }
     await this.mutex.run(async () => {
       if (at.status === 'closed') return;
       for (const tp of at.inputs) {
@@ -338,12 +346,15 @@ export class KafkaStreams extends EventEmitter {
           this.consumer!.seek(c);
           at.position.set(tpKey(tp), c.offset);
         }
+        const end = at.ends.get(tpKey(tp));
+        if (end !== undefined && (c?.offset ?? 0) >= end) task.setInputExhausted(tp);
       }
       at.status = 'running';
       this.consumer!.resume(at.inputs);
       this.log.info({ task: task.id, restored, ms: Date.now() - started, fromCheckpoint: Boolean(checkpoint) }, 'task restored and running');
       this.emit('taskRunning', task.id);
       this.updateRunningState();
+      if (this.config.boundedInput) this.checkCaughtUp();
     });
   }
 
@@ -397,11 +408,38 @@ export class KafkaStreams extends EventEmitter {
       const next = at.position.get(key) ?? -1;
       const records = next < 0 ? batch.records : batch.records.filter((r) => r.offset >= next);
       this.metrics.set('riskloop_consumer_lag', { topic: batch.topic, partition: String(batch.partition) }, Math.max(0, batch.highWatermark - batch.nextOffset));
-      if (records.length === 0) return;
+      const end = at.ends.get(key);
+      if (end !== undefined && batch.nextOffset >= end) at.task.setInputExhausted(batch);
+      if (records.length === 0 && end === undefined) return;
       await this.processTask(at, records);
-      at.position.set(key, Math.max(next, records[records.length - 1]!.offset + 1));
+      if (records.length) at.position.set(key, Math.max(next, records[records.length - 1]!.offset + 1));
+      if (this.config.boundedInput) this.checkCaughtUp();
       if (Date.now() - this.lastCommit >= this.config.commitIntervalMs) await this.commitAll();
     });
+  }
+
+  /**
+   * Bounded runs: true once every task has processed its inputs up to their end offsets. Emits
+   * 'caughtUp' once. Only meaningful when this instance owns all partitions (replay runs one).
+   */
+  caughtUp(): boolean {
+    if (this.tasks.size === 0) return false;
+    for (const at of this.tasks.values()) {
+      if (at.status !== 'running' || at.task.bufferedRecords() > 0) return false;
+      for (const tp of at.inputs) {
+        const end = at.ends.get(tpKey(tp)) ?? 0;
+        if ((at.position.get(tpKey(tp)) ?? 0) < end) return false;
+      }
+    }
+    return true;
+  }
+
+  private caughtUpEmitted = false;
+  private checkCaughtUp(): void {
+    if (!this.caughtUpEmitted && this.caughtUp()) {
+      this.caughtUpEmitted = true;
+      this.emit('caughtUp');
+    }
   }
 
   private async processTask(at: ActiveTask, records: RawRecord[]): Promise<void> {

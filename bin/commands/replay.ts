@@ -1,0 +1,54 @@
+/** `riskloop replay --from T --to T`: reprocess a time range into a fresh application id (bin/replay.ts). */
+import { parseArgs } from 'node:util';
+import pino from 'pino';
+import { readAppConfig } from '../config.js';
+import { replayRange } from '../replay.js';
+import type { CommandIo } from './topics.js';
+
+function parseTime(v: string | undefined, name: string): number {
+  if (v === undefined) throw new Error(`--${name} is required (ISO date-time or epoch ms)`);
+  const n = /^\d+$/.test(v) ? Number(v) : Date.parse(v);
+  if (!Number.isFinite(n)) throw new Error(`--${name}: cannot read "${v}" as a time`);
+  return n;
+}
+
+function bar(done: number, total: number, elapsedMs: number): string {
+  const share = total > 0 ? Math.min(1, done / total) : 0;
+  const width = 30;
+  const filled = Math.round(share * width);
+  const eta = share > 0 ? ((elapsedMs / share - elapsedMs) / 1000).toFixed(0) : '?';
+  return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${(share * 100).toFixed(1)}% ${done}/${total} ETA ${eta}s`;
+}
+
+export async function replayCommand(argv: string[], io: CommandIo): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { from: { type: 'string' }, to: { type: 'string' }, id: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  });
+  if (values.help) {
+    io.out('usage: riskloop replay --from <ISO|ms> --to <ISO|ms> [--id NAME]');
+    io.out('Copies the range (and the KYC/device/model context before it, labels after it) under the prefix');
+    io.out('<prefix>replay-<id>. and runs the loop on it as application <app-id>-replay-<id> until caught up.');
+    return 0;
+  }
+  const config = readAppConfig(io.env);
+  const logger = pino({ level: config.logLevel === 'info' ? 'warn' : config.logLevel });
+  const result = await replayRange(
+    config,
+    {
+      fromMs: parseTime(values.from, 'from'),
+      toMs: parseTime(values.to, 'to'),
+      ...(values.id ? { replayId: values.id } : {}),
+      onProgress: (p) => {
+        if (p.phase === 'copy') process.stderr.write(`\rcopying: ${p.done} records`);
+        else process.stderr.write(`\rprocessing ${bar(p.done, p.total, p.elapsedMs)}   `);
+      },
+    },
+    logger,
+    io,
+  );
+  process.stderr.write('\n');
+  io.out(`replay ${result.replayId}: copied ${JSON.stringify(result.copied)}, processed ${result.processed} in ${(result.ms / 1000).toFixed(1)} s`);
+  io.out(`decisions: ${result.topicPrefix}decisions (application ${result.applicationId})`);
+  return 0;
+}

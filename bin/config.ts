@@ -1,0 +1,111 @@
+/**
+ * The configuration of a riskloop process, read once from the environment (flags override) and
+ * validated here; everything downstream receives it as a value. Secrets (tokenization keys) only
+ * come from the environment, never from flags (they would show in `ps`).
+ */
+import { z } from 'zod';
+import { TokenizerConfig } from '../processors/tokenizer.js';
+
+const Brokers = z
+  .string()
+  .transform((s) => s.split(',').map((b) => b.trim()).filter(Boolean))
+  .pipe(z.array(z.string().regex(/^[^\s:]+:\d+$/, 'broker must be host:port')).min(1));
+
+const CardKeys = z.string().transform((s, ctx) => {
+  try {
+    return JSON.parse(s) as unknown;
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'RISKLOOP_CARD_KEYS must be JSON: [{"id":"k1","key":"<hex or base64, >= 32 bytes>"}]' });
+    return z.NEVER;
+  }
+});
+
+export const AppConfig = z.object({
+  brokers: Brokers,
+  schemaRegistryUrl: z.string().url(),
+  applicationId: z.string().regex(/^[A-Za-z0-9._-]+$/),
+  topicPrefix: z.string().regex(/^[A-Za-z0-9._-]*$/),
+  partitions: z.coerce.number().int().min(1),
+  guarantee: z.enum(['at_least_once', 'exactly_once']),
+  commitIntervalMs: z.coerce.number().int().positive().optional(),
+  stateDir: z.string().min(1),
+  instanceId: z.string().optional(),
+  rulesPath: z.string().min(1),
+  /** Empty: start with no model (rules decide) until a release arrives on the model-releases topic. */
+  modelCard: z.string(),
+  metricsPort: z.coerce.number().int().min(0).max(65535),
+  logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']),
+  /** Kept as text (the Tokenizer decodes it) but checked here, so a bad key fails at start. */
+  tokenizer: z
+    .object({
+      accountTokenKey: z.string(),
+      cardKeys: z.array(z.object({ id: z.string(), key: z.string() })),
+      currentCardKeyId: z.string(),
+    })
+    .superRefine((t, ctx) => {
+      const checked = TokenizerConfig.safeParse(t);
+      if (!checked.success) for (const issue of checked.error.issues) ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
+    }),
+});
+export type AppConfig = z.output<typeof AppConfig>;
+export type AppConfigInput = z.input<typeof AppConfig>;
+
+/** Flag name → environment variable; flags win. */
+export const ENV = {
+  brokers: 'KAFKA_BROKERS',
+  schemaRegistryUrl: 'SCHEMA_REGISTRY_URL',
+  applicationId: 'RISKLOOP_APP_ID',
+  topicPrefix: 'RISKLOOP_TOPIC_PREFIX',
+  partitions: 'RISKLOOP_PARTITIONS',
+  guarantee: 'RISKLOOP_GUARANTEE',
+  commitIntervalMs: 'RISKLOOP_COMMIT_INTERVAL_MS',
+  stateDir: 'RISKLOOP_STATE_DIR',
+  instanceId: 'RISKLOOP_INSTANCE_ID',
+  rulesPath: 'RISKLOOP_RULES',
+  modelCard: 'RISKLOOP_MODEL_CARD',
+  metricsPort: 'RISKLOOP_METRICS_PORT',
+  logLevel: 'LOG_LEVEL',
+} as const;
+
+const DEFAULTS: Record<keyof typeof ENV, string | undefined> = {
+  brokers: '127.0.0.1:9092',
+  schemaRegistryUrl: 'http://127.0.0.1:8081',
+  applicationId: 'riskloop',
+  topicPrefix: 'riskloop.',
+  partitions: '6',
+  guarantee: 'exactly_once',
+  commitIntervalMs: undefined,
+  stateDir: '.state',
+  instanceId: undefined,
+  rulesPath: 'rules/ruleset.json',
+  modelCard: 'models/bootstrap-v1.card.json',
+  metricsPort: '9464',
+  logLevel: 'info',
+};
+
+export function readAppConfig(env: Readonly<Record<string, string | undefined>>, flags: Partial<Record<keyof typeof ENV, string>> = {}): AppConfig {
+  const raw: Record<string, unknown> = {};
+  for (const [name, variable] of Object.entries(ENV) as [keyof typeof ENV, string][]) {
+    const v = flags[name] ?? env[variable] ?? DEFAULTS[name];
+    if (v !== undefined) raw[name] = v;
+  }
+  const cardKeys = env.RISKLOOP_CARD_KEYS === undefined ? undefined : CardKeys.safeParse(env.RISKLOOP_CARD_KEYS);
+  raw.tokenizer = {
+    accountTokenKey: env.RISKLOOP_ACCOUNT_TOKEN_KEY,
+    cardKeys: cardKeys?.success ? cardKeys.data : undefined,
+    currentCardKeyId: env.RISKLOOP_CARD_KEY_ID,
+  };
+  const parsed = AppConfig.safeParse(raw);
+  if (!parsed.success) {
+    // Paths and messages only: the input holds secrets.
+    const problems = parsed.error.issues.map((i) => {
+      const path = i.path.join('.');
+      if (path.startsWith('tokenizer')) return `${path}: ${i.message} (set RISKLOOP_ACCOUNT_TOKEN_KEY, RISKLOOP_CARD_KEYS, RISKLOOP_CARD_KEY_ID)`;
+      const variable = ENV[i.path[0] as keyof typeof ENV];
+      return `${path}${variable ? ` ($${variable})` : ''}: ${i.message}`;
+    });
+    if (cardKeys && !cardKeys.success) problems.push(cardKeys.error.issues[0]!.message);
+    throw new Error(`invalid configuration:\n  ${problems.join('\n  ')}`);
+  }
+  return parsed.data;
+}

@@ -1,0 +1,88 @@
+/**
+ * One running risk loop: the topology from processors/riskLoop.ts on the KafkaStreams runtime,
+ * with Avro serdes through the schema registry, the rule file, and the model registry (seeded with
+ * the model card from config, then driven by the model-releases topic). Used by `riskloop run`,
+ * `riskloop replay`, the demo and the integration tests, so they all run the same thing.
+ */
+import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import type { Logger } from 'pino';
+import { ModelRegistry, specFromModelCard } from '../processors/modelRegistry.js';
+import { type RiskLoopConfigInput, type RiskLoopSerdes, riskLoopErrorHandlers, riskLoopTopology } from '../processors/riskLoop.js';
+import { RuleSetHolder } from '../processors/rules.js';
+import { Tokenizer } from '../processors/tokenizer.js';
+import { type Catalogue, buildCatalogue } from '../schemas/catalogue.js';
+import { createSerdes, type TopicSerdes } from '../schemas/createSerdes.js';
+import { KafkaStreams } from '../topology/kafka/kafkaStreams.js';
+import type { Topology } from '../topology/topology.js';
+import type { AppConfig } from './config.js';
+
+export interface RiskLoopApp {
+  streams: KafkaStreams;
+  topology: Topology;
+  models: ModelRegistry;
+  rules: RuleSetHolder;
+  catalogue: Catalogue;
+  serdes: TopicSerdes;
+  tokenizer: Tokenizer;
+  close(): Promise<void>;
+}
+
+export function loopSerdes(serdes: TopicSerdes): RiskLoopSerdes {
+  return {
+    transactions: serdes.transactions,
+    kyc: serdes.kyc,
+    deviceSignals: serdes.deviceSignals,
+    chargebacks: serdes.chargebacks,
+    analystOutcomes: serdes.analystOutcomes,
+    decisions: serdes.decisions,
+    trainingExamples: serdes.trainingExamples,
+    modelReleases: serdes.modelReleases,
+    deadLetters: serdes.deadLetters,
+  };
+}
+
+export async function buildRiskLoopApp(
+  config: AppConfig,
+  logger: Logger,
+  opts: { bounded?: boolean; loop?: Omit<RiskLoopConfigInput, 'applicationId'> } = {},
+): Promise<RiskLoopApp> {
+  const catalogue = buildCatalogue({ prefix: config.topicPrefix, partitions: config.partitions });
+  const serdes = await createSerdes(new SchemaRegistry({ host: config.schemaRegistryUrl }), catalogue);
+  const tokenizer = new Tokenizer(config.tokenizer);
+  const rules = await RuleSetHolder.fromFile(config.rulesPath, {}, logger);
+  const models = new ModelRegistry(logger.child({ component: 'models' }));
+  if (config.modelCard) {
+    const outcome = await models.setChampion(await specFromModelCard(config.modelCard));
+    if (!outcome.accepted) throw new Error(`model ${config.modelCard} refused: ${outcome.reason}`);
+  }
+  const topology = riskLoopTopology(
+    { ...opts.loop, applicationId: config.applicationId },
+    { catalogue, serdes: loopSerdes(serdes), tokenizer, rules, models, logger },
+  );
+  const streams = new KafkaStreams(
+    topology,
+    {
+      applicationId: config.applicationId,
+      brokers: config.brokers,
+      processingGuarantee: config.guarantee,
+      stateDir: config.stateDir,
+      boundedInput: opts.bounded ?? false,
+      ...(config.commitIntervalMs ? { commitIntervalMs: config.commitIntervalMs } : {}),
+      ...(config.instanceId ? { instanceId: config.instanceId } : {}),
+    },
+    { logger, errorHandlers: riskLoopErrorHandlers(catalogue, serdes.deadLetters) },
+  );
+  return {
+    streams,
+    topology,
+    models,
+    rules,
+    catalogue,
+    serdes,
+    tokenizer,
+    async close() {
+      await streams.close();
+      await models.close();
+    },
+  };
+}
