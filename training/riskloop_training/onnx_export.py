@@ -75,8 +75,10 @@ def lightgbm_to_onnx(booster: lgb.Booster, version: str, features: list[str]) ->
     return model
 
 
-def open_session(path: Path) -> ort.InferenceSession:
-    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+def open_session(model: Path | bytes) -> ort.InferenceSession:
+    """A CPU session on a model file or its serialised bytes."""
+    source = model if isinstance(model, bytes) else str(model)
+    return ort.InferenceSession(source, providers=["CPUExecutionProvider"])
 
 
 def onnx_scores(session: ort.InferenceSession, x: np.ndarray) -> np.ndarray:
