@@ -8,6 +8,7 @@ import { decisionsTailCommand } from './commands/decisionsTail.js';
 import { replayCommand } from './commands/replay.js';
 import { runCommand } from './commands/run.js';
 import { topicsCreate, topicsList, type CommandIo } from './commands/topics.js';
+import { train } from './commands/train.js';
 
 interface Command {
   /** Words that select the command, e.g. ['topics', 'create']. */
@@ -22,6 +23,7 @@ const COMMANDS: Command[] = [
   { words: ['decisions', 'tail'], summary: 'follow the decisions topic, pretty-printed and filterable', run: decisionsTailCommand },
   { words: ['topics', 'create'], summary: 'create every catalogue topic (idempotent; checks existing ones)', run: topicsCreate },
   { words: ['topics', 'list'], summary: 'list catalogue topics and their state on the cluster', run: topicsList },
+  { words: ['train'], summary: 'train a candidate model on the training examples (Python trainer in .venv)', run: train },
 ];
 
 function help(io: CommandIo, prefix: string[] = []): void {
