@@ -7,6 +7,7 @@ import process from 'node:process';
 import { decisionsTailCommand } from './commands/decisionsTail.js';
 import { replayCommand } from './commands/replay.js';
 import { runCommand } from './commands/run.js';
+import { simulateCommand } from './commands/simulate.js';
 import { topicsCreate, topicsList, type CommandIo } from './commands/topics.js';
 import { train } from './commands/train.js';
 
@@ -23,6 +24,7 @@ const COMMANDS: Command[] = [
   { words: ['decisions', 'tail'], summary: 'follow the decisions topic, pretty-printed and filterable', run: decisionsTailCommand },
   { words: ['topics', 'create'], summary: 'create every catalogue topic (idempotent; checks existing ones)', run: topicsCreate },
   { words: ['topics', 'list'], summary: 'list catalogue topics and their state on the cluster', run: topicsList },
+  { words: ['simulate'], summary: 'generate seeded card traffic with fraud and labels, to files or the ingress topics', run: simulateCommand },
   { words: ['train'], summary: 'train a candidate model on the training examples (Python trainer in .venv)', run: train },
 ];
 

@@ -52,6 +52,16 @@ export class Random {
     this.d = splitMix32(state);
   }
 
+  /** A generator with the given 128-bit state, to check it against the reference implementation. */
+  static fromState(a: number, b: number, c: number, d: number): Random {
+    const rng = new Random(0);
+    rng.a = a | 0;
+    rng.b = b | 0;
+    rng.c = c | 0;
+    rng.d = d | 0;
+    return rng;
+  }
+
   /** An independent stream for one purpose, fixed by this stream's seed and the label. */
   derive(label: string): Random {
     return new Random((Math.imul(this.seed ^ 0x5bd1e995, 0x27d4eb2d) ^ hashLabel(label)) | 0);

@@ -12,10 +12,12 @@
  * Every topic's records are sorted by their timestamp (the record's event time: eventTime,
  * updatedAt, reportedAt or decidedAt); ties keep generation order, so sorting is deterministic.
  *
- * Ids are `<kind>-<run tag>-<sequence>`, the run tag being the first 8 hex digits of the SHA-256
+ * Ids are `<kind>.<run tag>.<sequence>`, the run tag being the first 8 hex digits of the SHA-256
  * of the parsed config: the same config always gives the same ids, and runs with different
- * configs written to one cluster do not collide. No id holds a run of 12 or more digits, which
- * ingress would take for a PAN.
+ * configs written to one cluster do not collide. The dots matter: ingress takes 12 or more digits
+ * in a row, or digit groups joined by '-' or ' ', for a PAN and pseudonymises the id
+ * (schemas/redactPan.ts); a tag ending in six digits joined by '-' to a sequence starting with six
+ * would be one.
  */
 import { createHash } from 'node:crypto';
 import type { AnalystOutcome, Chargeback, DeviceSignal, KycRecord, Transaction } from '../schemas/types.js';
@@ -166,7 +168,7 @@ export function simulate(input: SimulatorConfigInput, options: SimulateOptions):
 
   const transactions = legit.concat(incidents.flatMap((i) => i.transactions));
   transactions.sort((a, b) => a.eventTime - b.eventTime || a.seq - b.seq);
-  transactions.forEach((t, i) => (t.transactionId = `tx-${tag}-${sequence(i, 7)}`));
+  transactions.forEach((t, i) => (t.transactionId = `tx.${tag}.${sequence(i, 7)}`));
   const order = new Map<SimTransaction, number>(transactions.map((t, i) => [t, i]));
 
   const chargebacks = draftChargebacks(root.derive('chargebacks'), transactions, config.labels, horizonEnd);
@@ -190,7 +192,7 @@ export function simulate(input: SimulatorConfigInput, options: SimulateOptions):
     chargebacks: chargebacks.drafts.map((d, i) => {
       const accountId = d.txn.card.account.accountId;
       const value: Chargeback = {
-        chargebackId: `cb-${tag}-${sequence(i, 6)}`,
+        chargebackId: `cb.${tag}.${sequence(i, 6)}`,
         transactionId: d.txn.transactionId,
         accountId,
         reasonCode: d.reasonCode,
@@ -208,7 +210,7 @@ export function simulate(input: SimulatorConfigInput, options: SimulateOptions):
         accountToken: key,
         outcome: d.fraud ? 'FRAUD' : 'LEGITIMATE',
         analystId: d.analystId,
-        caseId: `case-${tag}-${sequence(i, 6)}`,
+        caseId: `case.${tag}.${sequence(i, 6)}`,
         decidedAt: d.decidedAt,
       };
       return { key, timestamp: d.decidedAt, value };
