@@ -30,10 +30,13 @@ export interface TransactionParts {
 
 export const ATM_MCC = '6011';
 
-/** Cash comes in notes: ten units of the currency's order of magnitude (10 EUR, 100 SEK, 1 000 JPY). */
+/**
+ * Cash comes in notes: ten units of the currency's order of magnitude against the euro (10 EUR,
+ * 10 GBP, 100 SEK, 1 000 JPY), never less than 10 units.
+ */
 function atmAmountMinor(amountEur: number, merchant: Merchant): number {
   const { perEur, exponent } = merchant.currency;
-  const note = 10 * 10 ** Math.floor(Math.log10(perEur));
+  const note = 10 * 10 ** Math.max(0, Math.floor(Math.log10(perEur)));
   const units = Math.max(2, Math.round((amountEur * perEur) / note)) * note;
   return Math.round(units * 10 ** exponent);
 }

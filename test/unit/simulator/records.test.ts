@@ -133,6 +133,22 @@ describe('simulated records', () => {
     }
   });
 
+  it('pay out ATM withdrawals in whole notes of the local currency', () => {
+    // Smallest note counted, in major units: 10 of a currency worth about a euro or more per unit,
+    // 100 where a euro buys tens of units (SEK, CZK, INR, ...), 1 000 yen.
+    const NOTE: Record<string, number> = {
+      EUR: 10, GBP: 10, USD: 10, CHF: 10, DKK: 10, PLN: 10, CAD: 10, BRL: 10, AED: 10, SGD: 10, AUD: 10,
+      SEK: 100, NOK: 100, CZK: 100, TRY: 100, MXN: 100, ZAR: 100, INR: 100, JPY: 1000,
+    };
+    const atm = run.records.transactions.filter((r) => r.value.channel === 'ATM');
+    expect(atm.length).toBeGreaterThan(1000);
+    for (const { value } of atm) {
+      const minorPerNote = NOTE[value.currency]! * (value.currency === 'JPY' ? 1 : 100);
+      check(value.amountMinor % minorPerNote === 0 && value.amountMinor >= 2 * minorPerNote, () => `${value.transactionId}: ${value.amountMinor} ${value.currency}`);
+      check(value.mcc === '6011' && value.cardPresent, () => `${value.transactionId}: ATM not 6011 card-present`);
+    }
+  });
+
   it('hold nothing ingress would mask as a PAN in a string field other than pan', () => {
     // Ingress scans string fields (ids, names, IPs); numbers such as epoch-ms times are not text.
     const strings = (value: object): string[] =>
