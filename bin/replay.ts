@@ -55,7 +55,8 @@ export async function replayRange(config: AppConfig, opts: ReplayOptions, logger
   const applicationId = `${config.applicationId}-replay-${replayId}`;
   const source = buildCatalogue({ prefix: config.topicPrefix, partitions: config.partitions });
   const target = buildCatalogue({ prefix: topicPrefix, partitions: config.partitions });
-  await ensureTopics(config, io, topicPrefix);
+  // A replay copies history on purpose: its topics must not expire it while it runs.
+  await ensureTopics(config, io, { prefix: topicPrefix, keepHistory: true });
 
   const client = createKafkajsClient({ brokers: config.brokers, clientId: `replay-${replayId}`, logger });
   const admin = await client.admin();

@@ -5,6 +5,8 @@
  */
 import process from 'node:process';
 import { decisionsTailCommand } from './commands/decisionsTail.js';
+import { demoCommand } from './commands/demo.js';
+import { releaseCommand } from './commands/release.js';
 import { replayCommand } from './commands/replay.js';
 import { runCommand } from './commands/run.js';
 import { simulateCommand } from './commands/simulate.js';
@@ -19,8 +21,10 @@ interface Command {
 }
 
 const COMMANDS: Command[] = [
+  { words: ['demo'], summary: 'the whole loop end to end: simulate, decide, label, retrain, roll out, report', run: demoCommand },
   { words: ['run'], summary: 'run the risk loop (scale out by starting more with the same app id)', run: runCommand },
   { words: ['replay'], summary: 'reprocess a time range into a fresh application id, deterministically', run: replayCommand },
+  { words: ['release'], summary: 'publish a model card as a release (champion, shadow, canary:N, retired)', run: releaseCommand },
   { words: ['decisions', 'tail'], summary: 'follow the decisions topic, pretty-printed and filterable', run: decisionsTailCommand },
   { words: ['topics', 'create'], summary: 'create every catalogue topic (idempotent; checks existing ones)', run: topicsCreate },
   { words: ['topics', 'list'], summary: 'list catalogue topics and their state on the cluster', run: topicsList },

@@ -38,6 +38,14 @@ export const CatalogueConfig = z.object({
   partitions: z.number().int().min(1).max(10_000).default(6),
   /** Replication factor for created topics; unset means the broker's default.replication.factor. */
   replicationFactor: z.number().int().min(1).optional(),
+  /**
+   * Keep every record of the delete-policy topics (retention.ms=-1) instead of the catalogue's
+   * retention. For simulations, demos and tests that publish months-old event times: retention
+   * counts from the record timestamp, so the broker would delete such history within minutes.
+   * Never for production: the raw transactions topic's short retention is what bounds how long a
+   * PAN stays on disk.
+   */
+  keepHistory: z.boolean().default(false),
 });
 export type CatalogueConfig = z.output<typeof CatalogueConfig>;
 
@@ -243,7 +251,7 @@ export function buildCatalogue(input: z.input<typeof CatalogueConfig> = {}): Cat
   const entries = TOPIC_IDS.map((id): [TopicId, TopicSpec] => {
     const def: TopicDef = TOPIC_DEFS[id];
     const configs: Record<string, string> = { 'cleanup.policy': def.cleanupPolicy, ...def.extraConfigs };
-    if (def.retentionMs !== null) configs['retention.ms'] = String(def.retentionMs);
+    if (def.retentionMs !== null) configs['retention.ms'] = config.keepHistory ? '-1' : String(def.retentionMs);
     const spec: TopicSpec = {
       id,
       name: `${config.prefix}${def.suffix}`,

@@ -27,6 +27,7 @@ const OPTIONS = {
   prefix: { type: 'string' },
   partitions: { type: 'string' },
   'replication-factor': { type: 'string' },
+  'keep-history': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -35,6 +36,7 @@ export const TOPICS_OPTIONS_USAGE = [
   '  --prefix P                  topic name prefix (default: riskloop.)',
   '  --partitions N              partitions of the co-partitioned topics (default: 6)',
   '  --replication-factor N      replication factor of created topics (default: broker default)',
+  '  --keep-history              retention.ms=-1 on delete topics (simulations and tests with old event times; never production)',
 ];
 
 const CliConfig = z.object({
@@ -55,6 +57,7 @@ function parseConfig(argv: string[], io: CommandIo): CliConfig | 'help' {
   if (values.prefix !== undefined) catalogue.prefix = values.prefix;
   if (values.partitions !== undefined) catalogue.partitions = intOption(values.partitions);
   if (values['replication-factor'] !== undefined) catalogue.replicationFactor = intOption(values['replication-factor']);
+  if (values['keep-history']) catalogue.keepHistory = true;
   return CliConfig.parse({ brokers: values.brokers ?? io.env.KAFKA_BROKERS ?? '127.0.0.1:9092', catalogue });
 }
 

@@ -63,7 +63,7 @@ describe('risk loop on the real broker', () => {
 
   it(`decides ${N} transactions exactly once, dead-letters invalid ones, and writes training examples (exactly_once)`, async () => {
     const c = cfg();
-    await ensureTopics(c, io);
+    await ensureTopics(c, io, { keepHistory: true });
     const catalogue = buildCatalogue({ prefix: c.topicPrefix, partitions: c.partitions });
     const serdes = await createSerdes(new SchemaRegistry({ host: c.schemaRegistryUrl }), catalogue);
     const data = loopData(new Tokenizer(c.tokenizer), { accounts: 2000, transactions: N, invalidEvery: 100, chargebacks: 300, unknownChargebacks: 20 });

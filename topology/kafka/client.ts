@@ -88,6 +88,8 @@ export interface Admin {
   committedOffsets(groupId: string, topics: string[]): Promise<TopicPartitionOffset[]>;
   /** High watermark per partition (the end for read_committed once no transaction is open). */
   endOffsets(topic: string): Promise<Map<number, number>>;
+  /** Log start offset per partition (the earliest record still on the broker). */
+  beginningOffsets(topic: string): Promise<Map<number, number>>;
   deleteTopics(topics: string[]): Promise<void>;
   disconnect(): Promise<void>;
 }

@@ -333,6 +333,13 @@ export class KafkaStreams extends EventEmitter {
     task.initializeTopology();
     const inputTopics = [...new Set(at.inputs.map((t) => t.topic))];
     const committed = await this.admin!.committedOffsets(this.config.applicationId, inputTopics);
+    // Where to start a partition with no committed offset: its earliest record. The position is
+    // always set explicitly, because a batch fetched while the task was restoring was dropped and
+    // the consumer's own position may already be past it.
+    const earliest = new Map<string, number>();
+    for (const topic of inputTopics) {
+      for (const [partition, low] of await this.admin!.beginningOffsets(topic)) earliest.set(tpKey({ topic, partition }), low);
+    }
     if (this.config.boundedInput) {
       for (const topic of inputTopics) {
         for (const [partition, end] of await this.admin!.endOffsets(topic)) at.ends.set(tpKey({ topic, partition }), end);
@@ -342,12 +349,11 @@ export class KafkaStreams extends EventEmitter {
       if (at.status === 'closed') return;
       for (const tp of at.inputs) {
         const c = committed.find((o) => o.topic === tp.topic && o.partition === tp.partition);
-        if (c) {
-          this.consumer!.seek(c);
-          at.position.set(tpKey(tp), c.offset);
-        }
+        const start = c?.offset ?? earliest.get(tpKey(tp)) ?? 0;
+        this.consumer!.seek({ ...tp, offset: start });
+        at.position.set(tpKey(tp), start);
         const end = at.ends.get(tpKey(tp));
-        if (end !== undefined && (c?.offset ?? 0) >= end) task.setInputExhausted(tp);
+        if (end !== undefined && start >= end) task.setInputExhausted(tp);
       }
       at.status = 'running';
       this.consumer!.resume(at.inputs);

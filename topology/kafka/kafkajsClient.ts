@@ -198,6 +198,10 @@ export function createKafkajsClient(opts: KafkajsClientOptions): KafkaClient {
           const res = await admin.fetchTopicOffsets(topic);
           return new Map(res.map((p) => [p.partition, Number(p.high)]));
         },
+        async beginningOffsets(topic) {
+          const res = await admin.fetchTopicOffsets(topic);
+          return new Map(res.map((p) => [p.partition, Number(p.low)]));
+        },
         async deleteTopics(topics) {
           if (topics.length) await admin.deleteTopics({ topics });
         },

@@ -63,7 +63,15 @@ describe('topic catalogue', () => {
   it('validates its configuration', () => {
     expect(() => buildCatalogue({ prefix: 'bad prefix/' })).toThrow(/prefix/);
     expect(() => buildCatalogue({ partitions: 0 })).toThrow();
-    expect(CatalogueConfig.parse({})).toEqual({ prefix: 'riskloop.', partitions: 6 });
+    expect(CatalogueConfig.parse({})).toEqual({ prefix: 'riskloop.', partitions: 6, keepHistory: false });
     expect(buildCatalogue({ prefix: 't1.', replicationFactor: 3 }).alerts).toMatchObject({ name: 't1.alerts', replicationFactor: 3 });
+  });
+
+  it('keeps history only when asked (simulations with old event times), and never touches compacted topics', () => {
+    expect(buildCatalogue().transactions.configs['retention.ms']).toBe(String(24 * 3_600_000));
+    const kept = buildCatalogue({ keepHistory: true });
+    expect(kept.transactions.configs['retention.ms']).toBe('-1');
+    expect(kept.decisions.configs['retention.ms']).toBe('-1');
+    expect(kept.kyc.configs['retention.ms']).toBeUndefined();
   });
 });
