@@ -111,12 +111,13 @@ const TOPIC_DEFS = {
   },
   deviceSignals: {
     suffix: 'device-signals',
-    carries: 'Device signals from the app/web SDK; the device table keeps the latest per device.',
+    carries:
+      'Device signals from the app/web SDK. The device table is a history per device (first seen, flag runs, accounts seen), read as of each transaction: a stream kept for a year, not a compacted table, because compaction would keep only the latest signal and a restarted instance would rebuild a different table than the one it decided with.',
     key: 'deviceId',
     valueSchema: 'DeviceSignal',
     partitions: 'hot',
-    cleanupPolicy: 'compact',
-    retentionMs: null,
+    cleanupPolicy: 'delete',
+    retentionMs: 400 * DAY,
     public: true,
     containsPan: false,
   },
