@@ -6,6 +6,7 @@
 import process from 'node:process';
 import { decisionsTailCommand } from './commands/decisionsTail.js';
 import { demoCommand } from './commands/demo.js';
+import { produceCommand } from './commands/produce.js';
 import { releaseCommand } from './commands/release.js';
 import { replayCommand } from './commands/replay.js';
 import { runCommand } from './commands/run.js';
@@ -24,6 +25,7 @@ const COMMANDS: Command[] = [
   { words: ['demo'], summary: 'the whole loop end to end: simulate, decide, label, retrain, roll out, report', run: demoCommand },
   { words: ['run'], summary: 'run the risk loop (scale out by starting more with the same app id)', run: runCommand },
   { words: ['replay'], summary: 'reprocess a time range into a fresh application id, deterministically', run: replayCommand },
+  { words: ['produce'], summary: 'publish transactions/KYC/devices/chargebacks/outcomes from JSONL files', run: produceCommand },
   { words: ['release'], summary: 'publish a model card as a release (champion, shadow, canary:N, retired)', run: releaseCommand },
   { words: ['decisions', 'tail'], summary: 'follow the decisions topic, pretty-printed and filterable', run: decisionsTailCommand },
   { words: ['topics', 'create'], summary: 'create every catalogue topic (idempotent; checks existing ones)', run: topicsCreate },
