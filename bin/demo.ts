@@ -177,15 +177,22 @@ function printOutcome(o: Outcome, io: CommandIo): void {
 export async function runDemo(opts: DemoOptions, io: CommandIo): Promise<number> {
   const started = Date.now();
   const step = (s: string) => io.out(`\n[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${s}`);
-  if (!io.env.KAFKA_BROKERS) {
+  let env = io.env;
+  if (!env.KAFKA_BROKERS) {
     step('starting the local stack (Kafka + schema registry): npm run stack:up');
     execFileSync('bash', [path.join(ROOT, 'stack/stack.sh'), 'up'], { stdio: 'inherit', timeout: 300_000 });
+    // The stack honours KAFKA_PORT / REGISTRY_PORT; connect to what it started.
+    env = {
+      ...env,
+      KAFKA_BROKERS: `127.0.0.1:${env.KAFKA_PORT ?? 9092}`,
+      SCHEMA_REGISTRY_URL: env.SCHEMA_REGISTRY_URL ?? `http://127.0.0.1:${env.REGISTRY_PORT ?? 8081}`,
+    };
   }
   const id = `demo-${Date.now().toString(36)}`;
   const stateDir = path.join(os.tmpdir(), `riskloop-${id}`);
   // Fresh keys for this run only: a demo must never need (or leak) real tokenization secrets.
   const config: AppConfig = readAppConfig({
-    ...io.env,
+    ...env,
     RISKLOOP_APP_ID: id,
     RISKLOOP_TOPIC_PREFIX: `${id}.`,
     RISKLOOP_STATE_DIR: stateDir,
