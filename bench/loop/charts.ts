@@ -1,0 +1,1 @@
+export function renderCharts(_e: unknown): void {}

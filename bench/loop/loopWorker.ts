@@ -1,0 +1,64 @@
+/**
+ * The risk loop in its own process, as `riskloop run` would run it (config from the environment),
+ * so that the benchmark's producer and decision consumer do not share its event loop or its heap.
+ * Reports to the parent over IPC: 'running', then a sample every BENCH_SAMPLE_MS (memory and the
+ * runtime's counters); on 'stop' it closes cleanly (commit, checkpoints) and exits.
+ */
+import pino from 'pino';
+import { readAppConfig } from '../../bin/config.js';
+import { buildRiskLoopApp } from '../../bin/riskLoopApp.js';
+
+export type WorkerMessage =
+  | { type: 'running'; ms: number }
+  | { type: 'sample'; t: number; rss: number; heapUsed: number; heapTotal: number; external: number; processed: number; out: number }
+  | { type: 'restore'; restored: number }
+  | { type: 'closed' }
+  | { type: 'error'; message: string };
+
+const send = (m: WorkerMessage): void => void process.send?.(m);
+
+async function main(): Promise<void> {
+  const config = readAppConfig(process.env);
+  const logger = pino({ level: config.logLevel });
+  const app = await buildRiskLoopApp(config, logger);
+  const started = performance.now();
+  app.streams.on('error', (err: Error) => send({ type: 'error', message: err.message }));
+  await app.streams.start();
+  await app.streams.waitForRunning(300_000);
+  send({ type: 'running', ms: performance.now() - started });
+  const every = Number(process.env.BENCH_SAMPLE_MS ?? 1000);
+  const sample = (): void => {
+    const m = process.memoryUsage();
+    send({
+      type: 'sample',
+      t: Date.now(),
+      rss: m.rss,
+      heapUsed: m.heapUsed,
+      heapTotal: m.heapTotal,
+      external: m.external,
+      processed: app.streams.metrics.total('riskloop_records_processed_total'),
+      out: app.streams.metrics.total('riskloop_records_out_total'),
+    });
+  };
+  const timer = setInterval(sample, every);
+  process.on('message', (msg: { type: string }) => {
+    if (msg.type !== 'stop') return;
+    clearInterval(timer);
+    app.close().then(
+      () => {
+        send({ type: 'closed' });
+        // Exit after the IPC message is flushed; a CPU profile (--cpu-prof) is written on exit.
+        setTimeout(() => process.exit(0), 100);
+      },
+      (err: Error) => {
+        send({ type: 'error', message: err.message });
+        process.exit(1);
+      },
+    );
+  });
+}
+
+main().catch((err: Error) => {
+  send({ type: 'error', message: err.message });
+  process.exit(1);
+});

@@ -1,0 +1,1 @@
+export function printTable(_e: unknown): void {}
