@@ -1,0 +1,223 @@
+/**
+ * Decision-level metrics and the dashboard's live view, from the topics the loop writes: a plain
+ * consumer of decisions, dead letters and training examples inside the `run` process.
+ *
+ * Why a consumer and not a processor in the hot path: the topics are the loop's committed output,
+ * so under exactly_once these counts are of decisions that really happened (an aborted
+ * transaction's output is never read with read_committed), while a processor would count records
+ * processed by attempts that were later aborted and retried. It also keeps the hot path free of
+ * dashboard work. The consumer starts at the end of the topics (counters are per process, as
+ * Prometheus expects; a restart is a counter reset) under a group of its own that never commits.
+ */
+import { randomUUID } from 'node:crypto';
+import { Kafka, logLevel, type Consumer } from 'kafkajs';
+import type { Logger } from 'pino';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { DriftMeasurement } from '../processors/driftMonitor.js';
+import type { Catalogue } from '../schemas/catalogue.js';
+import type { TopicSerdes } from '../schemas/createSerdes.js';
+import type { Decision, DeadLetter, TrainingExample } from '../schemas/types.js';
+
+const RECENT_DECLINES = 25;
+const LATENCY_SAMPLES = 5000;
+const RATE_WINDOW_S = 60;
+
+export interface DashboardSummary {
+  at: number;
+  decisionsPerSecond: { [outcome: string]: number };
+  approvalRate: number | null;
+  latencyMs: { p50: number; p95: number; p99: number } | null;
+  totals: { decisions: number; byOutcome: { [outcome: string]: number }; deadLetters: number; chargebacks: number; fraudLabels: number; labels: number };
+  chargebackRate: number | null;
+  fraudRate: number | null;
+  drift: DriftMeasurement[];
+  models: { version: string; role: string }[];
+  ruleSetVersions: string[];
+  recentDeclines: { transactionId: string; eventTime: number; score: number | null; modelVersion: string | null; reasonCodes: string[] }[];
+}
+
+function quantile(sorted: readonly number[], q: number): number {
+  return sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
+}
+
+/** Counts and live view; fed by `observe*` (the consumer, or a test directly). */
+export class DecisionMetrics {
+  readonly decisions: Counter<'outcome' | 'model_version' | 'rule_set_version'>;
+  readonly reasons: Counter<'reason_code'>;
+  readonly scores: Histogram<'model_version'>;
+  readonly pipelineLatency: Histogram;
+  readonly deadLetters: Counter<'reason' | 'source_topic'>;
+  readonly labels: Counter<'label_source' | 'label'>;
+  readonly drift: Gauge<'subject' | 'model_version'>;
+  readonly driftAlerts: Counter<'subject' | 'model_version'>;
+  readonly modelInfo: Gauge<'version' | 'role'>;
+
+  private readonly perSecond = new Map<number, Map<string, number>>();
+  private readonly latencies: number[] = [];
+  private readonly byOutcome = new Map<string, number>();
+  private readonly recent: DashboardSummary['recentDeclines'] = [];
+  private readonly driftLatest = new Map<string, DriftMeasurement>();
+  private readonly ruleSets = new Set<string>();
+  private total = 0;
+  private letters = 0;
+  private chargebacks = 0;
+  private fraud = 0;
+  private labelCount = 0;
+
+  constructor(
+    registry: Registry,
+    private readonly models: () => { version: string; role: string }[] = () => [],
+    private readonly clock: () => number = Date.now,
+  ) {
+    const registers = [registry];
+    this.decisions = new Counter({ name: 'riskloop_decisions_total', help: 'Decisions on the decisions topic, by outcome and versions.', labelNames: ['outcome', 'model_version', 'rule_set_version'], registers });
+    this.reasons = new Counter({ name: 'riskloop_decision_reason_codes_total', help: 'Reason codes on decisions.', labelNames: ['reason_code'], registers });
+    this.scores = new Histogram({ name: 'riskloop_decision_score', help: 'Model score of decisions (0..1).', labelNames: ['model_version'], buckets: Array.from({ length: 20 }, (_, i) => (i + 1) / 20), registers });
+    this.pipelineLatency = new Histogram({ name: 'riskloop_decision_pipeline_latency_seconds', help: 'Ingress to decision, as recorded on the decision (pipelineLatencyMs).', buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers });
+    this.deadLetters = new Counter({ name: 'riskloop_dead_letters_total', help: 'Dead letters by reason and source topic.', labelNames: ['reason', 'source_topic'], registers });
+    this.labels = new Counter({ name: 'riskloop_labels_total', help: 'Training examples (labels joined to decisions) by source and label.', labelNames: ['label_source', 'label'], registers });
+    this.drift = new Gauge({ name: 'riskloop_drift_psi', help: 'PSI of the last closed event-time hour against the release reference.', labelNames: ['subject', 'model_version'], registers });
+    this.driftAlerts = new Counter({ name: 'riskloop_drift_alerts_total', help: 'Drift alerts raised (PSI above threshold).', labelNames: ['subject', 'model_version'], registers });
+    const self = this;
+    this.modelInfo = new Gauge({
+      name: 'riskloop_model_info',
+      help: 'Model versions loaded in this process, by role (champion, canary, shadow); value 1.',
+      labelNames: ['version', 'role'],
+      registers,
+      collect() {
+        this.reset();
+        for (const m of self.models()) this.set({ version: m.version, role: m.role }, 1);
+      },
+    });
+  }
+
+  observeDecision(d: Decision): void {
+    const mv = d.modelVersion ?? 'none';
+    this.decisions.inc({ outcome: d.decision, model_version: mv, rule_set_version: d.ruleSetVersion });
+    for (const r of d.reasonCodes) this.reasons.inc({ reason_code: r });
+    if (d.score !== null) this.scores.observe({ model_version: mv }, d.score);
+    this.pipelineLatency.observe(d.pipelineLatencyMs / 1000);
+    this.total++;
+    this.byOutcome.set(d.decision, (this.byOutcome.get(d.decision) ?? 0) + 1);
+    this.ruleSets.add(d.ruleSetVersion);
+    const sec = Math.floor(this.clock() / 1000);
+    let bucket = this.perSecond.get(sec);
+    if (!bucket) {
+      this.perSecond.set(sec, (bucket = new Map()));
+      for (const s of this.perSecond.keys()) if (s <= sec - RATE_WINDOW_S) this.perSecond.delete(s);
+    }
+    bucket.set(d.decision, (bucket.get(d.decision) ?? 0) + 1);
+    this.latencies.push(d.pipelineLatencyMs);
+    if (this.latencies.length > LATENCY_SAMPLES) this.latencies.splice(0, this.latencies.length - LATENCY_SAMPLES);
+    if (d.decision === 'DECLINE') {
+      this.recent.unshift({ transactionId: d.transactionId, eventTime: d.eventTime, score: d.score, modelVersion: d.modelVersion, reasonCodes: d.reasonCodes });
+      this.recent.length = Math.min(this.recent.length, RECENT_DECLINES);
+    }
+  }
+
+  observeDeadLetter(l: DeadLetter): void {
+    this.deadLetters.inc({ reason: l.reason, source_topic: l.sourceTopic });
+    this.letters++;
+  }
+
+  observeLabel(e: TrainingExample): void {
+    this.labels.inc({ label_source: e.labelSource, label: String(e.label) });
+    // A correction replaces an earlier example of the same transaction: not a new label.
+    if (e.isCorrection) return;
+    this.labelCount++;
+    if (e.labelSource === 'CHARGEBACK') this.chargebacks++;
+    if (e.label === 1) this.fraud++;
+  }
+
+  observeDrift(m: DriftMeasurement): void {
+    this.drift.set({ subject: m.subject, model_version: m.modelVersion }, m.psi);
+    if (m.alerted) this.driftAlerts.inc({ subject: m.subject, model_version: m.modelVersion });
+    this.driftLatest.set(`${m.modelVersion}|${m.subject}`, m);
+  }
+
+  summary(): DashboardSummary {
+    const now = Math.floor(this.clock() / 1000);
+    const rates: { [k: string]: number } = {};
+    // The last 10 full seconds: smooth enough to read, fresh enough to see a spike.
+    for (const [s, m] of this.perSecond) {
+      if (s >= now - 10 && s < now) for (const [o, n] of m) rates[o] = (rates[o] ?? 0) + n / 10;
+    }
+    const sorted = [...this.latencies].sort((a, b) => a - b);
+    const approvals = this.byOutcome.get('APPROVE') ?? 0;
+    return {
+      at: this.clock(),
+      decisionsPerSecond: rates,
+      approvalRate: this.total ? approvals / this.total : null,
+      latencyMs: sorted.length ? { p50: quantile(sorted, 0.5), p95: quantile(sorted, 0.95), p99: quantile(sorted, 0.99) } : null,
+      totals: { decisions: this.total, byOutcome: Object.fromEntries(this.byOutcome), deadLetters: this.letters, chargebacks: this.chargebacks, fraudLabels: this.fraud, labels: this.labelCount },
+      chargebackRate: this.total ? this.chargebacks / this.total : null,
+      fraudRate: this.total ? this.fraud / this.total : null,
+      drift: [...this.driftLatest.values()].sort((a, b) => b.psi - a.psi),
+      models: this.models(),
+      ruleSetVersions: [...this.ruleSets].sort(),
+      recentDeclines: [...this.recent],
+    };
+  }
+}
+
+export interface OutputConsumerOptions {
+  brokers: string[];
+  clientId: string;
+  catalogue: Catalogue;
+  serdes: Pick<TopicSerdes, 'decisions' | 'deadLetters' | 'trainingExamples'>;
+  logger: Logger;
+}
+
+/** Reads the loop's output topics into DecisionMetrics. `start()` resolves once the group has joined. */
+export class OutputTopicsConsumer {
+  private consumer: Consumer | undefined;
+
+  constructor(
+    private readonly opts: OutputConsumerOptions,
+    private readonly metrics: DecisionMetrics,
+  ) {}
+
+  async start(timeoutMs = 60_000): Promise<void> {
+    const { catalogue, serdes, logger } = this.opts;
+    const kafka = new Kafka({ clientId: this.opts.clientId, brokers: this.opts.brokers, logLevel: logLevel.NOTHING });
+    // A group of its own per process, never committed: every instance counts what it sees from its start.
+    const consumer = kafka.consumer({ groupId: `${this.opts.clientId}-ops-${randomUUID()}`, readUncommitted: false });
+    this.consumer = consumer;
+    const joined = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`ops consumer did not join within ${timeoutMs} ms`)), timeoutMs);
+      consumer.on(consumer.events.GROUP_JOIN, () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    await consumer.connect();
+    await consumer.subscribe({ topics: [catalogue.decisions.name, catalogue.deadLetters.name, catalogue.trainingExamples.name], fromBeginning: false });
+    await consumer.run({
+      autoCommit: false,
+      eachBatch: async ({ batch }) => {
+        const values = batch.messages.map((m) => m.value).filter((v): v is Buffer => v !== null);
+        try {
+          if (batch.topic === catalogue.decisions.name) {
+            await serdes.decisions.prefetch?.(values);
+            for (const v of values) this.metrics.observeDecision(serdes.decisions.deserialize(v));
+          } else if (batch.topic === catalogue.deadLetters.name) {
+            await serdes.deadLetters.prefetch?.(values);
+            for (const v of values) this.metrics.observeDeadLetter(serdes.deadLetters.deserialize(v));
+          } else {
+            await serdes.trainingExamples.prefetch?.(values);
+            for (const v of values) this.metrics.observeLabel(serdes.trainingExamples.deserialize(v));
+          }
+        } catch (err) {
+          // Metrics must never take the loop down; a bad record is logged (no payload) and skipped.
+          logger.warn({ topic: batch.topic, partition: batch.partition, err: (err as Error).message }, 'ops consumer could not read a batch');
+        }
+      },
+    });
+    await joined;
+    logger.info({ topics: [catalogue.decisions.name, catalogue.deadLetters.name, catalogue.trainingExamples.name] }, 'ops consumer joined');
+  }
+
+  async stop(): Promise<void> {
+    await this.consumer?.disconnect();
+  }
+}

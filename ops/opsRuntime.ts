@@ -1,0 +1,69 @@
+/**
+ * Everything operational around one running loop, started by `riskloop run`: the Prometheus
+ * registry (runtime metrics bridged, decision metrics from the output topics, Node process
+ * metrics), and the HTTP server with health, metrics and the dashboard.
+ */
+import type { Logger } from 'pino';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import type { ModelRegistry } from '../processors/modelRegistry.js';
+import type { Catalogue } from '../schemas/catalogue.js';
+import type { TopicSerdes } from '../schemas/createSerdes.js';
+import type { KafkaStreams } from '../topology/kafka/kafkaStreams.js';
+import { DecisionMetrics, OutputTopicsConsumer } from './decisionMetrics.js';
+import { RuntimeMetricsBridge } from './runtimeMetrics.js';
+import { OpsServer, type OpsServerConfigInput } from './server.js';
+
+export interface OpsRuntimeDeps {
+  brokers: string[];
+  applicationId: string;
+  catalogue: Catalogue;
+  serdes: Pick<TopicSerdes, 'decisions' | 'deadLetters' | 'trainingExamples'>;
+  streams: { [name: string]: KafkaStreams };
+  models?: ModelRegistry;
+  logger: Logger;
+}
+
+export interface OpsRuntime {
+  registry: Registry;
+  decisions: DecisionMetrics;
+  address: { host: string; port: number };
+  close(): Promise<void>;
+}
+
+/** The versions a ModelRegistry holds, with their role, for riskloop_model_info and the dashboard. */
+export function modelRoles(models: ModelRegistry | undefined): { version: string; role: string }[] {
+  if (!models) return [];
+  const set = models.current();
+  const out: { version: string; role: string }[] = [];
+  if (set.champion) out.push({ version: set.champion.version, role: 'champion' });
+  if (set.canary) out.push({ version: set.canary.model.version, role: `canary:${Math.round(set.canary.share * 100)}` });
+  for (const s of set.shadows) out.push({ version: s.version, role: 'shadow' });
+  return out;
+}
+
+export async function startOps(server: OpsServerConfigInput, deps: OpsRuntimeDeps): Promise<OpsRuntime> {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'riskloop_process_' });
+  const decisions = new DecisionMetrics(registry, () => modelRoles(deps.models));
+  const bridge = new RuntimeMetricsBridge(registry, () => Object.values(deps.streams).map((s) => s.metrics));
+  const consumer = new OutputTopicsConsumer(
+    { brokers: deps.brokers, clientId: deps.applicationId, catalogue: deps.catalogue, serdes: deps.serdes, logger: deps.logger.child({ component: 'ops' }) },
+    decisions,
+  );
+  // State changes are logged by the runtime itself; these add the runtime's name for correlation.
+  for (const [name, s] of Object.entries(deps.streams)) {
+    s.on('stateChange', (to: string, from: string) => deps.logger.info({ runtime: name, from, to }, 'runtime state'));
+  }
+  const http = OpsServer.create(server, { registry, bridge, decisions, streams: deps.streams, logger: deps.logger.child({ component: 'ops-http' }) });
+  const address = await http.start();
+  await consumer.start();
+  return {
+    registry,
+    decisions,
+    address,
+    async close() {
+      await consumer.stop();
+      await http.close();
+    },
+  };
+}
