@@ -26,10 +26,10 @@ const Args = z.object({
   customers: z.coerce.number().int().positive().default(3000),
   days: z.coerce.number().int().positive().default(14),
   warmup: z.coerce.number().int().min(0).default(10_000),
-  rates: z.string().default('1000,2000,5000').transform((s) => s.split(',').map(Number)),
-  rateSeconds: z.coerce.number().positive().default(20),
+  rates: z.string().default('250,500,1000,2000,5000').transform((s) => s.split(',').map(Number)),
+  rateSeconds: z.coerce.number().positive().default(15),
   restoreKeys: z.coerce.number().int().positive().default(1_000_000),
-  soakRate: z.coerce.number().positive().default(1000),
+  soakRate: z.coerce.number().positive().default(300),
   cpuProfile: z.boolean().default(false),
 });
 
