@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { readAppConfig } from '../config.js';
 import { buildRiskLoopApp } from '../riskLoopApp.js';
+import { startOps } from '../../ops/opsRuntime.js';
 import { ensureTopics } from './topicsEnsure.js';
 import type { CommandIo } from './topics.js';
 
@@ -49,10 +50,15 @@ export async function runCommand(argv: string[], io: CommandIo): Promise<number>
   if (values['create-topics']) await ensureTopics(config, io);
   const app = await buildRiskLoopApp(config, logger);
   await app.streams.start();
+  // Metrics, health and the dashboard on 127.0.0.1:RISKLOOP_METRICS_PORT (see docs/operations.md).
+  const ops = await startOps(
+    { port: config.metricsPort, host: io.env.RISKLOOP_OPS_HOST ?? '127.0.0.1' },
+    { brokers: config.brokers, applicationId: config.applicationId, catalogue: app.catalogue, serdes: app.serdes, streams: { loop: app.streams }, models: app.models, logger },
+  );
   const stopped = new Promise<number>((resolve) => {
     const stop = (signal: string): void => {
       logger.info({ signal }, 'stopping');
-      app.close().then(
+      Promise.all([ops.close(), app.close()]).then(
         () => resolve(0),
         (err) => {
           logger.error({ err: (err as Error).message }, 'close failed');

@@ -1,0 +1,113 @@
+/**
+ * The ops server during a real run: the loop on the broker, the ops server on an ephemeral port,
+ * N transactions produced (some invalid of known kinds), then /metrics scraped and its counters
+ * checked against what the test produced; /healthz, /readyz and /api/summary alongside.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import pino from 'pino';
+import { afterAll, describe, expect, it } from 'vitest';
+import { readAppConfig } from '../../bin/config.js';
+import { buildRiskLoopApp } from '../../bin/riskLoopApp.js';
+import { ensureTopics } from '../../bin/commands/topicsEnsure.js';
+import { startOps } from '../../ops/opsRuntime.js';
+import { Tokenizer } from '../../processors/tokenizer.js';
+import { buildCatalogue } from '../../schemas/catalogue.js';
+import { createSerdes } from '../../schemas/createSerdes.js';
+import { brokers, schemaRegistryUrl, uniq } from '../support/env.js';
+import { produce } from '../support/kafkaIo.js';
+import { loopData } from '../support/loopData.js';
+import { TEST_TOKENIZER_CONFIG } from '../support/riskLoopFixture.js';
+
+const stateRoot = mkdtempSync(path.join(os.tmpdir(), 'riskloop-ops-'));
+afterAll(() => rmSync(stateRoot, { recursive: true, force: true }));
+const io = { out: () => undefined, err: (l: string) => console.error(l), env: process.env };
+const logger = pino({ level: 'error' });
+
+/** Sum of a metric's samples in Prometheus text, over series whose labels include `match`. */
+function sumOf(text: string, name: string, match: Record<string, string> = {}): number {
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const labels = Object.fromEntries([...(m[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
+    if (Object.entries(match).every(([k, v]) => labels[k] === v)) sum += Number(m[3]);
+  }
+  return sum;
+}
+
+describe('ops server on a real run', () => {
+  it('exports counters that match what was produced, and reports health', async () => {
+    const id = uniq('ops');
+    const c = readAppConfig({
+      KAFKA_BROKERS: brokers().join(','),
+      SCHEMA_REGISTRY_URL: schemaRegistryUrl(),
+      RISKLOOP_APP_ID: id,
+      RISKLOOP_TOPIC_PREFIX: `${id}.`,
+      RISKLOOP_GUARANTEE: 'exactly_once',
+      RISKLOOP_STATE_DIR: path.join(stateRoot, id),
+      RISKLOOP_ACCOUNT_TOKEN_KEY: TEST_TOKENIZER_CONFIG.accountTokenKey,
+      RISKLOOP_CARD_KEYS: JSON.stringify(TEST_TOKENIZER_CONFIG.cardKeys),
+      RISKLOOP_CARD_KEY_ID: TEST_TOKENIZER_CONFIG.currentCardKeyId,
+      LOG_LEVEL: 'warn',
+    });
+    await ensureTopics(c, io, { keepHistory: true });
+    const catalogue = buildCatalogue({ prefix: c.topicPrefix, partitions: c.partitions });
+    const serdes = await createSerdes(new SchemaRegistry({ host: c.schemaRegistryUrl }), catalogue);
+    const N = 3000;
+    const data = loopData(new Tokenizer(c.tokenizer), { accounts: 300, transactions: N, invalidEvery: 50, chargebacks: 0, unknownChargebacks: 0 });
+    const expectedLetters = new Map<string, number>();
+    for (const r of data.invalid.values()) expectedLetters.set(r, (expectedLetters.get(r) ?? 0) + 1);
+
+    const app = await buildRiskLoopApp(c, logger);
+    await app.streams.start();
+    const ops = await startOps({ port: 0 }, { brokers: c.brokers, applicationId: c.applicationId, catalogue, serdes, streams: { loop: app.streams }, models: app.models, logger });
+    const base = `http://127.0.0.1:${ops.address.port}`;
+    try {
+      expect(ops.address.host).toBe('127.0.0.1');
+      expect((await fetch(`${base}/healthz`)).status).toBe(200);
+      await app.streams.waitForRunning(120_000);
+      const ready = await fetch(`${base}/readyz`);
+      expect(ready.status).toBe(200);
+      expect(((await ready.json()) as { runtimes: { loop: { state: string } } }).runtimes.loop.state).toBe('RUNNING');
+
+      await produce(
+        brokers(),
+        catalogue.transactions.name,
+        data.transactions.map((r) => ({ key: r.key, value: serdes.transactions.serialize(r.value, catalogue.transactions.name), timestamp: String(r.value.eventTime) })),
+      );
+      let text = '';
+      const deadline = Date.now() + 150_000;
+      while (Date.now() < deadline) {
+        text = await (await fetch(`${base}/metrics`)).text();
+        if (sumOf(text, 'riskloop_decisions_total') >= data.validIds.size && sumOf(text, 'riskloop_dead_letters_total') >= data.invalid.size) break;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      // Let anything extra (a duplicate would be a bug) arrive before the final scrape.
+      await new Promise((r) => setTimeout(r, 3000));
+      text = await (await fetch(`${base}/metrics`)).text();
+
+      expect(sumOf(text, 'riskloop_decisions_total')).toBe(data.validIds.size);
+      expect(sumOf(text, 'riskloop_decisions_total', { model_version: 'bootstrap-v1' })).toBe(data.validIds.size);
+      for (const [reason, n] of expectedLetters) expect(sumOf(text, 'riskloop_dead_letters_total', { reason })).toBe(n);
+      expect(sumOf(text, 'riskloop_dead_letters_total')).toBe(data.invalid.size);
+      expect(sumOf(text, 'riskloop_decision_score_count')).toBe(data.validIds.size);
+      expect(sumOf(text, 'riskloop_records_processed_total')).toBeGreaterThanOrEqual(N);
+      expect(sumOf(text, 'riskloop_processor_records_in_total')).toBeGreaterThan(0);
+      expect(sumOf(text, 'riskloop_e2e_latency_seconds_count')).toBeGreaterThanOrEqual(data.validIds.size);
+      expect(text).toMatch(/riskloop_model_info\{version="bootstrap-v1",role="champion"\} 1/);
+      expect(text).toMatch(/# TYPE riskloop_consumer_lag gauge/);
+
+      const summary = (await (await fetch(`${base}/api/summary`)).json()) as { totals: { decisions: number; deadLetters: number }; approvalRate: number; latencyMs: { p99: number } };
+      expect(summary.totals.decisions).toBe(data.validIds.size);
+      expect(summary.totals.deadLetters).toBe(data.invalid.size);
+      expect(summary.latencyMs.p99).toBeGreaterThanOrEqual(0);
+      expect((await fetch(`${base}/`)).headers.get('content-type')).toMatch(/text\/html/);
+    } finally {
+      await ops.close();
+      await app.close();
+    }
+  }, 300_000);
+});
