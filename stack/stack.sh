@@ -133,6 +133,10 @@ status() {
   return $rc
 }
 
+# Opt-in services after the verb (`stack.sh up postgres`) or RISKLOOP_POSTGRES=1: the audit trail's
+# PostgreSQL (stack/postgres.sh). Without them the stack is exactly Kafka and the registry.
+with_postgres() { [[ -n "${RISKLOOP_POSTGRES:-}" || " ${*:2} " == *" postgres "* ]]; }
+
 mkdir -p "$STACK_DIR" "$LOG_DIR"
 case "${1:-}" in
   up)
@@ -142,20 +146,23 @@ case "${1:-}" in
     fi
     kafka_up
     registry_up
+    if with_postgres "$@"; then bash "$ROOT/stack/postgres.sh" up; fi
     ;;
   down)
     if docker_engine && [[ -z "${RISKLOOP_NO_DOCKER:-}" ]]; then exec docker compose -f "$ROOT/docker-compose.yml" down; fi
+    if with_postgres "$@"; then bash "$ROOT/stack/postgres.sh" down; fi
     stop_pid "schema registry" "$REGISTRY_PID"
     stop_pid kafka "$KAFKA_PID"
     ;;
   status)
     if docker_engine && [[ -z "${RISKLOOP_NO_DOCKER:-}" ]]; then exec docker compose -f "$ROOT/docker-compose.yml" ps; fi
     status
+    if with_postgres "$@"; then bash "$ROOT/stack/postgres.sh" status; fi
     ;;
   reset)
     "$0" down
     rm -rf "$STACK_DIR/kafka-data"
     info "kafka data removed; the next 'up' formats fresh storage"
     ;;
-  *) die "usage: stack.sh up|down|status|reset" ;;
+  *) die "usage: stack.sh up|down|status|reset [postgres]" ;;
 esac

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# PostgreSQL for riskloop's audit trail, from Debian's packages (apt-get install -y postgresql),
+# like the broker runs without Docker: a cluster in .stack/postgres on 127.0.0.1:${PG_PORT:-5432},
+# database "riskloop", role "riskloop" (password "riskloop", loopback only).
+#   postgres.sh up | down | status
+# PostgreSQL refuses to run as root, so when we are root the server runs as the OS user "postgres"
+# (created by the Debian package) via runuser; otherwise as the calling user.
+# Every failure prints one line saying what is wrong and exits non-zero; nothing waits forever.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+STACK_DIR="${RISKLOOP_STACK_DIR:-$ROOT/.stack}"
+PG_DIR="$STACK_DIR/postgres"
+PG_DATA="$PG_DIR/data"
+PG_LOG="$STACK_DIR/logs/postgres.log"
+PG_PORT="${PG_PORT:-5432}"
+PG_BIN="${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}"
+READY_TIMEOUT="${STACK_READY_TIMEOUT:-90}"
+
+die() { echo "postgres: $*" >&2; exit 1; }
+info() { echo "postgres: $*"; }
+
+[[ -n "$PG_BIN" && -x "$PG_BIN/pg_ctl" ]] || die "PostgreSQL binaries not found under /usr/lib/postgresql/*/bin: apt-get install -y postgresql (or set PG_BIN)"
+
+as_owner() {
+  if [[ $(id -u) -eq 0 ]]; then
+    id postgres >/dev/null 2>&1 || die "running as root and there is no 'postgres' OS user to run the server as"
+    runuser -u postgres -- "$@"
+  else
+    "$@"
+  fi
+}
+
+running() { as_owner "$PG_BIN/pg_ctl" -D "$PG_DATA" status >/dev/null 2>&1; }
+ready() { "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT"; }
+psql_admin() { as_owner "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -v ON_ERROR_STOP=1 -qtA "$@"; }
+
+up() {
+  mkdir -p "$PG_DIR" "$STACK_DIR/logs"
+  [[ $(id -u) -eq 0 ]] && chown postgres: "$PG_DIR" && touch "$PG_LOG" && chown postgres: "$PG_LOG"
+  if [[ ! -f "$PG_DATA/PG_VERSION" ]]; then
+    as_owner "$PG_BIN/initdb" -D "$PG_DATA" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >"$STACK_DIR/logs/postgres-initdb.log" 2>&1 \
+      || die "initdb failed (see $STACK_DIR/logs/postgres-initdb.log)"
+    info "initialised a cluster in $PG_DATA"
+  fi
+  if running; then
+    info "already running on 127.0.0.1:$PG_PORT"
+  else
+    (exec 3<>"/dev/tcp/127.0.0.1/$PG_PORT") 2>/dev/null && die "port $PG_PORT is already taken by another process; stop it or set PG_PORT"
+    # Socket in the data folder: /var/run/postgresql may not exist or be writable outside a service.
+    as_owner "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $PG_DATA" -w -t "$READY_TIMEOUT" start >/dev/null \
+      || die "server did not start within ${READY_TIMEOUT}s; last log line: $(tail -n 1 "$PG_LOG" 2>/dev/null || echo '(no log)') (see $PG_LOG)"
+  fi
+  ready || die "server is up but not accepting connections on 127.0.0.1:$PG_PORT (see $PG_LOG)"
+  if [[ -z $(psql_admin -c "SELECT 1 FROM pg_roles WHERE rolname = 'riskloop'") ]]; then
+    psql_admin -c "CREATE ROLE riskloop LOGIN PASSWORD 'riskloop'" || die "could not create role riskloop"
+  fi
+  if [[ -z $(psql_admin -c "SELECT 1 FROM pg_database WHERE datname = 'riskloop'") ]]; then
+    psql_admin -c "CREATE DATABASE riskloop OWNER riskloop" || die "could not create database riskloop"
+  fi
+  info "ready on 127.0.0.1:$PG_PORT (database riskloop, user riskloop; logs in $PG_LOG)"
+}
+
+down() {
+  if [[ ! -f "$PG_DATA/PG_VERSION" ]] || ! running; then info "not running"; return; fi
+  as_owner "$PG_BIN/pg_ctl" -D "$PG_DATA" -m fast -w -t 30 stop >/dev/null || die "did not stop within 30s (see $PG_LOG)"
+  info "stopped"
+}
+
+status() {
+  if [[ -f "$PG_DATA/PG_VERSION" ]] && running && ready; then info "running on 127.0.0.1:$PG_PORT"
+  elif [[ -f "$PG_DATA/PG_VERSION" ]] && running; then info "process up but not accepting connections"; return 1
+  else info "stopped"; return 1; fi
+}
+
+case "${1:-}" in
+  up) up ;;
+  down) down ;;
+  status) status ;;
+  *) die "usage: postgres.sh up|down|status" ;;
+esac
