@@ -76,7 +76,7 @@ describe('ops server on a real run', () => {
       await produce(
         brokers(),
         catalogue.transactions.name,
-        data.transactions.map((r) => ({ key: r.key, value: serdes.transactions.serialize(r.value, catalogue.transactions.name), timestamp: String(r.value.eventTime) })),
+        data.transactions.map((r) => ({ key: r.key, value: serdes.transactions.serialize(r.value), timestamp: String(r.value.eventTime) })),
       );
       let text = '';
       const deadline = Date.now() + 150_000;

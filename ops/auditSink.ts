@@ -1,0 +1,156 @@
+/**
+ * Audit trail: decisions from the decisions topic into PostgreSQL, one row per transaction, for
+ * auditors to query with SQL (the decision, reason codes, versions and the feature snapshot as
+ * JSONB).
+ *
+ * Idempotent on transaction id: `INSERT … ON CONFLICT (transaction_id) DO NOTHING`. DO NOTHING
+ * rather than DO UPDATE because the audit must show what the customer actually got: the first
+ * decision recorded for a transaction is the one that was acted on, and a redelivery after a crash
+ * (at-least-once between Kafka and the database) or a replay carries the same decision anyway.
+ * The consumer commits its offsets only after the rows are in, so a crash re-inserts a batch and
+ * the conflict clause absorbs it.
+ */
+import { Kafka, logLevel, type Consumer } from 'kafkajs';
+import pg from 'pg';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import type { Catalogue } from '../schemas/catalogue.js';
+import type { TopicSerdes } from '../schemas/createSerdes.js';
+import type { Decision } from '../schemas/types.js';
+
+export const AuditConfig = z.object({
+  /** e.g. postgres://riskloop:riskloop@127.0.0.1:5432/riskloop */
+  connectionString: z.string().min(1),
+  table: z.string().regex(/^[a-z_][a-z0-9_]*$/, 'table must be a plain lower-case identifier').default('decision_audit'),
+  /** Rows per INSERT statement: 17 parameters each, under PostgreSQL's 65 535 parameter limit. */
+  batchSize: z.number().int().min(1).max(3000).default(500),
+});
+export type AuditConfigInput = z.input<typeof AuditConfig>;
+
+const COLUMNS = [
+  'transaction_id', 'account_token', 'card_token', 'event_time', 'decided_at', 'decision', 'score', 'model_version',
+  'shadow_scores', 'rule_set_version', 'reason_codes', 'features', 'facts', 'top_contributions', 'pipeline_latency_ms',
+  'source_partition', 'source_offset',
+] as const;
+
+export function createTableSql(table: string): string {
+  return `CREATE TABLE IF NOT EXISTS ${table} (
+  transaction_id      text PRIMARY KEY,
+  account_token       text NOT NULL,
+  card_token          text NOT NULL,
+  event_time          timestamptz NOT NULL,
+  decided_at          timestamptz NOT NULL,
+  decision            text NOT NULL,
+  score               double precision,
+  model_version       text,
+  shadow_scores       jsonb NOT NULL,
+  rule_set_version    text NOT NULL,
+  reason_codes        text[] NOT NULL,
+  features            jsonb NOT NULL,
+  facts               jsonb NOT NULL,
+  top_contributions   jsonb NOT NULL,
+  pipeline_latency_ms double precision NOT NULL,
+  source_partition    integer,
+  source_offset       bigint,
+  recorded_at         timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS ${table}_event_time ON ${table} (event_time);
+CREATE INDEX IF NOT EXISTS ${table}_account_token ON ${table} (account_token, event_time);`;
+}
+
+export interface AuditRow {
+  decision: Decision;
+  partition?: number;
+  offset?: number;
+}
+
+export class AuditSink {
+  private readonly config: z.output<typeof AuditConfig>;
+  readonly pool: pg.Pool;
+
+  constructor(config: AuditConfigInput) {
+    this.config = AuditConfig.parse(config);
+    this.pool = new pg.Pool({ connectionString: this.config.connectionString, max: 2 });
+  }
+
+  get table(): string {
+    return this.config.table;
+  }
+
+  /** Creates the table if missing; fails with a clear message when the database is unreachable. */
+  async init(): Promise<void> {
+    try {
+      await this.pool.query(createTableSql(this.config.table));
+    } catch (err) {
+      // The connection string may hold a password: name only host and database.
+      const url = new URL(this.config.connectionString);
+      throw new Error(`audit database ${url.hostname}:${url.port || 5432}${url.pathname} not usable: ${(err as Error).message}`);
+    }
+  }
+
+  /** Inserts rows in batches; returns how many were new (the rest were already recorded). */
+  async write(rows: readonly AuditRow[]): Promise<number> {
+    let inserted = 0;
+    for (let i = 0; i < rows.length; i += this.config.batchSize) {
+      const chunk = rows.slice(i, i + this.config.batchSize);
+      const params: unknown[] = [];
+      const tuples = chunk.map((r) => {
+        const d = r.decision;
+        const base = params.length;
+        params.push(
+          d.transactionId, d.accountToken, d.cardToken, new Date(d.eventTime), new Date(d.decidedAt), d.decision, d.score, d.modelVersion,
+          JSON.stringify(d.shadowScores), d.ruleSetVersion, d.reasonCodes, JSON.stringify(d.features), JSON.stringify(d.facts),
+          JSON.stringify(d.topContributions), d.pipelineLatencyMs, r.partition ?? null, r.offset ?? null,
+        );
+        return `(${COLUMNS.map((_, j) => `$${base + j + 1}`).join(',')})`;
+      });
+      const res = await this.pool.query(
+        `INSERT INTO ${this.config.table} (${COLUMNS.join(',')}) VALUES ${tuples.join(',')} ON CONFLICT (transaction_id) DO NOTHING`,
+        params,
+      );
+      inserted += res.rowCount ?? 0;
+    }
+    return inserted;
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}
+
+/** Reads the decisions topic into the sink under a committed group (`<app>-audit`). */
+export class AuditConsumer {
+  private consumer: Consumer | undefined;
+
+  constructor(
+    private readonly opts: { brokers: string[]; applicationId: string; catalogue: Catalogue; serdes: Pick<TopicSerdes, 'decisions'>; logger: Logger },
+    private readonly sink: AuditSink,
+  ) {}
+
+  async start(): Promise<void> {
+    const { catalogue, serdes, logger } = this.opts;
+    const kafka = new Kafka({ clientId: `${this.opts.applicationId}-audit`, brokers: this.opts.brokers, logLevel: logLevel.NOTHING });
+    const consumer = kafka.consumer({ groupId: `${this.opts.applicationId}-audit`, readUncommitted: false });
+    this.consumer = consumer;
+    await consumer.connect();
+    // From the beginning on first start: the audit trail must hold every decision still on the topic.
+    await consumer.subscribe({ topics: [catalogue.decisions.name], fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatch: async ({ batch, resolveOffset }) => {
+        const values = batch.messages.filter((m) => m.value !== null);
+        await serdes.decisions.prefetch?.(values.map((m) => m.value!));
+        const rows = values.map((m) => ({ decision: serdes.decisions.deserialize(m.value!), partition: batch.partition, offset: Number(m.offset) }));
+        const inserted = await this.sink.write(rows);
+        for (const m of batch.messages) resolveOffset(m.offset);
+        const last = batch.messages[batch.messages.length - 1];
+        if (last) await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: String(Number(last.offset) + 1) }]);
+        logger.debug({ partition: batch.partition, rows: rows.length, inserted }, 'audit batch written');
+      },
+    });
+  }
+
+  async stop(): Promise<void> {
+    await this.consumer?.disconnect();
+  }
+}
