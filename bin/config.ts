@@ -78,7 +78,8 @@ const DEFAULTS: Record<keyof typeof ENV, string | undefined> = {
   stateDir: '.state',
   instanceId: undefined,
   rulesPath: 'rules/ruleset.json',
-  modelCard: 'models/bootstrap-v1.card.json',
+  // Trained by the trainer on simulator data (models/sim-bootstrap-v1.card.md); bootstrap-v1 is the synthetic seed model it replaced.
+  modelCard: 'models/sim-bootstrap-v1.card.json',
   metricsPort: '9464',
   logLevel: 'info',
 };

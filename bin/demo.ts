@@ -203,6 +203,10 @@ export async function runDemo(opts: DemoOptions, io: CommandIo): Promise<number>
     LOG_LEVEL: 'error',
   });
   const logger = pino({ level: 'error' });
+  // The champion the loop starts with (RISKLOOP_MODEL_CARD, default the committed bootstrap model).
+  const championCard = JSON.parse(await readFile(path.resolve(ROOT, config.modelCard), 'utf8')) as { version: string; artifact: string };
+  const champion = championCard.version;
+  const championOnnx = path.resolve(path.dirname(path.resolve(ROOT, config.modelCard)), championCard.artifact);
   const catalogue: Catalogue = buildCatalogue({ prefix: config.topicPrefix, partitions: config.partitions });
   await ensureTopics(config, io, { keepHistory: true });
   const serdes: TopicSerdes = await createSerdes(new SchemaRegistry({ host: config.schemaRegistryUrl }), catalogue);
@@ -219,7 +223,7 @@ export async function runDemo(opts: DemoOptions, io: CommandIo): Promise<number>
     const s1 = sim1.summary;
     io.out(`  ${s1.records.transactions} transactions, ${s1.fraud.transactions} fraudulent (${(s1.fraud.rate * 100).toFixed(2)}%), ${s1.records.chargebacks} chargebacks, ${s1.records.analystOutcomes} analyst outcomes`);
 
-    step('starting the loop (exactly_once, bootstrap-v1 as champion) and publishing the traffic');
+    step(`starting the loop (exactly_once, ${champion} as champion) and publishing the traffic`);
     await app.streams.start();
     await decisions.start();
     await training.start();
@@ -233,7 +237,7 @@ export async function runDemo(opts: DemoOptions, io: CommandIo): Promise<number>
     await decisions.until(() => decisions.values.length >= sim1.records.transactions.length, 600_000, 'decisions of phase 1');
     const loopSecs = (Date.now() - loopStart) / 1000;
     io.out(`  ${decisions.values.length} decisions in ${loopSecs.toFixed(1)} s (${Math.round(decisions.values.length / loopSecs)} tx/s, including the producer)`);
-    const phase1 = outcome('phase 1 — bootstrap-v1 decides', decisions.values.slice(), truth);
+    const phase1 = outcome(`phase 1 — ${champion} decides`, decisions.values.slice(), truth);
 
     step('chargebacks and analyst outcomes arrive; the label join writes training examples');
     await produceSimulation({ ...sim1.records, kyc: [], deviceSignals: [], transactions: [] }, sink);
@@ -246,7 +250,7 @@ export async function runDemo(opts: DemoOptions, io: CommandIo): Promise<number>
     const version = `demo-lgbm-${opts.seed}`;
     const modelsDir = path.join(stateDir, 'models');
     const code = await train(
-      ['--from-topic', '--prefix', config.topicPrefix, '--brokers', config.brokers.join(','), '--schema-registry', config.schemaRegistryUrl, '--out-dir', modelsDir, '--version', version, '--parent', path.join(ROOT, 'models/bootstrap-v1.onnx')],
+      ['--from-topic', '--prefix', config.topicPrefix, '--brokers', config.brokers.join(','), '--schema-registry', config.schemaRegistryUrl, '--out-dir', modelsDir, '--version', version, '--parent', championOnnx],
       { ...io, out: (l) => io.out(`  | ${l}`) },
     );
     if (code !== 0) throw new Error(`training failed (exit ${code})`);
@@ -270,7 +274,7 @@ export async function runDemo(opts: DemoOptions, io: CommandIo): Promise<number>
     await produceSimulation({ ...sim2.records, transactions: [], chargebacks: [], analystOutcomes: [] }, sink);
     await produceSimulation({ ...sim2.records, kyc: [], deviceSignals: [], chargebacks: [], analystOutcomes: [], transactions: sim2.records.transactions.slice(0, half) }, sink);
     await decisions.until(() => decisions.values.length >= before + half, 600_000, 'decisions of phase 2a');
-    const phase2a = outcome(`phase 2a — bootstrap-v1 decides, ${version} in shadow`, decisions.values.slice(before), truth);
+    const phase2a = outcome(`phase 2a — ${champion} decides, ${version} in shadow`, decisions.values.slice(before), truth);
     await publishRelease(producer, serdes.modelReleases, catalogue.modelReleases.name, await releaseFromCard(cardPath, 'champion', { releasedBy: 'demo' }));
     for (let i = 0; i < 100 && app.models.current().champion?.version !== version; i++) await sleep(100);
     const mid = decisions.values.length;
@@ -286,7 +290,7 @@ export async function runDemo(opts: DemoOptions, io: CommandIo): Promise<number>
     const pm = card.parentMetrics ?? {};
     const fmt = (x: number | undefined) => (x === undefined ? '   -  ' : x.toFixed(3).padStart(6));
     io.out('  models on the trainer\'s held-out test period (the latest week, after a label-delay gap):');
-    io.out('                         bootstrap-v1   ' + version);
+    io.out(`                         ${champion.padEnd(16)} ${version}`);
     io.out(`    AUC ROC                  ${fmt(pm.aucRoc)}        ${fmt(card.metrics.aucRoc)}`);
     io.out(`    average precision        ${fmt(pm.averagePrecision)}        ${fmt(card.metrics.averagePrecision)}`);
     io.out(`    precision@${card.metrics.precisionAtK.k} (mean/day)   ${fmt(pm.precisionAtK?.mean)}        ${fmt(card.metrics.precisionAtK.mean)}`);
@@ -299,7 +303,7 @@ export async function runDemo(opts: DemoOptions, io: CommandIo): Promise<number>
     await training.stop().catch(() => undefined);
     await app.close().catch(() => undefined);
     if (opts.keep) {
-      io.out(`kept: topics ${config.topicPrefix}*, state ${stateDir}. Remove with: riskloop topics delete --prefix ${config.topicPrefix} (or reset the stack) and rm -r ${stateDir}`);
+      io.out(`kept: topics ${config.topicPrefix}*, state ${stateDir}. Remove with: bash stack/stack.sh reset (deletes all broker data) and rm -r ${stateDir}`);
     } else {
       const admin = kafka.admin();
       await admin.connect();

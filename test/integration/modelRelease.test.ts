@@ -41,6 +41,7 @@ describe('model releases', () => {
       RISKLOOP_ACCOUNT_TOKEN_KEY: TEST_TOKENIZER_CONFIG.accountTokenKey,
       RISKLOOP_CARD_KEYS: JSON.stringify(TEST_TOKENIZER_CONFIG.cardKeys),
       RISKLOOP_CARD_KEY_ID: TEST_TOKENIZER_CONFIG.currentCardKeyId,
+    RISKLOOP_MODEL_CARD: 'models/bootstrap-v1.card.json',
       LOG_LEVEL: 'error',
     });
     await ensureTopics(c, { out: () => undefined, err: console.error, env: process.env }, { keepHistory: true });
