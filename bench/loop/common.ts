@@ -136,7 +136,17 @@ const io = (env: BenchEnv) => ({ out: () => undefined, err: (l: string) => conso
 
 export async function createLoopTopics(env: BenchEnv, run: LoopRun): Promise<TopicSerdes> {
   // keepHistory: simulated event times are weeks old and the raw topics' retention would delete them.
-  await ensureTopics(run.config, io(env), { keepHistory: true });
+  // Retried: right after creation the broker can answer a describe with "does not host this
+  // topic-partition" while leadership settles (seen under load on this machine); the call is idempotent.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await ensureTopics(run.config, io(env), { keepHistory: true });
+      break;
+    } catch (err) {
+      if (attempt >= 4) throw err;
+      await sleep(2000 * attempt);
+    }
+  }
   return createSerdes(new SchemaRegistry({ host: env.registryUrl }), run.catalogue);
 }
 
