@@ -18,14 +18,15 @@
  *    trailing edge reads day buckets only); absent below `zscoreMinHistory` transactions or with a
  *    std of 0.
  *  - `account.distinct_*_24h`: distinct merchant ids / merchant countries in the 24 h window; each
- *    minute and hour bucket keeps at most `maxDistinctPerBucket` of each, so past that the count is
- *    a lower bound.
+ *    minute and hour keeps at most `maxDistinctPerBucket` of each, so past that the count is a
+ *    lower bound.
  *  - `travel.*`: against the account's latest earlier located transaction (impossibleTravel.ts);
  *    absent when this one or every earlier one has no valid lat/lon.
  *
- * State and cost (velocity/buckets.ts): per entity, minute events + minute/hour buckets in a
- * window store with 7 d + 1 h + grace retention, day buckets in another with 31 d + grace. Each
- * transaction does four puts per entity and reads O(buckets) per window. A transaction older than
+ * State and cost (velocity/buckets.ts): per entity, minute events + minute/hour buckets (+ distinct
+ * sets for accounts) in a window store with 7 d + 1 h + grace retention, day buckets in another
+ * with 31 d + grace. Each transaction does four puts per card and six per account, and reads
+ * O(buckets) per window. A transaction older than
  * stream time − grace may find its oldest buckets already expired: it is still scored, with reason
  * code VELOCITY_LATE_EVENT saying its history may be partial.
  */
@@ -108,10 +109,12 @@ export function velocityStoreBuilders(
   const { graceMs } = VelocityConfig.parse(config);
   // A store's retention counts back from the newest bucket it holds, which can be ahead of stream
   // time by ingress's maxFutureMs (minutes): the extra hour in both covers that.
+  // Segments are large on purpose: a range read costs one scan per segment it spans, and the reads
+  // here span hours to 30 days; the price is up to one segment of expired buckets kept on disk.
   // Minute buckets are read back to t − 7 d (the window's edge minute); hour buckets likewise.
-  const velocity = { ...opts, retentionMs: MAX_WINDOW_MS + HOUR_MS + graceMs, segmentIntervalMs: 6 * HOUR_MS };
+  const velocity = { ...opts, retentionMs: MAX_WINDOW_MS + HOUR_MS + graceMs, segmentIntervalMs: DAY_MS };
   // Day buckets back to the UTC day 30 days before the transaction's day, i.e. up to 31 days back.
-  const history = { ...opts, retentionMs: (ZSCORE_HISTORY_DAYS + 1) * DAY_MS + HOUR_MS + graceMs, segmentIntervalMs: DAY_MS };
+  const history = { ...opts, retentionMs: (ZSCORE_HISTORY_DAYS + 1) * DAY_MS + HOUR_MS + graceMs, segmentIntervalMs: 8 * DAY_MS };
   return [
     Stores.window<string, VelocityValue>(StoreNames.cardVelocity, Serdes.String, Serdes.Json<VelocityValue>(), velocity),
     Stores.window<string, VelocityValue>(StoreNames.accountVelocity, Serdes.String, Serdes.Json<VelocityValue>(), velocity),
@@ -148,24 +151,26 @@ export class VelocityFeaturesProcessor implements Processor<string, RiskContext,
     }
     const { txn, features } = risk;
     const t = txn.eventTime;
-    const card = new EntityState({ velocity: this.cardVelocity, history: this.cardHistory }, txn.cardToken, {
-      distinctCap: null,
-      historyDays: ZSCORE_HISTORY_DAYS,
-    });
-    const account = new EntityState({ velocity: this.accountVelocity, history: this.accountHistory }, txn.accountToken, {
-      distinctCap: this.config.maxDistinctPerBucket,
-      historyDays: ZSCORE_HISTORY_DAYS,
-    });
+    const common = { historyDays: ZSCORE_HISTORY_DAYS };
+    const card = new EntityState({ velocity: this.cardVelocity, history: this.cardHistory }, txn.cardToken, { ...common, distinctCap: null }, t);
+    const account = new EntityState(
+      { velocity: this.accountVelocity, history: this.accountHistory },
+      txn.accountToken,
+      { ...common, distinctCap: this.config.maxDistinctPerBucket },
+      t,
+    );
 
     for (const w of WINDOWS) {
       const from = t - w.ms + 1;
       const c = card.window(from, t + 1, w.coarsest);
       features[`card.count_${w.name}`] = c.count;
       features[`card.sum_${w.name}`] = c.sum;
-      const a = account.window(from, t + 1, w.coarsest);
+      const distinct = w.ms === DAY_MS;
+      // Days keep no distinct sets; a whole day fits in (t − 24 h, t] only when t ends a UTC day anyway.
+      const a = account.window(from, t + 1, distinct ? 'hour' : w.coarsest, distinct);
       features[`account.count_${w.name}`] = a.count;
       features[`account.sum_${w.name}`] = a.sum;
-      if (w.ms === DAY_MS) {
+      if (distinct) {
         features[VELOCITY_FEATURES.accountDistinctMerchants24h] = a.merchants.size;
         features[VELOCITY_FEATURES.accountDistinctCountries24h] = a.countries.size;
       }
