@@ -200,6 +200,9 @@ export async function runDemo(opts: DemoOptions, io: CommandIo): Promise<number>
     RISKLOOP_ACCOUNT_TOKEN_KEY: randomBytes(32).toString('hex'),
     RISKLOOP_CARD_KEYS: JSON.stringify([{ id: 'demo-k1', key: randomBytes(32).toString('hex') }]),
     RISKLOOP_CARD_KEY_ID: 'demo-k1',
+    // The demo tells the cold-start story: day one runs the synthetic seed model (no real labels
+    // exist yet), and the loop's own outcomes train its successor. RISKLOOP_MODEL_CARD overrides.
+    RISKLOOP_MODEL_CARD: env.RISKLOOP_MODEL_CARD ?? 'models/bootstrap-v1.card.json',
     LOG_LEVEL: 'error',
   });
   const logger = pino({ level: 'error' });
