@@ -15,7 +15,7 @@ import type { LatencyRow } from './latency.js';
 
 const W = 760;
 const H = 420;
-const M = { left: 70, right: 180, top: 40, bottom: 60 };
+const M = { left: 70, right: 240, top: 40, bottom: 60 };
 const COLORS = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2'];
 const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
 
@@ -50,7 +50,7 @@ function latencyChart(rows: LatencyRow[]): string {
       parts.push(`<line x1="${x(ms)}" y1="${M.top}" x2="${x(ms)}" y2="${M.top + ph}" stroke="#ddd"/>`, text(x(ms), M.top + ph + 16, ms >= 1000 ? `${ms / 1000}s` : `${ms}`, { anchor: 'middle', size: 11 }));
     }
   }
-  for (const s of [0, 0.25, 0.5, 0.75, 0.95, 0.99, 1]) parts.push(`<line x1="${M.left}" y1="${y(s)}" x2="${M.left + pw}" y2="${y(s)}" stroke="#eee"/>`, text(M.left - 6, y(s) + 4, `${Math.round(s * 100)}%`, { anchor: 'end', size: 11 }));
+  for (const s of [0, 0.25, 0.5, 0.75, 0.95, 1]) parts.push(`<line x1="${M.left}" y1="${y(s)}" x2="${M.left + pw}" y2="${y(s)}" stroke="#eee"/>`, text(M.left - 6, y(s) + 4, `${Math.round(s * 100)}%`, { anchor: 'end', size: 11 }));
   parts.push(`<rect x="${M.left}" y="${M.top}" width="${pw}" height="${ph}" fill="none" stroke="#444"/>`);
   parts.push(text(M.left + pw / 2, H - 18, 'latency, ms (log scale)', { anchor: 'middle' }), text(18, M.top + ph / 2, 'share of decisions', { anchor: 'middle', rotate: true }));
   rows.forEach((r, i) => {
@@ -64,14 +64,14 @@ function latencyChart(rows: LatencyRow[]): string {
     }
     const color = COLORS[i % COLORS.length]!;
     parts.push(`<polyline points="${pts.join(' ')}" fill="none" stroke="${color}" stroke-width="2"${r.guarantee === 'exactly_once' ? ' stroke-dasharray="6 3"' : ''}/>`);
-    const label = `${r.offeredRate}/s ${r.guarantee === 'exactly_once' ? 'EOS' : 'ALO'} p99 ${Math.round(r.p99)}ms${r.saturated ? ' (sat.)' : ''}`;
+    const label = `${r.offeredRate}/s ${r.guarantee === 'exactly_once' ? 'EOS' : 'ALO'} p99 ${Math.round(r.p99)}ms${r.saturated ? ' saturated' : ''}`;
     parts.push(`<line x1="${W - M.right + 10}" y1="${M.top + 10 + i * 20}" x2="${W - M.right + 30}" y2="${M.top + 10 + i * 20}" stroke="${color}" stroke-width="2"/>`, text(W - M.right + 34, M.top + 14 + i * 20, label, { size: 11 }));
   });
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}">${parts.join('')}</svg>`;
 }
 
 function throughputChart(bars: { name: string; ratio: number; rps: number; target?: number }[]): string {
-  const pw = W - M.left - M.right + 120;
+  const pw = W - M.left - M.right + 180;
   const ph = H - M.top - M.bottom;
   const maxR = Math.max(1.1, ...bars.map((b) => b.ratio));
   const y = (r: number): number => M.top + (1 - r / maxR) * ph;
