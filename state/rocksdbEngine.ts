@@ -10,7 +10,7 @@ import {
   deleteRange,
   getSync,
   openRocksDb,
-  ReusableScanner,
+  scanSync,
   seekKeysSync,
   writeBatchSync,
   type RocksDb,
@@ -19,7 +19,6 @@ import {
 export class RocksDBEngine implements StoreEngine {
   readonly persistent = true;
   private db: RocksDb | undefined;
-  private readonly scanner = new ReusableScanner(() => this.opened());
 
   constructor(readonly location: string) {}
 
@@ -38,7 +37,7 @@ export class RocksDBEngine implements StoreEngine {
   }
 
   scan(range: KeyRange): IterableIterator<EngineEntry> {
-    return this.scanner.scan(range);
+    return scanSync(this.opened(), range);
   }
 
   /** See seekKeysSync: first keys at or after successive seek targets, one native iterator. */
@@ -47,15 +46,11 @@ export class RocksDBEngine implements StoreEngine {
   }
 
   write(writes: readonly EngineWrite[]): void {
-    if (writes.length === 0) return;
     writeBatchSync(this.opened(), writes);
-    this.scanner.invalidate();
   }
 
   async deleteRange(range: { gte: Buffer; lt: Buffer }): Promise<void> {
-    this.scanner.invalidate();
     await deleteRange(this.opened(), range.gte, range.lt);
-    this.scanner.invalidate();
   }
 
   approximateNumEntries(): number {
@@ -70,7 +65,6 @@ export class RocksDBEngine implements StoreEngine {
   }
 
   async close(): Promise<void> {
-    this.scanner.close();
     const db = this.db;
     this.db = undefined;
     if (db) await db.close();
