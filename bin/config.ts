@@ -34,6 +34,11 @@ export const AppConfig = z.object({
   /** Empty: start with no model (rules decide) until a release arrives on the model-releases topic. */
   modelCard: z.string(),
   metricsPort: z.coerce.number().int().min(0).max(65535),
+  /**
+   * Where state stores keep their data: RocksDB on local disk (default; restarts skip the restore
+   * via checkpoints) or memory (faster reads; every start restores from the changelogs).
+   */
+  stores: z.enum(['rocksdb', 'memory']),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']),
   /** Kept as text (the Tokenizer decodes it) but checked here, so a bad key fails at start. */
   tokenizer: z
@@ -64,6 +69,7 @@ export const ENV = {
   rulesPath: 'RISKLOOP_RULES',
   modelCard: 'RISKLOOP_MODEL_CARD',
   metricsPort: 'RISKLOOP_METRICS_PORT',
+  stores: 'RISKLOOP_STORES',
   logLevel: 'LOG_LEVEL',
 } as const;
 
@@ -81,6 +87,7 @@ const DEFAULTS: Record<keyof typeof ENV, string | undefined> = {
   // Trained by the trainer on simulator data (models/sim-bootstrap-v1.card.md); bootstrap-v1 is the synthetic seed model it replaced.
   modelCard: 'models/sim-bootstrap-v1.card.json',
   metricsPort: '9464',
+  stores: 'rocksdb',
   logLevel: 'info',
 };
 

@@ -56,7 +56,7 @@ export async function buildRiskLoopApp(
     if (!outcome.accepted) throw new Error(`model ${config.modelCard} refused: ${outcome.reason}`);
   }
   const topology = riskLoopTopology(
-    { ...opts.loop, applicationId: config.applicationId },
+    { persistentStores: config.stores === 'rocksdb', ...opts.loop, applicationId: config.applicationId },
     { catalogue, serdes: loopSerdes(serdes), tokenizer, rules, models, logger },
   );
   const streams = new KafkaStreams(
