@@ -9,7 +9,7 @@ import path from 'node:path';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
-import { readAppConfig } from '../../bin/config.js';
+import { testAppConfig } from '../support/appConfig.js';
 import { ensureTopics } from '../../bin/commands/topicsEnsure.js';
 import { publishRelease, releaseFromCard } from '../../bin/modelRelease.js';
 import { buildRiskLoopApp } from '../../bin/riskLoopApp.js';
@@ -18,10 +18,9 @@ import { buildCatalogue } from '../../schemas/catalogue.js';
 import { createSerdes } from '../../schemas/createSerdes.js';
 import type { Decision } from '../../schemas/types.js';
 import { createKafkajsClient } from '../../topology/kafka/kafkajsClient.js';
-import { brokers, schemaRegistryUrl, uniq } from '../support/env.js';
+import { brokers, uniq } from '../support/env.js';
 import { produce, readTopic } from '../support/kafkaIo.js';
 import { loopData } from '../support/loopData.js';
-import { TEST_TOKENIZER_CONFIG } from '../support/riskLoopFixture.js';
 
 const stateRoot = mkdtempSync(path.join(os.tmpdir(), 'riskloop-release-'));
 afterAll(() => rmSync(stateRoot, { recursive: true, force: true }));
@@ -31,19 +30,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 describe('model releases', () => {
   it('switch the running loop atomically, lose nothing, and refuse a corrupt release', async () => {
     const id = uniq('release');
-    const c = readAppConfig({
-      KAFKA_BROKERS: brokers().join(','),
-      SCHEMA_REGISTRY_URL: schemaRegistryUrl(),
-      RISKLOOP_APP_ID: id,
-      RISKLOOP_TOPIC_PREFIX: `${id}.`,
-      RISKLOOP_GUARANTEE: 'exactly_once',
-      RISKLOOP_STATE_DIR: path.join(stateRoot, id),
-      RISKLOOP_ACCOUNT_TOKEN_KEY: TEST_TOKENIZER_CONFIG.accountTokenKey,
-      RISKLOOP_CARD_KEYS: JSON.stringify(TEST_TOKENIZER_CONFIG.cardKeys),
-      RISKLOOP_CARD_KEY_ID: TEST_TOKENIZER_CONFIG.currentCardKeyId,
-    RISKLOOP_MODEL_CARD: 'models/bootstrap-v1.card.json',
-      LOG_LEVEL: 'error',
-    });
+    const c = testAppConfig(id, stateRoot, { LOG_LEVEL: 'error' });
     await ensureTopics(c, { out: () => undefined, err: console.error, env: process.env }, { keepHistory: true });
     const catalogue = buildCatalogue({ prefix: c.topicPrefix, partitions: c.partitions });
     const serdes = await createSerdes(new SchemaRegistry({ host: c.schemaRegistryUrl }), catalogue);

@@ -9,17 +9,16 @@ import path from 'node:path';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
-import { readAppConfig } from '../../bin/config.js';
+import { testAppConfig } from '../support/appConfig.js';
 import { buildRiskLoopApp } from '../../bin/riskLoopApp.js';
 import { ensureTopics } from '../../bin/commands/topicsEnsure.js';
 import { startOps } from '../../ops/opsRuntime.js';
 import { Tokenizer } from '../../processors/tokenizer.js';
 import { buildCatalogue } from '../../schemas/catalogue.js';
 import { createSerdes } from '../../schemas/createSerdes.js';
-import { brokers, schemaRegistryUrl, uniq } from '../support/env.js';
+import { brokers, uniq } from '../support/env.js';
 import { produce } from '../support/kafkaIo.js';
 import { loopData } from '../support/loopData.js';
-import { TEST_TOKENIZER_CONFIG } from '../support/riskLoopFixture.js';
 
 const stateRoot = mkdtempSync(path.join(os.tmpdir(), 'riskloop-ops-'));
 afterAll(() => rmSync(stateRoot, { recursive: true, force: true }));
@@ -41,19 +40,7 @@ function sumOf(text: string, name: string, match: Record<string, string> = {}): 
 describe('ops server on a real run', () => {
   it('exports counters that match what was produced, and reports health', async () => {
     const id = uniq('ops');
-    const c = readAppConfig({
-      KAFKA_BROKERS: brokers().join(','),
-      SCHEMA_REGISTRY_URL: schemaRegistryUrl(),
-      RISKLOOP_APP_ID: id,
-      RISKLOOP_TOPIC_PREFIX: `${id}.`,
-      RISKLOOP_GUARANTEE: 'exactly_once',
-      RISKLOOP_STATE_DIR: path.join(stateRoot, id),
-      RISKLOOP_ACCOUNT_TOKEN_KEY: TEST_TOKENIZER_CONFIG.accountTokenKey,
-      RISKLOOP_CARD_KEYS: JSON.stringify(TEST_TOKENIZER_CONFIG.cardKeys),
-      RISKLOOP_CARD_KEY_ID: TEST_TOKENIZER_CONFIG.currentCardKeyId,
-    RISKLOOP_MODEL_CARD: 'models/bootstrap-v1.card.json',
-      LOG_LEVEL: 'warn',
-    });
+    const c = testAppConfig(id, stateRoot);
     await ensureTopics(c, io, { keepHistory: true });
     const catalogue = buildCatalogue({ prefix: c.topicPrefix, partitions: c.partitions });
     const serdes = await createSerdes(new SchemaRegistry({ host: c.schemaRegistryUrl }), catalogue);

@@ -10,7 +10,8 @@ import path from 'node:path';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
-import { readAppConfig, type AppConfig } from '../../bin/config.js';
+import type { AppConfig } from '../../bin/config.js';
+import { testAppConfig } from '../support/appConfig.js';
 import { replayRange } from '../../bin/replay.js';
 import { buildRiskLoopApp } from '../../bin/riskLoopApp.js';
 import { ensureTopics } from '../../bin/commands/topicsEnsure.js';
@@ -19,10 +20,9 @@ import { buildCatalogue } from '../../schemas/catalogue.js';
 import { createSerdes, type TopicSerdes } from '../../schemas/createSerdes.js';
 import { avroType } from '../../schemas/load.js';
 import type { Decision, DeadLetter, TrainingExample } from '../../schemas/types.js';
-import { brokers, schemaRegistryUrl, uniq } from '../support/env.js';
+import { brokers, uniq } from '../support/env.js';
 import { produce, readTopic, type ReadRecord } from '../support/kafkaIo.js';
 import { loopData } from '../support/loopData.js';
-import { TEST_TOKENIZER_CONFIG } from '../support/riskLoopFixture.js';
 
 const stateRoot = mkdtempSync(path.join(os.tmpdir(), 'riskloop-loop-'));
 afterAll(() => rmSync(stateRoot, { recursive: true, force: true }));
@@ -31,19 +31,7 @@ const io = { out: () => undefined, err: (l: string) => console.error(l), env: pr
 const logger = pino({ level: 'error' });
 
 function config(id: string): AppConfig {
-  return readAppConfig({
-    KAFKA_BROKERS: brokers().join(','),
-    SCHEMA_REGISTRY_URL: schemaRegistryUrl(),
-    RISKLOOP_APP_ID: id,
-    RISKLOOP_TOPIC_PREFIX: `${id}.`,
-    RISKLOOP_GUARANTEE: 'exactly_once',
-    RISKLOOP_STATE_DIR: path.join(stateRoot, id),
-    RISKLOOP_ACCOUNT_TOKEN_KEY: TEST_TOKENIZER_CONFIG.accountTokenKey,
-    RISKLOOP_CARD_KEYS: JSON.stringify(TEST_TOKENIZER_CONFIG.cardKeys),
-    RISKLOOP_CARD_KEY_ID: TEST_TOKENIZER_CONFIG.currentCardKeyId,
-    RISKLOOP_MODEL_CARD: 'models/bootstrap-v1.card.json',
-    LOG_LEVEL: 'warn',
-  });
+  return testAppConfig(id, stateRoot);
 }
 
 async function decode<T>(serde: TopicSerdes[keyof TopicSerdes], records: ReadRecord[]): Promise<T[]> {
