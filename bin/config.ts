@@ -91,12 +91,39 @@ const DEFAULTS: Record<keyof typeof ENV, string | undefined> = {
   logLevel: 'info',
 };
 
-export function readAppConfig(env: Readonly<Record<string, string | undefined>>, flags: Partial<Record<keyof typeof ENV, string>> = {}): AppConfig {
+/** What commands that only read or publish records need: everything but the tokenization keys. */
+export const ClientConfig = AppConfig.omit({ tokenizer: true });
+export type ClientConfig = z.output<typeof ClientConfig>;
+
+function rawConfig(env: Readonly<Record<string, string | undefined>>, flags: Partial<Record<keyof typeof ENV, string>>): Record<string, unknown> {
   const raw: Record<string, unknown> = {};
   for (const [name, variable] of Object.entries(ENV) as [keyof typeof ENV, string][]) {
     const v = flags[name] ?? env[variable] ?? DEFAULTS[name];
     if (v !== undefined) raw[name] = v;
   }
+  return raw;
+}
+
+function fail(issues: readonly { path: PropertyKey[]; message: string }[], extra: string[] = []): never {
+  // Paths and messages only: the input holds secrets.
+  const problems = issues.map((i) => {
+    const path = i.path.join('.');
+    if (path.startsWith('tokenizer')) return `${path}: ${i.message} (set RISKLOOP_ACCOUNT_TOKEN_KEY, RISKLOOP_CARD_KEYS, RISKLOOP_CARD_KEY_ID)`;
+    const variable = ENV[i.path[0] as keyof typeof ENV];
+    return `${path}${variable ? ` ($${variable})` : ''}: ${i.message}`;
+  });
+  throw new Error(`invalid configuration:\n  ${[...problems, ...extra].join('\n  ')}`);
+}
+
+/** For decisions tail, produce, release: no key material is read, so none is required. */
+export function readClientConfig(env: Readonly<Record<string, string | undefined>>, flags: Partial<Record<keyof typeof ENV, string>> = {}): ClientConfig {
+  const parsed = ClientConfig.safeParse(rawConfig(env, flags));
+  if (!parsed.success) fail(parsed.error.issues);
+  return parsed.data;
+}
+
+export function readAppConfig(env: Readonly<Record<string, string | undefined>>, flags: Partial<Record<keyof typeof ENV, string>> = {}): AppConfig {
+  const raw = rawConfig(env, flags);
   const cardKeys = env.RISKLOOP_CARD_KEYS === undefined ? undefined : CardKeys.safeParse(env.RISKLOOP_CARD_KEYS);
   raw.tokenizer = {
     accountTokenKey: env.RISKLOOP_ACCOUNT_TOKEN_KEY,
@@ -104,16 +131,6 @@ export function readAppConfig(env: Readonly<Record<string, string | undefined>>,
     currentCardKeyId: env.RISKLOOP_CARD_KEY_ID,
   };
   const parsed = AppConfig.safeParse(raw);
-  if (!parsed.success) {
-    // Paths and messages only: the input holds secrets.
-    const problems = parsed.error.issues.map((i) => {
-      const path = i.path.join('.');
-      if (path.startsWith('tokenizer')) return `${path}: ${i.message} (set RISKLOOP_ACCOUNT_TOKEN_KEY, RISKLOOP_CARD_KEYS, RISKLOOP_CARD_KEY_ID)`;
-      const variable = ENV[i.path[0] as keyof typeof ENV];
-      return `${path}${variable ? ` ($${variable})` : ''}: ${i.message}`;
-    });
-    if (cardKeys && !cardKeys.success) problems.push(cardKeys.error.issues[0]!.message);
-    throw new Error(`invalid configuration:\n  ${problems.join('\n  ')}`);
-  }
+  if (!parsed.success) fail(parsed.error.issues, cardKeys && !cardKeys.success ? [cardKeys.error.issues[0]!.message] : []);
   return parsed.data;
 }

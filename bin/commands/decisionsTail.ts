@@ -6,7 +6,7 @@ import kafkajs from 'kafkajs';
 import { buildCatalogue } from '../../schemas/catalogue.js';
 import { createSerdes } from '../../schemas/createSerdes.js';
 import type { Decision } from '../../schemas/types.js';
-import { readAppConfig } from '../config.js';
+import { readClientConfig } from '../config.js';
 import type { CommandIo } from './topics.js';
 
 const { Kafka, logLevel } = kafkajs;
@@ -33,7 +33,7 @@ export async function decisionsTailCommand(argv: string[], io: CommandIo): Promi
     io.out('usage: riskloop decisions tail [--decision APPROVE|REVIEW|DECLINE] [--reason CODE] [--from-beginning] [--limit N] [--json]');
     return 0;
   }
-  const config = readAppConfig({ RISKLOOP_ACCOUNT_TOKEN_KEY: '00'.repeat(32), RISKLOOP_CARD_KEYS: `[{"id":"x","key":"${'01'.repeat(32)}"}]`, RISKLOOP_CARD_KEY_ID: 'x', ...io.env });
+  const config = readClientConfig(io.env);
   const catalogue = buildCatalogue({ prefix: config.topicPrefix, partitions: config.partitions });
   const serdes = await createSerdes(new SchemaRegistry({ host: config.schemaRegistryUrl }), catalogue, { register: false });
   const limit = values.limit ? Number(values.limit) : Infinity;

@@ -13,7 +13,7 @@ import { buildCatalogue } from '../../schemas/catalogue.js';
 import { SIMULATED_TOPICS, type SimulatedRecords } from '../../simulator/simulate.js';
 import { TOPIC_FILES } from '../../simulator/sinks/files.js';
 import { produceSimulation } from '../../simulator/sinks/kafka.js';
-import { readAppConfig } from '../config.js';
+import { readClientConfig } from '../config.js';
 import type { CommandIo } from './topics.js';
 
 export async function produceCommand(argv: string[], io: CommandIo): Promise<number> {
@@ -24,7 +24,7 @@ export async function produceCommand(argv: string[], io: CommandIo): Promise<num
     return values.help ? 0 : 2;
   }
   const dir = values['from-dir'];
-  const config = readAppConfig({ RISKLOOP_ACCOUNT_TOKEN_KEY: '00'.repeat(32), RISKLOOP_CARD_KEYS: `[{"id":"x","key":"${'01'.repeat(32)}"}]`, RISKLOOP_CARD_KEY_ID: 'x', ...io.env });
+  const config = readClientConfig(io.env);
   const records = Object.fromEntries(SIMULATED_TOPICS.map((t) => [t, []])) as unknown as SimulatedRecords;
   for (const topic of SIMULATED_TOPICS) {
     const file = path.join(dir, TOPIC_FILES[topic]);

@@ -6,7 +6,7 @@ import { buildCatalogue } from '../../schemas/catalogue.js';
 import { createSerdes } from '../../schemas/createSerdes.js';
 import { createKafkajsClient } from '../../topology/kafka/kafkajsClient.js';
 import { parseReleaseMode } from '../../processors/modelRegistry.js';
-import { readAppConfig } from '../config.js';
+import { readClientConfig } from '../config.js';
 import { publishRelease, releaseFromCard } from '../modelRelease.js';
 import type { CommandIo } from './topics.js';
 
@@ -17,7 +17,7 @@ export async function releaseCommand(argv: string[], io: CommandIo): Promise<num
     return values.help ? 0 : 2;
   }
   parseReleaseMode(values.mode);
-  const config = readAppConfig({ RISKLOOP_ACCOUNT_TOKEN_KEY: '00'.repeat(32), RISKLOOP_CARD_KEYS: `[{"id":"x","key":"${'01'.repeat(32)}"}]`, RISKLOOP_CARD_KEY_ID: 'x', ...io.env });
+  const config = readClientConfig(io.env);
   const catalogue = buildCatalogue({ prefix: config.topicPrefix, partitions: config.partitions });
   const serdes = await createSerdes(new SchemaRegistry({ host: config.schemaRegistryUrl }), catalogue);
   const client = createKafkajsClient({ brokers: config.brokers, clientId: 'riskloop-release', logger: pino({ level: 'warn' }) });
