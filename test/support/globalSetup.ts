@@ -60,6 +60,15 @@ export default async function setup(project: TestProject): Promise<() => Promise
     } else {
       // Throws (and so fails the run) if the stack cannot start; stack.sh prints why.
       execFileSync('bash', [path.join(root, 'stack/stack.sh'), 'up'], { stdio: 'inherit', timeout: 300_000 });
+      // PostgreSQL (audit-trail tests) from Debian's packages, when installed and not configured
+      // elsewhere. If it cannot start, the audit test fails with the reason; nothing is skipped.
+      if (!process.env.RISKLOOP_AUDIT_DB) {
+        try {
+          execFileSync('bash', [path.join(root, 'stack/postgres.sh'), 'up'], { stdio: 'inherit', timeout: 120_000 });
+        } catch {
+          console.error('globalSetup: PostgreSQL did not start (apt-get install -y postgresql); the audit-trail test will fail');
+        }
+      }
       brokers = `127.0.0.1:${process.env.KAFKA_PORT ?? 9092}`;
       registry = `http://127.0.0.1:${process.env.REGISTRY_PORT ?? 8081}`;
     }
