@@ -258,11 +258,12 @@ export class IngressProcessor implements Processor<string, Transaction, string, 
     const scrub = (s: string): string => (raw.accountId.length > 0 ? s.replaceAll(raw.accountId, accountToken) : s);
     const headers: { [name: string]: string } = {};
     for (const [name, value] of Object.entries(record.headers)) headers[name] = scrub(value.toString('utf8'));
+    const original = maskedOriginal(raw, accountToken);
     const letter = buildDeadLetter(
       {
         ...where,
         key: record.key === null || record.key === undefined ? null : Buffer.from(scrub(record.key), 'utf8'),
-        value: this.encodeOriginal(maskedOriginal(raw, accountToken)),
+        value: this.encodeOriginal(original),
         headers,
         processor: this.ctx.processorName,
         error: rejection,
@@ -274,7 +275,8 @@ export class IngressProcessor implements Processor<string, Transaction, string, 
     // The PAN field and the account id were rewritten before encoding, so redaction happened even
     // when the byte-level pass found nothing left to mask.
     letter.redacted = true;
-    this.ctx.logger.warn({ reason: rejection.reason, reasons: rejection.reasons, ...where }, 'transaction rejected at ingress');
+    // One line per dead letter, with the (masked) transaction id and the source position to find it.
+    this.ctx.logger.warn({ event: 'dead-letter', reason: rejection.reason, reasons: rejection.reasons, transactionId: original.transactionId, ...where }, 'transaction rejected at ingress');
     this.ctx.forward(
       { key: `${where.sourceTopic}/${where.partition}/${where.offset}`, value: letter, timestamp: record.timestamp, headers: {} },
       this.config.deadLetterChild,

@@ -197,9 +197,13 @@ export class LabelJoinProcessor implements Processor<string, LabelEvent, string,
   private unmatched(record: Record<string, LabelEvent>, reason: UnmatchedLabel['reason']): void {
     if (reason === 'UNKNOWN_TRANSACTION') this.counters.unknownTransactions++;
     else this.counters.accountTokenMismatches++;
-    // debug, not warn: labels for transactions decided before the loop went live arrive for months; the counter
-    // and the dead-letter topic are where they are watched.
-    this.context.logger.debug({ transactionId: record.value.transactionId, reason }, 'label for no known decision snapshot');
+    // info, not warn: labels for transactions decided before the loop went live arrive for months; the counter
+    // and the dead-letter topic are where they are watched. Still one line per dead letter, with its position.
+    const where = this.context.recordMetadata();
+    this.context.logger.info(
+      { event: 'dead-letter', reason, transactionId: record.value.transactionId, sourceTopic: where?.topic ?? 'unknown', partition: where?.partition ?? -1, offset: where?.offset ?? -1 },
+      'label for no known decision snapshot',
+    );
     this.context.forward({ key: record.key, value: { reason, label: record.value }, timestamp: record.timestamp, headers: record.headers }, this.config.unknownLabelsChild);
   }
 

@@ -255,5 +255,7 @@ export function riskLoopErrorHandlers(catalogue: Catalogue, deadLetterSerde: Ser
     production: () => 'FAIL',
     deadLetterTopic: catalogue.deadLetters.name,
     deadLetterEncoder: encoder,
+    // The task logs each dead letter (reason, topic/partition/offset); its error text is masked like the letter's.
+    redactLogText: (text) => (redact.redact ? redact.redact(Buffer.from(text, 'utf8')).toString('utf8') : text),
   };
 }

@@ -96,6 +96,11 @@ export interface ErrorHandlers {
   /** Required as soon as any handler may answer DEAD_LETTER. */
   deadLetterTopic?: string;
   deadLetterEncoder?: DeadLetterEncoder;
+  /**
+   * Masks error messages before the task logs them (they can quote record contents, e.g. a JSON
+   * parse error); the dead-letter encoder does its own masking. Default: logged as they are.
+   */
+  redactLogText?: (text: string) => string;
 }
 
 /** Kafka Streams' defaults: every failure stops the task. */

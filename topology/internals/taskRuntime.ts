@@ -314,14 +314,15 @@ export class TaskRuntime implements NodeHost {
 
   private applyResponse(phase: DeadLetterPhase, nodeName: string, response: HandlerResponse, error: unknown, source: RawRecord | null): void {
     const where = source === null ? {} : { topic: source.topic, partition: source.partition, offset: source.offset };
-    const fields = { taskId: this.taskId, processor: nodeName, phase, ...where, errorClass: errorClassOf(error), error: messageOf(error) };
+    const redact = this.options.errorHandlers.redactLogText ?? ((text: string) => text);
+    const fields = { taskId: this.taskId, processor: nodeName, phase, ...where, errorClass: errorClassOf(error), error: redact(messageOf(error)) };
     if (response === 'CONTINUE') {
       this.logger.warn(fields, 'skipping record after error');
       return;
     }
     if (response === 'DEAD_LETTER') {
       this.deadLetter(phase, nodeName, error, source);
-      this.logger.warn({ ...fields, deadLetterTopic: this.options.errorHandlers.deadLetterTopic }, 'record sent to dead-letter topic');
+      this.logger.warn({ event: 'dead-letter', reason: reasonOf(error, phase), ...fields, deadLetterTopic: this.options.errorHandlers.deadLetterTopic }, 'record sent to dead-letter topic');
       return;
     }
     this.logger.error(fields, 'failing task after error');
