@@ -59,10 +59,7 @@ export function newRiskContext(txn: TokenizedTransaction, ingressAt: number): Ri
 
 /** Store names of the hot path. Stable: a redeploy finds its state under these names. */
 export const StoreNames = {
-  cardVelocity: 'card-velocity',
-  accountVelocity: 'account-velocity',
-  accountHistory: 'account-history',
-  cardHistory: 'card-history',
+  velocityProfiles: 'velocity-profiles',
   kyc: 'kyc',
   decisionSnapshots: 'decision-snapshots',
   snapshotIndex: 'decision-snapshot-index',

@@ -14,7 +14,7 @@ import { type RiskContext, StoreNames } from '../../../processors/types.js';
 import { velocityFeaturesProcessor, velocityStoreBuilders } from '../../../processors/velocityFeatures.js';
 import { AvroSerde, EXAMPLES, SCHEMAS, type SchemaRegistryClient } from '../../../schemas/index.js';
 import type { DeadLetter, Transaction } from '../../../schemas/types.js';
-import type { WindowStore } from '../../../state/types.js';
+import type { KeyValueStore } from '../../../state/types.js';
 import { Serdes } from '../../../topology/serde.js';
 import { TopologyTestDriver } from '../../../topology/testDriver.js';
 import { Topology } from '../../../topology/topology.js';
@@ -142,8 +142,8 @@ describe('no PAN or account id past ingress', () => {
         for (const part of parts) for (const f of leaks(part.toString('latin1'))) findings.push(`${topic}@${r.offset}: ${f}`);
       }
     }
-    for (const name of [StoreNames.cardVelocity, StoreNames.accountVelocity, StoreNames.cardHistory, StoreNames.accountHistory]) {
-      const store = driver.getStateStore<WindowStore<string, unknown>>(name);
+    for (const name of [StoreNames.velocityProfiles]) {
+      const store = driver.getStateStore<KeyValueStore<string, unknown>>(name);
       let entries = 0;
       for (const entry of store.all()) {
         entries++;

@@ -1,0 +1,224 @@
+/**
+ * The velocity profile of one account: everything the card and account velocity features need,
+ * under ONE key of one store. A transaction costs one read and one write of its account's profile,
+ * and between two commits the write-back cache turns all writes of a busy account into one
+ * changelog record. (The first design kept minute/hour/day buckets under separate window-store
+ * keys: ~15 range scans and ten puts per transaction; its RocksDB iterators alone were 17 % of the
+ * loop's CPU, see bench/README.md.)
+ *
+ * Cards live inside their account's profile: producers key transactions by account token and a
+ * card belongs to one account, so the account's events, each tagged with its card, hold both.
+ *
+ *   ev      the account's recent transactions, one small tuple each, sorted by event time (ties in
+ *           arrival order), back to `horizonMs` before the newest; at most `maxEvents` of them
+ *   hours   transactions pushed out of `ev` by that cap, folded per UTC hour (busy accounts only)
+ *   days    every transaction, aggregated per UTC day, back to 30 days + grace: the z-score
+ *           baseline and the previous-transaction search past the event horizon
+ *
+ * Windows over `ev` are exact to the millisecond at both edges. A folded hour is counted only when
+ * it lies wholly inside the window and all its events are ≤ t (so nothing outside the window, and
+ * nothing from the future, is ever counted): past the cap, windows undercount at their edges, never
+ * overcount. Folded hours keep capped distinct sets (`maxDistinctPerBucket`), so distinct counts
+ * of such an account are lower bounds.
+ *
+ * Profiles are plain JSON (numbers round-trip exactly).
+ */
+import { type RunningStats, addValue } from './stats.js';
+
+export const MINUTE_MS = 60_000;
+export const HOUR_MS = 60 * MINUTE_MS;
+export const DAY_MS = 24 * HOUR_MS;
+export const floorTo = (t: number, unit: number): number => Math.floor(t / unit) * unit;
+
+/** One transaction: event time, amount (minor units), merchant, merchant country, lat, lon, card index. */
+export type EventEntry = [t: number, amount: number, merchant: string, country: string, lat: number | null, lon: number | null, card: number];
+
+/** Latest located event of an aggregate: [eventTime, lat, lon]. */
+export type Loc = [number, number, number];
+
+export interface Aggregate extends RunningStats {
+  /** Sum of amounts in minor units: exact (integers), unlike n × mean. */
+  sum: number;
+  /** Latest event time in the aggregate. */
+  last: number;
+  loc: Loc | null;
+}
+
+export interface FoldedHour extends Aggregate {
+  start: number;
+  mer: string[];
+  cty: string[];
+  /** Per card: [card index, count, sum, latest event time]. */
+  cards: [number, number, number, number][];
+}
+
+export interface DayBucket extends Aggregate {
+  start: number;
+  /** Per card: [card index, latest event time]. */
+  cards: [number, number][];
+}
+
+export interface Profile {
+  /** Card tokens, referenced by index. */
+  cards: string[];
+  /** Newest event time ever recorded: trimming and expiry count back from it. */
+  newest: number;
+  ev: EventEntry[];
+  hours: FoldedHour[];
+  days: DayBucket[];
+}
+
+export interface ProfileLimits {
+  /** Events older than newest − horizon leave `ev` (they stay in their day bucket). */
+  horizonMs: number;
+  /** Day buckets older than the UTC day of newest − dayHorizonMs leave `days`. */
+  dayHorizonMs: number;
+  maxEvents: number;
+  maxDistinctPerBucket: number;
+}
+
+/** JSON has no -Infinity: the earliest time a Date can hold stands for "never". */
+const NEVER = -8.64e15;
+
+export const emptyProfile = (): Profile => ({ cards: [], newest: NEVER, ev: [], hours: [], days: [] });
+
+export function isLocated(e: EventEntry): e is [number, number, string, string, number, number, number] {
+  return e[4] !== null && e[5] !== null;
+}
+
+/** Index of the first element whose key is > k (so equal keys keep their order). */
+function upperBound<T>(xs: readonly T[], k: number, key: (x: T) => number): number {
+  let lo = 0;
+  let hi = xs.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (key(xs[mid]!) <= k) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function addToAggregate<A extends Aggregate>(a: A, t: number, amount: number, loc: Loc | null): void {
+  const s = addValue(a, amount);
+  a.n = s.n;
+  a.mean = s.mean;
+  a.m2 = s.m2;
+  a.sum += amount;
+  a.last = Math.max(a.last, t);
+  // Ties go to the later arrival, the rule the event scan in profileReader.ts applies.
+  if (loc !== null && (a.loc === null || loc[0] >= a.loc[0])) a.loc = loc;
+}
+
+const newAggregate = (): Aggregate => ({ n: 0, mean: 0, m2: 0, sum: 0, last: NEVER, loc: null });
+
+function addCapped(values: string[], v: string, cap: number): void {
+  if (values.length < cap && !values.includes(v)) values.push(v);
+}
+
+/** Find-or-insert (sorted by start) of the bucket starting at `start`. */
+function bucketAt<B extends { start: number }>(buckets: B[], start: number, create: () => B): B {
+  const i = upperBound(buckets, start, (b) => b.start);
+  if (i > 0 && buckets[i - 1]!.start === start) return buckets[i - 1]!;
+  const b = create();
+  buckets.splice(i, 0, b);
+  return b;
+}
+
+function fold(hours: FoldedHour[], e: EventEntry, cap: number): void {
+  const h = bucketAt(hours, floorTo(e[0], HOUR_MS), () => ({ ...newAggregate(), start: floorTo(e[0], HOUR_MS), mer: [], cty: [], cards: [] }));
+  addToAggregate(h, e[0], e[1], isLocated(e) ? [e[0], e[4], e[5]] : null);
+  addCapped(h.mer, e[2], cap);
+  addCapped(h.cty, e[3], cap);
+  const c = h.cards.find((x) => x[0] === e[6]);
+  if (c === undefined) h.cards.push([e[6], 1, e[1], e[0]]);
+  else {
+    c[1] += 1;
+    c[2] += e[1];
+    c[3] = Math.max(c[3], e[0]);
+  }
+}
+
+/** What the profile keeps of a transaction. */
+export interface ProfileEvent {
+  t: number;
+  amount: number;
+  merchant: string;
+  country: string;
+  lat: number | null;
+  lon: number | null;
+}
+
+/**
+ * `profile` with one more transaction, trimmed to the limits. Mutates and returns `profile`: a
+ * key-value store hands out a freshly deserialized value on every get, so nothing else holds it.
+ */
+export function recordEvent(profile: Profile | undefined, cardToken: string, x: ProfileEvent, limits: ProfileLimits): Profile {
+  const p = profile ?? emptyProfile();
+  let card = p.cards.indexOf(cardToken);
+  if (card < 0) {
+    card = p.cards.length;
+    p.cards.push(cardToken);
+  }
+  const { t } = x;
+  const entry: EventEntry = [t, x.amount, x.merchant, x.country, x.lat, x.lon, card];
+  // In-order arrival is the common case: append; otherwise insert after every event ≤ t.
+  if (p.ev.length === 0 || p.ev[p.ev.length - 1]![0] <= t) p.ev.push(entry);
+  else p.ev.splice(upperBound(p.ev, t, (e) => e[0]), 0, entry);
+
+  const day = bucketAt(p.days, floorTo(t, DAY_MS), () => ({ ...newAggregate(), start: floorTo(t, DAY_MS), cards: [] }));
+  addToAggregate(day, t, x.amount, isLocated(entry) ? [t, entry[4], entry[5]] : null);
+  const dc = day.cards.find((c) => c[0] === card);
+  if (dc === undefined) day.cards.push([card, t]);
+  else dc[1] = Math.max(dc[1], t);
+
+  p.newest = Math.max(p.newest, t);
+  trim(p, limits);
+  return p;
+}
+
+function trim(p: Profile, limits: ProfileLimits): void {
+  const evFrom = p.newest - limits.horizonMs;
+  let drop = 0;
+  while (drop < p.ev.length && p.ev[drop]![0] <= evFrom) drop++;
+  let changed = drop > 0;
+  if (drop > 0) p.ev.splice(0, drop);
+  // Past the cap the oldest events are folded per hour, not lost.
+  if (p.ev.length > limits.maxEvents) {
+    const over = p.ev.splice(0, p.ev.length - limits.maxEvents);
+    for (const e of over) fold(p.hours, e, limits.maxDistinctPerBucket);
+  }
+  const hoursKept = p.hours.filter((h) => h.start + HOUR_MS > evFrom);
+  if (hoursKept.length !== p.hours.length) {
+    p.hours = hoursKept;
+    changed = true;
+  }
+  const dayFrom = floorTo(p.newest - limits.dayHorizonMs, DAY_MS);
+  const daysKept = p.days.filter((d) => d.start >= dayFrom);
+  if (daysKept.length !== p.days.length) {
+    p.days = daysKept;
+    changed = true;
+  }
+  if (changed) compactCards(p);
+}
+
+/** Drops card tokens nothing refers to any more (a card re-issued under a new token, say). */
+function compactCards(p: Profile): void {
+  const used = new Set<number>();
+  for (const e of p.ev) used.add(e[6]);
+  for (const h of p.hours) for (const c of h.cards) used.add(c[0]);
+  for (const d of p.days) for (const c of d.cards) used.add(c[0]);
+  if (used.size === p.cards.length) return;
+  const remap = new Map<number, number>();
+  const cards: string[] = [];
+  p.cards.forEach((token, i) => {
+    if (used.has(i)) {
+      remap.set(i, cards.length);
+      cards.push(token);
+    }
+  });
+  p.cards = cards;
+  for (const e of p.ev) e[6] = remap.get(e[6])!;
+  for (const h of p.hours) for (const c of h.cards) c[0] = remap.get(c[0])!;
+  for (const d of p.days) for (const c of d.cards) c[0] = remap.get(c[0])!;
+}
+
