@@ -9,7 +9,12 @@ import { brokers, schemaRegistryUrl } from './env.js';
 import { TEST_TOKENIZER_CONFIG } from './riskLoopFixture.js';
 
 export function testAppConfig(id: string, stateRoot: string, env: Record<string, string> = {}): AppConfig {
-  return readAppConfig({
+  return readAppConfig(testAppEnv(id, stateRoot, env));
+}
+
+/** The same configuration as environment variables, for a `riskloop` child process. */
+export function testAppEnv(id: string, stateRoot: string, env: Record<string, string> = {}): Record<string, string> {
+  return {
     KAFKA_BROKERS: brokers().join(','),
     SCHEMA_REGISTRY_URL: schemaRegistryUrl(),
     RISKLOOP_APP_ID: id,
@@ -22,5 +27,5 @@ export function testAppConfig(id: string, stateRoot: string, env: Record<string,
     RISKLOOP_MODEL_CARD: 'models/bootstrap-v1.card.json',
     LOG_LEVEL: 'warn',
     ...env,
-  });
+  };
 }
