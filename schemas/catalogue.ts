@@ -208,6 +208,19 @@ const TOPIC_DEFS = {
     public: false,
     containsPan: false,
   },
+  entityStats: {
+    suffix: 'entity-stats',
+    carries:
+      'Bucketed activity per device, IP and merchant (counts, sums, distinct accounts, merchant fraud labels by arrival day), written by the cross-entity side sub-topology and read back by every instance as a global table (processors/crossEntity/).',
+    key: 'entityKey',
+    valueSchema: 'EntityStats',
+    partitions: 'hot',
+    // A table: the latest series per entity. Each series prunes its own old buckets.
+    cleanupPolicy: 'compact',
+    retentionMs: null,
+    public: false,
+    containsPan: false,
+  },
   alerts: {
     suffix: 'alerts',
     carries: 'Drift and health alerts (feature/score PSI, decline rate, latency, dead-letter rate).',

@@ -187,4 +187,13 @@ export const EXAMPLES: { readonly [K in SchemaName]: RecordTypes[K] } = {
     raisedAt: Date.UTC(2024, 5, 14, 19, 0, 5),
     details: { modelVersion: '2024-06-01.3', sampleSize: '48211' },
   },
+  EntityStats: {
+    entityKey: 'device:dev-7f3a9c',
+    firstSeenAt: Date.UTC(2024, 5, 1, 9, 12),
+    lastSeenAt: eventTime,
+    lastLabelAt: 0,
+    minuteBuckets: [{ bucketStart: Date.UTC(2024, 5, 14, 18, 42), count: 2, sumMinor: 25_998, fraudLabels: 0, accounts: [] }],
+    hourBuckets: [{ bucketStart: Date.UTC(2024, 5, 14, 18), count: 3, sumMinor: 31_497, fraudLabels: 0, accounts: ['at_0Zr8d2kQw9xY', 'at_Kp2mV7cLx4nB'] }],
+    dayBuckets: [{ bucketStart: Date.UTC(2024, 5, 14), count: 5, sumMinor: 40_112, fraudLabels: 0, accounts: [] }],
+  },
 };

@@ -65,6 +65,10 @@ export const RECORD_FIELDS: Readonly<Record<string, readonly string[]>> = {
   Alert: fieldsOf<T.Alert>()([
     'kind', 'subject', 'value', 'threshold', 'windowStart', 'windowEnd', 'raisedAt', 'details',
   ]),
+  EntityStats: fieldsOf<T.EntityStats>()([
+    'entityKey', 'firstSeenAt', 'lastSeenAt', 'lastLabelAt', 'minuteBuckets', 'hourBuckets', 'dayBuckets',
+  ]),
+  EntityBucket: fieldsOf<T.EntityBucket>()(['bucketStart', 'count', 'sumMinor', 'fraudLabels', 'accounts']),
 };
 
 /** Accepts only a list holding every member of the string union U. */

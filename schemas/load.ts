@@ -26,6 +26,7 @@ export const SCHEMA_NAMES = [
   'ModelRelease',
   'DeadLetter',
   'Alert',
+  'EntityStats',
 ] as const satisfies readonly SchemaName[];
 
 type Missing = Exclude<SchemaName, (typeof SCHEMA_NAMES)[number]>;

@@ -215,6 +215,26 @@ export interface Alert {
   details: Record<string, string>;
 }
 
+/** One bucket of an entity's activity (EntityStats.avsc). */
+export interface EntityBucket {
+  bucketStart: number;
+  count: number;
+  sumMinor: number;
+  fraudLabels: number;
+  accounts: string[];
+}
+
+/** Bucketed activity of a device, IP or merchant (cross-entity side sub-topology → global table). */
+export interface EntityStats {
+  entityKey: string;
+  firstSeenAt: number;
+  lastSeenAt: number;
+  lastLabelAt: number;
+  minuteBuckets: EntityBucket[];
+  hourBuckets: EntityBucket[];
+  dayBuckets: EntityBucket[];
+}
+
 /** Schema (record) name → its TypeScript type; the .avsc file of each is `schemas/<name>.avsc`. */
 export interface RecordTypes {
   Transaction: Transaction;
@@ -229,6 +249,7 @@ export interface RecordTypes {
   ModelRelease: ModelRelease;
   DeadLetter: DeadLetter;
   Alert: Alert;
+  EntityStats: EntityStats;
 }
 
 export type SchemaName = keyof RecordTypes;

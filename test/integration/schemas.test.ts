@@ -61,6 +61,7 @@ const EXAMPLE_KEYS: { [K in TopicId]: string } = {
   modelReleases: EXAMPLES.ModelRelease.version,
   deadLetters: `${EXAMPLES.DeadLetter.sourceTopic}/${EXAMPLES.DeadLetter.partition}/${EXAMPLES.DeadLetter.offset}`,
   alerts: EXAMPLES.Alert.subject,
+  entityStats: EXAMPLES.EntityStats.entityKey,
 };
 
 interface Received {

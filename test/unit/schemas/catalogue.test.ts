@@ -39,7 +39,7 @@ describe('topic catalogue', () => {
 
   it('compacts the tables and only the tables', () => {
     const compacted = topics.filter((t) => t.cleanupPolicy === 'compact').map((t) => t.id);
-    expect(compacted.sort()).toEqual(['kyc', 'modelReleases']);
+    expect(compacted.sort()).toEqual(['entityStats', 'kyc', 'modelReleases']);
     for (const t of topics) {
       expect(t.configs['cleanup.policy']).toBe(t.cleanupPolicy);
       if (t.cleanupPolicy === 'compact') expect(t.configs['retention.ms']).toBeUndefined();
