@@ -5,16 +5,32 @@
  *    partition, bytes, keys, headers and timestamps unchanged: transactions within [from, to),
  *    and everything the loop needs as context — KYC, device signals and model releases before
  *    `to`, labels from `from` on (they arrive after their transactions).
- * 2. The loop runs on the copy as a bounded run (KafkaStreams boundedInput): each task merges its
- *    inputs strictly by event time whatever the fetch timing, so the same input gives the same
- *    decisions (wall-clock fields aside), and the run ends when every input is read to its end.
+ * 2. Side phase: the cross-entity side sub-topologies alone (riskLoopTopology parts 'side', application
+ *    `<app>-side`) run over the whole copy, to the end, and write the `entity-stats` table of the
+ *    replay (device / IP / merchant buckets, merchant fraud labels by arrival day). They keep every
+ *    bucket (crossEntity.retainAll): the hot phase reads this table at its END for transactions from
+ *    the first day of the range on. This phase runs at_least_once, whatever the configured guarantee:
+ *    it ends when its repartition topics are consumed to their end offsets, which transaction
+ *    markers would blur, and a failed replay is simply run again under a new id.
+ * 3. Hot phase: the hot path alone (parts 'hot', application `<app>`) runs on the copy as a bounded
+ *    run (KafkaStreams boundedInput): the global tables (KYC is task-local; devices, entity-stats,
+ *    model releases) are read to their end before any task starts, each task merges its inputs
+ *    strictly by event time whatever the fetch timing, and the run ends when every input is read to
+ *    its end. Features are read as of each transaction's event time (entity-stats: only buckets
+ *    closed a lag before it), so a table holding the future changes nothing, and the same input gives
+ *    the same decisions (wall-clock fields aside).
+ * Why two phases: run together, the side topologies would update entity-stats while the hot path
+ * reads it, and what a transaction saw would depend on how far the side had got: not replayable.
+ * Live, the same as-of reads give the same features as long as the side keeps up with the lag.
  * The live loop is never touched; the copy can be deleted afterwards.
  */
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { buildCatalogue, type TopicId } from '../schemas/catalogue.js';
-import type { OutgoingRecord, TopicPartitionOffset } from '../topology/kafka/client.js';
+import type { Admin, OutgoingRecord, TopicPartitionOffset } from '../topology/kafka/client.js';
+import { CrossEntityTopics } from '../processors/crossEntity/wiring.js';
+import { repartitionTopicName } from '../topology/topology.js';
 import { createKafkajsClient } from '../topology/kafka/kafkajsClient.js';
 import type { AppConfig } from './config.js';
 import { buildRiskLoopApp } from './riskLoopApp.js';
@@ -26,7 +42,7 @@ export interface ReplayOptions {
   toMs: number;
   /** Names the replay's application id and topic prefix. */
   replayId?: string;
-  onProgress?: (p: { phase: 'copy' | 'process'; done: number; total: number; elapsedMs: number }) => void;
+  onProgress?: (p: { phase: 'copy' | 'side' | 'process'; done: number; total: number; elapsedMs: number }) => void;
 }
 
 export interface ReplayResult {
@@ -34,6 +50,8 @@ export interface ReplayResult {
   applicationId: string;
   topicPrefix: string;
   copied: Record<string, number>;
+  /** Records processed by the side phase (cross-entity tables). */
+  sideProcessed: number;
   processed: number;
   ms: number;
 }
@@ -87,10 +105,12 @@ export async function replayRange(config: AppConfig, opts: ReplayOptions, logger
     await admin.disconnect();
   }
 
+  const sideProcessed = await runSidePhase(config, { replayId, applicationId, topicPrefix, total, started }, opts, logger);
+
   const app = await buildRiskLoopApp(
     { ...config, applicationId, topicPrefix, stateDir: path.join(config.stateDir, 'replay', replayId) },
     logger,
-    { bounded: true },
+    { bounded: true, loop: { parts: 'hot' } },
   );
   const caughtUp = new Promise<void>((resolve, reject) => {
     app.streams.once('caughtUp', resolve);
@@ -107,5 +127,72 @@ export async function replayRange(config: AppConfig, opts: ReplayOptions, logger
   }
   const processed = app.streams.metrics.total('riskloop_records_processed_total');
   await app.close();
-  return { replayId, applicationId, topicPrefix, copied, processed, ms: Date.now() - started };
+  return { replayId, applicationId, topicPrefix, copied, sideProcessed, processed, ms: Date.now() - started };
+}
+
+const SIDE_DRAIN_TIMEOUT_MS = 30 * 60_000;
+
+/**
+ * Runs the side sub-topologies over the copy until their output is complete: the bounded run's
+ * 'caughtUp' covers the input topics, then the repartition topics between the side sub-topologies
+ * (filled while it ran) must be consumed to their end, checked upstream first, twice in a row.
+ */
+async function runSidePhase(
+  config: AppConfig,
+  r: { replayId: string; applicationId: string; topicPrefix: string; total: number; started: number },
+  opts: ReplayOptions,
+  logger: Logger,
+): Promise<number> {
+  const sideAppId = `${r.applicationId}-side`;
+  const app = await buildRiskLoopApp(
+    { ...config, applicationId: sideAppId, topicPrefix: r.topicPrefix, guarantee: 'at_least_once', stateDir: path.join(config.stateDir, 'replay', r.replayId, 'side') },
+    logger,
+    { bounded: true, loop: { parts: 'side', crossEntity: { retainAll: true } } },
+  );
+  const client = createKafkajsClient({ brokers: config.brokers, clientId: `replay-${r.replayId}-side`, logger });
+  const admin = await client.admin();
+  let failed: Error | undefined;
+  app.streams.once('error', (err: Error) => {
+    failed = err;
+  });
+  const caughtUp = new Promise<void>((resolve, reject) => {
+    app.streams.once('caughtUp', resolve);
+    app.streams.once('error', reject);
+  });
+  await app.streams.start();
+  const ticker = setInterval(() => {
+    opts.onProgress?.({ phase: 'side', done: app.streams.metrics.total('riskloop_records_processed_total'), total: r.total, elapsedMs: Date.now() - r.started });
+  }, 1000);
+  try {
+    await caughtUp;
+    // Upstream first: label attribution writes into the entity-activity topic.
+    const topics = [CrossEntityTopics.attribution, CrossEntityTopics.activity].map((base) => repartitionTopicName(sideAppId, base));
+    const deadline = Date.now() + SIDE_DRAIN_TIMEOUT_MS;
+    let drainedPasses = 0;
+    while (drainedPasses < 2) {
+      if (failed) throw failed;
+      if (Date.now() > deadline) throw new Error(`replay side phase: ${topics.join(', ')} not consumed to their end within ${SIDE_DRAIN_TIMEOUT_MS} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      drainedPasses = (await consumedToEnd(admin, sideAppId, topics)) ? drainedPasses + 1 : 0;
+    }
+    return app.streams.metrics.total('riskloop_records_processed_total');
+  } finally {
+    clearInterval(ticker);
+    await admin.disconnect();
+    await app.close();
+  }
+}
+
+/** Whether the group has committed every partition of the topics, in order, at its end offset. */
+async function consumedToEnd(admin: Admin, groupId: string, topics: string[]): Promise<boolean> {
+  for (const topic of topics) {
+    const ends = await admin.endOffsets(topic);
+    const committed = await admin.committedOffsets(groupId, [topic]);
+    for (const [partition, end] of ends) {
+      if (end === 0) continue;
+      const c = committed.find((o) => o.topic === topic && o.partition === partition);
+      if (c === undefined || c.offset < end) return false;
+    }
+  }
+  return true;
 }

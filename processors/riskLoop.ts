@@ -2,17 +2,28 @@
  * The risk loop's wiring: which topic feeds which step, which store each step owns. Read this
  * file with topology/ and you can draw the graph (`riskloop describe` prints it).
  *
- *   transactions ─► ingress ─► velocity ─► enrich ─► rules ─► score ─► decide ─► decision-snapshot ─► decisions
- *                     │                      ▲                                         │
- *                     └─► dead-letters       │ kyc store ◄─ kyc-table ◄─ kyc           │ (snapshot stores)
- *                                            │ devices (global) ◄─ device-signals      ▼
- *   chargebacks ─► chargebacks-tokenize ─────────────────────────────────────────► label-join ─► training-examples
- *   analyst-outcomes ────────────────────────────────────────────────────────────►     └─► unknown-labels ─► dead-letters
+ *   transactions ─► ingress ─► velocity ─► enrich ─► cross-entity ─► rules ─► score ─► decide ─► decision-snapshot ─► decisions
+ *                     │  │                   ▲           ▲                                              │
+ *                     │  └─► dead-letters    │           │ entity-stats (global) ◄─ entity-stats-table   │ (snapshot stores)
+ *                     │                      │ kyc store ◄─ kyc-table ◄─ kyc                             ▼
+ *                     │                      │ devices (global) ◄─ device-signals              label-join ─► training-examples
+ *                     └─► entity-activity ─┬─► [entity-activity repartition] ─► entity-aggregate ─► entity-stats topic
+ *                                          └─► [label-attribution repartition] ─► label-attribution ─┘ (fraud labels by merchant)
+ *   chargebacks ─► chargebacks-tokenize ─┬──────────────────────────────────────────────────► label-join
+ *   analyst-outcomes ────────────────────┼──────────────────────────────────────────────────►     └─► unknown-labels ─► dead-letters
+ *                                        └─► label-attribution-keys ─► [label-attribution repartition]
  *   model-releases (global) ─► model-release ─► ModelRegistry (used by score)
  *
- * Everything account-keyed is co-partitioned by account token, so this is one sub-topology: a
- * transaction reaches its decision without a repartition hop, and its labels come back to the
- * task that holds its snapshot.
+ * Everything account-keyed is co-partitioned by account token, so the hot path is one
+ * sub-topology: a transaction reaches its decision without a repartition hop, and its labels come
+ * back to the task that holds its snapshot. Device, IP and merchant statistics need other keys:
+ * they are computed in side sub-topologies behind repartition topics and come back as the global
+ * `entity-stats` table, which the hot path reads as of each transaction's event time minus a lag
+ * and never waits for (processors/crossEntity/).
+ *
+ * `parts` builds the whole loop ('all', what `riskloop run` runs), the hot path with the global
+ * tables only ('hot'), or the side sub-topologies only ('side'): a replay runs 'side' to the end
+ * first, then 'hot' on tables that are complete (bin/replay.ts).
  */
 import type { Logger } from 'pino';
 import { z } from 'zod';
@@ -24,6 +35,7 @@ import type {
   Decision,
   DeadLetter,
   DeviceSignal,
+  EntityStats,
   KycRecord,
   ModelRelease,
   TokenizedChargeback,
@@ -35,6 +47,9 @@ import type { Processor, ProcessorContext } from '../topology/processor.js';
 import type { Record } from '../topology/records.js';
 import { Serdes, type Serde } from '../topology/serde.js';
 import { Topology } from '../topology/topology.js';
+import { CrossEntityConfig } from './crossEntity/buckets.js';
+import { crossEntityFeaturesProcessor } from './crossEntity/features.js';
+import { CrossEntityNodes, addCrossEntitySide, addCrossEntityTable } from './crossEntity/wiring.js';
 import { DecideConfig, DecideProcessor } from './decide.js';
 import { DeviceTableConfig, addDeviceTable } from './deviceTable.js';
 import { enrichProcessor } from './enrich.js';
@@ -53,6 +68,10 @@ export const RiskLoopConfig = z.object({
   ingress: IngressConfig.prefault({}),
   velocity: VelocityConfig.prefault({}),
   deviceTable: DeviceTableConfig.prefault({}),
+  /** Device / IP / merchant velocity and merchant fraud risk (lags, retention, volume guard). */
+  crossEntity: CrossEntityConfig.prefault({}),
+  /** Which part of the loop to build: everything, the hot path with its global tables, or the side sub-topologies. */
+  parts: z.enum(['all', 'hot', 'side']).default('all'),
   scoring: ScoringConfig.prefault({}),
   decide: DecideConfig.prefault({ defaultThresholds: { review: 0.5, decline: 0.9 } }),
   labelJoin: LabelJoinConfig.prefault({ trainingExamplesChild: 'training-examples-sink', unknownLabelsChild: 'unknown-labels' }),
@@ -73,6 +92,7 @@ export interface RiskLoopSerdes {
   trainingExamples: Serde<TrainingExample>;
   modelReleases: Serde<ModelRelease>;
   deadLetters: Serde<DeadLetter>;
+  entityStats: Serde<EntityStats>;
 }
 
 export interface RiskLoopDeps {
@@ -91,6 +111,7 @@ export const Nodes = {
   ingressDeadLetters: 'ingress-dead-letters',
   velocity: 'velocity',
   enrich: 'enrich',
+  crossEntity: CrossEntityNodes.features,
   rules: 'rules',
   score: 'score',
   decide: 'decide',
@@ -116,32 +137,43 @@ export function riskLoopTopology(configInput: RiskLoopConfigInput, deps: RiskLoo
   const { catalogue: topics, serdes } = deps;
   const storeOptions = { persistent: config.persistentStores };
   const t = new Topology({ applicationId: config.applicationId });
+  const hot = config.parts !== 'side';
+  const side = config.parts !== 'hot';
 
   // Hot path. Ingress checks event time against the Kafka record timestamp, so the raw source keeps
   // the record-timestamp extractor; everything after ingress runs on the transaction's event time.
   t.addSource(Nodes.transactions, topics.transactions.name, { keySerde: Serdes.String, valueSerde: serdes.transactions })
-    .addProcessor(Nodes.ingress, ingressProcessor(config.ingress, { tokenizer: deps.tokenizer, encodeOriginal: (v) => serdes.transactions.serialize(v, topics.transactions.name) }), Nodes.transactions)
-    .addSink(Nodes.ingressDeadLetters, topics.deadLetters.name, { keySerde: Serdes.String, valueSerde: serdes.deadLetters }, Nodes.ingress)
-    .addProcessor(Nodes.velocity, velocityFeaturesProcessor(config.velocity), Nodes.ingress);
-  for (const store of velocityStoreBuilders(config.velocity, storeOptions)) t.addStateStore(store, [Nodes.velocity]);
-  t.addProcessor(Nodes.enrich, enrichProcessor(), Nodes.velocity);
-  addKycTable(t, {
-    topic: topics.kyc.name,
-    valueSerde: serdes.kyc,
-    timestampExtractor: (r) => byEventTime(r, 'updatedAt'),
-    storeOptions,
-    readers: [Nodes.enrich],
-  });
-  addDeviceTable(t, {
-    topic: topics.deviceSignals.name,
-    valueSerde: serdes.deviceSignals,
-    config: config.deviceTable,
-    timestampExtractor: (r) => byEventTime(r, 'eventTime'),
-    storeOptions: { persistent: config.persistentStores },
-  });
-  t.addProcessor(Nodes.rules, () => new RulesProcessor(deps.rules), Nodes.enrich)
-    .addProcessor(Nodes.score, () => new ScoringProcessor(deps.models, config.scoring), Nodes.rules)
-    .addProcessor(Nodes.decide, () => new DecideProcessor(config.decide, (v) => deps.models.thresholdsFor(v)), Nodes.score);
+    .addProcessor(Nodes.ingress, ingressProcessor(config.ingress, { tokenizer: deps.tokenizer, encodeOriginal: (v) => serdes.transactions.serialize(v, topics.transactions.name) }), Nodes.transactions);
+  if (hot) {
+    t.addSink(Nodes.ingressDeadLetters, topics.deadLetters.name, { keySerde: Serdes.String, valueSerde: serdes.deadLetters }, Nodes.ingress);
+  } else {
+    // The side-only build (first phase of a replay) reads the same transactions as the hot phase
+    // after it: dead letters are the hot phase's to write, once.
+    t.addProcessor(Nodes.ingressDeadLetters, () => new DropRecords(), Nodes.ingress);
+  }
+  if (hot) {
+    t.addProcessor(Nodes.velocity, velocityFeaturesProcessor(config.velocity), Nodes.ingress);
+    for (const store of velocityStoreBuilders(config.velocity, storeOptions)) t.addStateStore(store, [Nodes.velocity]);
+    t.addProcessor(Nodes.enrich, enrichProcessor(), Nodes.velocity);
+    addKycTable(t, {
+      topic: topics.kyc.name,
+      valueSerde: serdes.kyc,
+      timestampExtractor: (r) => byEventTime(r, 'updatedAt'),
+      storeOptions,
+      readers: [Nodes.enrich],
+    });
+    addDeviceTable(t, {
+      topic: topics.deviceSignals.name,
+      valueSerde: serdes.deviceSignals,
+      config: config.deviceTable,
+      timestampExtractor: (r) => byEventTime(r, 'eventTime'),
+      storeOptions: { persistent: config.persistentStores },
+    });
+    t.addProcessor(Nodes.crossEntity, crossEntityFeaturesProcessor(deps.tokenizer, config.crossEntity), Nodes.enrich)
+      .addProcessor(Nodes.rules, () => new RulesProcessor(deps.rules), Nodes.crossEntity)
+      .addProcessor(Nodes.score, () => new ScoringProcessor(deps.models, config.scoring), Nodes.rules)
+      .addProcessor(Nodes.decide, () => new DecideProcessor(config.decide, (v) => deps.models.thresholdsFor(v)), Nodes.score);
+  }
 
   // Labels come back to the task that holds the decision snapshot.
   t.addSource(Nodes.chargebacks, topics.chargebacks.name, {
@@ -155,27 +187,50 @@ export function riskLoopTopology(configInput: RiskLoopConfigInput, deps: RiskLoo
       valueSerde: serdes.analystOutcomes,
       timestampExtractor: (r) => byEventTime(r, 'decidedAt'),
     });
-  addLabelJoin(t, {
-    decisionParent: Nodes.decide,
-    labelParents: [Nodes.chargebacksTokenize, Nodes.analystOutcomes],
-    config: config.labelJoin,
-    storeOptions,
-  });
-  t.addSink(Nodes.decisionsSink, topics.decisions.name, { keySerde: Serdes.String, valueSerde: serdes.decisions }, Nodes.decisionSnapshot)
-    .addSink(config.labelJoin.trainingExamplesChild, topics.trainingExamples.name, { keySerde: Serdes.String, valueSerde: serdes.trainingExamples }, Nodes.labelJoin)
-    .addProcessor(config.labelJoin.unknownLabelsChild, () => new UnmatchedLabelDeadLetter(), Nodes.labelJoin)
-    .addSink(Nodes.labelDeadLetters, topics.deadLetters.name, { keySerde: Serdes.String, valueSerde: serdes.deadLetters }, config.labelJoin.unknownLabelsChild);
+  if (hot) {
+    addLabelJoin(t, {
+      decisionParent: Nodes.decide,
+      labelParents: [Nodes.chargebacksTokenize, Nodes.analystOutcomes],
+      config: config.labelJoin,
+      storeOptions,
+    });
+    t.addSink(Nodes.decisionsSink, topics.decisions.name, { keySerde: Serdes.String, valueSerde: serdes.decisions }, Nodes.decisionSnapshot)
+      .addSink(config.labelJoin.trainingExamplesChild, topics.trainingExamples.name, { keySerde: Serdes.String, valueSerde: serdes.trainingExamples }, Nodes.labelJoin)
+      .addProcessor(config.labelJoin.unknownLabelsChild, () => new UnmatchedLabelDeadLetter(), Nodes.labelJoin)
+      .addSink(Nodes.labelDeadLetters, topics.deadLetters.name, { keySerde: Serdes.String, valueSerde: serdes.deadLetters }, config.labelJoin.unknownLabelsChild);
+  }
 
-  // Model releases: every instance applies every release, in topic order.
-  t.addGlobalStore(
-    modelReleasesStore(),
-    'model-releases-source',
-    { keySerde: Serdes.String, valueSerde: serdes.modelReleases },
-    topics.modelReleases.name,
-    'model-release',
-    modelReleaseProcessor(deps.models, deps.logger.child({ component: 'model-releases' })),
-  );
+  // Device / IP / merchant statistics: side sub-topologies out, a global table back in.
+  if (side) {
+    addCrossEntitySide(t, {
+      ingress: Nodes.ingress,
+      labelParents: [Nodes.chargebacksTokenize, Nodes.analystOutcomes],
+      statsTopic: topics.entityStats.name,
+      statsSerde: serdes.entityStats,
+      tokenizer: deps.tokenizer,
+      config: config.crossEntity,
+      storeOptions,
+    });
+  }
+  if (hot) {
+    addCrossEntityTable(t, { statsTopic: topics.entityStats.name, statsSerde: serdes.entityStats, storeOptions: { persistent: config.persistentStores } });
+
+    // Model releases: every instance applies every release, in topic order.
+    t.addGlobalStore(
+      modelReleasesStore(),
+      'model-releases-source',
+      { keySerde: Serdes.String, valueSerde: serdes.modelReleases },
+      topics.modelReleases.name,
+      'model-release',
+      modelReleaseProcessor(deps.models, deps.logger.child({ component: 'model-releases' })),
+    );
+  }
   return t;
+}
+
+/** Drops what it receives (the side-only build's stand-in for the ingress dead-letter sink). */
+class DropRecords implements Processor<unknown, unknown> {
+  process(): void {}
 }
 
 /** Raw chargebacks carry the clear account id: tokenize them before they meet any store. */

@@ -40,6 +40,7 @@ export function localRiskLoopSerdes(): RiskLoopSerdes {
     trainingExamples: localAvroSerde('TrainingExample'),
     modelReleases: localAvroSerde('ModelRelease'),
     deadLetters: localAvroSerde('DeadLetter'),
+    entityStats: localAvroSerde('EntityStats'),
   };
 }
 

@@ -172,11 +172,20 @@ describe('risk loop (test driver)', () => {
     expect(d!.reasonCodes).toContain('MODEL_UNAVAILABLE');
   });
 
-  it('describes one hot sub-topology plus the global stores', async () => {
+  it('describes one hot sub-topology, the cross-entity side sub-topologies and the global stores', async () => {
     const f = await riskLoopFixture();
     const text = f.topology.describe().toString();
-    expect(f.topology.subtopologies()).toHaveLength(1);
-    for (const node of ['ingress', 'velocity', 'enrich', 'rules', 'score', 'decide', 'decision-snapshot', 'label-join', 'kyc-table', 'device-table', 'model-release']) {
+    const subs = f.topology.subtopologies();
+    expect(subs).toHaveLength(3);
+    // Transaction to decision (and labels to the snapshot) without a repartition hop.
+    const hot = subs[0]!.nodes.map((n) => n.name);
+    for (const node of ['ingress', 'velocity', 'enrich', 'cross-entity', 'rules', 'score', 'decide', 'decision-snapshot', 'label-join', 'entity-activity', 'label-attribution-keys']) {
+      expect(hot).toContain(node);
+    }
+    expect(subs[0]!.sourceTopics.some((t) => f.topology.isRepartitionTopic(t))).toBe(false);
+    // The side sub-topologies read only their repartition topics.
+    for (const sub of subs.slice(1)) expect(sub.sourceTopics.every((t) => f.topology.isRepartitionTopic(t))).toBe(true);
+    for (const node of ['kyc-table', 'device-table', 'model-release', 'entity-stats-table', 'entity-aggregate', 'label-attribution']) {
       expect(text).toContain(node);
     }
   });

@@ -1,0 +1,165 @@
+/**
+ * Device, IP and merchant velocity: the side sub-topology that aggregates entity activity into
+ * bucket series, the global table the hot path reads them from, and the features it computes.
+ *
+ *   entity-activity repartition (key = entity key, see entityKeys.ts)
+ *     ─► entity-aggregate [store entity-aggregates: entity key → EntityStats, logged]
+ *     ─► entity-stats topic (compacted, Avro EntityStats)          ── side sub-topology
+ *   entity-stats topic ─► entity-stats-table [global store entity-stats] ── read by cross-entity
+ *
+ * The aggregator applies each record to the entity's series (buckets.ts) and publishes every entity
+ * it changed once per processed batch, from the processor's end-of-batch `flush()` hook: a busy
+ * merchant is written once per poll, not once per transaction. Publishing also the buckets that are
+ * still open costs nothing extra (the whole series is one record) and lets the table follow as
+ * closely as the side topology runs; the hot path ignores open buckets anyway.
+ *
+ * Features (names below; exact window definition in buckets.ts):
+ *   <kind>.count_1m / sum_1m / count_1h / sum_1h / count_24h / sum_24h / count_7d / sum_7d
+ *   device.distinct_accounts_24h, ip.distinct_accounts_24h
+ * for kind = device, ip, merchant. All absent when the transaction does not name the entity or
+ * the table does not know it as of t − lag (never an exception, never NaN).
+ */
+import { Stores, type KeyValueStoreBuilder, type StoreOptions } from '../../state/stores.js';
+import type { KeyValueStore } from '../../state/types.js';
+import type { Processor, ProcessorContext, ProcessorSupplier } from '../../topology/processor.js';
+import type { Record } from '../../topology/records.js';
+import { Serdes } from '../../topology/serde.js';
+import {
+  type CrossEntityConfig,
+  DAY,
+  type EntityStats,
+  HOUR,
+  MINUTE,
+  applyFraudLabel,
+  applyTransaction,
+  distinctAccounts,
+  emptyStats,
+  knownAsOf,
+  windowTotals,
+} from './buckets.js';
+import { type EntityActivity, type EntityKind, TRACKS_ACCOUNTS, kindOfKey } from './entityKeys.js';
+
+export const CrossEntityStores = {
+  /** The aggregator's own state (side sub-topology, logged). */
+  aggregates: 'entity-aggregates',
+  /** The global copy the hot path reads (filled from the entity-stats topic, not logged). */
+  stats: 'entity-stats',
+  /** Transaction id → merchant and label state, for attributing labels (merchantRisk.ts). */
+  attribution: 'label-attribution',
+} as const;
+
+const WINDOWS = [
+  { suffix: '1m', series: 'minuteBuckets', size: MINUTE, width: MINUTE },
+  { suffix: '1h', series: 'minuteBuckets', size: MINUTE, width: HOUR },
+  { suffix: '24h', series: 'hourBuckets', size: HOUR, width: DAY },
+  { suffix: '7d', series: 'dayBuckets', size: DAY, width: 7 * DAY },
+] as const;
+
+function velocityNames(kind: EntityKind): string[] {
+  const names = WINDOWS.flatMap((w) => [`${kind}.count_${w.suffix}`, `${kind}.sum_${w.suffix}`]);
+  if (TRACKS_ACCOUNTS[kind]) names.push(`${kind}.distinct_accounts_24h`);
+  return names;
+}
+
+/** Every velocity feature name this file can write. */
+export const ENTITY_VELOCITY_FEATURE_NAMES: readonly string[] = (['device', 'ip', 'merchant'] as const).flatMap(velocityNames);
+
+/** Adds the velocity features of one entity as of event time t (nothing when unknown as of t − lag). */
+export function addEntityVelocityFeatures(features: { [name: string]: number }, kind: EntityKind, stats: EntityStats | undefined, t: number, config: CrossEntityConfig): void {
+  if (stats === undefined) return;
+  const a = t - config.lagMs;
+  if (!knownAsOf(stats, a)) return;
+  for (const w of WINDOWS) {
+    const totals = windowTotals(stats[w.series], w.size, a, w.width);
+    features[`${kind}.count_${w.suffix}`] = totals.count;
+    features[`${kind}.sum_${w.suffix}`] = totals.sumMinor;
+  }
+  if (TRACKS_ACCOUNTS[kind]) features[`${kind}.distinct_accounts_24h`] = distinctAccounts(stats.hourBuckets, a, DAY);
+}
+
+export function entityAggregatesStore(options: StoreOptions = {}): KeyValueStoreBuilder<string, EntityStats> {
+  return Stores.keyValue(CrossEntityStores.aggregates, Serdes.String, Serdes.Json<EntityStats>(), options);
+}
+
+/** Global stores are never logged (their topic is their changelog). */
+export function entityStatsGlobalStore(options: Omit<StoreOptions, 'logged'> = {}): KeyValueStoreBuilder<string, EntityStats> {
+  return Stores.keyValue(CrossEntityStores.stats, Serdes.String, Serdes.Json<EntityStats>(), { ...options, logged: false });
+}
+
+/** The side aggregator: entity key → EntityStats; publishes changed entities at the end of each batch. */
+export class EntityAggregateProcessor implements Processor<string, EntityActivity, string, EntityStats> {
+  private ctx!: ProcessorContext<string, EntityStats>;
+  private store!: KeyValueStore<string, EntityStats>;
+  private readonly dirty = new Set<string>();
+
+  constructor(private readonly config: CrossEntityConfig) {}
+
+  init(ctx: ProcessorContext<string, EntityStats>): void {
+    this.ctx = ctx;
+    this.store = ctx.getStateStore(CrossEntityStores.aggregates);
+  }
+
+  process(record: Record<string, EntityActivity>): void {
+    const { key, value } = record;
+    if (key === null) {
+      this.ctx.recordDropped('null-key');
+      return;
+    }
+    if (value === null) {
+      this.ctx.recordDropped('null-value');
+      return;
+    }
+    const kind = kindOfKey(key);
+    if (kind === undefined) {
+      this.ctx.recordDropped('null-key');
+      return;
+    }
+    // A copy: the store may hand out its cached object, and a half-applied change must not leak.
+    const before = this.store.get(key);
+    const stats: EntityStats = before === undefined ? emptyStats(key) : structuredClone(before);
+    if (value.type === 'txn') applyTransaction(stats, value, TRACKS_ACCOUNTS[kind], this.config);
+    else applyFraudLabel(stats, value.arrivedAt, value.delta, this.config);
+    this.store.put(key, stats);
+    this.dirty.add(key);
+  }
+
+  /** One record per changed entity per batch, in key order (so the output does not depend on arrival order within the batch). */
+  flush(): void {
+    if (this.dirty.size === 0) return;
+    const keys = [...this.dirty].sort();
+    this.dirty.clear();
+    for (const key of keys) {
+      const stats = this.store.get(key);
+      if (stats === undefined) continue;
+      this.ctx.forward({ key, value: stats, timestamp: Math.max(stats.lastSeenAt, stats.lastLabelAt), headers: {} });
+    }
+  }
+}
+
+export function entityAggregateProcessor(config: CrossEntityConfig): ProcessorSupplier<string, EntityActivity, string, EntityStats> {
+  return () => new EntityAggregateProcessor(config);
+}
+
+/** Fills the global `entity-stats` store from the topic: the latest series per entity. */
+export class EntityStatsTableProcessor implements Processor<string, EntityStats | null> {
+  private ctx!: ProcessorContext<never, never>;
+  private store!: KeyValueStore<string, EntityStats>;
+
+  init(ctx: ProcessorContext<never, never>): void {
+    this.ctx = ctx;
+    this.store = ctx.getStateStore(CrossEntityStores.stats);
+  }
+
+  process(record: Record<string, EntityStats | null>): void {
+    if (record.key === null) {
+      this.ctx.recordDropped('null-key');
+      return;
+    }
+    if (record.value === null) this.store.delete(record.key);
+    else this.store.put(record.key, record.value);
+  }
+}
+
+export function entityStatsTableProcessor(): ProcessorSupplier<string, EntityStats | null> {
+  return () => new EntityStatsTableProcessor();
+}
