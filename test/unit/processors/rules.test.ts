@@ -7,6 +7,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { CROSS_ENTITY_FEATURE_NAMES } from '../../../processors/crossEntity/features.js';
 import { EnrichmentFacts, EnrichmentFeatures } from '../../../processors/enrich.js';
 import { RuleSetHolder, RulesProcessor, evaluateCondition, evaluateRules, ruleInputs } from '../../../processors/rules.js';
 import { type RuleSet, RuleSetError, loadRuleSet, parseRuleSet } from '../../../processors/ruleSet.js';
@@ -61,7 +62,7 @@ const firing = (ctx: RiskContext): string[] => evaluateRules(shipped, ruleInputs
 
 describe('the shipped rule set', () => {
   it('loads, carries its version, and fires nothing on a clean transaction', () => {
-    expect(shipped.version).toBe('2026-11-25.1');
+    expect(shipped.version).toBe('2026-11-25.2');
     expect(firing(cleanContext())).toEqual([]);
   });
 
@@ -113,6 +114,19 @@ describe('the shipped rule set', () => {
       ],
     },
     {
+      rule: 'device-many-accounts',
+      fires: [['5 accounts in 24 h', { features: { 'device.distinct_accounts_24h': 5 } }]],
+      quiet: [['4 accounts', { features: { 'device.distinct_accounts_24h': 4 } }]],
+    },
+    {
+      rule: 'merchant-high-fraud-rate',
+      fires: [['10 % card not present', { features: { 'merchant.fraud_rate_90d': 0.1 } }]],
+      quiet: [
+        ['9.99 %', { features: { 'merchant.fraud_rate_90d': 0.0999 } }],
+        ['card present', { features: { 'merchant.fraud_rate_90d': 0.5, 'txn.card_present': 1 } }],
+      ],
+    },
+    {
       rule: 'trusted-low-risk-small',
       fires: [['tier 0, 365 days, 25.00', { features: { 'kyc.risk_tier': 0, 'kyc.account_age_days': 365, 'txn.amount_minor': 2_500 } }]],
       quiet: [
@@ -134,7 +148,7 @@ describe('the shipped rule set', () => {
   }
 
   it('names only features and facts the hot path produces', async () => {
-    const knownFeatures = [...VELOCITY_FEATURE_NAMES, ...Object.values(EnrichmentFeatures)];
+    const knownFeatures = [...VELOCITY_FEATURE_NAMES, ...Object.values(EnrichmentFeatures), ...CROSS_ENTITY_FEATURE_NAMES];
     const knownFacts = Object.values(EnrichmentFacts);
     await expect(loadRuleSet(RULE_FILE, { knownFeatures, knownFacts })).resolves.toMatchObject({ version: shipped.version });
   });
