@@ -106,7 +106,9 @@ export interface VelocityStoreOptions {
 /** The store this step needs, under the hot path's store name; connect it to the velocity processor. */
 export function velocityStoreBuilders(config: VelocityConfigInput = {}, opts: VelocityStoreOptions = {}): KeyValueStoreBuilder<string, Profile>[] {
   VelocityConfig.parse(config);
-  return [Stores.keyValue<string, Profile>(StoreNames.velocityProfiles, Serdes.String, Serdes.Json<Profile>(), opts)];
+  // cacheValues: a busy account's profile is rewritten several times per commit; it is serialized
+  // once at the flush. recordEvent changes the profile it got and it is always put back.
+  return [Stores.keyValue<string, Profile>(StoreNames.velocityProfiles, Serdes.String, Serdes.Json<Profile>(), { ...opts, cacheValues: true })];
 }
 
 export class VelocityFeaturesProcessor implements Processor<string, RiskContext, string, RiskContext> {

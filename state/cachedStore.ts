@@ -81,18 +81,21 @@ export abstract class CachedStore implements StateStore {
 
   async flush(): Promise<void> {
     const { engine, cache } = this.opened();
+    this.beforeFlush();
     cache.flush();
     await this.afterFlush(engine);
   }
 
   async restore(changes: readonly ChangeRecord[]): Promise<void> {
     const { engine, cache } = this.opened();
+    this.onDiscard();
     await this.restoreToEngine(engine, changes);
     cache.invalidateClean();
   }
 
   async wipe(): Promise<void> {
     const { engine, cache } = this.opened();
+    this.onDiscard();
     cache.clear();
     await engine.wipe();
     await this.afterOpen(engine);
@@ -106,6 +109,7 @@ export abstract class CachedStore implements StateStore {
     const state = this.state;
     if (!state) return;
     this.state = undefined;
+    this.onDiscard();
     state.cache.clear();
     await state.engine.close();
   }
@@ -119,6 +123,17 @@ export abstract class CachedStore implements StateStore {
   protected eventTime(fallback: () => number): number {
     return this.state?.ctx.currentTimestamp?.() ?? fallback();
   }
+
+  /** Dirty entries allowed in the cache before an early flush. */
+  protected get cacheMaxEntries(): number {
+    return this.options.cacheMaxEntries;
+  }
+
+  /** Called first thing at flush: a subclass moves what it holds back into the cache. */
+  protected beforeFlush(): void {}
+
+  /** Called when unflushed writes are dropped (close without flush, wipe, restore). */
+  protected onDiscard(): void {}
 
   /** Called after the engine opens (and after a wipe), e.g. to read store metadata. */
   protected async afterOpen(engine: StoreEngine): Promise<void> {

@@ -1,6 +1,12 @@
 /**
  * The key-value store: typed keys and values over a write-back cache and an engine (RocksDB or
  * memory, chosen by the factory in stores.ts). Keys are ordered by their serialized bytes.
+ *
+ * With `cacheValues`, written values are kept as objects until the next flush and serialized
+ * only then: a key written N times between two commits is serialized once, and reading it back
+ * costs no deserialization. For stores whose values are big and rewritten often (the velocity
+ * profiles). The price is a contract: `get` may hand out the very instance that was `put`, so a
+ * caller that changes a value it got must put it back (and nobody else may hold on to it).
  */
 import type { Serde } from '../topology/serde.js';
 import { prefixEnd, successor, type KeyRange } from './bytes.js';
@@ -9,23 +15,44 @@ import type { EngineEntry, StoreEngine } from './engine.js';
 import type { ChangeRecord, KeyValue, KeyValueStore } from './types.js';
 import type { FlushedEntry } from './writeCache.js';
 
+interface PendingValue<V> {
+  key: Buffer;
+  value: V;
+  timestamp: number;
+}
+
 export class CachingKeyValueStore<K, V> extends CachedStore implements KeyValueStore<K, V> {
+  /** Values put since the last flush, not serialized yet (cacheValues only), by latin1 key. */
+  private readonly pending: Map<string, PendingValue<V>> | undefined;
+
   constructor(
-    options: CachedStoreOptions,
+    options: CachedStoreOptions & { cacheValues?: boolean },
     private readonly keySerde: Serde<K>,
     private readonly valueSerde: Serde<V>,
   ) {
     super(options);
+    if (options.cacheValues) this.pending = new Map();
   }
 
   get(key: K): V | undefined {
-    const bytes = this.opened().cache.get(this.keySerde.serialize(key));
+    const keyBytes = this.keySerde.serialize(key);
+    const hit = this.pending?.get(keyBytes.toString('latin1'));
+    if (hit !== undefined) return hit.value;
+    const bytes = this.opened().cache.get(keyBytes);
     return bytes === undefined ? undefined : this.valueSerde.deserialize(bytes);
   }
 
   put(key: K, value: V): void {
     const { cache } = this.opened();
-    cache.put(this.keySerde.serialize(key), this.valueSerde.serialize(value), this.eventTime(Date.now));
+    const keyBytes = this.keySerde.serialize(key);
+    const timestamp = this.eventTime(Date.now);
+    if (this.pending === undefined) {
+      cache.put(keyBytes, this.valueSerde.serialize(value), timestamp);
+      return;
+    }
+    this.pending.set(keyBytes.toString('latin1'), { key: keyBytes, value, timestamp });
+    // Same bound as the byte cache: past it, values go down to it (which may flush early itself).
+    if (this.pending.size > this.cacheMaxEntries) this.materialize();
   }
 
   putIfAbsent(key: K, value: V): V | undefined {
@@ -37,6 +64,7 @@ export class CachingKeyValueStore<K, V> extends CachedStore implements KeyValueS
   delete(key: K): V | undefined {
     const { cache } = this.opened();
     const keyBytes = this.keySerde.serialize(key);
+    this.materializeKey(keyBytes);
     const oldBytes = cache.get(keyBytes);
     // Nothing to delete means the engine lacks the key too (the cache would show it otherwise), so
     // the changelog already ends in a tombstone or never had the key: no record needed.
@@ -63,12 +91,40 @@ export class CachingKeyValueStore<K, V> extends CachedStore implements KeyValueS
 
   approximateNumEntries(): number {
     const { engine, cache } = this.opened();
-    return engine.approximateNumEntries() + cache.dirtySize;
+    return engine.approximateNumEntries() + cache.dirtySize + (this.pending?.size ?? 0);
   }
 
   /** Checks that the store is open when the scan is asked for, not at its first step. */
   private scan(range: KeyRange): IterableIterator<KeyValue<K, V>> {
-    return this.typed(this.opened().cache.scan(range));
+    const { cache } = this.opened();
+    // Scans merge the byte cache with the engine: pending values must be bytes by then.
+    this.materialize();
+    return this.typed(cache.scan(range));
+  }
+
+  /** Serializes every pending value into the byte cache. */
+  private materialize(): void {
+    if (this.pending === undefined || this.pending.size === 0) return;
+    const { cache } = this.opened();
+    const entries = [...this.pending.values()];
+    this.pending.clear();
+    for (const p of entries) cache.put(p.key, this.valueSerde.serialize(p.value), p.timestamp);
+  }
+
+  private materializeKey(keyBytes: Buffer): void {
+    const k = keyBytes.toString('latin1');
+    const p = this.pending?.get(k);
+    if (p === undefined) return;
+    this.pending!.delete(k);
+    this.opened().cache.put(p.key, this.valueSerde.serialize(p.value), p.timestamp);
+  }
+
+  protected override beforeFlush(): void {
+    this.materialize();
+  }
+
+  protected override onDiscard(): void {
+    this.pending?.clear();
   }
 
   private *typed(entries: IterableIterator<EngineEntry>): IterableIterator<KeyValue<K, V>> {

@@ -25,6 +25,15 @@ export interface StoreOptions {
   cacheMaxEntries?: number;
 }
 
+export interface KeyValueStoreOptions extends StoreOptions {
+  /**
+   * Keep written values as objects until the flush (serialized once per commit, read back without
+   * deserializing). `get` may then return the instance that was put: change a value only to put
+   * it back. See keyValueStore.ts.
+   */
+  cacheValues?: boolean;
+}
+
 export interface WindowStoreOptions extends StoreOptions {
   /** How long windows are kept behind the largest window start seen. */
   retentionMs: number;
@@ -80,7 +89,7 @@ export interface WindowStoreBuilder<K, V> extends StoreBuilder<WindowStore<K, V>
 }
 
 export const Stores = {
-  keyValue<K, V>(name: string, keySerde: Serde<K>, valueSerde: Serde<V>, opts?: StoreOptions): KeyValueStoreBuilder<K, V> {
+  keyValue<K, V>(name: string, keySerde: Serde<K>, valueSerde: Serde<V>, opts?: KeyValueStoreOptions): KeyValueStoreBuilder<K, V> {
     const options = commonOptions(name, opts);
     return {
       name,
@@ -88,7 +97,7 @@ export const Stores = {
       persistent: options.persistent,
       keySerde,
       valueSerde,
-      build: () => new CachingKeyValueStore<K, V>(options, keySerde, valueSerde),
+      build: () => new CachingKeyValueStore<K, V>({ ...options, cacheValues: opts?.cacheValues ?? false }, keySerde, valueSerde),
     };
   },
 

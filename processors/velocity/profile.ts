@@ -149,8 +149,8 @@ export interface ProfileEvent {
 }
 
 /**
- * `profile` with one more transaction, trimmed to the limits. Mutates and returns `profile`: a
- * key-value store hands out a freshly deserialized value on every get, so nothing else holds it.
+ * `profile` with one more transaction, trimmed to the limits. Mutates and returns `profile`: the
+ * caller got it from the store and puts it back (the store's value cache may hold this instance).
  */
 export function recordEvent(profile: Profile | undefined, cardToken: string, x: ProfileEvent, limits: ProfileLimits): Profile {
   const p = profile ?? emptyProfile();

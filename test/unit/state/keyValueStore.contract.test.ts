@@ -12,7 +12,12 @@ const FULLWIDTH_A = '\uFF21'; // UTF-8 ef bc a1; UTF-16 ff21
 const EMOJI = '\u{1F600}'; // UTF-8 f0 9f 98 80; UTF-16 d83d de00: sorts before FULLWIDTH_A as a JS string
 const KEYS_IN_BYTE_ORDER = ['a', 'a\x00', 'ab', 'b', FULLWIDTH_A, EMOJI];
 
-describe.each(IMPLEMENTATIONS)('key-value store on $engine', ({ persistent }) => {
+const VARIANTS = IMPLEMENTATIONS.flatMap((i) => [
+  { ...i, cacheValues: false },
+  { ...i, cacheValues: true },
+]);
+
+describe.each(VARIANTS)('key-value store on $engine (cacheValues: $cacheValues)', ({ persistent, cacheValues }) => {
   const dirs = new TempDirs();
   const opened: KeyValueStore<unknown, unknown>[] = [];
   afterEach(async () => {
@@ -36,7 +41,7 @@ describe.each(IMPLEMENTATIONS)('key-value store on $engine', ({ persistent }) =>
       options.name ?? 'kv',
       options.keySerde ?? (Serdes.String as unknown as import('../../../topology/serde.js').Serde<K>),
       options.valueSerde ?? (Serdes.String as unknown as import('../../../topology/serde.js').Serde<V>),
-      { persistent, logged: options.logged, cacheMaxEntries: options.cacheMaxEntries },
+      { persistent, logged: options.logged, cacheMaxEntries: options.cacheMaxEntries, cacheValues },
     );
     const store = builder.build();
     const ctx: StoreContext = { taskDir, taskId: '0_0', changelog: sink };
@@ -370,4 +375,39 @@ describe.each(IMPLEMENTATIONS)('key-value store on $engine', ({ persistent }) =>
       expect(collect(reopened.all())).toEqual([]);
     });
   }
+});
+
+describe.each(IMPLEMENTATIONS)('key-value store with cacheValues on $engine', ({ persistent }) => {
+  const dirs = new TempDirs();
+  afterEach(() => dirs.cleanup());
+
+  it('serializes a value once per flush however often it was put, and reads it back without deserializing', async () => {
+    let serialized = 0;
+    let deserialized = 0;
+    const json = Serdes.Json<{ n: number }>();
+    const counting = {
+      serialize: (v: { n: number }) => (serialized++, json.serialize(v)),
+      deserialize: (b: Buffer) => (deserialized++, json.deserialize(b)),
+    };
+    const sink = new CollectingSink();
+    const store = Stores.keyValue('profiles', Serdes.String, counting, { persistent, cacheValues: true }).build();
+    await store.open({ taskDir: await dirs.make(), taskId: '0_0', changelog: sink, currentTimestamp: () => 42 });
+    for (let n = 1; n <= 5; n++) {
+      const v = store.get('acct') ?? { n: 0 };
+      v.n = n;
+      store.put('acct', v);
+    }
+    expect(serialized).toBe(0);
+    expect(deserialized).toBe(0);
+    await store.flush();
+    expect(serialized).toBe(1);
+    expect(sink.records('profiles').map((r) => [r.key.toString(), r.value?.toString(), r.timestamp])).toEqual([['acct', '{"n":5}', 42]]);
+    // After the flush the value comes from the byte cache / engine: a fresh object.
+    expect(store.get('acct')).toEqual({ n: 5 });
+    expect(deserialized).toBe(1);
+    // Close without flush drops pending values, like the byte cache's dirty writes.
+    store.put('acct', { n: 6 });
+    await store.close();
+    expect(sink.records('profiles')).toHaveLength(1);
+  });
 });
