@@ -28,7 +28,9 @@ export async function replayCommand(argv: string[], io: CommandIo): Promise<numb
   if (values.help) {
     io.out('usage: riskloop replay --from <ISO|ms> --to <ISO|ms> [--id NAME]');
     io.out('Copies the range (and the KYC/device/model context before it, labels after it) under the prefix');
-    io.out('<prefix>replay-<id>. and runs the loop on it as application <app-id>-replay-<id> until caught up.');
+    io.out('<prefix>replay-<id>. and runs the loop on it as application <app-id>-replay-<id> until caught up:');
+    io.out('first the cross-entity side sub-topologies to the end (application <app-id>-replay-<id>-side, the');
+    io.out('device / IP / merchant table), then the hot path on that table.');
     return 0;
   }
   const config = readAppConfig(io.env);
@@ -41,6 +43,7 @@ export async function replayCommand(argv: string[], io: CommandIo): Promise<numb
       ...(values.id ? { replayId: values.id } : {}),
       onProgress: (p) => {
         if (p.phase === 'copy') process.stderr.write(`\rcopying: ${p.done} records`);
+        else if (p.phase === 'side') process.stderr.write(`\rside tables: ${p.done} records processed   `);
         else process.stderr.write(`\rprocessing ${bar(p.done, p.total, p.elapsedMs)}   `);
       },
     },
@@ -48,7 +51,7 @@ export async function replayCommand(argv: string[], io: CommandIo): Promise<numb
     io,
   );
   process.stderr.write('\n');
-  io.out(`replay ${result.replayId}: copied ${JSON.stringify(result.copied)}, processed ${result.processed} in ${(result.ms / 1000).toFixed(1)} s`);
+  io.out(`replay ${result.replayId}: copied ${JSON.stringify(result.copied)}, side ${result.sideProcessed}, processed ${result.processed} in ${(result.ms / 1000).toFixed(1)} s`);
   io.out(`decisions: ${result.topicPrefix}decisions (application ${result.applicationId})`);
   return 0;
 }
