@@ -12,8 +12,6 @@ import { RuleSetHolder } from '../processors/rules.js';
 import { Tokenizer } from '../processors/tokenizer.js';
 import { type Catalogue, buildCatalogue } from '../schemas/catalogue.js';
 import { createSerdes, type TopicSerdes } from '../schemas/createSerdes.js';
-import { MissingSourceTopicsError, prepareInternalTopics } from '../topology/kafka/internalTopics.js';
-import { createKafkajsClient } from '../topology/kafka/kafkajsClient.js';
 import { KafkaStreams } from '../topology/kafka/kafkaStreams.js';
 import type { Topology } from '../topology/topology.js';
 import type { AppConfig } from './config.js';
@@ -62,7 +60,6 @@ export async function buildRiskLoopApp(
     { persistentStores: config.stores === 'rocksdb', ...opts.loop, applicationId: config.applicationId },
     { catalogue, serdes: loopSerdes(serdes), tokenizer, rules, models, logger },
   );
-  await settleInternalTopics(topology, config, logger);
   const streams = new KafkaStreams(
     topology,
     {
@@ -97,40 +94,4 @@ export async function buildRiskLoopApp(
       await models.close();
     },
   };
-}
-
-/**
- * Creates the topology's internal topics (as KafkaStreams.start would) and waits until the broker
- * answers offset requests for every one of them. The side sub-topologies read repartition topics,
- * and the runtime asks for their offsets as soon as it has created them; under load a fresh topic
- * answers "not the leader for that topic-partition" for a moment even after createTopics waited
- * for leaders, which would fail the start. Missing source topics are left for start() to report.
- */
-export async function settleInternalTopics(topology: Topology, config: AppConfig, logger: Logger, timeoutMs = 30_000): Promise<void> {
-  const internal = topology.internalTopics().filter((t) => t.kind === 'repartition');
-  if (internal.length === 0) return;
-  const admin = await createKafkajsClient({ brokers: config.brokers, clientId: `${config.applicationId}-settle`, logger }).admin();
-  try {
-    try {
-      await prepareInternalTopics(topology, admin, 1);
-    } catch (err) {
-      if (err instanceof MissingSourceTopicsError) return;
-      throw err;
-    }
-    const deadline = Date.now() + timeoutMs;
-    for (const t of internal) {
-      for (;;) {
-        try {
-          await admin.endOffsets(t.name);
-          await admin.beginningOffsets(t.name);
-          break;
-        } catch (err) {
-          if (Date.now() > deadline) throw err;
-          await new Promise((resolve) => setTimeout(resolve, 250));
-        }
-      }
-    }
-  } finally {
-    await admin.disconnect();
-  }
 }

@@ -46,3 +46,25 @@ export async function prepareInternalTopics(
   );
   return resolved;
 }
+
+/**
+ * Waits until the broker answers offset requests for every internal topic. createTopics waits for
+ * leaders, yet under load a fresh topic still answers "not the leader for that topic-partition"
+ * for a moment, and the runtime asks for the offsets of its repartition and changelog topics right
+ * after creating them (restore, committed-or-earliest positions).
+ */
+export async function awaitInternalTopics(topology: Topology, admin: Admin, timeoutMs = 30_000, sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (const t of topology.internalTopics()) {
+    for (;;) {
+      try {
+        await admin.endOffsets(t.name);
+        await admin.beginningOffsets(t.name);
+        break;
+      } catch (err) {
+        if (Date.now() > deadline) throw new Error(`internal topic ${t.name} did not become readable within ${timeoutMs} ms: ${(err as Error).message}`);
+        await sleep(250);
+      }
+    }
+  }
+}

@@ -33,7 +33,7 @@ import { StreamTask } from '../streamTask.js';
 import type { Topology } from '../topology.js';
 import type { Admin, FetchedBatch, GroupConsumer, KafkaClient, OutgoingRecord, PartitionReader, Producer, TransactionalProducer } from './client.js';
 import { parseStreamsConfig, type StreamsConfig, type StreamsConfigInput } from './config.js';
-import { prepareInternalTopics } from './internalTopics.js';
+import { awaitInternalTopics, prepareInternalTopics } from './internalTopics.js';
 import { createKafkajsClient } from './kafkajsClient.js';
 import { StreamsMetrics } from './metrics.js';
 import { Mutex } from './mutex.js';
@@ -134,6 +134,7 @@ export class KafkaStreams extends EventEmitter {
     this.setState('REBALANCING');
     this.admin = await this.client.admin();
     const counts = await prepareInternalTopics(this.topology, this.admin, this.config.replicationFactor);
+    await awaitInternalTopics(this.topology, this.admin);
     this.log.info({ tasks: Object.fromEntries(counts.tasks) }, 'internal topics ready');
     await this.startGlobalState();
     if (!this.eos) {
