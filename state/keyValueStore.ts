@@ -3,10 +3,11 @@
  * memory, chosen by the factory in stores.ts). Keys are ordered by their serialized bytes.
  *
  * With `cacheValues`, written values are kept as objects until the next flush and serialized
- * only then: a key written N times between two commits is serialized once, and reading it back
- * costs no deserialization. For stores whose values are big and rewritten often (the velocity
- * profiles). The price is a contract: `get` may hand out the very instance that was `put`, so a
- * caller that changes a value it got must put it back (and nobody else may hold on to it).
+ * only then: a key written N times between two commits is serialized once. Values read are kept
+ * as objects too, in a small LRU, so a hot key is deserialized once, not on every read. For stores
+ * whose values are big and read or rewritten often (velocity profiles, entity statistics). The
+ * price is a contract: `get` may hand out the very instance that was `put` or read before, so a
+ * caller that changes a value it got must put it back, and readers must not change values.
  */
 import type { Serde } from '../topology/serde.js';
 import { prefixEnd, successor, type KeyRange } from './bytes.js';
@@ -14,6 +15,9 @@ import { CachedStore, type CachedStoreOptions } from './cachedStore.js';
 import type { EngineEntry, StoreEngine } from './engine.js';
 import type { ChangeRecord, KeyValue, KeyValueStore } from './types.js';
 import type { FlushedEntry } from './writeCache.js';
+
+/** Deserialized clean values kept per store with cacheValues. */
+const CLEAN_OBJECTS = 2_000;
 
 interface PendingValue<V> {
   key: Buffer;
@@ -24,6 +28,8 @@ interface PendingValue<V> {
 export class CachingKeyValueStore<K, V> extends CachedStore implements KeyValueStore<K, V> {
   /** Values put since the last flush, not serialized yet (cacheValues only), by latin1 key. */
   private readonly pending: Map<string, PendingValue<V>> | undefined;
+  /** Deserialized clean values, insertion-ordered as an LRU (cacheValues only). */
+  private readonly objects: Map<string, V> | undefined;
 
   constructor(
     options: CachedStoreOptions & { cacheValues?: boolean },
@@ -31,15 +37,39 @@ export class CachingKeyValueStore<K, V> extends CachedStore implements KeyValueS
     private readonly valueSerde: Serde<V>,
   ) {
     super(options);
-    if (options.cacheValues) this.pending = new Map();
+    if (options.cacheValues) {
+      this.pending = new Map();
+      this.objects = new Map();
+    }
   }
 
   get(key: K): V | undefined {
     const keyBytes = this.keySerde.serialize(key);
-    const hit = this.pending?.get(keyBytes.toString('latin1'));
+    if (this.pending === undefined) {
+      const bytes = this.opened().cache.get(keyBytes);
+      return bytes === undefined ? undefined : this.valueSerde.deserialize(bytes);
+    }
+    const k = keyBytes.toString('latin1');
+    const hit = this.pending.get(k);
     if (hit !== undefined) return hit.value;
+    const object = this.objects!.get(k);
+    if (object !== undefined) {
+      this.objects!.delete(k);
+      this.objects!.set(k, object);
+      return object;
+    }
     const bytes = this.opened().cache.get(keyBytes);
-    return bytes === undefined ? undefined : this.valueSerde.deserialize(bytes);
+    if (bytes === undefined) return undefined;
+    const value = this.valueSerde.deserialize(bytes);
+    this.remember(k, value);
+    return value;
+  }
+
+  private remember(k: string, value: V): void {
+    const objects = this.objects!;
+    objects.delete(k);
+    objects.set(k, value);
+    if (objects.size > CLEAN_OBJECTS) objects.delete(objects.keys().next().value!);
   }
 
   put(key: K, value: V): void {
@@ -50,7 +80,9 @@ export class CachingKeyValueStore<K, V> extends CachedStore implements KeyValueS
       cache.put(keyBytes, this.valueSerde.serialize(value), timestamp);
       return;
     }
-    this.pending.set(keyBytes.toString('latin1'), { key: keyBytes, value, timestamp });
+    const k = keyBytes.toString('latin1');
+    this.objects!.delete(k);
+    this.pending.set(k, { key: keyBytes, value, timestamp });
     // Same bound as the byte cache: past it, values go down to it (which may flush early itself).
     if (this.pending.size > this.cacheMaxEntries) this.materialize();
   }
@@ -65,6 +97,7 @@ export class CachingKeyValueStore<K, V> extends CachedStore implements KeyValueS
     const { cache } = this.opened();
     const keyBytes = this.keySerde.serialize(key);
     this.materializeKey(keyBytes);
+    this.objects?.delete(keyBytes.toString('latin1'));
     const oldBytes = cache.get(keyBytes);
     // Nothing to delete means the engine lacks the key too (the cache would show it otherwise), so
     // the changelog already ends in a tombstone or never had the key: no record needed.
@@ -106,9 +139,12 @@ export class CachingKeyValueStore<K, V> extends CachedStore implements KeyValueS
   private materialize(): void {
     if (this.pending === undefined || this.pending.size === 0) return;
     const { cache } = this.opened();
-    const entries = [...this.pending.values()];
+    const entries = [...this.pending];
     this.pending.clear();
-    for (const p of entries) cache.put(p.key, this.valueSerde.serialize(p.value), p.timestamp);
+    for (const [k, p] of entries) {
+      cache.put(p.key, this.valueSerde.serialize(p.value), p.timestamp);
+      this.remember(k, p.value);
+    }
   }
 
   private materializeKey(keyBytes: Buffer): void {
@@ -117,6 +153,7 @@ export class CachingKeyValueStore<K, V> extends CachedStore implements KeyValueS
     if (p === undefined) return;
     this.pending!.delete(k);
     this.opened().cache.put(p.key, this.valueSerde.serialize(p.value), p.timestamp);
+    this.remember(k, p.value);
   }
 
   protected override beforeFlush(): void {
@@ -125,6 +162,7 @@ export class CachingKeyValueStore<K, V> extends CachedStore implements KeyValueS
 
   protected override onDiscard(): void {
     this.pending?.clear();
+    this.objects?.clear();
   }
 
   private *typed(entries: IterableIterator<EngineEntry>): IterableIterator<KeyValue<K, V>> {
