@@ -7,10 +7,11 @@
 import pino from 'pino';
 import { readAppConfig } from '../../bin/config.js';
 import { buildRiskLoopApp } from '../../bin/riskLoopApp.js';
+import { type RocksDbMemory, rocksdbMemory } from '../../state/rocksdbSync.js';
 
 export type WorkerMessage =
   | { type: 'running'; ms: number }
-  | { type: 'sample'; t: number; rss: number; heapUsed: number; heapTotal: number; external: number; processed: number; out: number }
+  | { type: 'sample'; t: number; rss: number; heapUsed: number; heapTotal: number; external: number; rocksdb: RocksDbMemory; processed: number; out: number }
   | { type: 'restore'; restored: number }
   | { type: 'closed' }
   | { type: 'error'; message: string };
@@ -36,6 +37,7 @@ async function main(): Promise<void> {
       heapUsed: m.heapUsed,
       heapTotal: m.heapTotal,
       external: m.external,
+      rocksdb: rocksdbMemory(),
       processed: app.streams.metrics.total('riskloop_records_processed_total'),
       out: app.streams.metrics.total('riskloop_records_out_total'),
     });
