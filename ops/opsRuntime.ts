@@ -4,7 +4,8 @@
  * metrics), and the HTTP server with health, metrics and the dashboard.
  */
 import type { Logger } from 'pino';
-import { collectDefaultMetrics, Registry } from 'prom-client';
+import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { rocksdbMemory } from '../state/rocksdbSync.js';
 import type { ModelRegistry } from '../processors/modelRegistry.js';
 import type { Catalogue } from '../schemas/catalogue.js';
 import type { TopicSerdes } from '../schemas/createSerdes.js';
@@ -44,6 +45,19 @@ export function modelRoles(models: ModelRegistry | undefined): { version: string
 export async function startOps(server: OpsServerConfigInput, deps: OpsRuntimeDeps): Promise<OpsRuntime> {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'riskloop_process_' });
+  // RocksDB's native memory is invisible to the heap metrics above: report RocksDB's own account.
+  new Gauge({
+    name: 'riskloop_rocksdb_memory_bytes',
+    help: 'Native memory of the open RocksDB stores of this process, by kind (memtables, table_readers, block_cache).',
+    labelNames: ['kind'],
+    registers: [registry],
+    collect() {
+      const m = rocksdbMemory();
+      this.set({ kind: 'memtables' }, m.memtables);
+      this.set({ kind: 'table_readers' }, m.tableReaders);
+      this.set({ kind: 'block_cache' }, m.blockCache);
+    },
+  });
   const decisions = new DecisionMetrics(registry, () => modelRoles(deps.models));
   const bridge = new RuntimeMetricsBridge(registry, () => Object.values(deps.streams).map((s) => s.metrics));
   const consumer = new OutputTopicsConsumer(

@@ -10,6 +10,7 @@
  * under exactly_once, where a decision only becomes visible when its transaction commits, so the
  * commit interval adds to the latency (stated in the result).
  */
+import { defaultCommitIntervalMs } from '../../topology/kafka/config.js';
 import type { TopicSerdes } from '../../schemas/createSerdes.js';
 import type { Transaction } from '../../schemas/types.js';
 import type { KeyedRecord } from '../../simulator/index.js';
@@ -86,7 +87,7 @@ async function phase(
       lat.sort((a, b) => a - b);
       const row: LatencyRow = {
         guarantee,
-        commitIntervalMs: run.config.commitIntervalMs ?? (guarantee === 'exactly_once' ? 100 : 1000),
+        commitIntervalMs: run.config.commitIntervalMs ?? defaultCommitIntervalMs(guarantee),
         offeredRate: rate,
         achievedRate: sent.achievedRate,
         transactions: slice.length,

@@ -5,6 +5,7 @@
  * labels that are not in the future). Throughput is decisions arriving at a read_committed consumer,
  * after a warm-up of W decisions up to the last: (N − W) / (t(N) − t(W)).
  */
+import { defaultCommitIntervalMs } from '../../topology/kafka/config.js';
 import { type BenchEnv, createLoopTopics, dropRun, loopRun, produceParts, simulateFor, writeResult } from './common.js';
 import { DecisionWatcher } from './decisionWatcher.js';
 import { LoopProcess } from './loopProcess.js';
@@ -45,7 +46,7 @@ export async function loopThroughput(
   const seconds = (tEnd - tWarm) / 1000;
   const result: LoopThroughputResult = {
     guarantee,
-    commitIntervalMs: run.config.commitIntervalMs ?? (guarantee === 'exactly_once' ? 100 : 1000),
+    commitIntervalMs: run.config.commitIntervalMs ?? defaultCommitIntervalMs(guarantee),
     records: N,
     warmupRecords: opts.warmup,
     measuredRecords: N - opts.warmup,

