@@ -31,6 +31,7 @@ import { ensureTopics } from './commands/topicsEnsure.js';
 import type { CommandIo } from './commands/topics.js';
 import { train } from './commands/train.js';
 import { publishRelease, releaseFromCard } from './modelRelease.js';
+import { Nodes } from '../processors/riskLoop.js';
 import { buildRiskLoopApp } from './riskLoopApp.js';
 
 const { Kafka, logLevel } = kafkajs;
@@ -244,8 +245,21 @@ export async function runDemo(opts: DemoOptions, io: CommandIo): Promise<number>
 
     step('chargebacks and analyst outcomes arrive; the label join writes training examples');
     await produceSimulation({ ...sim1.records, kyc: [], deviceSignals: [], transactions: [] }, sink);
+    // Done when the label join has taken in every decision and every label (the runtime's
+    // per-processor counters), and the examples that caused have arrived: a pause in the output
+    // alone is no proof, a busy loop can be quiet for seconds between commits.
+    const joinInputs = sim1.records.transactions.length + sim1.records.chargebacks.length + sim1.records.analystOutcomes.length;
+    const joined = (): number => {
+      app.streams.publishTaskMetrics();
+      return app.streams.metrics.total('riskloop_processor_records_in', { processor: Nodes.labelJoin });
+    };
+    const deadline = Date.now() + 300_000;
+    while (joined() < joinInputs) {
+      if (Date.now() > deadline) throw new Error(`demo: timed out waiting for the label join (${joined()} of ${joinInputs} inputs)`);
+      await sleep(200);
+    }
     await training.until(() => training.values.length > 0, 120_000, 'training examples');
-    await training.quiet(5000, 300_000);
+    await training.quiet(2000, 60_000);
     const positives = training.values.filter((e) => e.label === 1).length;
     io.out(`  ${training.values.length} training examples (${positives} fraud, ${training.values.length - positives} legitimate; ${training.values.filter((e) => e.labelSource === 'MATURITY').length} negatives by maturity)`);
 
