@@ -245,13 +245,17 @@ export async function runDemo(opts: DemoOptions, io: CommandIo): Promise<number>
 
     step('chargebacks and analyst outcomes arrive; the label join writes training examples');
     await produceSimulation({ ...sim1.records, kyc: [], deviceSignals: [], transactions: [] }, sink);
-    // Done when the label join has taken in every decision and every label (the runtime's
-    // per-processor counters), and the examples that caused have arrived: a pause in the output
-    // alone is no proof, a busy loop can be quiet for seconds between commits.
-    const joinInputs = sim1.records.transactions.length + sim1.records.chargebacks.length + sim1.records.analystOutcomes.length;
+    // Done when the label join has taken in every label (the runtime's per-processor counters;
+    // decisions reach their snapshots through another node), and the examples that caused have
+    // arrived: a pause in the output alone is no proof, a busy loop can be quiet for seconds.
+    const joinInputs = sim1.records.chargebacks.length + sim1.records.analystOutcomes.length;
     const joined = (): number => {
       app.streams.publishTaskMetrics();
-      return app.streams.metrics.total('riskloop_processor_records_in', { processor: Nodes.labelJoin });
+      // A gauge per task (publishTaskMetrics copies the tasks' own counters): sum over tasks.
+      return app.streams.metrics
+        .snapshot()
+        .filter((m) => m.name === 'riskloop_processor_records_in' && m.labels.processor === Nodes.labelJoin)
+        .reduce((sum, m) => sum + m.value, 0);
     };
     const deadline = Date.now() + 300_000;
     while (joined() < joinInputs) {
