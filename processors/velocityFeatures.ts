@@ -42,7 +42,7 @@ import { Serdes } from '../topology/serde.js';
 import { isValidLatLon } from './geo.js';
 import { TRAVEL_FEATURE_NAMES, TravelConfig, assessTravel, travelFeatures } from './impossibleTravel.js';
 import { type RiskContext, StoreNames } from './types.js';
-import { DAY_MS, HOUR_MS, MINUTE_MS, type Profile, type ProfileLimits, recordEvent } from './velocity/profile.js';
+import { DAY_MS, HOUR_MS, MINUTE_MS, type Profile, type ProfileLimits, floorTo, recordEvent } from './velocity/profile.js';
 import { type ReadOptions, readProfile } from './velocity/profileReader.js';
 import { sampleStd } from './velocity/stats.js';
 
@@ -185,14 +185,12 @@ export class VelocityFeaturesProcessor implements Processor<string, RiskContext,
    * within grace of `now` reads events and days no older than now − grace − 30 days.
    */
   private sweep(now: number): void {
-    const cutoff = floorDay(now - this.config.graceMs) - ZSCORE_HISTORY_DAYS * DAY_MS;
+    const cutoff = floorTo(now - this.config.graceMs, DAY_MS) - ZSCORE_HISTORY_DAYS * DAY_MS;
     const idle: string[] = [];
     for (const { key, value } of this.profiles.all()) if (value.newest < cutoff) idle.push(key);
     for (const key of idle) this.profiles.delete(key);
   }
 }
-
-const floorDay = (t: number): number => Math.floor(t / DAY_MS) * DAY_MS;
 
 /** Supplier for Topology.addProcessor; connect the store of `velocityStoreBuilders` to it. */
 export function velocityFeaturesProcessor(config: VelocityConfigInput = {}): ProcessorSupplier<string, RiskContext, string, RiskContext> {

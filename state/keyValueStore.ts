@@ -14,7 +14,7 @@ import { prefixEnd, successor, type KeyRange } from './bytes.js';
 import { CachedStore, type CachedStoreOptions } from './cachedStore.js';
 import type { EngineEntry, StoreEngine } from './engine.js';
 import type { ChangeRecord, KeyValue, KeyValueStore } from './types.js';
-import type { FlushedEntry } from './writeCache.js';
+import type { FlushedEntry, WriteBackCache } from './writeCache.js';
 
 /**
  * Deserialized clean values kept per store with cacheValues. Small on purpose: the values are big
@@ -145,10 +145,13 @@ export class CachingKeyValueStore<K, V> extends CachedStore implements KeyValueS
     const { cache } = this.opened();
     const entries = [...this.pending];
     this.pending.clear();
-    for (const [k, p] of entries) {
-      cache.put(p.key, this.valueSerde.serialize(p.value), p.timestamp);
-      this.remember(k, p.value);
-    }
+    for (const [k, p] of entries) this.writeDown(cache, k, p);
+  }
+
+  /** One pending value into the byte cache; the object stays readable as a clean value. */
+  private writeDown(cache: WriteBackCache, k: string, p: PendingValue<V>): void {
+    cache.put(p.key, this.valueSerde.serialize(p.value), p.timestamp);
+    this.remember(k, p.value);
   }
 
   private materializeKey(keyBytes: Buffer): void {
@@ -156,8 +159,7 @@ export class CachingKeyValueStore<K, V> extends CachedStore implements KeyValueS
     const p = this.pending?.get(k);
     if (p === undefined) return;
     this.pending!.delete(k);
-    this.opened().cache.put(p.key, this.valueSerde.serialize(p.value), p.timestamp);
-    this.remember(k, p.value);
+    this.writeDown(this.opened().cache, k, p);
   }
 
   protected override beforeFlush(): void {
