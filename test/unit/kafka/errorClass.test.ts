@@ -3,29 +3,36 @@
  * error table (createErrorFromCode: the object KafkaJS throws for a broker's error code).
  */
 import { createRequire } from 'node:module';
-import {
-  KafkaJSBrokerNotFound,
-  KafkaJSConnectionClosedError,
-  KafkaJSConnectionError,
-  KafkaJSGroupCoordinatorNotFound,
-  KafkaJSNonRetriableError,
-  KafkaJSNumberOfRetriesExceeded,
-  KafkaJSOffsetOutOfRange,
-  KafkaJSProtocolError,
-  KafkaJSRequestTimeoutError,
-  KafkaJSSASLAuthenticationError,
-  KafkaJSServerDoesNotSupportApiKey,
-} from 'kafkajs';
+import * as kafkajs from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import { TaskFailedError } from '../../../topology/errors.js';
 import { RecordTooLargeError, TaskCorruptedError, classifyError } from '../../../topology/kafka/errorClass.js';
 
 const require = createRequire(import.meta.url);
+// KafkaJS's typings omit some classes and most constructor options; the runtime classes are what matter here.
+type ErrorClassCtor = new (...args: unknown[]) => Error & { retriable?: boolean; message: string };
+const K = kafkajs as unknown as Record<string, ErrorClassCtor>;
+function kafkajsClass(name: string): ErrorClassCtor {
+  const c = K[name];
+  if (!c) throw new Error(`kafkajs exports no ${name}`);
+  return c;
+}
+const KafkaJSBrokerNotFound = kafkajsClass('KafkaJSBrokerNotFound');
+const KafkaJSConnectionClosedError = kafkajsClass('KafkaJSConnectionClosedError');
+const KafkaJSConnectionError = kafkajsClass('KafkaJSConnectionError');
+const KafkaJSGroupCoordinatorNotFound = kafkajsClass('KafkaJSGroupCoordinatorNotFound');
+const KafkaJSNonRetriableError = kafkajsClass('KafkaJSNonRetriableError');
+const KafkaJSNumberOfRetriesExceeded = kafkajsClass('KafkaJSNumberOfRetriesExceeded');
+const KafkaJSOffsetOutOfRange = kafkajsClass('KafkaJSOffsetOutOfRange');
+const KafkaJSProtocolError = kafkajsClass('KafkaJSProtocolError');
+const KafkaJSRequestTimeoutError = kafkajsClass('KafkaJSRequestTimeoutError');
+const KafkaJSSASLAuthenticationError = kafkajsClass('KafkaJSSASLAuthenticationError');
+const KafkaJSServerDoesNotSupportApiKey = kafkajsClass('KafkaJSServerDoesNotSupportApiKey');
 // KafkaJS's table of broker error codes; the same function its protocol parsers throw from.
-const { createErrorFromCode } = require('kafkajs/src/protocol/error') as { createErrorFromCode: (code: number) => KafkaJSProtocolError };
+const { createErrorFromCode } = require('kafkajs/src/protocol/error') as { createErrorFromCode: (code: number) => Error & { retriable: boolean } };
 
 /** What KafkaJS throws once its retrier gives up on `cause`. */
-const exhausted = (cause: Error): Error => new KafkaJSNumberOfRetriesExceeded(cause as never, { retryCount: 5, retryTime: 1000 } as never);
+const exhausted = (cause: Error): Error => new KafkaJSNumberOfRetriesExceeded(cause, { retryCount: 5, retryTime: 1000 });
 
 describe('classifyError', () => {
   it.each([
@@ -43,7 +50,7 @@ describe('classifyError', () => {
     const err = createErrorFromCode(code);
     expect(classifyError(err)).toEqual({ kind: 'migrated', code: type });
     // The way the commit path sees it, wrapped as non-retriable (the issue's "generation id is not valid").
-    expect(classifyError(new KafkaJSNonRetriableError(err as never, { cause: err } as never))).toEqual({ kind: 'migrated', code: type });
+    expect(classifyError(new KafkaJSNonRetriableError(err, { cause: err }))).toEqual({ kind: 'migrated', code: type });
   });
 
   it('the ALO commit error of the issue, as KafkaJS raises it, is migrated', () => {
@@ -71,12 +78,12 @@ describe('classifyError', () => {
   });
 
   it('connection-level failures of a stopped broker are retriable', () => {
-    const refused = new KafkaJSConnectionError('Connection error: connect ECONNREFUSED 127.0.0.1:9092', { broker: '127.0.0.1:9092', code: 'ECONNREFUSED' } as never);
+    const refused = new KafkaJSConnectionError('Connection error: connect ECONNREFUSED 127.0.0.1:9092', { broker: '127.0.0.1:9092', code: 'ECONNREFUSED' });
     expect(classifyError(refused)).toEqual({ kind: 'retriable', code: 'ECONNREFUSED' });
     expect(classifyError(exhausted(refused)).kind).toBe('retriable');
     const reset = Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
     expect(classifyError(reset)).toEqual({ kind: 'retriable', code: 'ECONNRESET' });
-    expect(classifyError(new KafkaJSConnectionClosedError('Closed connection', { host: 'h', port: 1 } as never)).kind).toBe('retriable');
+    expect(classifyError(new KafkaJSConnectionClosedError('Closed connection', { host: 'h', port: 1 })).kind).toBe('retriable');
     expect(classifyError(new KafkaJSRequestTimeoutError('Request Produce(key: 0, version: 7) timed out')).kind).toBe('retriable');
     expect(classifyError(new KafkaJSBrokerNotFound('Broker not found')).kind).toBe('retriable');
     // KafkaJS raises this one as non-retriable; a broker restart is exactly when it happens.
@@ -103,7 +110,7 @@ describe('classifyError', () => {
 
   it('offset out of range and a corrupted task wipe and restore the task', () => {
     expect(classifyError(createErrorFromCode(1))).toEqual({ kind: 'corrupted', code: 'OFFSET_OUT_OF_RANGE' });
-    expect(classifyError(new KafkaJSOffsetOutOfRange(createErrorFromCode(1) as never, { topic: 't', partition: 0 })).kind).toBe('corrupted');
+    expect(classifyError(new KafkaJSOffsetOutOfRange(createErrorFromCode(1), { topic: 't', partition: 0 })).kind).toBe('corrupted');
     expect(classifyError(new TaskCorruptedError('0_1', new Error('endTxn failed'))).kind).toBe('corrupted');
   });
 
@@ -121,7 +128,7 @@ describe('classifyError', () => {
 
   it('authentication, unsupported APIs, handler FAILs and unknown errors are fatal', () => {
     expect(classifyError(new KafkaJSSASLAuthenticationError('SASL SCRAM authentication failed')).kind).toBe('fatal');
-    expect(classifyError(new KafkaJSServerDoesNotSupportApiKey('no', { apiKey: 1, apiName: 'x' } as never)).kind).toBe('fatal');
+    expect(classifyError(new KafkaJSServerDoesNotSupportApiKey('no', { apiKey: 1, apiName: 'x' })).kind).toBe('fatal');
     expect(classifyError(new Error('something nobody expected'))).toEqual({ kind: 'fatal', code: 'Error' });
     expect(classifyError(createErrorFromCode(12345))).toEqual({ kind: 'fatal', code: 'KAFKAJS_UNKNOWN_ERROR_CODE' });
     // A FAIL answered by a handler stays fatal even when what it wraps would be per-record.
@@ -130,7 +137,7 @@ describe('classifyError', () => {
   });
 
   it('an unlisted KafkaJS error keeps its own retriable flag', () => {
-    expect(classifyError(new KafkaJSProtocolError({ type: 'SOMETHING_NEW', code: 999, retriable: true, message: 'x' } as never)).kind).toBe('retriable');
-    expect(classifyError(new KafkaJSProtocolError({ type: 'SOMETHING_NEW', code: 999, retriable: false, message: 'x' } as never)).kind).toBe('fatal');
+    expect(classifyError(new KafkaJSProtocolError({ type: 'SOMETHING_NEW', code: 999, retriable: true, message: 'x' })).kind).toBe('retriable');
+    expect(classifyError(new KafkaJSProtocolError({ type: 'SOMETHING_NEW', code: 999, retriable: false, message: 'x' })).kind).toBe('fatal');
   });
 });
