@@ -12,7 +12,9 @@ import { RuleSetHolder } from '../processors/rules.js';
 import { Tokenizer } from '../processors/tokenizer.js';
 import { type Catalogue, buildCatalogue } from '../schemas/catalogue.js';
 import { createSerdes, type TopicSerdes } from '../schemas/createSerdes.js';
+import { parseStreamsConfig, type StreamsConfigInput } from '../topology/kafka/config.js';
 import { KafkaStreams } from '../topology/kafka/kafkaStreams.js';
+import type { KafkaClient } from '../topology/kafka/client.js';
 import type { Topology } from '../topology/topology.js';
 import type { AppConfig } from './config.js';
 
@@ -45,7 +47,7 @@ export function loopSerdes(serdes: TopicSerdes): RiskLoopSerdes {
 export async function buildRiskLoopApp(
   config: AppConfig,
   logger: Logger,
-  opts: { bounded?: boolean; loop?: Omit<RiskLoopConfigInput, 'applicationId'> } = {},
+  opts: { bounded?: boolean; loop?: Omit<RiskLoopConfigInput, 'applicationId'>; client?: (clientId: string) => KafkaClient } = {},
 ): Promise<RiskLoopApp> {
   const catalogue = buildCatalogue({ prefix: config.topicPrefix, partitions: config.partitions });
   const serdes = await createSerdes(new SchemaRegistry({ host: config.schemaRegistryUrl }), catalogue);
@@ -60,19 +62,22 @@ export async function buildRiskLoopApp(
     { persistentStores: config.stores === 'rocksdb', ...opts.loop, applicationId: config.applicationId },
     { catalogue, serdes: loopSerdes(serdes), tokenizer, rules, models, logger },
   );
+  const streamsConfig: StreamsConfigInput = {
+    applicationId: config.applicationId,
+    brokers: config.brokers,
+    processingGuarantee: config.guarantee,
+    stateDir: config.stateDir,
+    boundedInput: opts.bounded ?? false,
+    ...(config.commitIntervalMs ? { commitIntervalMs: config.commitIntervalMs } : {}),
+    ...(config.instanceId ? { instanceId: config.instanceId } : {}),
+  };
   const streams = new KafkaStreams(
     topology,
-    {
-      applicationId: config.applicationId,
-      brokers: config.brokers,
-      processingGuarantee: config.guarantee,
-      stateDir: config.stateDir,
-      boundedInput: opts.bounded ?? false,
-      ...(config.commitIntervalMs ? { commitIntervalMs: config.commitIntervalMs } : {}),
-      ...(config.instanceId ? { instanceId: config.instanceId } : {}),
-    },
+    streamsConfig,
     {
       logger,
+      // A client of the caller's (bin/faultInjection.ts wraps the default one); the runtime's own otherwise.
+      ...(opts.client ? { client: opts.client(parseStreamsConfig(streamsConfig).clientId) } : {}),
       // The side-only build (a replay's first phase) reads the same inputs as the hot phase after it,
       // which writes the dead letters; here a bad record is only skipped.
       errorHandlers:

@@ -10,6 +10,7 @@
  * The consumer commits its offsets only after the rows are in, so a crash re-inserts a batch and
  * the conflict clause absorbs it.
  */
+import { EventEmitter } from 'node:events';
 import { Kafka, logLevel, type Consumer } from 'kafkajs';
 import pg from 'pg';
 import type { Logger } from 'pino';
@@ -68,9 +69,18 @@ export class AuditSink {
   private readonly config: z.output<typeof AuditConfig>;
   readonly pool: pg.Pool;
 
-  constructor(config: AuditConfigInput) {
+  constructor(config: AuditConfigInput, logger?: Logger) {
     this.config = AuditConfig.parse(config);
     this.pool = new pg.Pool({ connectionString: this.config.connectionString, max: 2 });
+    // An idle connection dropped by the server (a database restart) is emitted here; without a
+    // listener it would end the process. The next query opens a new connection.
+    this.pool.on('error', (err) => logger?.warn({ err: err.message, database: this.where() }, 'audit database connection lost'));
+  }
+
+  /** Host, port and database only: the connection string may hold a password. */
+  where(): string {
+    const url = new URL(this.config.connectionString);
+    return `${url.hostname}:${url.port || 5432}${url.pathname}`;
   }
 
   get table(): string {
@@ -82,9 +92,7 @@ export class AuditSink {
     try {
       await this.pool.query(createTableSql(this.config.table));
     } catch (err) {
-      // The connection string may hold a password: name only host and database.
-      const url = new URL(this.config.connectionString);
-      throw new Error(`audit database ${url.hostname}:${url.port || 5432}${url.pathname} not usable: ${(err as Error).message}`);
+      throw new Error(`audit database ${this.where()} not usable: ${(err as Error).message}`);
     }
   }
 
@@ -118,20 +126,34 @@ export class AuditSink {
   }
 }
 
-/** Reads the decisions topic into the sink under a committed group (`<app>-audit`). */
-export class AuditConsumer {
+/**
+ * Reads the decisions topic into the sink under a committed group (`<app>-audit`).
+ *
+ * Errors: a failed write (database down) throws out of the batch, so kafkajs retries it with
+ * back-off and then restarts the consumer from the last committed offset; nothing is skipped and
+ * each failure is logged. Only when kafkajs gives up for good does this emit 'error' (riskloop run
+ * then exits for its supervisor to restart it). A decision that cannot be decoded is skipped with a
+ * log line (partition, offset): it would fail the same way after every restart.
+ */
+export class AuditConsumer extends EventEmitter {
   private consumer: Consumer | undefined;
 
   constructor(
     private readonly opts: { brokers: string[]; applicationId: string; catalogue: Catalogue; serdes: Pick<TopicSerdes, 'decisions'>; logger: Logger },
     private readonly sink: AuditSink,
-  ) {}
+  ) {
+    super();
+  }
 
   async start(): Promise<void> {
     const { catalogue, serdes, logger } = this.opts;
     const kafka = new Kafka({ clientId: `${this.opts.applicationId}-audit`, brokers: this.opts.brokers, logLevel: logLevel.NOTHING });
     const consumer = kafka.consumer({ groupId: `${this.opts.applicationId}-audit`, readUncommitted: false });
     this.consumer = consumer;
+    consumer.on(consumer.events.CRASH, (e) => {
+      logger.warn({ component: 'audit', err: e.payload.error.message, restart: e.payload.restart }, 'audit consumer crashed');
+      if (!e.payload.restart) this.emit('error', e.payload.error);
+    });
     await consumer.connect();
     // From the beginning on first start: the audit trail must hold every decision still on the topic.
     await consumer.subscribe({ topics: [catalogue.decisions.name], fromBeginning: true });
@@ -139,9 +161,23 @@ export class AuditConsumer {
       autoCommit: false,
       eachBatch: async ({ batch, resolveOffset }) => {
         const values = batch.messages.filter((m) => m.value !== null);
+        // A registry that cannot be reached rejects here: the batch is retried, nothing skipped.
         await serdes.decisions.prefetch?.(values.map((m) => m.value!));
-        const rows = values.map((m) => ({ decision: serdes.decisions.deserialize(m.value!), partition: batch.partition, offset: Number(m.offset) }));
-        const inserted = await this.sink.write(rows);
+        const rows: AuditRow[] = [];
+        for (const m of values) {
+          try {
+            rows.push({ decision: serdes.decisions.deserialize(m.value!), partition: batch.partition, offset: Number(m.offset) });
+          } catch (err) {
+            logger.warn({ component: 'audit', topic: batch.topic, partition: batch.partition, offset: m.offset, err: (err as Error).message }, 'audit skipped a decision it cannot decode');
+          }
+        }
+        let inserted: number;
+        try {
+          inserted = await this.sink.write(rows);
+        } catch (err) {
+          logger.warn({ component: 'audit', database: this.sink.where(), partition: batch.partition, err: (err as Error).message }, 'audit write failed; the batch will be retried');
+          throw err;
+        }
         for (const m of batch.messages) resolveOffset(m.offset);
         const last = batch.messages[batch.messages.length - 1];
         if (last) await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: String(Number(last.offset) + 1) }]);

@@ -166,6 +166,8 @@ export interface OutputConsumerOptions {
   catalogue: Catalogue;
   serdes: Pick<TopicSerdes, 'decisions' | 'deadLetters' | 'trainingExamples'>;
   logger: Logger;
+  /** Called when the consumer stops for good (kafkajs gives up and will not restart it). */
+  onFatal?: (err: Error) => void;
 }
 
 /** Reads the loop's output topics into DecisionMetrics. `start()` resolves once the group has joined. */
@@ -189,6 +191,10 @@ export class OutputTopicsConsumer {
         clearTimeout(timer);
         resolve();
       });
+    });
+    consumer.on(consumer.events.CRASH, (e) => {
+      logger.warn({ err: e.payload.error.message, restart: e.payload.restart }, 'ops consumer crashed');
+      if (!e.payload.restart) this.opts.onFatal?.(e.payload.error);
     });
     await consumer.connect();
     await consumer.subscribe({ topics: [catalogue.decisions.name, catalogue.deadLetters.name, catalogue.trainingExamples.name], fromBeginning: false });

@@ -22,6 +22,8 @@ export interface OpsRuntimeDeps {
   streams: { [name: string]: KafkaStreams };
   models?: ModelRegistry;
   logger: Logger;
+  /** The ops consumer stopped for good: `riskloop run` ends the process (bin/processGuard.ts). */
+  onFatal?: (err: Error) => void;
 }
 
 export interface OpsRuntime {
@@ -61,7 +63,14 @@ export async function startOps(server: OpsServerConfigInput, deps: OpsRuntimeDep
   const decisions = new DecisionMetrics(registry, () => modelRoles(deps.models));
   const bridge = new RuntimeMetricsBridge(registry, () => Object.values(deps.streams).map((s) => s.metrics));
   const consumer = new OutputTopicsConsumer(
-    { brokers: deps.brokers, clientId: deps.applicationId, catalogue: deps.catalogue, serdes: deps.serdes, logger: deps.logger.child({ component: 'ops' }) },
+    {
+      brokers: deps.brokers,
+      clientId: deps.applicationId,
+      catalogue: deps.catalogue,
+      serdes: deps.serdes,
+      logger: deps.logger.child({ component: 'ops' }),
+      ...(deps.onFatal ? { onFatal: deps.onFatal } : {}),
+    },
     decisions,
   );
   // State changes are logged by the runtime itself; these add the runtime's name for correlation.

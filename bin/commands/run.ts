@@ -1,19 +1,30 @@
 /**
  * `riskloop run`: the risk loop as a long-running instance. Start more instances with the same
  * RISKLOOP_APP_ID to scale out; SIGTERM commits, closes tasks cleanly (with checkpoints) and
- * leaves the group.
+ * leaves the group (exit 0, or 1 after 25 s if the close hangs). When any runtime in the process
+ * dies, the process logs why and exits non-zero within 10 s so that its supervisor restarts it
+ * (bin/processGuard.ts, docs/operations.md "When something fails").
  */
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { readAppConfig } from '../config.js';
 import { buildRiskLoopApp } from '../riskLoopApp.js';
-import { startOps } from '../../ops/opsRuntime.js';
+import { startOps, type OpsRuntime } from '../../ops/opsRuntime.js';
 import { ensureTopics } from './topicsEnsure.js';
 import { readFile } from 'node:fs/promises';
 import { AuditConsumer, AuditSink } from '../../ops/auditSink.js';
 import { driftTopology } from '../../ops/driftTopology.js';
 import { KafkaStreams } from '../../topology/kafka/kafkaStreams.js';
 import type { CommandIo } from './topics.js';
+import { createKafkajsClient } from '../../topology/kafka/kafkajsClient.js';
+import { logAndContinue, logAndFail } from '../../topology/errors.js';
+import { readFaultSpec, withConsumerCrash } from '../faultInjection.js';
+import { EXIT_STARTUP_FAILED, ProcessGuard } from '../processGuard.js';
+
+/** From a runtime's failure to the exit (bin/processGuard.ts; docs/operations.md). */
+const FAILURE_EXIT_MS = 10_000;
+/** From SIGTERM/SIGINT to the exit, clean close or not. */
+const STOP_EXIT_MS = 25_000;
 
 export const RUN_USAGE = [
   'usage: riskloop run [--app-id ID] [--prefix P] [--guarantee exactly_once|at_least_once] [--state-dir DIR] [--create-topics]',
@@ -57,53 +68,113 @@ export async function runCommand(argv: string[], io: CommandIo): Promise<number>
     // Belt and braces: nothing should log these, and if something tries, the value never leaves.
     redact: { paths: ['pan', '*.pan', 'accountId', '*.accountId', 'tokenizer', '*.key'], censor: '[redacted]' },
   });
-  if (values['create-topics']) await ensureTopics(config, io);
-  const app = await buildRiskLoopApp(config, logger);
-  await app.streams.start();
-  let ops: Awaited<ReturnType<typeof startOps>> | undefined;
-  // Drift: a small topology of its own beside the loop (reads decisions, writes alerts), seeded with
-  // the starting champion's reference distributions; later releases bring their own.
-  const drift = new KafkaStreams(
-    driftTopology(`${config.applicationId}-drift`, {}, {
-      catalogue: app.catalogue,
-      serdes: { decisions: app.serdes.decisions, alerts: app.serdes.alerts, modelReleases: app.serdes.modelReleases },
-      seeded: await seededReferences(config.modelCard),
-      // The ops server is started next; measurements before it exists only miss a gauge update.
-      listener: (m) => ops?.decisions.observeDrift(m),
-    }),
-    { applicationId: `${config.applicationId}-drift`, brokers: config.brokers, processingGuarantee: config.guarantee, stateDir: config.stateDir },
-    { logger },
-  );
-  await drift.start();
-  // Metrics, health and the dashboard on 127.0.0.1:RISKLOOP_METRICS_PORT (see docs/operations.md).
-  ops = await startOps(
-    { port: config.metricsPort, host: io.env.RISKLOOP_OPS_HOST ?? '127.0.0.1' },
-    { brokers: config.brokers, applicationId: config.applicationId, catalogue: app.catalogue, serdes: app.serdes, streams: { loop: app.streams, drift }, models: app.models, logger },
-  );
-  // Audit trail in PostgreSQL when RISKLOOP_AUDIT_DB is set (docs/operations.md).
-  let audit: AuditConsumer | undefined;
-  if (io.env.RISKLOOP_AUDIT_DB) {
-    const sink = new AuditSink({ connectionString: io.env.RISKLOOP_AUDIT_DB });
-    await sink.init();
-    audit = new AuditConsumer({ brokers: config.brokers, applicationId: config.applicationId, catalogue: app.catalogue, serdes: app.serdes, logger }, sink);
-    await audit.start();
+  const fault = readFaultSpec(io.env);
+  if (fault) logger.warn({ fault }, 'RISKLOOP_INJECT_FAULT is set: this process will fail on purpose');
+  const clientFor = (runtime: 'loop' | 'drift') =>
+    fault?.runtime === runtime
+      ? (clientId: string) => withConsumerCrash(createKafkajsClient({ brokers: config.brokers, clientId, logger: logger.child({ app: clientId }) }), fault.afterMs, logger)
+      : undefined;
+
+  // Everything started so far, closed in reverse on a failure or a signal.
+  const closers: { name: string; close: () => Promise<unknown> }[] = [];
+  const closeAll = async (): Promise<void> => {
+    const results = await Promise.allSettled([...closers].reverse().map((c) => c.close()));
+    results.forEach((r, i) => {
+      if (r.status === 'rejected') logger.warn({ component: [...closers].reverse()[i]!.name, err: (r.reason as Error).message }, 'close failed');
+    });
+    if (results.some((r) => r.status === 'rejected')) throw new Error('some components did not close cleanly');
+  };
+  const guard = new ProcessGuard({ logger, close: closeAll, hardExitMs: FAILURE_EXIT_MS });
+  guard.installProcessHandlers();
+
+  try {
+    if (values['create-topics']) await ensureTopics(config, io);
+    const loopClient = clientFor('loop');
+    const app = await buildRiskLoopApp(config, logger, loopClient ? { client: loopClient } : {});
+    guard.watch('loop', app.streams);
+    closers.push({ name: 'loop', close: () => app.close() });
+    await app.streams.start();
+    let ops: OpsRuntime | undefined;
+    // Drift: a small topology of its own beside the loop (reads decisions, writes alerts), seeded with
+    // the starting champion's reference distributions; later releases bring their own.
+    const driftClient = clientFor('drift');
+    const drift = new KafkaStreams(
+      driftTopology(`${config.applicationId}-drift`, {}, {
+        catalogue: app.catalogue,
+        serdes: { decisions: app.serdes.decisions, alerts: app.serdes.alerts, modelReleases: app.serdes.modelReleases },
+        seeded: await seededReferences(config.modelCard),
+        // The ops server is started next; measurements before it exists only miss a gauge update.
+        listener: (m) => ops?.decisions.observeDrift(m),
+      }),
+      { applicationId: `${config.applicationId}-drift`, brokers: config.brokers, processingGuarantee: config.guarantee, stateDir: config.stateDir },
+      {
+        logger,
+        // A monitor must not stop on a record it cannot read: skipped with a log line (topic,
+        // partition, offset, reason), and the gauges simply miss it.
+        errorHandlers: { deserialization: logAndContinue, processing: logAndContinue, production: logAndFail },
+        ...(driftClient ? { client: driftClient(`${config.applicationId}-drift-${config.instanceId ?? process.pid}`) } : {}),
+      },
+    );
+    guard.watch('drift', drift);
+    closers.push({ name: 'drift', close: () => drift.close() });
+    await drift.start();
+    // Metrics, health and the dashboard on 127.0.0.1:RISKLOOP_METRICS_PORT (see docs/operations.md).
+    ops = await startOps(
+      { port: config.metricsPort, host: io.env.RISKLOOP_OPS_HOST ?? '127.0.0.1' },
+      {
+        brokers: config.brokers,
+        applicationId: config.applicationId,
+        catalogue: app.catalogue,
+        serdes: app.serdes,
+        streams: { loop: app.streams, drift },
+        models: app.models,
+        logger,
+        onFatal: (err) => guard.runtimeFailed('ops', 'ops consumer stopped for good', err),
+      },
+    );
+    const opsRuntime = ops;
+    closers.push({ name: 'ops', close: () => opsRuntime.close() });
+    // Audit trail in PostgreSQL when RISKLOOP_AUDIT_DB is set (docs/operations.md).
+    if (io.env.RISKLOOP_AUDIT_DB) {
+      const sink = new AuditSink({ connectionString: io.env.RISKLOOP_AUDIT_DB }, logger.child({ component: 'audit' }));
+      await sink.init();
+      const audit = new AuditConsumer({ brokers: config.brokers, applicationId: config.applicationId, catalogue: app.catalogue, serdes: app.serdes, logger }, sink);
+      guard.watch('audit', audit);
+      closers.push({ name: 'audit', close: () => audit.stop() });
+      await audit.start();
+    }
+    const stopped = new Promise<number>((resolve) => {
+      const stop = (signal: string): void => {
+        if (guard.isFailing) return;
+        logger.info({ signal, boundMs: STOP_EXIT_MS }, 'stopping');
+        // A clean close commits and writes checkpoints; if it hangs (a broker gone for good), the
+        // process still ends inside a supervisor's usual 30 s grace period.
+        const hard = setTimeout(() => {
+          logger.error({ afterMs: STOP_EXIT_MS }, 'clean close did not finish in time; exiting');
+          process.exit(1);
+        }, STOP_EXIT_MS);
+        closeAll().then(
+          () => {
+            clearTimeout(hard);
+            resolve(0);
+          },
+          (err) => {
+            clearTimeout(hard);
+            logger.error({ err: (err as Error).message }, 'close failed');
+            resolve(1);
+          },
+        );
+      };
+      process.once('SIGTERM', () => stop('SIGTERM'));
+      process.once('SIGINT', () => stop('SIGINT'));
+    });
+    await app.streams.waitForRunning(120_000).catch(() => undefined);
+    io.out(`riskloop ${config.applicationId}: ${app.streams.state} (${config.guarantee}); decisions → ${app.catalogue.decisions.name}`);
+    return await stopped;
+  } catch (err) {
+    // Start-up failed (broker or registry unreachable, bad model card, database refused…): say why
+    // and exit, whatever was already started still holding the event loop open.
+    guard.failed('start-up', 'could not start', err, EXIT_STARTUP_FAILED);
+    return new Promise<number>(() => undefined);
   }
-  const stopped = new Promise<number>((resolve) => {
-    const stop = (signal: string): void => {
-      logger.info({ signal }, 'stopping');
-      Promise.all([ops!.close(), app.close(), drift.close(), audit?.stop()]).then(
-        () => resolve(0),
-        (err) => {
-          logger.error({ err: (err as Error).message }, 'close failed');
-          resolve(1);
-        },
-      );
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
-    app.streams.once('error', () => resolve(1));
-  });
-  await app.streams.waitForRunning(120_000).catch(() => undefined);
-  io.out(`riskloop ${config.applicationId}: ${app.streams.state} (${config.guarantee}); decisions → ${app.catalogue.decisions.name}`);
-  return stopped;
 }
