@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # PostgreSQL for riskloop's audit trail, from Debian's packages (apt-get install -y postgresql),
-# like the broker runs without Docker: a cluster in .stack/postgres on 127.0.0.1:${PG_PORT:-5432},
+# like the broker runs without Docker: a cluster in .stack/postgres (or, as root, wherever the
+# postgres user can reach it: see below) on 127.0.0.1:${PG_PORT:-5432},
 # database "riskloop", role "riskloop" (password "riskloop", loopback only).
 #   postgres.sh up | down | status
 # PostgreSQL refuses to run as root, so when we are root the server runs as the OS user "postgres"
@@ -10,9 +11,6 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 STACK_DIR="${RISKLOOP_STACK_DIR:-$ROOT/.stack}"
-PG_DIR="$STACK_DIR/postgres"
-PG_DATA="$PG_DIR/data"
-PG_LOG="$STACK_DIR/logs/postgres.log"
 PG_PORT="${PG_PORT:-5432}"
 PG_BIN="${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}"
 READY_TIMEOUT="${STACK_READY_TIMEOUT:-90}"
@@ -21,6 +19,23 @@ die() { echo "postgres: $*" >&2; exit 1; }
 info() { echo "postgres: $*"; }
 
 [[ -n "$PG_BIN" && -x "$PG_BIN/pg_ctl" ]] || die "PostgreSQL binaries not found under /usr/lib/postgresql/*/bin: apt-get install -y postgresql (or set PG_BIN)"
+
+# Where the cluster lives. Inside the clone (.stack/postgres) when the server's user can reach it;
+# as root the server runs as "postgres", which cannot enter a clone under a mode-700 folder (/root,
+# any mktemp -d), so then the cluster and its log go to /var/tmp/riskloop-postgres-<uid>-<port>,
+# owned by postgres. The choice depends only on the clone's path and the port, so up, down and
+# status always agree. RISKLOOP_PG_DIR names another folder.
+mkdir -p "$STACK_DIR"
+if [[ -n "${RISKLOOP_PG_DIR:-}" ]]; then
+  PG_DIR="$RISKLOOP_PG_DIR"
+elif [[ $(id -u) -ne 0 ]] || { id postgres >/dev/null 2>&1 && runuser -u postgres -- test -x "$STACK_DIR" 2>/dev/null; }; then
+  PG_DIR="$STACK_DIR/postgres"
+else
+  PG_DIR="/var/tmp/riskloop-postgres-$(id -u)-$PG_PORT"
+fi
+PG_DATA="$PG_DIR/data"
+if [[ "$PG_DIR" == "$STACK_DIR/postgres" ]]; then PG_LOGS="$STACK_DIR/logs"; else PG_LOGS="$PG_DIR"; fi
+PG_LOG="$PG_LOGS/postgres.log"
 
 as_owner() {
   if [[ $(id -u) -eq 0 ]]; then
@@ -36,11 +51,15 @@ ready() { "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT"; }
 psql_admin() { as_owner "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -v ON_ERROR_STOP=1 -qtA "$@"; }
 
 up() {
-  mkdir -p "$PG_DIR" "$STACK_DIR/logs"
-  [[ $(id -u) -eq 0 ]] && chown postgres: "$PG_DIR" && touch "$PG_LOG" && chown postgres: "$PG_LOG"
+  mkdir -p "$PG_DIR" "$PG_LOGS"
+  if [[ $(id -u) -eq 0 ]]; then
+    chown postgres: "$PG_DIR" && touch "$PG_LOG" && chown postgres: "$PG_LOG"
+    runuser -u postgres -- test -w "$PG_DIR" 2>/dev/null \
+      || die "the postgres OS user cannot write $PG_DIR (a parent folder shuts it out); set RISKLOOP_PG_DIR to a folder it can reach"
+  fi
   if [[ ! -f "$PG_DATA/PG_VERSION" ]]; then
-    as_owner "$PG_BIN/initdb" -D "$PG_DATA" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >"$STACK_DIR/logs/postgres-initdb.log" 2>&1 \
-      || die "initdb failed (see $STACK_DIR/logs/postgres-initdb.log)"
+    as_owner "$PG_BIN/initdb" -D "$PG_DATA" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >"$PG_LOGS/postgres-initdb.log" 2>&1 \
+      || die "initdb failed: $(tail -n 1 "$PG_LOGS/postgres-initdb.log" 2>/dev/null) (see $PG_LOGS/postgres-initdb.log)"
     info "initialised a cluster in $PG_DATA"
   fi
   if running; then

@@ -47,6 +47,23 @@ async function fromTestcontainers(): Promise<{ brokers: string; registry: string
   };
 }
 
+/**
+ * PostgreSQL for the audit-trail test (stack/postgres.sh, Debian's packages; stack/setup.sh installs
+ * them), unless RISKLOOP_AUDIT_DB names a database. Started whatever the broker's source, so the
+ * audit test never depends on a server someone else left running; it fails the run if it cannot.
+ */
+function auditDatabase(): void {
+  if (process.env.RISKLOOP_AUDIT_DB) return;
+  const port = process.env.PG_PORT ?? '5432';
+  try {
+    execFileSync('bash', [path.join(root, 'stack/postgres.sh'), 'up'], { stdio: 'inherit', timeout: 120_000 });
+  } catch {
+    throw new Error('globalSetup: PostgreSQL did not start (stack/postgres.sh up printed why above; bash stack/setup.sh installs it)');
+  }
+  // Read by the forks this process starts (test/integration/opsAudit.test.ts).
+  process.env.RISKLOOP_AUDIT_DB = `postgres://riskloop:riskloop@127.0.0.1:${port}/riskloop`;
+}
+
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   let brokers = process.env.KAFKA_BROKERS;
   let registry = process.env.SCHEMA_REGISTRY_URL;
@@ -60,19 +77,12 @@ export default async function setup(project: TestProject): Promise<() => Promise
     } else {
       // Throws (and so fails the run) if the stack cannot start; stack.sh prints why.
       execFileSync('bash', [path.join(root, 'stack/stack.sh'), 'up'], { stdio: 'inherit', timeout: 300_000 });
-      // PostgreSQL (audit-trail tests) from Debian's packages, when installed and not configured
-      // elsewhere. If it cannot start, the audit test fails with the reason; nothing is skipped.
-      if (!process.env.RISKLOOP_AUDIT_DB) {
-        try {
-          execFileSync('bash', [path.join(root, 'stack/postgres.sh'), 'up'], { stdio: 'inherit', timeout: 120_000 });
-        } catch {
-          console.error('globalSetup: PostgreSQL did not start (apt-get install -y postgresql); the audit-trail test will fail');
-        }
-      }
       brokers = `127.0.0.1:${process.env.KAFKA_PORT ?? 9092}`;
       registry = `http://127.0.0.1:${process.env.REGISTRY_PORT ?? 8081}`;
     }
   }
+  auditDatabase();
+  console.error(`globalSetup: node ${process.version}, broker ${brokers}, registry ${registry}, audit db ${process.env.RISKLOOP_AUDIT_DB?.replace(/\/\/[^@]*@/, '//')}`);
   project.provide('kafkaBrokers', brokers);
   project.provide('schemaRegistryUrl', registry);
   process.env.KAFKA_BROKERS = brokers;
