@@ -7,6 +7,7 @@
  *   score        ONNX inference cost per transaction at batch sizes 1, 16, 64, 256
  *   restore      restore of a store holding >= 1M keys from its changelog
  *   soak         the loop at a steady rate for >= 10 minutes, RSS and heap sampled (only when named or BENCH_SOAK=1)
+ *   recovery     two `riskloop run` instances, one SIGKILLed and restarted: time to decisions flowing again, latency after (bench/recovery.ts)
  * Default: all but soak. Starts the local stack (stack/stack.sh up) when KAFKA_BROKERS is unset.
  * Each writes bench/results/<name>.json; then the charts (latency.png, throughput.png) and a table.
  */
@@ -17,7 +18,7 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { benchEnv, type BenchEnv } from './loop/common.js';
 
-const NAMES = ['passthrough', 'loop-alo', 'loop-eos', 'latency', 'score', 'restore', 'soak'] as const;
+const NAMES = ['passthrough', 'loop-alo', 'loop-eos', 'latency', 'score', 'restore', 'soak', 'recovery'] as const;
 type Name = (typeof NAMES)[number];
 
 const Args = z.object({
@@ -88,7 +89,7 @@ async function main(): Promise<void> {
         ...(base ? { passthroughRecordsPerSec: base } : {}),
         ...(args.cpuProfile && name === 'loop-alo' ? { cpuProfileDir: path.join(env.resultsDir, 'profile') } : {}),
       });
-      console.log(`${name}: ${Math.round(r.recordsPerSec)} records/s${r.ratioToPassthrough ? ` (${r.ratioToPassthrough.toFixed(2)} x passthrough)` : ''}`);
+      console.log(`${name}: ${Math.round(r.recordsPerSec)} records/s, ${r.cpuMsPer1000.toFixed(0)} CPU-ms per 1000 records (loop process)${r.ratioToPassthrough ? ` (${r.ratioToPassthrough.toFixed(2)} x passthrough)` : ''}`);
     } else if (name === 'latency') {
       const { latency } = await import('./loop/latency.js');
       await latency(env, { customers: args.customers, rates: args.rates, seconds: args.rateSeconds });
@@ -98,6 +99,9 @@ async function main(): Promise<void> {
     } else if (name === 'restore') {
       const { restoreBench } = await import('./loop/restore.js');
       await restoreBench(env, { keys: args.restoreKeys });
+    } else if (name === 'recovery') {
+      const { recoveryBench } = await import('./recovery.js');
+      for (const guarantee of ['exactly_once', 'at_least_once'] as const) await recoveryBench(env, { guarantee, customers: args.customers });
     } else if (name === 'soak') {
       const { soak } = await import('./loop/soak.js');
       await soak(env, { minutes: args.minutes, rate: args.soakRate, customers: args.customers });

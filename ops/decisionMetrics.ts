@@ -43,6 +43,7 @@ function quantile(sorted: readonly number[], q: number): number {
 /** Counts and live view; fed by `observe*` (the consumer, or a test directly). */
 export class DecisionMetrics {
   readonly decisions: Counter<'outcome' | 'model_version' | 'rule_set_version'>;
+  readonly repeated: Counter<'outcome'>;
   readonly reasons: Counter<'reason_code'>;
   readonly scores: Histogram<'model_version'>;
   readonly pipelineLatency: Histogram;
@@ -71,6 +72,7 @@ export class DecisionMetrics {
   ) {
     const registers = [registry];
     this.decisions = new Counter({ name: 'riskloop_decisions_total', help: 'Decisions on the decisions topic, by outcome and versions.', labelNames: ['outcome', 'model_version', 'rule_set_version'], registers });
+    this.repeated = new Counter({ name: 'riskloop_decisions_repeated_total', help: 'Stored decisions repeated for a transaction id received again (duplicate = true); not counted in riskloop_decisions_total or anywhere else.', labelNames: ['outcome'], registers });
     this.reasons = new Counter({ name: 'riskloop_decision_reason_codes_total', help: 'Reason codes on decisions.', labelNames: ['reason_code'], registers });
     this.scores = new Histogram({ name: 'riskloop_decision_score', help: 'Model score of decisions (0..1).', labelNames: ['model_version'], buckets: Array.from({ length: 20 }, (_, i) => (i + 1) / 20), registers });
     this.pipelineLatency = new Histogram({ name: 'riskloop_decision_pipeline_latency_seconds', help: 'Ingress to decision, as recorded on the decision (pipelineLatencyMs).', buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers });
@@ -92,6 +94,11 @@ export class DecisionMetrics {
   }
 
   observeDecision(d: Decision): void {
+    // A repeat of a decision already counted (a retry of the transaction): counted apart, once.
+    if (d.duplicate === true) {
+      this.repeated.inc({ outcome: d.decision });
+      return;
+    }
     const mv = d.modelVersion ?? 'none';
     this.decisions.inc({ outcome: d.decision, model_version: mv, rule_set_version: d.ruleSetVersion });
     for (const r of d.reasonCodes) this.reasons.inc({ reason_code: r });

@@ -28,7 +28,8 @@ import type { Processor, ProcessorContext, ProcessorSupplier } from '../topology
 import type { Record } from '../topology/records.js';
 import { Serdes } from '../topology/serde.js';
 import type { Topology } from '../topology/topology.js';
-import type { Decision, TrainingExample } from '../schemas/types.js';
+import type { Decision, DeadLetter, TrainingExample } from '../schemas/types.js';
+import { IN_FLIGHT_STORE, IdempotencyReasons, type IdempotencyCounters, type InFlight, decodeHeaders, idempotencyDeadLetter } from './idempotency.js';
 import { type EmittedLabel, type LabelEvent, applyLabel, maturityLabel, observe, trainingExample } from './labels/labelPolicy.js';
 import { type DecisionSnapshot, SnapshotStore, decisionSnapshotStores, snapshotOf } from './snapshotStore.js';
 import { StoreNames } from './types.js';
@@ -127,13 +128,27 @@ function snapshotStoreOf(context: ProcessorContext<unknown, unknown>): SnapshotS
   );
 }
 
-export class DecisionSnapshotProcessor implements Processor<string, Decision, string, Decision> {
-  private context!: ProcessorContext<string, Decision>;
-  private snapshots!: SnapshotStore;
+/**
+ * Idempotency wiring of the snapshot step (see idempotency.ts): the in-flight store it shares with
+ * the transaction-id check, and its two children. Without it the step stores and forwards only.
+ */
+export interface SnapshotIdempotency {
+  decisionsChild: string;
+  deadLetterChild: string;
+  counters: IdempotencyCounters;
+}
 
-  init(context: ProcessorContext<string, Decision>): void {
+export class DecisionSnapshotProcessor implements Processor<string, Decision, string, Decision | DeadLetter> {
+  private context!: ProcessorContext<string, Decision | DeadLetter>;
+  private snapshots!: SnapshotStore;
+  private inFlight: KeyValueStore<string, InFlight> | undefined;
+
+  constructor(private readonly idempotency?: SnapshotIdempotency) {}
+
+  init(context: ProcessorContext<string, Decision | DeadLetter>): void {
     this.context = context;
     this.snapshots = snapshotStoreOf(context);
+    if (this.idempotency !== undefined) this.inFlight = context.getStateStore(IN_FLIGHT_STORE);
   }
 
   process(record: Record<string, Decision>): void {
@@ -141,8 +156,45 @@ export class DecisionSnapshotProcessor implements Processor<string, Decision, st
       this.context.recordDropped('null-value');
       return;
     }
-    this.snapshots.put(snapshotOf(record.value));
-    this.context.forward(record);
+    const decision = record.value;
+    const pending = this.inFlight?.get(decision.transactionId);
+    this.snapshots.put(snapshotOf(decision, pending?.fingerprint));
+    if (this.idempotency === undefined) {
+      this.context.forward(record);
+      return;
+    }
+    const { decisionsChild } = this.idempotency;
+    this.context.forward(record, decisionsChild);
+    if (pending === undefined) return;
+    this.inFlight!.delete(decision.transactionId);
+    // Retries that arrived while this decision was being made get it too, right after it.
+    for (const retry of pending.retries) {
+      this.idempotency.counters.repeated++;
+      const repeat: Decision = { ...decision, duplicate: true };
+      this.context.forward({ key: repeat.accountToken, value: repeat, timestamp: retry.timestamp, headers: decodeHeaders(retry.headers) }, decisionsChild);
+    }
+  }
+
+  /**
+   * Runs after the scoring step's flush (topological order): every transaction let through in this
+   * batch has been decided by now, so what is left in flight failed on its way. Its parked retries
+   * become dead letters; the entries go, so a later retry is decided afresh.
+   */
+  flush(): void {
+    if (this.inFlight === undefined || this.idempotency === undefined) return;
+    const left = [...this.inFlight.all()];
+    for (const { key: transactionId, value } of left) {
+      this.inFlight.delete(transactionId);
+      for (const retry of value.retries) {
+        this.idempotency.counters.retriesOfUndecided++;
+        const reason = IdempotencyReasons.retryOfUndecided;
+        const where = { sourceTopic: retry.sourceTopic, partition: retry.partition, offset: retry.offset };
+        const accountToken = (JSON.parse(retry.txn) as { accountToken: string }).accountToken;
+        this.context.logger.warn({ event: 'dead-letter', reason, transactionId, ...where }, 'retry of a transaction whose original was not decided');
+        const letter = idempotencyDeadLetter(where, retry.txn, accountToken, this.context.processorName, reason, this.context.currentSystemTimeMs());
+        this.context.forward({ key: `${where.sourceTopic}/${where.partition}/${where.offset}`, value: letter, timestamp: retry.timestamp, headers: {} }, this.idempotency.deadLetterChild);
+      }
+    }
   }
 }
 
@@ -247,8 +299,8 @@ export class LabelJoinProcessor implements Processor<string, LabelEvent, string,
   }
 }
 
-export function decisionSnapshotProcessor(): ProcessorSupplier<string, Decision, string, Decision> {
-  return () => new DecisionSnapshotProcessor();
+export function decisionSnapshotProcessor(idempotency?: SnapshotIdempotency): ProcessorSupplier<string, Decision, string, Decision | DeadLetter> {
+  return () => new DecisionSnapshotProcessor(idempotency);
 }
 
 export function labelJoinProcessor(
@@ -270,6 +322,12 @@ export interface AddLabelJoinOptions {
   /** Default 'label-join'. */
   labelJoinProcessorName?: string;
   storeOptions?: StoreOptions;
+  /**
+   * Idempotency by transaction id (idempotency.ts): the transaction-id check is a second parent of
+   * the snapshot step's stores and shares the in-flight store with it. The caller adds the check,
+   * the in-flight store and both children.
+   */
+  idempotency?: SnapshotIdempotency;
 }
 
 /**
@@ -281,7 +339,7 @@ export function addLabelJoin(topology: Topology, options: AddLabelJoinOptions): 
   const snapshotProcessor = options.snapshotProcessorName ?? 'decision-snapshot';
   const labelJoin = options.labelJoinProcessorName ?? 'label-join';
   topology
-    .addProcessor(snapshotProcessor, decisionSnapshotProcessor(), options.decisionParent)
+    .addProcessor(snapshotProcessor, decisionSnapshotProcessor(options.idempotency), options.decisionParent)
     .addProcessor(labelJoin, labelJoinProcessor(options.config, options.counters), ...options.labelParents);
   for (const builder of labelJoinStores(options.storeOptions)) topology.addStateStore(builder, [snapshotProcessor, labelJoin]);
   topology.requireCopartitioning(labelJoin);

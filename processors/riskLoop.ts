@@ -53,6 +53,7 @@ import { CrossEntityNodes, addCrossEntitySide, addCrossEntityTable } from './cro
 import { DecideConfig, DecideProcessor } from './decide.js';
 import { DeviceTableConfig, addDeviceTable } from './deviceTable.js';
 import { enrichProcessor } from './enrich.js';
+import { type IdempotencyCounters, inFlightStore, newIdempotencyCounters, transactionIdProcessor } from './idempotency.js';
 import { IngressConfig, ingressProcessor, tokenizeChargeback } from './ingress.js';
 import { addKycTable } from './kycTable.js';
 import { LabelJoinConfig, type UnmatchedLabel, addLabelJoin } from './labelJoin.js';
@@ -61,6 +62,7 @@ import { modelReleaseProcessor, modelReleasesStore } from './modelReleases.js';
 import { RulesProcessor, type RuleSetHolder } from './rules.js';
 import { ScoringConfig, ScoringProcessor } from './scoring.js';
 import type { Tokenizer } from './tokenizer.js';
+import { StoreNames } from './types.js';
 import { VelocityConfig, velocityFeaturesProcessor, velocityStoreBuilders } from './velocityFeatures.js';
 
 export const RiskLoopConfig = z.object({
@@ -102,6 +104,8 @@ export interface RiskLoopDeps {
   rules: RuleSetHolder;
   models: ModelRegistry;
   logger: Logger;
+  /** Retries answered, ids reused (idempotency.ts); a fresh object when not given. */
+  idempotencyCounters?: IdempotencyCounters;
 }
 
 /** Node names; the decisions and training sinks are what consumers of the loop read. */
@@ -109,6 +113,8 @@ export const Nodes = {
   transactions: 'transactions-source',
   ingress: 'ingress',
   ingressDeadLetters: 'ingress-dead-letters',
+  transactionIds: 'transaction-ids',
+  idempotencyDeadLetters: 'idempotency-dead-letters',
   velocity: 'velocity',
   enrich: 'enrich',
   crossEntity: CrossEntityNodes.features,
@@ -139,6 +145,7 @@ export function riskLoopTopology(configInput: RiskLoopConfigInput, deps: RiskLoo
   const t = new Topology({ applicationId: config.applicationId });
   const hot = config.parts !== 'side';
   const side = config.parts !== 'hot';
+  const idempotencyCounters = deps.idempotencyCounters ?? newIdempotencyCounters();
 
   // Hot path. Ingress checks event time against the Kafka record timestamp, so the raw source keeps
   // the record-timestamp extractor; everything after ingress runs on the transaction's event time.
@@ -152,7 +159,9 @@ export function riskLoopTopology(configInput: RiskLoopConfigInput, deps: RiskLoo
     t.addProcessor(Nodes.ingressDeadLetters, () => new DropRecords(), Nodes.ingress);
   }
   if (hot) {
-    t.addProcessor(Nodes.velocity, velocityFeaturesProcessor(config.velocity), Nodes.ingress);
+    // Idempotency by transaction id before anything counts the transaction (idempotency.ts).
+    t.addProcessor(Nodes.transactionIds, transactionIdProcessor({ decisionsChild: Nodes.decisionsSink, deadLetterChild: Nodes.idempotencyDeadLetters }, idempotencyCounters), Nodes.ingress);
+    t.addProcessor(Nodes.velocity, velocityFeaturesProcessor(config.velocity), Nodes.transactionIds);
     for (const store of velocityStoreBuilders(config.velocity, storeOptions)) t.addStateStore(store, [Nodes.velocity]);
     t.addProcessor(Nodes.enrich, enrichProcessor(), Nodes.velocity);
     addKycTable(t, {
@@ -193,8 +202,12 @@ export function riskLoopTopology(configInput: RiskLoopConfigInput, deps: RiskLoo
       labelParents: [Nodes.chargebacksTokenize, Nodes.analystOutcomes],
       config: config.labelJoin,
       storeOptions,
+      idempotency: { decisionsChild: Nodes.decisionsSink, deadLetterChild: Nodes.idempotencyDeadLetters, counters: idempotencyCounters },
     });
-    t.addSink(Nodes.decisionsSink, topics.decisions.name, { keySerde: Serdes.String, valueSerde: serdes.decisions }, Nodes.decisionSnapshot)
+    t.connectProcessorAndStateStores([Nodes.transactionIds, StoreNames.decisionSnapshots], [Nodes.transactionIds, StoreNames.snapshotIndex])
+      .addStateStore(inFlightStore(), [Nodes.transactionIds, Nodes.decisionSnapshot])
+      .addSink(Nodes.decisionsSink, topics.decisions.name, { keySerde: Serdes.String, valueSerde: serdes.decisions }, Nodes.decisionSnapshot, Nodes.transactionIds)
+      .addSink(Nodes.idempotencyDeadLetters, topics.deadLetters.name, { keySerde: Serdes.String, valueSerde: serdes.deadLetters }, Nodes.transactionIds, Nodes.decisionSnapshot)
       .addSink(config.labelJoin.trainingExamplesChild, topics.trainingExamples.name, { keySerde: Serdes.String, valueSerde: serdes.trainingExamples }, Nodes.labelJoin)
       .addProcessor(config.labelJoin.unknownLabelsChild, () => new UnmatchedLabelDeadLetter(), Nodes.labelJoin)
       .addSink(Nodes.labelDeadLetters, topics.deadLetters.name, { keySerde: Serdes.String, valueSerde: serdes.deadLetters }, config.labelJoin.unknownLabelsChild);
@@ -203,7 +216,9 @@ export function riskLoopTopology(configInput: RiskLoopConfigInput, deps: RiskLoo
   // Device / IP / merchant statistics: side sub-topologies out, a global table back in.
   if (side) {
     addCrossEntitySide(t, {
-      ingress: Nodes.ingress,
+      // After the transaction-id check when the hot path is built (a retry is counted once); the
+      // side-only build (a replay's first phase) has no decisions to check against.
+      ingress: hot ? Nodes.transactionIds : Nodes.ingress,
       labelParents: [Nodes.chargebacksTokenize, Nodes.analystOutcomes],
       statsTopic: topics.entityStats.name,
       statsSerde: serdes.entityStats,

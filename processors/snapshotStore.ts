@@ -21,7 +21,14 @@ import { Serdes } from '../topology/serde.js';
 import type { Decision, DecisionAction } from '../schemas/types.js';
 import { StoreNames } from './types.js';
 
-/** The part of a Decision that a training example needs; wall-clock fields are left out on purpose. */
+/**
+ * The part of a Decision that a training example needs; wall-clock fields are left out on purpose.
+ * `decided` and `fingerprint` serve idempotency (processors/idempotency.ts): the rest of the
+ * decision as it was emitted, so a retry of the transaction gets it back unchanged, and a digest
+ * of the transaction it was made for, so a different transaction reusing the id is told apart.
+ * Both are absent on snapshots written before they existed (a retry of such a transaction cannot be
+ * answered with its decision and is dead-lettered, see idempotency.ts).
+ */
 export interface DecisionSnapshot {
   transactionId: string;
   accountToken: string;
@@ -30,9 +37,14 @@ export interface DecisionSnapshot {
   facts: Record<string, string>;
   decision: DecisionAction;
   modelVersion: string | null;
+  decided?: DecidedFields;
+  fingerprint?: string;
 }
 
-export function snapshotOf(decision: Decision): DecisionSnapshot {
+/** The Decision fields a snapshot does not need for training, kept to repeat the decision. */
+export type DecidedFields = Pick<Decision, 'cardToken' | 'decidedAt' | 'score' | 'shadowScores' | 'ruleSetVersion' | 'reasonCodes' | 'topContributions' | 'pipelineLatencyMs'>;
+
+export function snapshotOf(decision: Decision, fingerprint?: string): DecisionSnapshot {
   return {
     transactionId: decision.transactionId,
     accountToken: decision.accountToken,
@@ -41,6 +53,41 @@ export function snapshotOf(decision: Decision): DecisionSnapshot {
     facts: decision.facts,
     decision: decision.decision,
     modelVersion: decision.modelVersion,
+    decided: {
+      cardToken: decision.cardToken,
+      decidedAt: decision.decidedAt,
+      score: decision.score,
+      shadowScores: decision.shadowScores,
+      ruleSetVersion: decision.ruleSetVersion,
+      reasonCodes: decision.reasonCodes,
+      topContributions: decision.topContributions,
+      pipelineLatencyMs: decision.pipelineLatencyMs,
+    },
+    ...(fingerprint === undefined ? {} : { fingerprint }),
+  };
+}
+
+/** The stored decision again, marked as a duplicate; undefined for a snapshot without `decided`. */
+export function repeatedDecision(snapshot: DecisionSnapshot): Decision | undefined {
+  const d = snapshot.decided;
+  if (d === undefined) return undefined;
+  return {
+    transactionId: snapshot.transactionId,
+    accountToken: snapshot.accountToken,
+    cardToken: d.cardToken,
+    eventTime: snapshot.eventTime,
+    decidedAt: d.decidedAt,
+    decision: snapshot.decision,
+    score: d.score,
+    modelVersion: snapshot.modelVersion,
+    shadowScores: d.shadowScores,
+    ruleSetVersion: d.ruleSetVersion,
+    reasonCodes: d.reasonCodes,
+    features: snapshot.features,
+    facts: snapshot.facts,
+    topContributions: d.topContributions,
+    pipelineLatencyMs: d.pipelineLatencyMs,
+    duplicate: true,
   };
 }
 

@@ -133,6 +133,7 @@ export const EXAMPLES: { readonly [K in SchemaName]: RecordTypes[K] } = {
       { feature: 'account_age_days', contribution: -0.05 },
     ],
     pipelineLatencyMs: 6.25,
+    duplicate: false,
   },
   TrainingExample: {
     transactionId: 'txn-20240614-000917',

@@ -45,6 +45,7 @@ export const RECORD_FIELDS: Readonly<Record<string, readonly string[]>> = {
   Decision: fieldsOf<T.Decision>()([
     'transactionId', 'accountToken', 'cardToken', 'eventTime', 'decidedAt', 'decision', 'score', 'modelVersion',
     'shadowScores', 'ruleSetVersion', 'reasonCodes', 'features', 'facts', 'topContributions', 'pipelineLatencyMs',
+    'duplicate',
   ]),
   ShadowScore: fieldsOf<T.ShadowScore>()(['modelVersion', 'score']),
   FeatureContribution: fieldsOf<T.FeatureContribution>()(['feature', 'contribution']),

@@ -148,6 +148,11 @@ export interface Decision {
   facts: Record<string, string>;
   topContributions: FeatureContribution[];
   pipelineLatencyMs: number;
+  /**
+   * True on a repeat of a stored decision (the same transactionId received again); absent or false
+   * on the one real decision. Optional here because the schema gives it a default (false).
+   */
+  duplicate?: boolean;
 }
 
 export interface TrainingExample {

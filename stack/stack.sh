@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # riskloop's local stack without Docker: a real Apache Kafka broker (KRaft, single node)
 # resolved from Maven Central, and riskloop's Confluent-compatible schema registry.
-#   stack.sh up | down | status
+#   stack.sh up | down | status | reset
+#   stack.sh kafka-stop | kafka-start | registry-stop | registry-start   (one service, for fault drills)
 # Where a Docker engine answers, the same verbs drive docker-compose.yml instead.
 # Every failure prints one line saying what is wrong and exits non-zero; nothing waits forever.
 set -euo pipefail
@@ -164,5 +165,21 @@ case "${1:-}" in
     rm -rf "$STACK_DIR/kafka-data"
     info "kafka data removed; the next 'up' formats fresh storage"
     ;;
-  *) die "usage: stack.sh up|down|status|reset [postgres]" ;;
+  # Fault drills (test/integration/faults*.test.ts, bench/recovery.ts): one service down or up
+  # while the rest of the stack stays as it is. kafka-stop is a clean broker shutdown (SIGTERM).
+  kafka-stop | registry-stop | kafka-start | registry-start)
+    service=${1%-*} action=${1#*-}
+    if docker_engine && [[ -z "${RISKLOOP_NO_DOCKER:-}" ]]; then
+      [[ $service == registry ]] && service=schema-registry
+      if [[ $action == stop ]]; then exec docker compose -f "$ROOT/docker-compose.yml" stop "$service"; fi
+      exec docker compose -f "$ROOT/docker-compose.yml" up -d --wait "$service"
+    fi
+    case "$1" in
+      kafka-stop) stop_pid kafka "$KAFKA_PID" ;;
+      registry-stop) stop_pid "schema registry" "$REGISTRY_PID" ;;
+      kafka-start) kafka_up ;;
+      registry-start) registry_up ;;
+    esac
+    ;;
+  *) die "usage: stack.sh up|down|status|reset [postgres] | kafka-stop|kafka-start|registry-stop|registry-start" ;;
 esac

@@ -1,0 +1,77 @@
+/**
+ * The client's configuration, validated once with zod when the client is made. The partitioning
+ * key (`accountTokenKey`) is a secret: it is decoded here, kept in the client, and never logged
+ * or put in an error (zod issues are reported by path and message only).
+ */
+import { z } from 'zod';
+import { SecretKey } from '../processors/tokenizer.js';
+
+const DecisionAction = z.enum(['APPROVE', 'REVIEW', 'DECLINE']);
+
+/**
+ * What decide() does when the deadline passes without the loop's decision:
+ *  - `error` (the default): reject with DecisionTimeoutError. The caller's own stand-in policy
+ *    decides; nothing that looks like a risk assessment is invented for it.
+ *  - `static`: resolve with a fixed outcome and reason DEADLINE_FALLBACK.
+ *  - `rules`: resolve with the rule set evaluated locally on the transaction alone (amount,
+ *    channel, card present, MCC, country...). Rules that need history (velocity, KYC, devices)
+ *    read missing inputs and never fire, exactly as in the loop; no rule firing means APPROVE
+ *    unless `noHit` says otherwise. Reason codes: DEADLINE_FALLBACK, then the rules that fired.
+ */
+export const OnDeadline = z.discriminatedUnion('mode', [
+  z.object({ mode: z.literal('error') }),
+  z.object({ mode: z.literal('static'), decision: DecisionAction }),
+  z.object({ mode: z.literal('rules'), rulesPath: z.string().min(1).default('rules/ruleset.json'), noHit: DecisionAction.default('APPROVE') }),
+]);
+export type OnDeadline = z.output<typeof OnDeadline>;
+
+export const RiskloopClientConfig = z.object({
+  brokers: z.array(z.string().regex(/^[^\s:]+:\d+$/, 'broker must be host:port')).min(1),
+  schemaRegistryUrl: z.string().url(),
+  /** Basic auth for the registry (Confluent's USER_INFO), when it asks for it. */
+  schemaRegistryAuth: z.object({ username: z.string(), password: z.string() }).optional(),
+  /** The loop's topic prefix (RISKLOOP_TOPIC_PREFIX). */
+  topicPrefix: z.string().regex(/^[A-Za-z0-9._-]*$/).default('riskloop.'),
+  /** The loop's account-token key (RISKLOOP_ACCOUNT_TOKEN_KEY): hex or base64, >= 32 bytes. Secret. */
+  accountTokenKey: SecretKey,
+  clientId: z.string().regex(/^[A-Za-z0-9._-]+$/).default('riskloop-sdk'),
+  /** KafkaJS `ssl` and `sasl` options, passed through as given (see docs/decision-api.md). */
+  ssl: z.unknown().optional(),
+  sasl: z.unknown().optional(),
+  /**
+   * How the reply consumer reads decisions. read_committed (default) only answers with decisions
+   * whose loop transaction committed, i.e. the decision that is recorded, labelled and trained on;
+   * under exactly_once that adds up to one commit interval to every reply. read_uncommitted
+   * answers as soon as the decision is written, at the risk (on a loop crash) of answering with a
+   * decision that is then aborted and re-made.
+   */
+  replyIsolation: z.enum(['read_committed', 'read_uncommitted']).default('read_committed'),
+  /** decide()'s deadline when the call does not give one. */
+  defaultDeadlineMs: z.number().int().positive().max(60_000).default(1000),
+  onDeadline: OnDeadline.default({ mode: 'error' }),
+  /** How long connect() waits for the reply consumer to be positioned. */
+  connectTimeoutMs: z.number().int().positive().default(30_000),
+});
+export type RiskloopClientConfigInput = z.input<typeof RiskloopClientConfig>;
+export type RiskloopClientConfig = z.output<typeof RiskloopClientConfig>;
+
+/** The configuration from the same environment variables the loop reads, overridable by `extra`. */
+export function clientConfigFromEnv(env: Readonly<Record<string, string | undefined>>, extra: Partial<RiskloopClientConfigInput> = {}): RiskloopClientConfigInput {
+  const out: Record<string, unknown> = {
+    brokers: (env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',').map((b) => b.trim()).filter(Boolean),
+    schemaRegistryUrl: env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081',
+    topicPrefix: env.RISKLOOP_TOPIC_PREFIX ?? 'riskloop.',
+    accountTokenKey: env.RISKLOOP_ACCOUNT_TOKEN_KEY,
+  };
+  if (env.RISKLOOP_SDK_REPLY_ISOLATION) out.replyIsolation = env.RISKLOOP_SDK_REPLY_ISOLATION;
+  return { ...(out as RiskloopClientConfigInput), ...extra };
+}
+
+export function parseClientConfig(input: RiskloopClientConfigInput): RiskloopClientConfig {
+  const parsed = RiskloopClientConfig.safeParse(input);
+  if (!parsed.success) {
+    const msg = parsed.error.issues.map((i) => `${i.path.join('.') || 'config'}: ${i.message}`).join('; ');
+    throw new Error(`invalid riskloop client config: ${msg}`);
+  }
+  return parsed.data;
+}
