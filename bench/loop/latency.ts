@@ -8,7 +8,9 @@
  * skipped: their figures would only measure the queue.
  * Main phase under at_least_once (the decision is visible as soon as it is sent); then one rate
  * under exactly_once, where a decision only becomes visible when its transaction commits, so the
- * commit interval adds to the latency (stated in the result).
+ * commit interval adds to the latency (stated in the result). Each rate also reports the loop
+ * process's CPU (from /proc/<pid>/stat) from its first send to its last decision, per 1 000
+ * transactions: at a rate the loop keeps up with, what that rate costs it.
  */
 import { defaultCommitIntervalMs } from '../../topology/kafka/config.js';
 import type { TopicSerdes } from '../../schemas/createSerdes.js';
@@ -18,6 +20,7 @@ import { type BenchEnv, createLoopTopics, dropRun, loopRun, percentile, produceP
 import { DecisionWatcher } from './decisionWatcher.js';
 import { LoopProcess } from './loopProcess.js';
 import { PacedProducer } from './pacedProducer.js';
+import { CpuSampler } from './procCpu.js';
 
 export interface LatencyRow {
   guarantee: 'at_least_once' | 'exactly_once';
@@ -32,6 +35,8 @@ export interface LatencyRow {
   p95: number;
   p99: number;
   max: number;
+  /** CPU ms (user + system) of the loop process per 1 000 transactions, first send → last decision (or drain deadline). */
+  cpuMsPer1000: number;
   /** Latency histogram (ms bucket upper bounds → count), for the chart. */
   histogram: [number, number][];
 }
@@ -64,6 +69,7 @@ async function phase(
   const watcher = new DecisionWatcher(env, run.catalogue.decisions.name, { serdes, onDecision: (id, at) => void arrivedAt.set(id, at) });
   const producer = new PacedProducer(env, run.catalogue.transactions.name, env.partitions, serdes);
   const loop = new LoopProcess(run.appEnv);
+  const cpu = new CpuSampler(loop.pid!);
   const rows: LatencyRow[] = [];
   try {
     await Promise.all([watcher.start(), producer.connect(), loop.waitRunning()]);
@@ -72,10 +78,14 @@ async function phase(
       const slice: KeyedRecord<Transaction>[] = records.transactions.slice(from, from + Math.round(rate * opts.seconds));
       if (slice.length < rate * opts.seconds * 0.9) throw new Error(`latency: simulation too short for ${rate} tx/s`);
       from += slice.length;
+      cpu.sample();
+      const t0 = performance.now();
       const sent = await producer.run(slice, rate);
       const deadline = Date.now() + opts.drainSeconds * 1000;
       const ids = slice.map((r) => r.value.transactionId);
       while (Date.now() < deadline && ids.some((id) => !arrivedAt.has(id))) await sleep(100);
+      cpu.sample();
+      const cpuMsPer1000 = cpu.perThousand(t0, performance.now(), slice.length);
       const skip = Math.round(rate * opts.warmupSeconds);
       const lat: number[] = [];
       let undecided = 0;
@@ -98,15 +108,17 @@ async function phase(
         p95: percentile(lat, 0.95),
         p99: percentile(lat, 0.99),
         max: lat[lat.length - 1] ?? Number.NaN,
+        cpuMsPer1000,
         histogram: histogram(lat),
       };
       rows.push(row);
       console.log(
-        `latency ${guarantee} ${rate} tx/s (achieved ${sent.achievedRate.toFixed(0)}): p50 ${row.p50} p95 ${row.p95} p99 ${row.p99} max ${row.max} ms${row.saturated ? ` — SATURATED, ${undecided} undecided after ${opts.drainSeconds} s drain` : ''}`,
+        `latency ${guarantee} ${rate} tx/s (achieved ${sent.achievedRate.toFixed(0)}): p50 ${row.p50} p95 ${row.p95} p99 ${row.p99} max ${row.max} ms, ${row.cpuMsPer1000.toFixed(0)} CPU-ms/1000 tx${row.saturated ? ` — SATURATED, ${undecided} undecided after ${opts.drainSeconds} s drain` : ''}`,
       );
       if (row.saturated) break;
     }
   } finally {
+    cpu.stop();
     await loop.stop();
     await Promise.all([watcher.stop(), producer.disconnect()]);
     await dropRun(env, run);

@@ -3,12 +3,14 @@
  * ONNX scoring, decision, snapshot store, label join) in its own process at maximum rate, on a
  * simulation pre-produced to a fresh prefix (KYC and device signals, then transactions, then the
  * labels that are not in the future). Throughput is decisions arriving at a read_committed consumer,
- * after a warm-up of W decisions up to the last: (N − W) / (t(N) − t(W)).
+ * after a warm-up of W decisions up to the last: (N − W) / (t(N) − t(W)). CPU of the loop process
+ * over the same interval, from /proc/<pid>/stat, per 1 000 decisions.
  */
 import { defaultCommitIntervalMs } from '../../topology/kafka/config.js';
 import { type BenchEnv, createLoopTopics, dropRun, loopRun, produceParts, simulateFor, writeResult } from './common.js';
 import { DecisionWatcher } from './decisionWatcher.js';
 import { LoopProcess } from './loopProcess.js';
+import { CpuSampler } from './procCpu.js';
 import type { ThroughputResult } from './passthrough.js';
 
 export interface LoopThroughputResult extends ThroughputResult {
@@ -16,6 +18,8 @@ export interface LoopThroughputResult extends ThroughputResult {
   commitIntervalMs: number;
   startToRunningMs: number | null;
   peakRssMiB: number;
+  /** CPU ms (user + system) of the loop process per 1 000 decisions, over the measured interval. */
+  cpuMsPer1000: number;
   passthroughRecordsPerSec?: number;
   ratioToPassthrough?: number;
 }
@@ -34,10 +38,13 @@ export async function loopThroughput(
   const watcher = new DecisionWatcher(env, run.catalogue.decisions.name, { thresholds: [opts.warmup, N] });
   await watcher.start();
   const loop = new LoopProcess(run.appEnv, { nodeArgs: opts.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfileDir}`] : [] });
+  const cpu = new CpuSampler(loop.pid!);
   try {
     await loop.waitRunning();
     await watcher.until(N, 900_000);
+    cpu.sample();
   } finally {
+    cpu.stop();
     await loop.stop();
     await watcher.stop();
   }
@@ -54,6 +61,7 @@ export async function loopThroughput(
     recordsPerSec: (N - opts.warmup) / seconds,
     startToRunningMs: loop.runningMs,
     peakRssMiB: Math.max(0, ...loop.samples.map((s) => s.rss)) / 2 ** 20,
+    cpuMsPer1000: cpu.perThousand(tWarm, tEnd, N - opts.warmup),
   };
   if (opts.passthroughRecordsPerSec) {
     result.passthroughRecordsPerSec = opts.passthroughRecordsPerSec;

@@ -33,7 +33,7 @@ export function tableRows(env: BenchEnv): Row[] {
     const j = load(env, name);
     if (!j) continue;
     const ratio = pass ? j.results.recordsPerSec / pass.results.recordsPerSec : Number.NaN;
-    rows.push({ benchmark: name, figure: `${Math.round(j.results.recordsPerSec)} records/s = ${ratio.toFixed(2)}× passthrough`, target: `≥ ${target}×`, verdict: ok(ratio >= target), when: when(j) });
+    rows.push({ benchmark: name, figure: `${Math.round(j.results.recordsPerSec)} records/s = ${ratio.toFixed(2)}× passthrough${j.results.cpuMsPer1000 !== undefined ? `, ${Math.round(j.results.cpuMsPer1000)} CPU-ms/1000` : ''}`, target: `≥ ${target}×`, verdict: ok(ratio >= target), when: when(j) });
   }
   const lat = load(env, 'latency');
   if (lat) {
@@ -41,7 +41,7 @@ export function tableRows(env: BenchEnv): Row[] {
       const goal = r.guarantee === 'at_least_once' ? ({ 2000: 25, 5000: 100 } as Record<number, number>)[r.offeredRate] : undefined;
       rows.push({
         benchmark: `latency ${r.offeredRate}/s ${r.guarantee === 'exactly_once' ? `EOS (commit ${r.commitIntervalMs} ms)` : 'ALO'}`,
-        figure: `p50 ${r.p50} / p95 ${r.p95} / p99 ${r.p99} / max ${r.max} ms${r.saturated ? `; saturated: ${r.undecided} undecided` : ''}`,
+        figure: `p50 ${r.p50} / p95 ${r.p95} / p99 ${r.p99} / max ${r.max} ms${r.cpuMsPer1000 !== undefined ? `, ${Math.round(r.cpuMsPer1000)} CPU-ms/1000` : ''}${r.saturated ? `; saturated: ${r.undecided} undecided` : ''}`,
         target: goal ? `p99 ≤ ${goal} ms` : '',
         verdict: goal ? ok(!r.saturated && r.p99 <= goal) : '',
         when: when(lat),
