@@ -135,8 +135,12 @@ describe('client SDK: decide() through the real loop', () => {
     await sdk.connect();
     const accountId = `SDK-KYC-${id}`;
     const now = Date.now();
-    await sdk.publishKyc({ accountId, entityType: 'PERSON', status: 'VERIFIED', riskTier: 'HIGH', accountOpenedAt: now - 400 * DAY, pep: false, sanctioned: false, watchlistHits: 0, country: 'DE', updatedAt: now - DAY });
+    const kycAt = await sdk.publishKyc({ accountId, entityType: 'PERSON', status: 'VERIFIED', riskTier: 'HIGH', accountOpenedAt: now - 400 * DAY, pep: false, sanctioned: false, watchlistHits: 0, country: 'DE', updatedAt: now - DAY });
     await sdk.publishDeviceSignal({ deviceId: `dev-${id}`, eventTime: now - DAY, accountId, emulator: false, rooted: false, blocked: false, os: 'android' });
+    expect(kycAt.partition).toBe(sdk.partitionOfAccount(accountId));
+    // The loop reads KYC and transactions from separate partitions and does not wait for one to
+    // catch up with the other (max.task.idle.ms 0): give it a moment to take the KYC row in first.
+    await new Promise((r) => setTimeout(r, 3000));
     const d = await sdk.decide({ ...txn(accountId, `kyc-${id}`, now, luhnComplete('411111777000001')), deviceId: `dev-${id}` }, { deadlineMs: 30_000 });
     expect(d.accountToken).toBe(sdk.accountToken(accountId));
     expect(d.facts['kyc.status']).toBe('VERIFIED');
