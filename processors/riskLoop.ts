@@ -42,7 +42,7 @@ import type {
   TrainingExample,
   Transaction,
 } from '../schemas/types.js';
-import type { DeadLetterEncoder, ErrorHandlers } from '../topology/errors.js';
+import { deadLetterPerRecordProductionErrors, type DeadLetterEncoder, type ErrorHandlers } from '../topology/errors.js';
 import type { Processor, ProcessorContext } from '../topology/processor.js';
 import type { Record } from '../topology/records.js';
 import { Serdes, type Serde } from '../topology/serde.js';
@@ -292,8 +292,10 @@ class UnmatchedLabelDeadLetter implements Processor<string, UnmatchedLabel, stri
 
 /**
  * Error handlers of the loop: a record that cannot be decoded or processed becomes a dead letter
- * (Avro DeadLetter, PAN-masked whatever topic it came from) and the partition goes on; a record
- * that cannot be produced fails the task, because skipping it would lose a decision.
+ * (Avro DeadLetter, PAN-masked whatever topic it came from) and the partition goes on. A record
+ * that cannot be produced because of itself (too large for its topic, refused by it, not
+ * serializable) becomes a dead letter too, reduced when the full one would be too large
+ * (deadLetterPerRecordProductionErrors); any other production failure fails the task.
  */
 export function riskLoopErrorHandlers(catalogue: Catalogue, deadLetterSerde: Serde<DeadLetter>): ErrorHandlers {
   const redact = redactorFor({ containsPan: true });
@@ -310,6 +312,7 @@ export function riskLoopErrorHandlers(catalogue: Catalogue, deadLetterSerde: Ser
           processor: dl.processor,
           error: Object.assign(new Error(dl.message), { name: dl.errorClass, reason: dl.reason }),
           reason: dl.reason,
+          ...(dl.reduced ? { reduced: dl.reduced } : {}),
         },
         redact,
       );
@@ -322,7 +325,7 @@ export function riskLoopErrorHandlers(catalogue: Catalogue, deadLetterSerde: Ser
   return {
     deserialization: () => 'DEAD_LETTER',
     processing: () => 'DEAD_LETTER',
-    production: () => 'FAIL',
+    production: deadLetterPerRecordProductionErrors,
     deadLetterTopic: catalogue.deadLetters.name,
     deadLetterEncoder: encoder,
     // The task logs each dead letter (reason, topic/partition/offset); its error text is masked like the letter's.

@@ -7,7 +7,7 @@
  */
 import { SerdeError } from './errors.js';
 import { maskPans } from './redactPan.js';
-import type { DeadLetter } from './types.js';
+import type { DeadLetter, ReducedPayload } from './types.js';
 
 export interface DeadLetterContext {
   sourceTopic: string;
@@ -22,6 +22,11 @@ export interface DeadLetterContext {
   /** Overrides the reason derived from the error (SerdeError.reason, else PROCESSING). */
   reason?: string;
   failedAt?: number;
+  /**
+   * A reduced dead letter (the full one was too large to produce): key, value and headers are
+   * dropped and this describes the record instead (size, SHA-256, letters/digits-masked excerpt).
+   */
+  reduced?: ReducedPayload;
 }
 
 export interface DeadLetterOptions {
@@ -50,10 +55,11 @@ export function buildDeadLetter(ctx: DeadLetterContext, opts: DeadLetterOptions 
     return out;
   };
   const keepText = (text: string): string => (opts.redact ? keep(Buffer.from(text, 'utf8'))!.toString('utf8') : text);
-  const key = keep(ctx.key);
-  const value = keep(ctx.value);
+  const reduced = ctx.reduced ?? null;
+  const key = reduced ? null : keep(ctx.key);
+  const value = reduced ? null : keep(ctx.value);
   const headers: Record<string, string> = {};
-  for (const [name, v] of Object.entries(ctx.headers ?? {})) {
+  for (const [name, v] of Object.entries(reduced ? {} : (ctx.headers ?? {}))) {
     if (v === undefined) continue;
     headers[name] = keepText(headerValue(v));
   }
@@ -72,6 +78,7 @@ export function buildDeadLetter(ctx: DeadLetterContext, opts: DeadLetterOptions 
     reason: ctx.reason ?? facts.reason,
     message,
     failedAt: ctx.failedAt ?? Date.now(),
+    reduced,
   };
 }
 

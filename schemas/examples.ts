@@ -177,6 +177,7 @@ export const EXAMPLES: { readonly [K in SchemaName]: RecordTypes[K] } = {
     reason: 'MALFORMED',
     message: 'payload does not decode with schema id 42: truncated buffer',
     failedAt: eventTime + 12,
+    reduced: null,
   },
   Alert: {
     kind: 'FEATURE_DRIFT_PSI',

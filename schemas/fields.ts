@@ -61,8 +61,9 @@ export const RECORD_FIELDS: Readonly<Record<string, readonly string[]>> = {
   ReferenceHistogram: fieldsOf<T.ReferenceHistogram>()(['edges', 'proportions']),
   DeadLetter: fieldsOf<T.DeadLetter>()([
     'sourceTopic', 'partition', 'offset', 'key', 'value', 'redacted', 'headers', 'processor', 'errorClass', 'reason',
-    'message', 'failedAt',
+    'message', 'failedAt', 'reduced',
   ]),
+  ReducedPayload: fieldsOf<T.ReducedPayload>()(['originalSize', 'sha256', 'excerpt']),
   Alert: fieldsOf<T.Alert>()([
     'kind', 'subject', 'value', 'threshold', 'windowStart', 'windowEnd', 'raisedAt', 'details',
   ]),

@@ -207,6 +207,14 @@ export interface DeadLetter {
   reason: string;
   message: string;
   failedAt: number;
+  /** Set on a reduced dead letter (the full one was too large to produce); null or absent otherwise. */
+  reduced?: ReducedPayload | null;
+}
+
+export interface ReducedPayload {
+  originalSize: number;
+  sha256: string;
+  excerpt: Buffer;
 }
 
 export interface Alert {

@@ -8,6 +8,8 @@
  * silently). The task, not the handler, does the logging and dead-lettering so every handler gets
  * the same behaviour for free.
  */
+import { createHash } from 'node:crypto';
+import { classifyError } from './kafka/errorClass.js';
 import type { Headers, RawRecord } from './records.js';
 import type { OutgoingRecord } from './recordCollector.js';
 
@@ -37,6 +39,21 @@ export const logAndFail = (): HandlerResponse => 'FAIL';
 export const logAndContinue = (): HandlerResponse => 'CONTINUE';
 export const sendToDeadLetter = (): HandlerResponse => 'DEAD_LETTER';
 
+/**
+ * The production handler for a loop that must not stop on one record, like Kafka Streams'
+ * ProductionExceptionHandler deciding per exception:
+ *  - DEAD_LETTER when the failure concerns that record only: its sink's serdes threw, or it is
+ *    larger than its topic accepts (RecordTooLargeError, MESSAGE_TOO_LARGE), or the topic refuses it
+ *    (INVALID_RECORD, a keyless record on a compacted topic). The input record that caused it
+ *    becomes a dead letter (a reduced one if even that is too large) and the partition goes on.
+ *  - FAIL for everything else (authorization, unknown errors): skipping those would drop every
+ *    record, not one, so the instance stops and says why.
+ * Errors of the Kafka client after the send (broker down, fenced) never reach this handler: the
+ * runtime retries or rejoins (topology/kafka/errorClass.ts).
+ */
+export const deadLetterPerRecordProductionErrors: ProductionExceptionHandler = (ctx, error) =>
+  ctx.phase === 'serialization' || classifyError(error).kind === 'per-record' ? 'DEAD_LETTER' : 'FAIL';
+
 /** Why a dead letter was written; serde errors may carry a finer code (see `reasonOf`). */
 export type DeadLetterPhase = 'DESERIALIZATION' | 'PROCESSING' | 'PRODUCTION';
 
@@ -57,6 +74,40 @@ export interface DeadLetter {
   message: string;
   /** Wall clock of the failure, epoch ms. */
   failedAt: number;
+  /**
+   * Set on a reduced dead letter: the full one (original bytes + metadata) was itself too large to
+   * produce. key, value and headers are then empty and this says what the record was.
+   */
+  reduced?: ReducedPayload;
+}
+
+/** What a reduced dead letter keeps of a record too large to carry. */
+export interface ReducedPayload {
+  /** Bytes of key + value + headers of the original record. */
+  originalSize: number;
+  /** SHA-256 (hex) of the original value bytes (of no bytes for a null value): finds the record again. */
+  sha256: string;
+  /**
+   * The value's first bytes with every ASCII letter replaced by 'x' and every digit by '9': its
+   * shape (JSON, Avro framing, text) without any card number, account id or other identifier.
+   */
+  excerpt: Buffer;
+}
+
+/** Bytes of the value kept (as a shape) in a reduced dead letter. */
+export const REDUCED_EXCERPT_BYTES = 64;
+
+export function reducePayload(source: { key: Buffer | null; value: Buffer | null; headers: Headers }): ReducedPayload {
+  let size = (source.key?.length ?? 0) + (source.value?.length ?? 0);
+  for (const [name, v] of Object.entries(source.headers)) size += Buffer.byteLength(name) + v.length;
+  const value = source.value ?? Buffer.alloc(0);
+  const excerpt = Buffer.from(value.subarray(0, REDUCED_EXCERPT_BYTES));
+  for (let i = 0; i < excerpt.length; i++) {
+    const b = excerpt[i]!;
+    if (b >= 0x30 && b <= 0x39) excerpt[i] = 0x39;
+    else if ((b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a)) excerpt[i] = 0x78;
+  }
+  return { originalSize: size, sha256: createHash('sha256').update(value).digest('hex'), excerpt };
 }
 
 /** Turns a dead letter into the bytes written to the DLQ topic; pluggable so an Avro encoding can replace JSON. */
@@ -84,6 +135,9 @@ export const jsonDeadLetterEncoder: DeadLetterEncoder = {
       errorClass: dl.errorClass,
       message: dl.message,
       failedAt: dl.failedAt,
+      ...(dl.reduced
+        ? { reduced: { originalSize: dl.reduced.originalSize, sha256: dl.reduced.sha256, excerpt: dl.reduced.excerpt.toString('base64') } }
+        : {}),
     };
     return { key: dl.key, value: Buffer.from(JSON.stringify(json), 'utf8') };
   },

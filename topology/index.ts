@@ -37,13 +37,17 @@ export {
   type HandlerResponse,
   type ProcessingExceptionHandler,
   type ProductionExceptionHandler,
+  type ReducedPayload,
   TaskFailedError,
+  deadLetterPerRecordProductionErrors,
   defaultErrorHandlers,
   jsonDeadLetterEncoder,
   logAndContinue,
   logAndFail,
+  reducePayload,
   sendToDeadLetter,
 } from './errors.js';
+export { type ErrorClass, type ErrorKind, RecordTooLargeError, TaskCorruptedError, classifyError } from './kafka/errorClass.js';
 export { StreamTask, type StreamTaskOptions } from './streamTask.js';
 export { GlobalStateTask, type GlobalStateTaskOptions } from './globalStateTask.js';
 export type { TaskMetrics, NodeCounters, TaskDropReason } from './internals/taskMetrics.js';

@@ -36,3 +36,10 @@ export function defaultPartition(key: Buffer | null, numPartitions: number): num
   if (numPartitions <= 1 || key === null) return 0;
   return partitionForKey(key, numPartitions);
 }
+
+/** Bytes a record counts against its topic's max.message.bytes, besides the batch overhead. */
+export function recordBytes(r: OutgoingRecord): number {
+  let n = (r.key?.length ?? 0) + (r.value?.length ?? 0);
+  if (r.headers) for (const [name, v] of Object.entries(r.headers)) n += Buffer.byteLength(name) + v.length + 10;
+  return n;
+}

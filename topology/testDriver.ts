@@ -16,8 +16,9 @@ import { type Logger, pino } from 'pino';
 import type { KeyValueStore, StateStore, WindowStore } from '../state/types.js';
 import type { ErrorHandlers } from './errors.js';
 import { GlobalStateTask } from './globalStateTask.js';
+import { RecordTooLargeError } from './kafka/errorClass.js';
 import type { NodeCounters, TaskDropReason } from './internals/taskMetrics.js';
-import { type OutgoingRecord, type RecordCollector, defaultPartition } from './recordCollector.js';
+import { type OutgoingRecord, type RecordCollector, defaultPartition, recordBytes } from './recordCollector.js';
 import type { Headers, RawRecord } from './records.js';
 import type { Serde } from './serde.js';
 import { StreamTask } from './streamTask.js';
@@ -35,6 +36,12 @@ export interface TopologyTestDriverConfig {
   errorHandlers?: ErrorHandlers;
   /** Default: a silent pino logger. */
   logger?: Logger;
+  /**
+   * Largest key + value + headers a sent record may have, per topic (as the Kafka runtime derives
+   * from max.message.bytes): larger ones are refused with RecordTooLargeError at send, so tests can
+   * drive the production handler. Default: no limit.
+   */
+  maxRecordBytes?: { readonly [topic: string]: number };
 }
 
 /** A record read back from a topic, decoded. */
@@ -81,7 +88,13 @@ export class TopologyTestDriver {
     this.ownsStateDir = config.stateDir === undefined;
     this.stateDir = config.stateDir ?? mkdtempSync(path.join(os.tmpdir(), 'riskloop-driver-'));
     const logger = config.logger ?? pino({ level: 'silent' });
-    const collector: RecordCollector = { send: (record) => this.append(record) };
+    const collector: RecordCollector = {
+      send: (record) => {
+        const limit = config.maxRecordBytes?.[record.topic];
+        if (limit !== undefined && recordBytes(record) > limit) throw new RecordTooLargeError(record.topic, recordBytes(record), limit);
+        this.append(record);
+      },
+    };
     this.globalTopics = new Set(topology.globalStores().map((g) => g.topic));
     this.global = new GlobalStateTask({
       topology,

@@ -5,7 +5,7 @@
 import type { DropReason } from '../processor.js';
 
 /** Drops counted by the task itself, in addition to the processors' own reasons. */
-export type TaskDropReason = DropReason | 'deserialization' | 'processing' | 'production' | 'invalid-timestamp';
+export type TaskDropReason = DropReason | 'deserialization' | 'processing' | 'production' | 'invalid-timestamp' | 'undeliverable';
 
 export interface NodeCounters {
   recordsIn: number;
@@ -25,10 +25,14 @@ export class TaskMetrics {
     processing: 0,
     production: 0,
     'invalid-timestamp': 0,
+    /** Records skipped because not even a reduced dead letter could be produced (logged at error). */
+    undeliverable: 0,
   };
   recordsProcessed = 0;
   punctuations = 0;
   deadLetters = 0;
+  /** Dead letters written reduced (the full one was too large); also counted in deadLetters. */
+  reducedDeadLetters = 0;
   /** Wall time spent processing records (decode excluded), for an average and a maximum per record. */
   readonly processLatency = { count: 0, totalMs: 0, maxMs: 0 };
 

@@ -14,7 +14,10 @@ import {
   jsonDeadLetterEncoder,
   messageOf,
   reasonOf,
+  reducePayload,
+  type DeadLetter,
 } from '../errors.js';
+import { classifyError } from '../kafka/errorClass.js';
 import type { Cancellable, DropReason, PunctuationType, Punctuator } from '../processor.js';
 import type { OutgoingRecord, RecordCollector } from '../recordCollector.js';
 import type { RawRecord, RecordMetadata } from '../records.js';
@@ -329,6 +332,14 @@ export class TaskRuntime implements NodeHost {
     throw new TaskFailedError(this.taskId, nodeName, phase, source, error);
   }
 
+  /**
+   * Writes the dead letter of `source`. When the full letter cannot be produced for a reason about
+   * that letter alone (too large for the dead-letter topic: a source record near the broker's limit
+   * plus metadata), a reduced letter goes instead (size, SHA-256, masked excerpt; no key, value or
+   * headers). When even that fails on a per-record error, the record is skipped with an error log
+   * line (topic, partition, offset, reason) and counted as `undeliverable`: the partition goes on.
+   * Any other failure (no dead-letter topic configured, say) stops the task.
+   */
   private deadLetter(phase: DeadLetterPhase, nodeName: string, error: unknown, source: RawRecord | null): void {
     const { deadLetterTopic, deadLetterEncoder } = this.options.errorHandlers;
     const collector = this.options.collector;
@@ -336,7 +347,7 @@ export class TaskRuntime implements NodeHost {
       throw new TaskFailedError(this.taskId, nodeName, phase, source, new Error(`DEAD_LETTER requested but no dead-letter topic is configured (${messageOf(error)})`));
     }
     const failedAt = this.options.clock();
-    const encoded = (deadLetterEncoder ?? jsonDeadLetterEncoder).encode({
+    const letter: DeadLetter = {
       reason: reasonOf(error, phase),
       phase,
       sourceTopic: source?.topic ?? null,
@@ -351,8 +362,10 @@ export class TaskRuntime implements NodeHost {
       errorClass: errorClassOf(error),
       message: messageOf(error),
       failedAt,
-    });
-    try {
+    };
+    const encoder = deadLetterEncoder ?? jsonDeadLetterEncoder;
+    const write = (dl: DeadLetter): void => {
+      const encoded = encoder.encode(dl);
       collector.send({
         topic: deadLetterTopic,
         key: encoded.key,
@@ -360,8 +373,29 @@ export class TaskRuntime implements NodeHost {
         timestamp: source?.timestamp ?? failedAt,
         ...(encoded.headers ? { headers: encoded.headers } : {}),
       });
+    };
+    try {
+      write(letter);
     } catch (sendError) {
-      throw new TaskFailedError(this.taskId, nodeName, phase, source, sendError);
+      if (classifyError(sendError).kind !== 'per-record') throw new TaskFailedError(this.taskId, nodeName, phase, source, sendError);
+      const reduced = reducePayload({ key: letter.key, value: letter.value, headers: letter.headers });
+      const where = source === null ? {} : { topic: source.topic, partition: source.partition, offset: source.offset };
+      try {
+        write({ ...letter, key: null, value: null, headers: {}, reduced });
+      } catch (reducedError) {
+        if (classifyError(reducedError).kind !== 'per-record') throw new TaskFailedError(this.taskId, nodeName, phase, source, reducedError);
+        this.metrics.dropped.undeliverable++;
+        this.logger.error(
+          { event: 'undeliverable', taskId: this.taskId, processor: nodeName, reason: letter.reason, ...where, size: reduced.originalSize, sha256: reduced.sha256, error: messageOf(reducedError) },
+          'record skipped: not even a reduced dead letter could be produced',
+        );
+        return;
+      }
+      this.metrics.reducedDeadLetters++;
+      this.logger.warn(
+        { event: 'reduced-dead-letter', taskId: this.taskId, processor: nodeName, reason: letter.reason, ...where, size: reduced.originalSize, sha256: reduced.sha256, error: messageOf(sendError) },
+        'dead letter too large to produce: wrote a reduced one',
+      );
     }
     this.metrics.deadLetters++;
   }

@@ -80,8 +80,25 @@ describe('buildDeadLetter', () => {
       reason: 'BAD_MAGIC',
       message: 'payload starts with byte 1',
       failedAt: 1000,
+      reduced: null,
     });
     expect(avroType('DeadLetter').isValid(dl, { noUndeclaredFields: true })).toBe(true);
+  });
+
+  it('a reduced dead letter drops key, value and headers, keeps the description, and stays small in Avro', () => {
+    const big = Buffer.alloc(1_048_400, 0x41);
+    big.write(`{"pan":"${PAN}","account":"ACC-0042-7781"}`, 0);
+    const reduced = { originalSize: big.length + 4, sha256: 'ab'.repeat(32), excerpt: Buffer.from('{"xxx":"9999999999999999","xxxxxxx":"xxx-9999-9999"}') };
+    const dl = buildDeadLetter(
+      { sourceTopic: 'riskloop.transactions', partition: 1, offset: 9, key: Buffer.from('ACC-0042-7781'), value: big, headers: { h: 'v' }, processor: 'ingress', error: new Error('too large'), reason: 'RECORD_TOO_LARGE', failedAt: 5, reduced },
+      redactorFor({ containsPan: true }),
+    );
+    expect(dl).toMatchObject({ key: null, value: null, headers: {}, reduced, reason: 'RECORD_TOO_LARGE', sourceTopic: 'riskloop.transactions', partition: 1, offset: 9 });
+    const bytes = avroType('DeadLetter').toBuffer(dl);
+    expect(bytes.length).toBeLessThan(512);
+    expect(bytes.includes(Buffer.from(PAN))).toBe(false);
+    expect(bytes.includes(Buffer.from('ACC-0042'))).toBe(false);
+    expect(avroType('DeadLetter').fromBuffer(bytes)).toEqual(dl);
   });
 
   it('uses PROCESSING for other errors unless a reason is given', () => {

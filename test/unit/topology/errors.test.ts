@@ -1,4 +1,5 @@
 /** Deserialization, processing and production error handlers: FAIL, CONTINUE (logged) and DEAD_LETTER. */
+import { createHash } from 'node:crypto';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -11,6 +12,7 @@ import {
   StreamsBuilder,
   TaskFailedError,
   TopologyTestDriver,
+  deadLetterPerRecordProductionErrors,
   defaultErrorHandlers,
   logAndContinue,
   sendToDeadLetter,
@@ -200,5 +202,90 @@ describe('production errors', () => {
     const letter = JSON.parse(driver.readRaw('dlq')[0]!.value!.toString());
     expect(letter).toMatchObject({ reason: 'PRODUCTION', processor: 'inverse-sink', errorClass: 'TypeError', sourceTopic: 'in', offset: 1 });
     expect(Serdes.Long.deserialize(Buffer.from(letter.value, 'base64'))).toBe(0);
+  });
+});
+
+describe('records too large for their topic', () => {
+  const PAN = '4111111111111111';
+  /** Passes input bytes through unchanged, so an input near the limit makes an output over it. */
+  function passthrough() {
+    const builder = new StreamsBuilder();
+    builder.stream('in', Consumed.with(Serdes.String, Serdes.Buffer)).to('out', Produced.with(Serdes.String, Serdes.Buffer, 'out-sink'));
+    return builder.build({ applicationId: 'big' });
+  }
+  const payload = (n: number): Buffer => {
+    const b = Buffer.alloc(n, 0x2e);
+    b.write(`{"pan":"${PAN}","account":"ACC-0042-7781"}`, 0);
+    return b;
+  };
+  const handlers: ErrorHandlers = { ...defaultErrorHandlers, production: deadLetterPerRecordProductionErrors, deadLetterTopic: 'dlq' };
+
+  it('an output over the limit becomes a dead letter, reduced when the full one is too large too; the stream goes on', async () => {
+    const { logger, lines } = capturingLogger();
+    driver = await TopologyTestDriver.create(passthrough(), { errorHandlers: handlers, maxRecordBytes: { out: 2000, dlq: 2500 }, logger });
+    const big = payload(3000);
+    await driver.pipeRaw('in', { key: Buffer.from('ACC-0042-7781'), value: big, timestamp: 5, headers: { trace: Buffer.from('t') } });
+    await driver.pipeRaw('in', { key: Buffer.from('k2'), value: Buffer.from('small'), timestamp: 6 });
+    expect(driver.readRaw('out').map((r) => r.value!.toString())).toEqual(['small']);
+    const dlq = driver.readRaw('dlq');
+    expect(dlq).toHaveLength(1);
+    const raw = dlq[0]!.value!;
+    expect(raw.length).toBeLessThan(1000);
+    expect(raw.includes(Buffer.from(PAN))).toBe(false);
+    expect(raw.includes(Buffer.from('ACC-0042'))).toBe(false);
+    const letter = JSON.parse(raw.toString());
+    expect(letter).toMatchObject({ reason: 'RECORD_TOO_LARGE', phase: 'PRODUCTION', sourceTopic: 'in', partition: 0, offset: 0, key: null, value: null, headers: {}, processor: 'out-sink', errorClass: 'RecordTooLargeError' });
+    expect(letter.reduced.originalSize).toBe('ACC-0042-7781'.length + 3000 + 'trace'.length + 1);
+    expect(letter.reduced.sha256).toBe(createHash('sha256').update(big).digest('hex'));
+    expect(Buffer.from(letter.reduced.excerpt, 'base64').toString()).toBe('{"xxx":"9999999999999999","xxxxxxx":"xxx-9999-9999"}............');
+    expect(driver.metrics().deadLetters).toBe(1);
+    expect(driver.metrics().dropped.production).toBe(1);
+    expect(lines.find((l) => l.msg === 'dead letter too large to produce: wrote a reduced one')).toMatchObject({ level: 40, topic: 'in', partition: 0, offset: 0, reason: 'RECORD_TOO_LARGE', size: 3019 });
+  });
+
+  it('when not even the reduced letter fits, the record is skipped with a logged trace and counted; the stream goes on', async () => {
+    const { logger, lines } = capturingLogger();
+    driver = await TopologyTestDriver.create(passthrough(), { errorHandlers: handlers, maxRecordBytes: { out: 2000, dlq: 50 }, logger });
+    await driver.pipeRaw('in', { key: Buffer.from('k1'), value: payload(3000), timestamp: 5 });
+    await driver.pipeRaw('in', { key: Buffer.from('k2'), value: Buffer.from('small'), timestamp: 6 });
+    expect(driver.readRaw('out').map((r) => r.value!.toString())).toEqual(['small']);
+    expect(driver.readRaw('dlq')).toEqual([]);
+    expect(driver.metrics().dropped.undeliverable).toBe(1);
+    expect(driver.metrics().deadLetters).toBe(0);
+    expect(lines.find((l) => l.msg === 'record skipped: not even a reduced dead letter could be produced')).toMatchObject({ level: 50, topic: 'in', partition: 0, offset: 0, reason: 'RECORD_TOO_LARGE' });
+    expect(driver.streamTasks()[0]!.consumedOffsets()).toEqual([{ topic: 'in', partition: 0, offset: 2 }]);
+  });
+
+  it('a deserialization dead letter of a near-limit input is reduced as well', async () => {
+    const builder = new StreamsBuilder();
+    builder.stream('in', Consumed.with(Serdes.String, Serdes.Json<Payment>())).to('out', Produced.with(Serdes.String, Serdes.Json<Payment>()));
+    driver = await TopologyTestDriver.create(builder.build({ applicationId: 'big' }), {
+      errorHandlers: { ...handlers, deserialization: sendToDeadLetter },
+      maxRecordBytes: { dlq: 4000 },
+    });
+    await driver.pipeRaw('in', { key: null, value: payload(3900), timestamp: 1 });
+    const letter = JSON.parse(driver.readRaw('dlq')[0]!.value!.toString());
+    expect(letter).toMatchObject({ reason: 'DESERIALIZATION', value: null, reduced: { originalSize: 3900 } });
+  });
+
+  it('other production errors still fail the task under this handler', async () => {
+    expect(deadLetterPerRecordProductionErrors({ taskId: '0_0', processorName: 's', source: null, phase: 'send', record: null }, new Error('TOPIC_AUTHORIZATION_FAILED'))).toBe('FAIL');
+    expect(deadLetterPerRecordProductionErrors({ taskId: '0_0', processorName: 's', source: null, phase: 'serialization', record: null }, new TypeError('x'))).toBe('DEAD_LETTER');
+  });
+});
+
+describe('null values at a KStream source', () => {
+  it('reach the topology (the processors decide), they are not dropped by the runtime', async () => {
+    const seen: (string | null)[] = [];
+    const builder = new StreamsBuilder();
+    builder
+      .stream('in', Consumed.with(Serdes.String, Serdes.String))
+      .peek((_k, v) => void seen.push(v))
+      .to('out', Produced.with(Serdes.String, Serdes.String));
+    driver = await TopologyTestDriver.create(builder.build({ applicationId: 'nulls' }));
+    await driver.pipeRaw('in', { key: Buffer.from('k'), value: null, timestamp: 1 });
+    await driver.pipeRaw('in', { key: Buffer.from('k'), value: Buffer.from('v'), timestamp: 2 });
+    expect(seen).toEqual([null, 'v']);
+    expect(driver.readRaw('out').map((r) => r.value?.toString() ?? null)).toEqual([null, 'v']);
   });
 });
