@@ -69,7 +69,10 @@ export async function recoveryBench(env: BenchEnv, input: RecoveryOptions = {}) 
   const watcher = new DecisionWatcher(env, run.catalogue.decisions.name, { serdes, onDecision: (id, at) => (arrivals.has(id) ? undefined : arrivals.set(id, at)) });
   const producer = new PacedProducer(env, run.catalogue.transactions.name, env.partitions, serdes);
   try {
-    await Promise.all(instances.map((i) => i.start()));
+    // One after the other, as a rollout would: the figures are about the kill, not the first join.
+    await a.start();
+    await a.waitReady(240_000);
+    await b.start();
     await Promise.all(instances.map((i) => i.waitReady(240_000)));
     await watcher.start();
     await producer.connect();
