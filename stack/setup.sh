@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Everything the test suite needs that is not an npm package, found or installed before any test
 # runs. `npm test` runs it (the pretest script) and so does .ci/run; it is idempotent and takes a
-# second or two when everything is there.
+# second or two when everything is there. `setup.sh demo` (npm run demo's predemo) checks only what
+# the demo needs: Node, the broker's Java and Maven, Python.
 #   - Node 22.22+ (stack/node.sh installs Node 24 from the npm registry when the system's is older)
 #   - Chromium, for the dashboard's browser test (Debian's `chromium`, driven by playwright-core)
 #   - PostgreSQL, for the audit-trail test (Debian's `postgresql`), unless RISKLOOP_AUDIT_DB names one
@@ -15,6 +16,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+for_demo=""; [[ "${1:-}" == demo ]] && for_demo=1
 
 say() { echo "setup: $*"; }
 die() { echo "setup: $*" >&2; exit 1; }
@@ -33,8 +35,8 @@ needs_broker() { [[ -z "${KAFKA_BROKERS:-}" || -z "${SCHEMA_REGISTRY_URL:-}" ]] 
 missing=() # "what:apt-package" pairs
 check() {
   missing=()
-  [[ -x "$chromium_path" ]] || missing+=("Chromium for the dashboard browser test ($chromium_path):chromium")
-  if [[ -z "${RISKLOOP_AUDIT_DB:-}" ]] && ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
+  [[ -n "$for_demo" || -x "$chromium_path" ]] || missing+=("Chromium for the dashboard browser test ($chromium_path):chromium")
+  if [[ -z "$for_demo" && -z "${RISKLOOP_AUDIT_DB:-}" ]] && ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
     missing+=("PostgreSQL for the audit-trail test:postgresql")
   fi
   if needs_broker; then
@@ -66,9 +68,11 @@ fi
 
 # ---- report what the suite will use -------------------------------------------------------------
 say "node $(node --version) ($(command -v node))"
-say "chromium: $("$chromium_path" --version 2>/dev/null | head -n 1 || echo "$chromium_path")"
-if [[ -n "${RISKLOOP_AUDIT_DB:-}" ]]; then say "postgresql: RISKLOOP_AUDIT_DB is set; using that database"
-else say "postgresql: $(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)"; fi
+if [[ -z "$for_demo" ]]; then
+  say "chromium: $("$chromium_path" --version 2>/dev/null | head -n 1 || echo "$chromium_path")"
+  if [[ -n "${RISKLOOP_AUDIT_DB:-}" ]]; then say "postgresql: RISKLOOP_AUDIT_DB is set; using that database"
+  else say "postgresql: $(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)"; fi
+fi
 if needs_broker; then say "broker: local stack, $(java -version 2>&1 | head -n 1), $(mvn -v 2>/dev/null | head -n 1 | sed 's/\x1b\[[0-9;]*m//g')"
 elif [[ -n "${KAFKA_BROKERS:-}" ]]; then say "broker: KAFKA_BROKERS=$KAFKA_BROKERS"
 else say "broker: testcontainers (a Docker engine answers)"; fi
@@ -76,7 +80,7 @@ else say "broker: testcontainers (a Docker engine answers)"; fi
 # ---- Python environments ------------------------------------------------------------------------
 bash "$ROOT/training/setup.sh"
 say "trainer venv: $("$ROOT/.venv/bin/python" --version 2>&1) in .venv/"
-if [[ -f "$ROOT/test/outside/setup.sh" ]]; then
+if [[ -z "$for_demo" && -f "$ROOT/test/outside/setup.sh" ]]; then
   bash "$ROOT/test/outside/setup.sh"
   say "outside clients: test/outside/setup.sh done"
 fi
