@@ -4,6 +4,7 @@
  * testable in-process and this file stays a dispatcher.
  */
 import process from 'node:process';
+import { apiCommand } from './commands/api.js';
 import { decisionsTailCommand } from './commands/decisionsTail.js';
 import { demoCommand } from './commands/demo.js';
 import { produceCommand } from './commands/produce.js';
@@ -24,6 +25,7 @@ interface Command {
 const COMMANDS: Command[] = [
   { words: ['demo'], summary: 'the whole loop end to end: simulate, decide, label, retrain, roll out, report', run: demoCommand },
   { words: ['run'], summary: 'run the risk loop (scale out by starting more with the same app id)', run: runCommand },
+  { words: ['api'], summary: 'serve POST /v1/decisions: a decision within a deadline over HTTP (api/openapi.yaml)', run: apiCommand },
   { words: ['replay'], summary: 'reprocess a time range into a fresh application id, deterministically', run: replayCommand },
   { words: ['produce'], summary: 'publish transactions/KYC/devices/chargebacks/outcomes from JSONL files', run: produceCommand },
   { words: ['release'], summary: 'publish a model card as a release (champion, shadow, canary:N, retired)', run: releaseCommand },

@@ -298,8 +298,7 @@ export class RiskloopClient {
   }
 
   private toTransaction(input: TransactionIn): Transaction {
-    const t = parseInput(TransactionInput, 'transaction', input);
-    return { ...t, eventTime: t.eventTime ?? Date.now() };
+    return parseInput(TransactionInput, 'transaction', input);
   }
 
   private sendTransaction(txn: Transaction): Promise<RecordPosition> {

@@ -18,8 +18,11 @@ const epochMs = z.number().int('must be an integer (epoch milliseconds)').min(0)
 
 export const TransactionInput = z.object({
   transactionId: id('transactionId'),
-  /** Epoch milliseconds; defaults to now (a live authorisation). */
-  eventTime: epochMs.optional(),
+  /**
+   * When the authorisation was requested, epoch milliseconds. Required, not defaulted to now: a
+   * retry must carry the same value, or the loop sees a different transaction under a reused id.
+   */
+  eventTime: epochMs,
   accountId: id('accountId'),
   pan: z.string().regex(/^[0-9]{12,19}$/, 'must be 12 to 19 digits, no separators'),
   amountMinor: z.number().int('must be an integer number of minor units').positive('must be greater than 0').max(Number.MAX_SAFE_INTEGER),
