@@ -251,6 +251,14 @@ export class StreamTask {
     return offsets;
   }
 
+  /**
+   * Hands offsets returned by commit() back when the runtime could not commit them (the group's
+   * generation moved, the coordinator was away), so the next commit carries them again.
+   */
+  uncommit(offsets: readonly TopicPartitionOffset[]): void {
+    for (const o of offsets) this.uncommitted.add(tpKey(o));
+  }
+
   /** Every input partition's next offset, committed or not. */
   consumedOffsets(): TopicPartitionOffset[] {
     return [...this.consumed.values()];

@@ -26,7 +26,31 @@ export interface GroupConsumerHandlers {
   onAssignment(partitions: TopicPartition[]): void;
   /** One fetched batch of one partition; the next batch is delivered after the promise settles. */
   onBatch(batch: FetchedBatch, heartbeat: () => Promise<void>): Promise<void>;
+  /** The consumer gave up for good (a fatal error): it will not fetch again. */
   onCrash?(error: Error): void;
+  /**
+   * The consumer stopped on a non-fatal error (broker gone, generation moved) and rejoins by itself
+   * after a back-off; a new assignment (onAssignment) follows once it is back.
+   */
+  onRestart?(error: Error): void;
+}
+
+/** What the group's assignor needs from the runtime to assign whole tasks stickily. */
+export interface TaskAssignmentHints {
+  /** The task a partition belongs to; undefined for a topic the topology does not read. */
+  taskOf(tp: TopicPartition): string | undefined;
+  /** Tasks this instance runs or restores now (sent with every JoinGroup). */
+  owned(): string[];
+  /** Tasks whose state this instance holds on disk with a checkpoint. */
+  stateful(): string[];
+}
+
+/** Per-topic limits that decide, before sending, whether a record can be produced at all. */
+export interface TopicLimits {
+  /** The topic's effective max.message.bytes (topic override, else the broker's message.max.bytes). */
+  maxMessageBytes: number;
+  /** cleanup.policy includes compact: the broker rejects records without a key (INVALID_RECORD). */
+  compacted: boolean;
 }
 
 export interface GroupConsumer {
@@ -49,7 +73,7 @@ export interface PartitionReader {
   read(
     from: TopicPartitionOffset[],
     onBatch: (batch: FetchedBatch) => Promise<void> | void,
-    opts?: { follow?: boolean; until?: Map<string, number> },
+    opts?: { follow?: boolean; until?: Map<string, number>; onFollowError?: (error: Error) => void },
   ): Promise<void>;
   stop(): Promise<void>;
 }
@@ -91,12 +115,22 @@ export interface Admin {
   /** Log start offset per partition (the earliest record still on the broker). */
   beginningOffsets(topic: string): Promise<Map<number, number>>;
   deleteTopics(topics: string[]): Promise<void>;
+  /** Size limit and compaction of each existing topic (absent topics are left out). */
+  topicLimits(topics: string[]): Promise<Map<string, TopicLimits>>;
   disconnect(): Promise<void>;
 }
 
 export interface KafkaClient {
   admin(): Promise<Admin>;
-  groupConsumer(opts: { groupId: string; readCommitted: boolean; sessionTimeoutMs: number; heartbeatIntervalMs: number; maxBytesPerPartition: number }): GroupConsumer;
+  groupConsumer(opts: {
+    groupId: string;
+    readCommitted: boolean;
+    sessionTimeoutMs: number;
+    heartbeatIntervalMs: number;
+    maxBytesPerPartition: number;
+    /** When given, the group assigns whole tasks stickily (stickyTaskAssignor.ts) instead of partitions round robin. */
+    assignment?: TaskAssignmentHints;
+  }): GroupConsumer;
   partitionReader(opts: { readCommitted: boolean }): PartitionReader;
   producer(): Promise<Producer>;
   transactionalProducer(transactionalId: string): TransactionalProducer;

@@ -30,8 +30,27 @@ export const StreamsConfigSchema = z
     /** Replication factor of internal topics (1 on the single-node local stack). */
     replicationFactor: z.number().int().positive().default(1),
     /** Partitions of internal topics whose count cannot be derived (defaults to the max of the sources). */
-    sessionTimeoutMs: z.number().int().positive().default(30_000),
-    heartbeatIntervalMs: z.number().int().positive().default(3_000),
+    /**
+     * How long the group waits for a silent member before moving its tasks: the stall a SIGKILLed
+     * peer causes. 10 s (Kafka Streams' 45 s, KafkaJS' 30 s) with a heartbeat every second; the
+     * stream thread never holds a batch for seconds (restores run beside it), so a live member
+     * does not miss 10 heartbeats.
+     */
+    sessionTimeoutMs: z.number().int().positive().default(10_000),
+    heartbeatIntervalMs: z.number().int().positive().default(1_000),
+    /**
+     * How long recoverable errors (broker unreachable, coordinator moving, request timeouts) may go
+     * on without a successful commit before the instance gives up and goes to ERROR (Kafka Streams'
+     * task.timeout.ms is 5 min as well). A broker restart of a minute is ridden out.
+     */
+    maxTransientErrorMs: z.number().int().positive().default(300_000),
+    /**
+     * Largest key + value + headers a produced record may have, checked before sending. Default: each
+     * output topic's max.message.bytes (asked from the broker at start) less batch overhead.
+     */
+    maxRecordBytes: z.number().int().positive().optional(),
+    /** Sticky task assignment (stickyTaskAssignor.ts); off only to compare with KafkaJS' round robin. */
+    stickyAssignment: z.boolean().default(true),
     /** Records fetched per partition per request (bytes). */
     maxBytesPerPartition: z.number().int().positive().default(1_048_576),
     /** Wall-clock punctuators are checked at least this often. */

@@ -19,11 +19,29 @@
  * All work on tasks (processing, commits, punctuation, rebalances) is serialised by one mutex:
  * it is the "stream thread". Restores run beside it so that a long restore never blocks batches
  * of running tasks, nor the consumer's heartbeats (kafkajs#387).
+ *
+ * Errors (see errorClass.ts for the classes): every error the runtime meets goes through
+ * `handleError`, which acts on its class, as Kafka Streams does:
+ *  - retriable (broker/network/coordinator briefly gone): at_least_once sends are retried in place
+ *    and commits retried at the next interval, with back-off; the consumer restarts and rejoins by
+ *    itself. Meanwhile the state is REBALANCING (not ready); it returns to RUNNING on the next
+ *    successful commit. Under exactly_once a task whose send or commit failed this way has an open
+ *    transaction in an unknown state: it is reset (aborted, wiped, restored) — see `resetTask`.
+ *  - migrated (group generation moved; task fenced): at_least_once commits keep their offsets for
+ *    the next commit and the consumer rejoins; a fenced exactly_once task is closed dirty and
+ *    recreated if the next assignment still gives it to this instance.
+ *  - corrupted: the task is closed dirty, wiped and restored.
+ *  - per-record: refused before sending (TaskOutput) and decided by the production handler; one that
+ *    still fails asynchronously is sent alone (at_least_once) or resets the task (exactly_once).
+ *  - fatal (authorization, unsupported version/config, a handler's FAIL, unknown errors, or
+ *    recoverable errors lasting longer than `maxTransientErrorMs`, or more than MAX_RESETS task
+ *    resets without a successful commit in between): the instance goes to ERROR and emits 'error'.
  */
 import { EventEmitter } from 'node:events';
 import path from 'node:path';
 import pino, { type Logger } from 'pino';
-import { CorruptCheckpointError, deleteCheckpoint, readCheckpoint, writeCheckpoint } from '../../state/checkpoint.js';
+import { existsSync, readdirSync } from 'node:fs';
+import { CHECKPOINT_FILE, CorruptCheckpointError, deleteCheckpoint, readCheckpoint, writeCheckpoint } from '../../state/checkpoint.js';
 import type { ChangeRecord } from '../../state/types.js';
 import type { ErrorHandlers } from '../errors.js';
 import { GlobalStateTask } from '../globalStateTask.js';
@@ -31,17 +49,35 @@ import type { RawRecord, TopicPartition, TopicPartitionOffset } from '../records
 import { tpKey } from '../records.js';
 import { StreamTask } from '../streamTask.js';
 import type { Topology } from '../topology.js';
-import type { Admin, FetchedBatch, GroupConsumer, KafkaClient, OutgoingRecord, PartitionReader, Producer, TransactionalProducer } from './client.js';
+import type { Admin, FetchedBatch, GroupConsumer, KafkaClient, OutgoingRecord, PartitionReader, Producer, TopicLimits, TransactionalProducer } from './client.js';
 import { parseStreamsConfig, type StreamsConfig, type StreamsConfigInput } from './config.js';
+import { type ErrorClass, classifyError } from './errorClass.js';
 import { awaitInternalTopics, prepareInternalTopics } from './internalTopics.js';
 import { createKafkajsClient } from './kafkajsClient.js';
 import { StreamsMetrics } from './metrics.js';
 import { Mutex } from './mutex.js';
 import { OutputPump } from './outputPump.js';
-import { TaskOutput } from './taskOutput.js';
+import { recordBytes } from '../recordCollector.js';
+import { type RecordLimit, TaskOutput } from './taskOutput.js';
 
 /** Records queued for the producer before processing waits for it (per pump). */
 const MAX_PENDING_OUTPUT = 50_000;
+
+/**
+ * Bytes of a one-record batch besides key, value and headers: the v2 batch header (61) and the
+ * record's own varints (≤ 30). A record over max.message.bytes less this is refused before sending.
+ */
+const BATCH_OVERHEAD_BYTES = 128;
+
+/** Task resets in a row without a successful commit before the instance gives up (a reset loop is a bug). */
+const MAX_RESETS = 5;
+
+/** Back-off of retried sends and commits: 100 ms doubling to 5 s. */
+function backoffMs(attempt: number): number {
+  return Math.min(5_000, 100 * 2 ** Math.min(attempt, 6));
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export type StreamsState = 'CREATED' | 'REBALANCING' | 'RUNNING' | 'PENDING_SHUTDOWN' | 'NOT_RUNNING' | 'ERROR';
 
@@ -57,6 +93,9 @@ interface ActiveTask {
   readonly position: Map<string, number>;
   /** Bounded runs: the end offset of each input partition when the task started. */
   readonly ends: Map<string, number>;
+  /** After a retriable processing failure: when to try the buffered records again, and how often it failed. */
+  retryAt: number;
+  retries: number;
 }
 
 export interface KafkaStreamsDeps {
@@ -68,9 +107,8 @@ export interface KafkaStreamsDeps {
 
 class RestoreCancelled extends Error {}
 
-function isFenced(err: unknown): boolean {
-  const text = `${(err as { type?: string }).type ?? ''} ${(err as Error)?.message ?? ''}`;
-  return /FENCED|INVALID_PRODUCER_EPOCH|fenced|epoch/i.test(text);
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
 }
 
 export class KafkaStreams extends EventEmitter {
@@ -92,6 +130,17 @@ export class KafkaStreams extends EventEmitter {
   private timer: NodeJS.Timeout | undefined;
   private lastCommit = Date.now();
   private fatal: Error | undefined;
+  /** The current assignment by task: lets a reset task come back while this instance still owns it. */
+  private readonly assigned = new Map<string, TopicPartition[]>();
+  private readonly limits = new Map<string, TopicLimits>();
+  /** Since when recoverable errors have gone on without a successful commit; undefined when healthy. */
+  private troubleSince: number | undefined;
+  /** A recoverable error was met: report REBALANCING (not ready) until the next successful commit. */
+  private degraded = false;
+  private commitAttempts = 0;
+  private nextCommitAt = 0;
+  private resets = 0;
+  private readonly resetTimers = new Set<NodeJS.Timeout>();
 
   constructor(
     readonly topology: Topology,
@@ -136,11 +185,11 @@ export class KafkaStreams extends EventEmitter {
     const counts = await prepareInternalTopics(this.topology, this.admin, this.config.replicationFactor);
     await awaitInternalTopics(this.topology, this.admin);
     this.log.info({ tasks: Object.fromEntries(counts.tasks) }, 'internal topics ready');
+    await this.loadTopicLimits();
     await this.startGlobalState();
     if (!this.eos) {
-      const producer = await this.client.producer();
-      this.producer = producer;
-      this.sharedPump = new OutputPump((records) => producer.send(records), MAX_PENDING_OUTPUT);
+      this.producer = await this.client.producer();
+      this.sharedPump = new OutputPump((records) => this.sendShared(records), MAX_PENDING_OUTPUT);
     }
 
     const consumer = this.client.groupConsumer({
@@ -149,14 +198,48 @@ export class KafkaStreams extends EventEmitter {
       sessionTimeoutMs: this.config.sessionTimeoutMs,
       heartbeatIntervalMs: this.config.heartbeatIntervalMs,
       maxBytesPerPartition: this.config.maxBytesPerPartition,
+      ...(this.config.stickyAssignment
+        ? { assignment: { taskOf: (tp: TopicPartition) => this.taskIdFor(tp), owned: () => [...this.tasks.keys()], stateful: () => this.checkpointedTasks() } }
+        : {}),
     });
     this.consumer = consumer;
     await consumer.start(this.topology.sourceTopics(), {
       onAssignment: (tps) => this.onAssignment(tps),
       onBatch: (batch) => this.onBatch(batch),
       onCrash: (err) => void this.fail(err),
+      onRestart: (err) => this.noteTrouble(classifyError(err), 'consumer', err),
     });
     this.timer = setInterval(() => void this.tick(), this.config.pollIntervalMs);
+  }
+
+  /**
+   * Learns each output topic's max.message.bytes (and compaction), so TaskOutput can refuse a record
+   * the broker would refuse before it joins a batch (where it would fail the other records too).
+   */
+  private async loadTopicLimits(): Promise<void> {
+    const outputs = new Set(this.topology.subtopologies().flatMap((sub) => sub.sinkTopics));
+    const dlq = this.deps.errorHandlers?.deadLetterTopic;
+    if (dlq) outputs.add(dlq);
+    for (const [topic, limit] of await this.admin!.topicLimits([...outputs])) this.limits.set(topic, limit);
+  }
+
+  /** The limit a record for `topic` must respect (see TaskOutput). */
+  private recordLimitOf(topic: string): RecordLimit | undefined {
+    const known = this.limits.get(topic);
+    const configured = this.config.maxRecordBytes;
+    if (!known && configured === undefined) return undefined;
+    const fromTopic = known ? known.maxMessageBytes - BATCH_OVERHEAD_BYTES : Number.POSITIVE_INFINITY;
+    return { maxBytes: Math.min(fromTopic, configured ?? Number.POSITIVE_INFINITY), compacted: known?.compacted ?? false };
+  }
+
+  /** Tasks with a checkpoint in this instance's state folder: their state is worth keeping here. */
+  private checkpointedTasks(): string[] {
+    const dir = path.join(this.stateRoot(), this.config.applicationId);
+    try {
+      return readdirSync(dir).filter((id) => /^\d+_\d+$/.test(id) && existsSync(path.join(dir, id, CHECKPOINT_FILE)));
+    } catch {
+      return [];
+    }
   }
 
   /** Resolves when the instance is RUNNING (all assigned tasks restored), or rejects on ERROR/timeout. */
@@ -200,13 +283,43 @@ export class KafkaStreams extends EventEmitter {
       const ends = await this.admin!.endOffsets(topic);
       for (const partition of ends.keys()) from.push({ topic, partition, offset: checkpoint?.get(tpKey({ topic, partition })) ?? 0 });
     }
+    const started = Date.now();
+    const applied = await this.followGlobal(g, from, true);
+    this.log.info({ applied: applied(), ms: Date.now() - started }, 'global stores bootstrapped');
+  }
+
+  /**
+   * Reads the global topics from `from` and keeps following them. With `bootstrap`, resolves once
+   * every topic was read to its end (before any stream task processes a record); later updates go
+   * through the stream-thread mutex. A reader that stops on a non-fatal error (a broker restart) is
+   * replaced by a new one from the positions applied so far; a fatal one fails the instance.
+   */
+  private async followGlobal(g: GlobalStateTask, from: TopicPartitionOffset[], bootstrap: boolean): Promise<() => number> {
     const reader = this.client.partitionReader({ readCommitted: true });
     this.globalReader = reader;
-    const started = Date.now();
     let applied = 0;
-    // Bootstrap: read every global topic to its end before any stream task processes a record.
-    // The reader keeps following afterwards; later updates go through the stream-thread mutex.
-    let bootstrapped = false;
+    let bootstrapped = !bootstrap;
+    const onFollowError = (err: Error): void => {
+      if (this.globalReader !== reader) return;
+      const c = classifyError(err);
+      if (c.kind === 'fatal') {
+        void this.fail(err);
+        return;
+      }
+      void this.mutex
+        .run(async () => {
+          if (this.currentState === 'ERROR' || this.currentState === 'NOT_RUNNING' || this.currentState === 'PENDING_SHUTDOWN') return;
+          this.noteTrouble(c, 'global', err);
+          await reader.stop().catch(() => undefined);
+          const positions = await g.flush();
+          const at = new Map(positions.map((p) => [tpKey(p), p.offset]));
+          const restart = from.map((f) => ({ ...f, offset: at.get(tpKey(f)) ?? f.offset }));
+          await sleep(backoffMs(1));
+          // Started outside the mutex: its updates take the mutex themselves.
+          setImmediate(() => void this.followGlobal(g, restart, false).catch((e) => this.fail(asError(e))));
+        })
+        .catch((e) => this.fail(asError(e)));
+    };
     await reader.read(
       from,
       async (batch) => {
@@ -216,10 +329,10 @@ export class KafkaStreams extends EventEmitter {
         if (bootstrapped) await this.mutex.run(apply);
         else await apply();
       },
-      { follow: true },
+      { follow: true, onFollowError },
     );
     bootstrapped = true;
-    this.log.info({ applied, ms: Date.now() - started }, 'global stores bootstrapped');
+    return () => applied;
   }
 
   // ---------------------------------------------------------------- rebalancing
@@ -246,6 +359,8 @@ export class KafkaStreams extends EventEmitter {
     }
     this.log.info({ tasks: [...wanted.keys()].sort() }, 'partitions assigned');
     this.metrics.inc('riskloop_rebalances_total');
+    this.assigned.clear();
+    for (const [id, tps] of wanted) this.assigned.set(id, tps);
     if (this.currentState === 'RUNNING') this.setState('REBALANCING');
     for (const [id, tps] of wanted) {
       const at = this.tasks.get(id);
@@ -260,45 +375,61 @@ export class KafkaStreams extends EventEmitter {
         consumer.pause(tps);
       }
     }
-    void this.mutex.run(() => this.rebalance(wanted)).catch((err) => this.fail(err));
+    void this.mutex.run(() => this.rebalance(wanted).catch((err) => this.handleError(err, 'rebalance')));
   }
 
   private async rebalance(wanted: Map<string, TopicPartition[]>): Promise<void> {
     if (this.currentState === 'PENDING_SHUTDOWN' || this.currentState === 'NOT_RUNNING' || this.currentState === 'ERROR') return;
+    // A task that moves away is closed cleanly under both guarantees: under exactly_once that commits
+    // its open transaction and writes a checkpoint, so its state here stays usable should it come
+    // back (the sticky assignor prefers members holding a checkpoint). If the new owner fenced it
+    // first, the commit fails as fenced and the close is dirty (aborted, wiped): still correct.
     for (const [id, at] of this.tasks) {
-      if (!wanted.has(id)) await this.closeTask(at, this.eos ? 'dirty' : 'clean');
+      if (!wanted.has(id)) await this.closeTask(at, 'clean');
     }
     for (const [id, tps] of wanted) {
       if (this.tasks.has(id)) continue;
-      const [sub, partition] = id.split('_').map(Number) as [number, number];
-      const output = new TaskOutput(partition, (store) => this.topology.changelogTopicFor(store)!);
-      const task = new StreamTask({
-        topology: this.topology,
-        subtopology: sub,
-        partition,
-        collector: output.collector,
-        changelog: output.changelog,
-        stateDir: this.stateRoot(),
-        logger: this.log,
-        ...(this.deps.errorHandlers ? { errorHandlers: this.deps.errorHandlers } : {}),
-        ...(this.globalTask ? { globalStores: this.globalTask.stores() } : {}),
-        inputPartitions: tps,
-        maxTaskIdleMs: this.config.boundedInput ? Number.POSITIVE_INFINITY : this.config.maxTaskIdleMs,
-      });
-      const producer = this.eos ? this.client.transactionalProducer(`${this.config.applicationId}-${id}`) : undefined;
-      const pump = producer ? new OutputPump((records) => producer.send(records), MAX_PENDING_OUTPUT) : this.sharedPump!;
-      const at: ActiveTask = { task, output, producer, pump, inputs: tps, status: 'restoring', position: new Map(), ends: new Map() };
-      this.tasks.set(id, at);
-      for (const tp of tps) this.taskByPartition.set(tpKey(tp), at);
-      void this.restore(at).catch((err) => this.fail(err));
+      this.createTask(id, tps);
     }
     this.updateRunningState();
+  }
+
+  /** Creates a task for an assigned id and starts its restore (beside the stream thread). Call inside the mutex. */
+  private createTask(id: string, tps: TopicPartition[]): void {
+    const [sub, partition] = id.split('_').map(Number) as [number, number];
+    const output = new TaskOutput(
+      partition,
+      (store) => this.topology.changelogTopicFor(store)!,
+      (topic) => this.recordLimitOf(topic),
+    );
+    const task = new StreamTask({
+      topology: this.topology,
+      subtopology: sub,
+      partition,
+      collector: output.collector,
+      changelog: output.changelog,
+      stateDir: this.stateRoot(),
+      logger: this.log,
+      ...(this.deps.errorHandlers ? { errorHandlers: this.deps.errorHandlers } : {}),
+      ...(this.globalTask ? { globalStores: this.globalTask.stores() } : {}),
+      inputPartitions: tps,
+      maxTaskIdleMs: this.config.boundedInput ? Number.POSITIVE_INFINITY : this.config.maxTaskIdleMs,
+    });
+    const producer = this.eos ? this.client.transactionalProducer(`${this.config.applicationId}-${id}`) : undefined;
+    const pump = producer ? new OutputPump((records) => producer.send(records), MAX_PENDING_OUTPUT) : this.sharedPump!;
+    const at: ActiveTask = { task, output, producer, pump, inputs: tps, status: 'restoring', position: new Map(), ends: new Map(), retryAt: 0, retries: 0 };
+    this.tasks.set(id, at);
+    for (const tp of tps) this.taskByPartition.set(tpKey(tp), at);
+    void this.restore(at).catch((err) => {
+      if (at.status === 'closed') return;
+      return this.mutex.run(() => this.handleError(err, 'restore', [at]));
+    });
   }
 
   private updateRunningState(): void {
     if (this.currentState !== 'REBALANCING' && this.currentState !== 'RUNNING') return;
     const restoring = [...this.tasks.values()].some((t) => t.status === 'restoring');
-    this.setState(restoring ? 'REBALANCING' : 'RUNNING');
+    this.setState(restoring || this.degraded ? 'REBALANCING' : 'RUNNING');
   }
 
   private async restore(at: ActiveTask): Promise<void> {
@@ -390,7 +521,7 @@ export class KafkaStreams extends EventEmitter {
     let clean = mode === 'clean' && wasRunning;
     if (clean) {
       try {
-        clean = await this.commitTask(at);
+        clean = await this.commitTask(at, true);
       } catch (err) {
         this.log.warn({ task: at.task.id, err: (err as Error).message }, 'commit on close failed; closing dirty');
         clean = false;
@@ -421,22 +552,36 @@ export class KafkaStreams extends EventEmitter {
   // ---------------------------------------------------------------- processing
 
   private onBatch(batch: FetchedBatch): Promise<void> {
-    return this.mutex.run(async () => {
-      const key = tpKey(batch);
-      const at = this.taskByPartition.get(key);
-      // Not ours (yet): the task is restoring and the partition will be re-positioned on resume.
-      if (!at || at.status !== 'running' || this.currentState === 'ERROR') return;
-      const next = at.position.get(key) ?? -1;
-      const records = next < 0 ? batch.records : batch.records.filter((r) => r.offset >= next);
-      this.metrics.set('riskloop_consumer_lag', { topic: batch.topic, partition: String(batch.partition) }, Math.max(0, batch.highWatermark - batch.nextOffset));
-      const end = at.ends.get(key);
-      if (end !== undefined && batch.nextOffset >= end) at.task.setInputExhausted(batch);
-      if (records.length === 0 && end === undefined) return;
+    // Errors never go back into KafkaJS (it would retry the batch, then crash the consumer): they
+    // are handled here, by class.
+    return this.mutex.run(() => this.processBatch(batch).catch((err) => this.handleError(err, 'process')));
+  }
+
+  private async processBatch(batch: FetchedBatch): Promise<void> {
+    const key = tpKey(batch);
+    const at = this.taskByPartition.get(key);
+    // Not ours (yet): the task is restoring and the partition will be re-positioned on resume.
+    if (!at || at.status !== 'running' || this.currentState === 'ERROR') return;
+    const next = at.position.get(key) ?? -1;
+    const records = next < 0 ? batch.records : batch.records.filter((r) => r.offset >= next);
+    this.metrics.set('riskloop_consumer_lag', { topic: batch.topic, partition: String(batch.partition) }, Math.max(0, batch.highWatermark - batch.nextOffset));
+    const end = at.ends.get(key);
+    if (end !== undefined && batch.nextOffset >= end) at.task.setInputExhausted(batch);
+    if (records.length === 0 && end === undefined) return;
+    if (at.retryAt > 0) {
+      // Waiting out a retriable failure: buffer only (the tick retries), keeping record order.
+      at.task.addRecords(records);
+    } else {
       await this.processTask(at, records);
-      if (records.length) at.position.set(key, Math.max(next, records[records.length - 1]!.offset + 1));
-      if (this.config.boundedInput) this.checkCaughtUp();
-      if (Date.now() - this.lastCommit >= this.config.commitIntervalMs) await this.commitAll();
-    });
+    }
+    if (records.length) at.position.set(key, Math.max(next, records[records.length - 1]!.offset + 1));
+    if (this.config.boundedInput) this.checkCaughtUp();
+    if (this.commitDue()) await this.commitAll();
+  }
+
+  private commitDue(): boolean {
+    const now = Date.now();
+    return now - this.lastCommit >= this.config.commitIntervalMs && now >= this.nextCommitAt;
   }
 
   /**
@@ -471,8 +616,23 @@ export class KafkaStreams extends EventEmitter {
       n = await at.task.process();
       await at.task.punctuateStreamTime();
     } catch (err) {
-      await this.fail(err as Error);
+      // What escapes process() is a handler's FAIL (fatal) or a failure outside the records: a serde's
+      // prefetch that could not reach the schema registry, say. The records stay buffered,
+      // undecoded; the tick tries again after a back-off (processing of this task waits meanwhile).
+      const c = classifyError(err);
+      if (c.kind !== 'retriable' || this.troubleTooLong()) {
+        await this.fail(asError(err));
+        return;
+      }
+      this.noteTrouble(c, 'process', err);
+      at.retryAt = Date.now() + backoffMs(at.retries++);
+      this.consumer?.pause(at.inputs);
       return;
+    }
+    if (at.retryAt > 0) {
+      at.retries = 0;
+      at.retryAt = 0;
+      this.consumer?.resume(at.inputs);
     }
     const labels = { task: at.task.id };
     this.metrics.inc('riskloop_records_processed_total', labels, n);
@@ -495,49 +655,115 @@ export class KafkaStreams extends EventEmitter {
     try {
       await at.pump.push(records);
     } catch (err) {
-      if (at.producer && isFenced(err)) return this.taskLost(at, err);
+      // Only a task's own (exactly_once) pump fails here: the shared one retries in place (sendShared).
+      if (at.producer) return this.handleError(err, 'send', [at]);
       throw err;
     }
   }
 
-  /** Waits until the task's records are acknowledged; false when the task was fenced meanwhile. */
+  /** Waits until the task's records are acknowledged; false when a send failed and the task was reset. */
   private async drainOutputs(at: ActiveTask): Promise<boolean> {
     try {
       await at.pump.drain();
       return true;
     } catch (err) {
-      if (at.producer && isFenced(err)) {
-        await this.taskLost(at, err);
-        return false;
-      }
-      throw err;
+      if (!at.producer) throw err;
+      await this.handleError(err, 'send', [at]);
+      return false;
     }
   }
 
-  /** Commits one task; false when it turned out to be fenced (and was dropped as lost). */
-  private async commitTask(at: ActiveTask): Promise<boolean> {
+  /**
+   * The shared (at_least_once) producer's send, as the pump calls it. Retriable failures are retried
+   * in place with back-off (a record may then be written twice: at-least-once allows it, and a reset
+   * of every task would cost a full restore each); a per-record failure the size check did not
+   * foresee sends the records one by one and skips, with an error log line and a metric, the ones
+   * refused again; a producer fenced or out of sequence is replaced. Fatal errors, and recoverable
+   * ones lasting past maxTransientErrorMs, fail the send (and so the instance).
+   */
+  private async sendShared(records: OutgoingRecord[]): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.producer!.send(records);
+        return;
+      } catch (err) {
+        const c = classifyError(err);
+        if (c.kind === 'fatal' || this.troubleTooLong()) throw err;
+        if (c.kind === 'per-record') {
+          if (records.length > 1) return this.sendOneByOne(records);
+          throw err;
+        }
+        this.noteTrouble(c, 'send', err);
+        if (c.kind === 'migrated' || c.kind === 'corrupted') await this.replaceSharedProducer();
+        await sleep(backoffMs(attempt));
+      }
+    }
+  }
+
+  private async sendOneByOne(records: OutgoingRecord[]): Promise<void> {
+    for (const r of records) {
+      try {
+        await this.sendShared([r]);
+      } catch (err) {
+        if (classifyError(err).kind !== 'per-record') throw err;
+        this.metrics.inc('riskloop_records_undeliverable_total', { topic: r.topic });
+        this.log.error(
+          { event: 'undeliverable', topic: r.topic, partition: r.partition, size: recordBytes(r), code: classifyError(err).code, err: asError(err).message },
+          'output record refused by the broker; skipped',
+        );
+      }
+    }
+  }
+
+  private async replaceSharedProducer(): Promise<void> {
+    const old = this.producer;
+    this.producer = await this.client.producer();
+    await old?.disconnect().catch(() => undefined);
+  }
+
+  /**
+   * Commits one task; false when that was impossible and the task was reset or dropped instead
+   * (fenced, or its transaction failed: see handleError). `closing`: the task is being closed, so a
+   * failure only makes the close dirty, without resetting it.
+   */
+  private async commitTask(at: ActiveTask, closing = false): Promise<boolean> {
     const t0 = performance.now();
     const offsets = await at.task.commit();
-    await this.sendOutputs(at);
-    if (!(await this.drainOutputs(at))) return false;
+    if (closing) {
+      // Closing: any failure makes the close dirty (closeTask catches it); nothing to reset.
+      if (at.output.size) await at.pump.push(at.output.drain());
+      await at.pump.drain();
+    } else {
+      await this.sendOutputs(at);
+      if (at.status === 'closed') return false;
+      if (!(await this.drainOutputs(at))) return false;
+    }
     if (at.producer) {
       if (offsets.length === 0 && !at.producer.inTransaction) return true;
       try {
         await at.producer.sendOffsets(this.config.applicationId, offsets);
         await at.producer.commit();
       } catch (err) {
-        if (isFenced(err)) {
-          await this.taskLost(at, err);
-          return false;
-        }
-        throw err;
+        if (closing) throw err;
+        // The transaction's fate is unknown to KafkaJS after a failed EndTxn (it cannot be retried):
+        // fenced → the task is lost; anything recoverable → reset (abort, wipe, restore).
+        await this.handleError(err, 'commit', [at]);
+        return false;
       }
     } else {
       if (offsets.length === 0) return true;
-      await this.consumer!.commit(offsets);
+      try {
+        await this.consumer!.commit(offsets);
+      } catch (err) {
+        at.task.uncommit(offsets);
+        if (closing) throw err;
+        await this.handleError(err, 'commit');
+        return false;
+      }
     }
     this.metrics.observe('riskloop_commit_ms', { task: at.task.id }, performance.now() - t0);
     this.metrics.inc('riskloop_commits_total', { task: at.task.id });
+    this.committed();
     return true;
   }
 
@@ -554,13 +780,27 @@ export class KafkaStreams extends EventEmitter {
     // the producer, commit every task's offsets in one request.
     const t0 = performance.now();
     const offsets: TopicPartitionOffset[] = [];
+    const byTask = new Map<ActiveTask, TopicPartitionOffset[]>();
     for (const at of running) {
-      offsets.push(...(await at.task.commit()));
+      const own = await at.task.commit();
+      byTask.set(at, own);
+      offsets.push(...own);
       await this.sendOutputs(at);
     }
     await this.sharedPump?.drain();
-    if (offsets.length === 0) return;
-    await this.consumer!.commit(offsets);
+    if (offsets.length === 0) {
+      this.committed();
+      return;
+    }
+    try {
+      await this.consumer!.commit(offsets);
+    } catch (err) {
+      // Not committed: the offsets go into the next commit (if the task is still ours by then).
+      for (const [at, own] of byTask) at.task.uncommit(own);
+      await this.handleError(err, 'commit');
+      return;
+    }
+    this.committed();
     const ms = performance.now() - t0;
     for (const at of running) {
       this.metrics.observe('riskloop_commit_ms', { task: at.task.id }, ms);
@@ -568,26 +808,112 @@ export class KafkaStreams extends EventEmitter {
     }
   }
 
-  /** Another instance owns the task now (we were fenced): forget our uncommitted work. */
-  private async taskLost(at: ActiveTask, err: unknown): Promise<void> {
-    this.log.warn({ task: at.task.id, err: (err as Error).message }, 'task fenced by a newer owner; dropping it');
+  // ---------------------------------------------------------------- errors
+
+  /**
+   * Acts on an error by its class (errorClass.ts). Runs inside the stream thread (the mutex).
+   * `affected`: the tasks whose send, commit or restore failed (none for instance-wide failures).
+   */
+  private async handleError(err: unknown, where: string, affected: ActiveTask[] = []): Promise<void> {
+    if (this.currentState === 'ERROR' || this.currentState === 'NOT_RUNNING' || this.currentState === 'PENDING_SHUTDOWN') return;
+    const c = classifyError(err);
+    if (c.kind === 'fatal') return this.fail(asError(err));
+    if (this.troubleTooLong()) {
+      return this.fail(new Error(`recoverable errors for more than ${this.config.maxTransientErrorMs} ms without a successful commit; last (${c.kind} ${c.code} in ${where}): ${asError(err).message}`));
+    }
+    this.noteTrouble(c, where, err);
+    const tasks = affected.filter((at) => at.status !== 'closed');
+    if (affected.length > 0 && tasks.length === 0) return;
+    if (tasks.length === 0) {
+      // Instance-wide (at_least_once commit, rebalance bookkeeping): the commit is retried after
+      // the back-off with its offsets kept; a moved generation is followed by a rejoin that KafkaJS
+      // starts by itself (the heartbeat learns of the rebalance).
+      this.nextCommitAt = Date.now() + backoffMs(this.commitAttempts++);
+      return;
+    }
+    for (const at of tasks) {
+      if (c.kind === 'migrated') {
+        this.log.warn({ task: at.task.id, code: c.code }, 'task migrated (fenced by a newer owner or generation moved); dropping its uncommitted work');
+        // If the assignment still gives us the task when the group has settled, it comes back.
+        await this.resetTask(at, this.config.sessionTimeoutMs);
+      } else {
+        await this.resetTask(at, backoffMs(this.resets));
+      }
+    }
+  }
+
+  /**
+   * Closes a task dirty (its uncommitted work is dropped; under exactly_once its transaction is
+   * aborted and its state wiped) and, after `delayMs`, creates it again if this instance is still
+   * assigned it: it restores and continues from the last committed offsets, as Kafka Streams does
+   * for TaskCorruptedException. More than MAX_RESETS resets without a successful commit is fatal.
+   */
+  private async resetTask(at: ActiveTask, delayMs: number): Promise<void> {
+    const id = at.task.id;
     this.consumer?.pause(at.inputs);
     await this.closeTask(at, 'dirty');
+    if (++this.resets > MAX_RESETS) {
+      await this.fail(new Error(`task ${id}: ${this.resets} task resets without a successful commit in between`));
+      return;
+    }
+    this.metrics.inc('riskloop_task_resets_total', { task: id });
+    const timer = setTimeout(() => {
+      this.resetTimers.delete(timer);
+      void this.mutex.run(async () => {
+        if (this.currentState !== 'RUNNING' && this.currentState !== 'REBALANCING') return;
+        const tps = this.assigned.get(id);
+        if (!tps || this.tasks.has(id)) return;
+        this.log.info({ task: id }, 'recreating reset task');
+        this.createTask(id, tps);
+        this.updateRunningState();
+      });
+    }, delayMs);
+    this.resetTimers.add(timer);
+  }
+
+  /** Records a recoverable error: a metric, a warning, and REBALANCING until the next successful commit. */
+  private noteTrouble(c: ErrorClass, where: string, err: unknown): void {
+    this.metrics.inc('riskloop_runtime_errors_total', { kind: c.kind, code: c.code, where });
+    this.troubleSince ??= Date.now();
+    this.log.warn({ kind: c.kind, code: c.code, where, err: asError(err).message }, 'recoverable error; retrying');
+    if (!this.degraded) {
+      this.degraded = true;
+      if (this.currentState === 'RUNNING') this.setState('REBALANCING');
+    }
+  }
+
+  private troubleTooLong(): boolean {
+    return this.troubleSince !== undefined && Date.now() - this.troubleSince > this.config.maxTransientErrorMs;
+  }
+
+  /** A commit went through: the trouble, if any, is over. */
+  private committed(): void {
+    this.troubleSince = undefined;
+    this.commitAttempts = 0;
+    this.nextCommitAt = 0;
+    this.resets = 0;
+    if (this.degraded) {
+      this.degraded = false;
+      this.log.info('recovered: commits go through again');
+      this.updateRunningState();
+    }
   }
 
   private async tick(): Promise<void> {
     if (this.currentState !== 'RUNNING' && this.currentState !== 'REBALANCING') return;
-    await this.mutex
-      .run(async () => {
+    await this.mutex.run(() =>
+      (async () => {
         const now = Date.now();
         for (const at of [...this.tasks.values()]) {
           if (at.status !== 'running') continue;
+          if (at.retryAt > 0 && now >= at.retryAt && at.task.bufferedRecords() > 0) await this.processTask(at, []);
+          if (at.status !== 'running') continue;
           if (await at.task.punctuateWallClock(now)) await this.sendOutputs(at);
         }
-        if (now - this.lastCommit >= this.config.commitIntervalMs) await this.commitAll();
+        if (this.commitDue()) await this.commitAll();
         this.publishTaskMetrics();
-      })
-      .catch((err) => this.fail(err));
+      })().catch((err) => this.handleError(err, 'tick')),
+    );
   }
 
   /**
@@ -643,6 +969,8 @@ export class KafkaStreams extends EventEmitter {
   private async shutdown(mode: 'clean' | 'dirty'): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    for (const t of this.resetTimers) clearTimeout(t);
+    this.resetTimers.clear();
     await this.mutex.run(async () => {
       for (const at of [...this.tasks.values()]) await this.closeTask(at, mode);
     });

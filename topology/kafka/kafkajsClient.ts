@@ -9,11 +9,21 @@
  *  - Transactional calls must not overlap (#1068): every call on one producer is chained.
  *  - CONCURRENT_TRANSACTIONS right after a commit is normal (markers still being written); a short
  *    initial retry time keeps exactly-once throughput from paying KafkaJS' default 300 ms back-off.
+ *    KafkaJS retries it for AddPartitionsToTxn but not for AddOffsetsToTxn: sendOffsets retries here.
+ *  - The consumer restarts itself after a crash only when KafkaJS deems the error retriable; some
+ *    errors of a broker restart (KafkaJSGroupCoordinatorNotFound) and of a moved generation are
+ *    raised as non-retriable. The group consumer here restarts on every non-fatal error
+ *    (errorClass.ts) and reports only fatal ones as a crash.
  */
 import { randomUUID } from 'node:crypto';
-import {
+import kafkajs, {
+  AssignerProtocol,
   Kafka,
+  PartitionAssigners,
   logLevel as KafkaLogLevel,
+  type Assigner,
+  type ConsumerRunConfig,
+  type PartitionAssigner,
   type Consumer,
   type IHeaders,
   type KafkaMessage,
@@ -36,11 +46,18 @@ import type {
   Producer,
   TopicPartition,
   TopicPartitionOffset,
+  TaskAssignmentHints,
+  TopicLimits,
   TopicSpec,
   TransactionalProducer,
 } from './client.js';
+import { classifyError } from './errorClass.js';
+import { assignTasks, decodeTaskHints, encodeTaskHints } from './stickyTaskAssignor.js';
 
 process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
+
+// Not among the names Node's ESM loader detects in KafkaJS' CommonJS exports: read from the default export.
+const { ConfigResourceTypes } = kafkajs;
 
 function toHeaders(h: IHeaders | undefined): Record<string, Buffer> {
   const out: Record<string, Buffer> = {};
@@ -205,6 +222,25 @@ export function createKafkajsClient(opts: KafkajsClientOptions): KafkaClient {
         async deleteTopics(topics) {
           if (topics.length) await admin.deleteTopics({ topics });
         },
+        async topicLimits(topics) {
+          const out = new Map<string, TopicLimits>();
+          const existing = new Set(await admin.listTopics());
+          const wanted = [...new Set(topics)].filter((t) => existing.has(t));
+          if (wanted.length === 0) return out;
+          const res = await admin.describeConfigs({
+            includeSynonyms: false,
+            resources: wanted.map((name) => ({ type: ConfigResourceTypes.TOPIC, name, configNames: ['max.message.bytes', 'cleanup.policy'] })),
+          });
+          for (const r of res.resources) {
+            const entry = (name: string): string | undefined => r.configEntries.find((e) => e.configName === name)?.configValue;
+            const max = Number(entry('max.message.bytes'));
+            out.set(r.resourceName, {
+              maxMessageBytes: Number.isFinite(max) && max > 0 ? max : DEFAULT_MAX_MESSAGE_BYTES,
+              compacted: (entry('cleanup.policy') ?? '').includes('compact'),
+            });
+          }
+          return out;
+        },
         async disconnect() {
           await admin.disconnect();
         },
@@ -220,9 +256,11 @@ export function createKafkajsClient(opts: KafkajsClientOptions): KafkaClient {
         rebalanceTimeout: Math.max(60_000, copts.sessionTimeoutMs),
         maxBytesPerPartition: copts.maxBytesPerPartition,
         maxWaitTimeInMs: 50,
-        retry: { initialRetryTime: 100, retries: 10 },
+        // restartOnFailure is asked only for errors KafkaJS itself deems retriable: restart unless fatal.
+        retry: { initialRetryTime: 100, retries: 10, restartOnFailure: async (e: Error) => classifyError(e).kind !== 'fatal' },
+        ...(copts.assignment ? { partitionAssigners: [stickyTaskAssigner(copts.assignment), PartitionAssigners.roundRobin] } : {}),
       });
-      return new KafkajsGroupConsumer(consumer);
+      return new KafkajsGroupConsumer(consumer, log);
     },
 
     partitionReader(ropts): PartitionReader {
@@ -251,28 +289,32 @@ export function createKafkajsClient(opts: KafkajsClientOptions): KafkaClient {
   };
 }
 
+/** Back-off of the group consumer's own restarts (non-retriable but non-fatal crashes). */
+const RESTART_BACKOFF_MS = [500, 1000, 2000, 5000];
+
+/** The broker default of message.max.bytes (and so of a topic's max.message.bytes). */
+export const DEFAULT_MAX_MESSAGE_BYTES = 1_048_588;
+
 class KafkajsGroupConsumer implements GroupConsumer {
   private started = false;
-  constructor(private readonly consumer: Consumer) {}
+  private stopped = false;
+  private restarts = 0;
+  private restartTimer: NodeJS.Timeout | undefined;
+  constructor(
+    private readonly consumer: Consumer,
+    private readonly log: Logger,
+  ) {}
 
   async start(topics: string[], handlers: GroupConsumerHandlers): Promise<void> {
     this.consumer.on(this.consumer.events.GROUP_JOIN, (e) => {
+      this.restarts = 0;
       const assignment: TopicPartition[] = [];
       for (const [topic, partitions] of Object.entries(e.payload.memberAssignment)) {
         for (const partition of partitions) assignment.push({ topic, partition });
       }
       handlers.onAssignment(assignment);
     });
-    if (handlers.onCrash) {
-      const onCrash = handlers.onCrash;
-      this.consumer.on(this.consumer.events.CRASH, (e) => {
-        if (!e.payload.restart) onCrash(e.payload.error);
-      });
-    }
-    await this.consumer.connect();
-    await this.consumer.subscribe({ topics, fromBeginning: true });
-    this.started = true;
-    await this.consumer.run({
+    const runConfig: ConsumerRunConfig = {
       autoCommit: false,
       partitionsConsumedConcurrently: 1,
       eachBatch: async ({ batch, heartbeat }) => {
@@ -283,7 +325,38 @@ class KafkajsGroupConsumer implements GroupConsumer {
           heartbeat,
         );
       },
-    });
+    };
+    const handleCrash = (error: Error, kafkajsRestarts: boolean): void => {
+      if (this.stopped) return;
+      if (kafkajsRestarts) {
+        handlers.onRestart?.(error);
+        return;
+      }
+      const c = classifyError(error);
+      if (c.kind === 'fatal') {
+        handlers.onCrash?.(error);
+        return;
+      }
+      // KafkaJS gave up (it restarts only on errors it deems retriable); this one is not fatal, so
+      // run the consumer again, as KafkaJS' own restart does (the subscription is kept).
+      const delay = RESTART_BACKOFF_MS[Math.min(this.restarts, RESTART_BACKOFF_MS.length - 1)]!;
+      this.restarts++;
+      this.log.warn({ kind: c.kind, code: c.code, delayMs: delay }, 'group consumer stopped on a non-fatal error; restarting it');
+      handlers.onRestart?.(error);
+      this.restartTimer = setTimeout(() => {
+        this.restartTimer = undefined;
+        if (this.stopped) return;
+        this.consumer.run(runConfig).catch((err: Error) => {
+          // run() itself failing (the broker still gone) is another crash of the same kind.
+          handleCrash(err, false);
+        });
+      }, delay);
+    };
+    this.consumer.on(this.consumer.events.CRASH, (e) => handleCrash(e.payload.error, e.payload.restart));
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topics, fromBeginning: true });
+    this.started = true;
+    await this.consumer.run(runConfig);
   }
 
   pause(partitions: TopicPartition[]): void {
@@ -304,8 +377,54 @@ class KafkajsGroupConsumer implements GroupConsumer {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
     if (this.started) await this.consumer.disconnect();
   }
+}
+
+/**
+ * A KafkaJS partition assigner over `assignTasks`: members send the tasks they own and those with
+ * state on disk in their JoinGroup userData; the leader assigns whole tasks stickily.
+ */
+function stickyTaskAssigner(hints: TaskAssignmentHints): PartitionAssigner {
+  return ({ cluster }): Assigner => ({
+    name: 'RiskloopStickyTaskAssigner',
+    version: 1,
+    async assign({ members, topics }) {
+      const tasks = new Map<string, TopicPartition[]>();
+      for (const topic of topics) {
+        for (const m of cluster.findTopicPartitionMetadata(topic)) {
+          const tp = { topic, partition: m.partitionId };
+          // A topic the topology does not map to a task (should not happen) is its own task.
+          const id = hints.taskOf(tp) ?? `${topic}#${m.partitionId}`;
+          const list = tasks.get(id) ?? [];
+          list.push(tp);
+          tasks.set(id, list);
+        }
+      }
+      const memberHints = members.map((m) => {
+        const meta = m.memberMetadata.length ? AssignerProtocol.MemberMetadata.decode(m.memberMetadata) : null;
+        return { memberId: m.memberId, ...decodeTaskHints(meta?.userData) };
+      });
+      const assigned = assignTasks(memberHints, tasks);
+      return [...assigned].map(([memberId, tps]) => {
+        const assignment: { [topic: string]: number[] } = {};
+        for (const tp of tps) (assignment[tp.topic] ??= []).push(tp.partition);
+        return { memberId, memberAssignment: AssignerProtocol.MemberAssignment.encode({ version: 1, assignment, userData: Buffer.alloc(0) }) };
+      });
+    },
+    protocol({ topics }) {
+      return {
+        name: 'RiskloopStickyTaskAssigner',
+        metadata: AssignerProtocol.MemberMetadata.encode({
+          version: 1,
+          topics,
+          userData: encodeTaskHints({ owned: hints.owned(), stateful: hints.stateful() }),
+        }),
+      };
+    },
+  });
 }
 
 function group(partitions: TopicPartition[]): { topic: string; partitions: number[] }[] {
@@ -333,7 +452,7 @@ class KafkajsPartitionReader implements PartitionReader {
   async read(
     from: TopicPartitionOffset[],
     onBatch: (batch: FetchedBatch) => Promise<void> | void,
-    opts: { follow?: boolean; until?: Map<string, number> } = {},
+    opts: { follow?: boolean; until?: Map<string, number>; onFollowError?: (error: Error) => void } = {},
   ): Promise<void> {
     if (from.length === 0) return;
     const admin = this.kafka.admin();
@@ -367,6 +486,7 @@ class KafkajsPartitionReader implements PartitionReader {
       maxWaitTimeInMs: 50,
       maxBytesPerPartition: 4 * 1024 * 1024,
       sessionTimeout: 30000,
+      retry: { initialRetryTime: 100, retries: 10, restartOnFailure: async (e: Error) => classifyError(e).kind !== 'fatal' },
     });
     this.consumer = consumer;
     let resolveDone!: () => void;
@@ -386,8 +506,12 @@ class KafkajsPartitionReader implements PartitionReader {
     consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
       progress(e.payload.topic, e.payload.partition, Number(e.payload.lastOffset) + 1);
     });
+    let caughtUp = false;
     consumer.on(consumer.events.CRASH, (e) => {
-      if (!e.payload.restart) rejectDone(e.payload.error);
+      if (e.payload.restart) return;
+      // After the initial read, a following reader has no caller waiting: report through the hook.
+      if (caughtUp && opts.onFollowError) opts.onFollowError(e.payload.error);
+      else rejectDone(e.payload.error);
     });
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
       // Position each wanted partition; pause the rest so nothing else is read.
@@ -428,6 +552,7 @@ class KafkajsPartitionReader implements PartitionReader {
     if (pending.size === 0) resolveDone();
     try {
       await done;
+      caughtUp = true;
     } finally {
       if (!opts.follow) await this.stop();
     }
@@ -437,6 +562,21 @@ class KafkajsPartitionReader implements PartitionReader {
     const c = this.consumer;
     this.consumer = undefined;
     if (c) await c.disconnect();
+  }
+}
+
+/** Back-offs (ms) of sendOffsets retries: ~3 s in all, several times the time to write markers. */
+const SEND_OFFSETS_RETRIES = [20, 40, 80, 160, 320, 640, 1000, 1000];
+
+/** Runs `fn`, retrying after each back-off while the error is retriable (errorClass.ts). */
+export async function retryTransient<T>(fn: () => Promise<T>, backoffsMs: readonly number[]): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (attempt >= backoffsMs.length || classifyError(err).kind !== 'retriable') throw err;
+      await new Promise((r) => setTimeout(r, backoffsMs[attempt]));
+    }
   }
 }
 
@@ -490,7 +630,11 @@ class KafkajsTransactionalProducer implements TransactionalProducer {
     return this.serial.run(async () => {
       if (offsets.length === 0) return;
       if (!this.txn) this.txn = await this.producer.transaction();
-      await this.txn.sendOffsets({ consumerGroupId: groupId, topics: offsetsPayload(offsets) });
+      const txn = this.txn;
+      // KafkaJS does not retry AddOffsetsToTxn (CONCURRENT_TRANSACTIONS is routine right after the
+      // previous commit, while its markers are written). The transaction stays open on a failure,
+      // and AddOffsetsToTxn / TxnOffsetCommit are idempotent within it, so sending again is safe.
+      await retryTransient(() => txn.sendOffsets({ consumerGroupId: groupId, topics: offsetsPayload(offsets) }), SEND_OFFSETS_RETRIES);
     });
   }
 
