@@ -4,6 +4,9 @@
  * the model card from config, then driven by the model-releases topic). Used by `riskloop run`,
  * `riskloop replay`, the demo and the integration tests, so they all run the same thing.
  */
+import { newIdempotencyCounters } from '../processors/idempotency.js';
+import { type LoopCounters } from '../ops/opsRuntime.js';
+import { MisroutedCounters } from '../processors/partitionCheck.js';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import type { Logger } from 'pino';
 import { ModelRegistry, specFromModelCard } from '../processors/modelRegistry.js';
@@ -26,6 +29,8 @@ export interface RiskLoopApp {
   catalogue: Catalogue;
   serdes: TopicSerdes;
   tokenizer: Tokenizer;
+  /** Re-routed records and idempotency outcomes of the loop, for /metrics (ops/opsRuntime.ts). */
+  counters: LoopCounters;
   close(): Promise<void>;
 }
 
@@ -58,9 +63,10 @@ export async function buildRiskLoopApp(
     const outcome = await models.setChampion(await specFromModelCard(config.modelCard));
     if (!outcome.accepted) throw new Error(`model ${config.modelCard} refused: ${outcome.reason}`);
   }
+  const counters: LoopCounters = { misrouted: new MisroutedCounters(), idempotency: newIdempotencyCounters() };
   const topology = riskLoopTopology(
     { persistentStores: config.stores === 'rocksdb', ...opts.loop, applicationId: config.applicationId },
-    { catalogue, serdes: loopSerdes(serdes), tokenizer, rules, models, logger },
+    { catalogue, serdes: loopSerdes(serdes), tokenizer, rules, models, logger, misroutedCounters: counters.misrouted, idempotencyCounters: counters.idempotency },
   );
   const streamsConfig: StreamsConfigInput = {
     applicationId: config.applicationId,
@@ -94,6 +100,7 @@ export async function buildRiskLoopApp(
     catalogue,
     serdes,
     tokenizer,
+    counters,
     async close() {
       await streams.close();
       await models.close();

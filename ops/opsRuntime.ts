@@ -4,7 +4,9 @@
  * metrics), and the HTTP server with health, metrics and the dashboard.
  */
 import type { Logger } from 'pino';
-import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import type { IdempotencyCounters } from '../processors/idempotency.js';
+import type { MisroutedCounters } from '../processors/partitionCheck.js';
 import { rocksdbMemory } from '../state/rocksdbSync.js';
 import type { ModelRegistry } from '../processors/modelRegistry.js';
 import type { Catalogue } from '../schemas/catalogue.js';
@@ -24,6 +26,14 @@ export interface OpsRuntimeDeps {
   logger: Logger;
   /** The ops consumer stopped for good: `riskloop run` ends the process (bin/processGuard.ts). */
   onFatal?: (err: Error) => void;
+  /** The loop's own counters (re-routes, idempotency), exported as counters. */
+  loopCounters?: LoopCounters;
+}
+
+/** Counters the loop's processors keep in process (summed over tasks). */
+export interface LoopCounters {
+  misrouted: MisroutedCounters;
+  idempotency: IdempotencyCounters;
 }
 
 export interface OpsRuntime {
@@ -60,6 +70,33 @@ export async function startOps(server: OpsServerConfigInput, deps: OpsRuntimeDep
       this.set({ kind: 'block_cache' }, m.blockCache);
     },
   });
+  const loop = deps.loopCounters;
+  if (loop !== undefined) {
+    new Counter({
+      name: 'riskloop_misrouted_records_total',
+      help: 'Account-keyed input records found on the wrong partition for their key (producer partitioner not murmur2) and re-routed to the owning task, by source topic.',
+      labelNames: ['topic'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [topic, n] of loop.misrouted.entries()) this.inc({ topic }, n);
+      },
+    });
+    new Counter({
+      name: 'riskloop_transaction_retries_total',
+      help: 'Transactions received again for an id already seen, by outcome: repeated (stored decision sent again), reused (another transaction with the id, dead-lettered), not_replayable, retry_of_undecided.',
+      labelNames: ['outcome'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        const c = loop.idempotency;
+        this.inc({ outcome: 'repeated' }, c.repeated);
+        this.inc({ outcome: 'reused' }, c.reused);
+        this.inc({ outcome: 'not_replayable' }, c.notReplayable);
+        this.inc({ outcome: 'retry_of_undecided' }, c.retriesOfUndecided);
+      },
+    });
+  }
   const decisions = new DecisionMetrics(registry, () => modelRoles(deps.models));
   const bridge = new RuntimeMetricsBridge(registry, () => Object.values(deps.streams).map((s) => s.metrics));
   const consumer = new OutputTopicsConsumer(

@@ -204,7 +204,10 @@ export class DeviceTableProcessor implements Processor<string, DeviceSignal | nu
       return;
     }
     if (record.value === null) {
+      // A tombstone erases the device's history (an explicit erasure; the topic itself is a
+      // delete-policy history, so nothing else produces one). Logged, so it is never silent.
       this.store.delete(record.key);
+      this.context.logger.info({ event: 'device-deleted', offset: this.context.recordMetadata()?.offset ?? -1 }, 'device history deleted by a tombstone');
       return;
     }
     // Keyed by the record key, as compaction and the lookup by txn.deviceId are.

@@ -39,6 +39,7 @@ import { maskPans } from '../schemas/redactPan.js';
 import type { Chargeback, DeadLetter, TokenizedChargeback, TokenizedTransaction, Transaction } from '../schemas/types.js';
 import type { Processor, ProcessorContext, ProcessorSupplier } from '../topology/processor.js';
 import type { Headers, Record } from '../topology/records.js';
+import { type PartitionCheckOptions, type Rerouted, isMisrouted } from './partitionCheck.js';
 import { type Tokenizer, binOf, last4Of } from './tokenizer.js';
 import { type RiskContext, newRiskContext } from './types.js';
 import { type IngressRejectReason, validateTransaction } from './validation.js';
@@ -81,6 +82,12 @@ export interface IngressDeps {
    * replay tool expects; the default is plain Avro binary of the Transaction schema, unframed.
    */
   encodeOriginal?: (original: Transaction) => Buffer;
+  /**
+   * The wrong-partition check (partitionCheck.ts): a valid transaction on another partition than
+   * its account token's goes, tokenized, to `rerouteChild` instead of the hot path. Absent in the
+   * side-only build, where partitions do not matter.
+   */
+  partitionCheck?: PartitionCheckOptions & { rerouteChild: string };
 }
 
 function maskText(text: string): string {
@@ -188,36 +195,40 @@ function maskedOriginal(txn: Transaction, accountToken: string): Transaction {
   };
 }
 
-export class IngressProcessor implements Processor<string, Transaction, string, RiskContext | DeadLetter> {
-  private ctx!: ProcessorContext<string, RiskContext | DeadLetter>;
+export class IngressProcessor implements Processor<string, Transaction, string, RiskContext | DeadLetter | Rerouted> {
+  private ctx!: ProcessorContext<string, RiskContext | DeadLetter | Rerouted>;
   private readonly config: IngressConfig;
   private readonly tokenizer: Tokenizer;
   private readonly encodeOriginal: (original: Transaction) => Buffer;
   private readonly forwardHeaders: ReadonlySet<string>;
   private hotPathChildren: string[] = [];
   private readonly redact = redactorFor({ containsPan: true });
+  private readonly partitionCheck: IngressDeps['partitionCheck'];
 
   constructor(config: IngressConfigInput, deps: IngressDeps) {
     this.config = IngressConfig.parse(config);
     this.tokenizer = deps.tokenizer;
     this.encodeOriginal = deps.encodeOriginal ?? ((t) => avroType('Transaction').toBuffer(t));
     this.forwardHeaders = new Set(this.config.forwardHeaders);
+    this.partitionCheck = deps.partitionCheck;
   }
 
-  init(context: ProcessorContext<string, RiskContext | DeadLetter>): void {
+  init(context: ProcessorContext<string, RiskContext | DeadLetter | Rerouted>): void {
     this.ctx = context;
     const children = context.childNames();
     if (!children.includes(this.config.deadLetterChild)) {
       throw new Error(`ingress: no child named ${this.config.deadLetterChild} for dead letters (children: ${children.join(', ')})`);
     }
-    this.hotPathChildren = children.filter((c) => c !== this.config.deadLetterChild);
+    const reroute = this.partitionCheck?.rerouteChild;
+    if (reroute !== undefined && !children.includes(reroute)) throw new Error(`ingress: no child named ${reroute} for re-routed records`);
+    this.hotPathChildren = children.filter((c) => c !== this.config.deadLetterChild && c !== reroute);
     if (this.hotPathChildren.length === 0) throw new Error('ingress: no child besides the dead-letter sink');
   }
 
   process(record: Record<string, Transaction>): void {
     const raw = record.value;
     if (raw === null || raw === undefined) {
-      this.ctx.recordDropped('null-value');
+      this.emptyValue(record);
       return;
     }
     const reasons = validateTransaction(raw, record.timestamp, this.config);
@@ -236,8 +247,38 @@ export class IngressProcessor implements Processor<string, Transaction, string, 
       risk.reasonCodes.push(INGRESS_PAN_SCRUBBED);
       this.ctx.logger.warn({ fields: scrubbedFields, ...this.position() }, 'PAN-like digits removed from transaction fields at ingress');
     }
-    const out = { key: accountToken, value: risk, timestamp: txn.eventTime, headers: this.allowedHeaders(record.headers) };
+    const headers = this.allowedHeaders(record.headers);
+    if (this.partitionCheck !== undefined && isMisrouted(this.ctx, accountToken, this.partitionCheck)) {
+      const envelope: Rerouted = { kind: 'transaction', value: risk };
+      this.ctx.forward({ key: accountToken, value: envelope, timestamp: txn.eventTime, headers }, this.partitionCheck.rerouteChild);
+      return;
+    }
+    const out = { key: accountToken, value: risk, timestamp: txn.eventTime, headers };
     for (const child of this.hotPathChildren) this.ctx.forward(out, child);
+  }
+
+  /**
+   * A tombstone on the transactions topic: an event stream has nothing to delete, so it is a dead
+   * letter EMPTY_VALUE (the key PAN-masked; it should be an account token, but it is the producer's).
+   */
+  private emptyValue(record: Record<string, Transaction>): void {
+    const where = this.position();
+    const reason = 'EMPTY_VALUE';
+    const letter = buildDeadLetter(
+      {
+        ...where,
+        key: record.key === null || record.key === undefined ? null : Buffer.from(record.key, 'utf8'),
+        value: null,
+        headers: {},
+        processor: this.ctx.processorName,
+        error: Object.assign(new Error('transaction record has no value (a tombstone); an event stream has nothing to delete'), { name: 'EmptyValueError' }),
+        reason,
+        failedAt: this.ctx.currentSystemTimeMs(),
+      },
+      this.redact,
+    );
+    this.ctx.logger.warn({ event: 'dead-letter', reason, ...where }, 'transaction rejected at ingress');
+    this.ctx.forward({ key: `${where.sourceTopic}/${where.partition}/${where.offset}`, value: letter, timestamp: record.timestamp, headers: {} }, this.config.deadLetterChild);
   }
 
   private allowedHeaders(headers: Headers): Headers {
@@ -285,7 +326,7 @@ export class IngressProcessor implements Processor<string, Transaction, string, 
 }
 
 /** Supplier for Topology.addProcessor: one processor per task, sharing the (stateless) tokenizer. */
-export function ingressProcessor(config: IngressConfigInput, deps: IngressDeps): ProcessorSupplier<string, Transaction, string, RiskContext | DeadLetter> {
+export function ingressProcessor(config: IngressConfigInput, deps: IngressDeps): ProcessorSupplier<string, Transaction, string, RiskContext | DeadLetter | Rerouted> {
   IngressConfig.parse(config); // fail at wiring time, not when the first task starts
   return () => new IngressProcessor(config, deps);
 }

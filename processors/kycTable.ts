@@ -55,7 +55,11 @@ export class KycTableProcessor implements Processor<string, KycRecord | null> {
       return;
     }
     if (record.value === null) {
+      // A tombstone deletes the row (the topic is compacted: that is how a producer removes an
+      // account's KYC). Transactions decided after it get KYC_MISSING, so it is logged, not silent.
       this.store.delete(record.key);
+      const where = this.context.recordMetadata();
+      this.context.logger.info({ event: 'kyc-deleted', sourceTopic: where?.topic ?? 'rerouted', partition: where?.partition ?? -1, offset: where?.offset ?? -1 }, 'KYC row deleted by a tombstone');
       return;
     }
     // Stored under the key would attach one account's facts (say, sanctioned) to another; stored
@@ -80,6 +84,13 @@ export interface AddKycTableOptions {
   processorName?: string;
   storeOptions?: StoreOptions;
   /**
+   * A step between the source and the table (the wrong-partition check): source → check → table.
+   * It must forward table records to the table processor.
+   */
+  check?: { name: string; supplier: ProcessorSupplier<string, KycRecord, string, unknown> };
+  /** Further parents of the table processor (the re-routed records' step); they must already exist. */
+  extraParents?: readonly string[];
+  /**
    * Processors that read the KYC store (the enrichment step). They must already be in the topology;
    * otherwise connect them later with `topology.connectProcessorAndStateStores([name, StoreNames.kyc])`.
    */
@@ -90,13 +101,14 @@ export interface AddKycTableOptions {
 export function addKycTable(topology: Topology, options: AddKycTableOptions): { sourceName: string; processorName: string } {
   const sourceName = options.sourceName ?? 'kyc-source';
   const processorName = options.processorName ?? 'kyc-table';
+  topology.addSource(sourceName, options.topic, {
+    keySerde: Serdes.String,
+    valueSerde: options.valueSerde,
+    ...(options.timestampExtractor ? { timestampExtractor: options.timestampExtractor } : {}),
+  });
+  if (options.check) topology.addProcessor(options.check.name, options.check.supplier, sourceName);
   topology
-    .addSource(sourceName, options.topic, {
-      keySerde: Serdes.String,
-      valueSerde: options.valueSerde,
-      ...(options.timestampExtractor ? { timestampExtractor: options.timestampExtractor } : {}),
-    })
-    .addProcessor(processorName, kycTableProcessor(), sourceName)
+    .addProcessor(processorName, kycTableProcessor(), options.check?.name ?? sourceName, ...(options.extraParents ?? []))
     .addStateStore(kycStore(options.storeOptions), [processorName, ...(options.readers ?? [])])
     .requireCopartitioning(processorName);
   return { sourceName, processorName };

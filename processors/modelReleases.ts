@@ -37,14 +37,23 @@ export class ModelReleaseProcessor implements Processor<string, ModelRelease | n
     private readonly logger: Logger,
   ) {}
 
+  private ctx!: ProcessorContext<never, never>;
+
   init(ctx: ProcessorContext<never, never>): void {
+    this.ctx = ctx;
     this.store = ctx.getStateStore(MODEL_RELEASES_STORE);
   }
 
   async process(record: Record<string, ModelRelease | null>): Promise<void> {
     const release = record.value;
-    // A tombstone only compacts the topic; retiring a model is an explicit release with mode "retired".
-    if (release === null) return;
+    // A tombstone only compacts the topic; retiring a model is an explicit release with mode
+    // "retired". Skipped, counted (dropped, null-value) and logged with its key (a model version).
+    if (release === null) {
+      this.ctx.recordDropped('null-value');
+      const where = this.ctx.recordMetadata();
+      this.logger.info({ event: 'tombstone-skipped', key: record.key, partition: where?.partition ?? -1, offset: where?.offset ?? -1 }, 'model-release tombstone skipped: the running models stay (retire a model with mode "retired")');
+      return;
+    }
     const outcome = await this.registry.applyRelease(release);
     const accepted = outcome.accepted;
     const reason = outcome.accepted ? null : outcome.reason;

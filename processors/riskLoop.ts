@@ -46,7 +46,7 @@ import { deadLetterPerRecordProductionErrors, type DeadLetterEncoder, type Error
 import type { Processor, ProcessorContext } from '../topology/processor.js';
 import type { Record } from '../topology/records.js';
 import { Serdes, type Serde } from '../topology/serde.js';
-import { Topology } from '../topology/topology.js';
+import { Topology, repartitionTopicName } from '../topology/topology.js';
 import { CrossEntityConfig } from './crossEntity/buckets.js';
 import { crossEntityFeaturesProcessor } from './crossEntity/features.js';
 import { CrossEntityNodes, addCrossEntitySide, addCrossEntityTable } from './crossEntity/wiring.js';
@@ -57,6 +57,7 @@ import { type IdempotencyCounters, inFlightStore, newIdempotencyCounters, transa
 import { IngressConfig, ingressProcessor, tokenizeChargeback } from './ingress.js';
 import { addKycTable } from './kycTable.js';
 import { LabelJoinConfig, type UnmatchedLabel, addLabelJoin } from './labelJoin.js';
+import { EmptyValueError, MisroutedCounters, type PartitionCheckOptions, REROUTED_TOPIC_BASE, type Rerouted, isMisrouted, partitionCheckProcessor, reroutedProcessor } from './partitionCheck.js';
 import type { ModelRegistry } from './modelRegistry.js';
 import { modelReleaseProcessor, modelReleasesStore } from './modelReleases.js';
 import { RulesProcessor, type RuleSetHolder } from './rules.js';
@@ -79,6 +80,11 @@ export const RiskLoopConfig = z.object({
   labelJoin: LabelJoinConfig.prefault({ trainingExamplesChild: 'training-examples-sink', unknownLabelsChild: 'unknown-labels' }),
   /** RocksDB stores (default) or in-memory ones (tests, quick demos). */
   persistentStores: z.boolean().default(true),
+  /**
+   * Partition count the wrong-partition check expects of the account-keyed inputs
+   * (partitionCheck.ts); default the catalogue's.
+   */
+  accountPartitions: z.number().int().positive().optional(),
 });
 export type RiskLoopConfigInput = z.input<typeof RiskLoopConfig>;
 export type RiskLoopConfig = z.output<typeof RiskLoopConfig>;
@@ -106,6 +112,8 @@ export interface RiskLoopDeps {
   logger: Logger;
   /** Retries answered, ids reused (idempotency.ts); a fresh object when not given. */
   idempotencyCounters?: IdempotencyCounters;
+  /** Records re-routed to the task owning their key, per source topic (partitionCheck.ts). */
+  misroutedCounters?: MisroutedCounters;
 }
 
 /** Node names; the decisions and training sinks are what consumers of the loop read. */
@@ -126,6 +134,12 @@ export const Nodes = {
   chargebacks: 'chargebacks-source',
   chargebacksTokenize: 'chargebacks-tokenize',
   analystOutcomes: 'analyst-outcomes-source',
+  analystOutcomesCheck: 'analyst-outcomes-check',
+  kycCheck: 'kyc-partition-check',
+  kycTable: 'kyc-table',
+  reroutedSink: 'rerouted-sink',
+  reroutedSource: 'rerouted-source',
+  rerouted: 'rerouted',
   labelJoin: 'label-join',
   trainingSink: 'training-examples-sink',
   unknownLabels: 'unknown-labels',
@@ -146,11 +160,25 @@ export function riskLoopTopology(configInput: RiskLoopConfigInput, deps: RiskLoo
   const hot = config.parts !== 'side';
   const side = config.parts !== 'hot';
   const idempotencyCounters = deps.idempotencyCounters ?? newIdempotencyCounters();
+  // Partitions matter only where account state lives: the hot path. The side-only build keys by entity.
+  const check = hot ? { partitions: config.accountPartitions ?? topics.transactions.partitions, counters: deps.misroutedCounters ?? new MisroutedCounters(), rerouteChild: Nodes.reroutedSink } : undefined;
+  const reroutedTopic = repartitionTopicName(config.applicationId, REROUTED_TOPIC_BASE);
+  const reroutedSerdes = { keySerde: Serdes.String, valueSerde: Serdes.Json<Rerouted>() };
 
   // Hot path. Ingress checks event time against the Kafka record timestamp, so the raw source keeps
   // the record-timestamp extractor; everything after ingress runs on the transaction's event time.
   t.addSource(Nodes.transactions, topics.transactions.name, { keySerde: Serdes.String, valueSerde: serdes.transactions })
-    .addProcessor(Nodes.ingress, ingressProcessor(config.ingress, { tokenizer: deps.tokenizer, encodeOriginal: (v) => serdes.transactions.serialize(v, topics.transactions.name) }), Nodes.transactions);
+    .addProcessor(
+      Nodes.ingress,
+      ingressProcessor(config.ingress, { tokenizer: deps.tokenizer, encodeOriginal: (v) => serdes.transactions.serialize(v, topics.transactions.name), ...(check ? { partitionCheck: check } : {}) }),
+      Nodes.transactions,
+    );
+  if (hot) {
+    // Records that reached the wrong task come back here, on the task that owns their key.
+    t.addSource(Nodes.reroutedSource, reroutedTopic, reroutedSerdes)
+      .addProcessor(Nodes.rerouted, reroutedProcessor({ transaction: [Nodes.transactionIds], kyc: [Nodes.kycTable], label: [Nodes.labelJoin, CrossEntityNodes.labelKeys] }), Nodes.reroutedSource)
+      .addRepartitionTopic(reroutedTopic);
+  }
   if (hot) {
     t.addSink(Nodes.ingressDeadLetters, topics.deadLetters.name, { keySerde: Serdes.String, valueSerde: serdes.deadLetters }, Nodes.ingress);
   } else {
@@ -160,7 +188,7 @@ export function riskLoopTopology(configInput: RiskLoopConfigInput, deps: RiskLoo
   }
   if (hot) {
     // Idempotency by transaction id before anything counts the transaction (idempotency.ts).
-    t.addProcessor(Nodes.transactionIds, transactionIdProcessor({ decisionsChild: Nodes.decisionsSink, deadLetterChild: Nodes.idempotencyDeadLetters }, idempotencyCounters), Nodes.ingress);
+    t.addProcessor(Nodes.transactionIds, transactionIdProcessor({ decisionsChild: Nodes.decisionsSink, deadLetterChild: Nodes.idempotencyDeadLetters }, idempotencyCounters), Nodes.ingress, Nodes.rerouted);
     t.addProcessor(Nodes.velocity, velocityFeaturesProcessor(config.velocity), Nodes.transactionIds);
     for (const store of velocityStoreBuilders(config.velocity, storeOptions)) t.addStateStore(store, [Nodes.velocity]);
     t.addProcessor(Nodes.enrich, enrichProcessor(), Nodes.velocity);
@@ -170,6 +198,10 @@ export function riskLoopTopology(configInput: RiskLoopConfigInput, deps: RiskLoo
       timestampExtractor: (r) => byEventTime(r, 'updatedAt'),
       storeOptions,
       readers: [Nodes.enrich],
+      processorName: Nodes.kycTable,
+      // A table: a misrouted tombstone is re-routed too, so that the delete happens where the row is.
+      check: { name: Nodes.kycCheck, supplier: partitionCheckProcessor<KycRecord>({ ...check!, wrap: (value) => ({ kind: 'kyc', value }), tombstones: 'forward', what: 'kyc' }) },
+      extraParents: [Nodes.rerouted],
     });
     addDeviceTable(t, {
       topic: topics.deviceSignals.name,
@@ -190,16 +222,22 @@ export function riskLoopTopology(configInput: RiskLoopConfigInput, deps: RiskLoo
     valueSerde: serdes.chargebacks,
     timestampExtractor: (r) => byEventTime(r, 'reportedAt'),
   })
-    .addProcessor(Nodes.chargebacksTokenize, () => new ChargebackTokenizer(deps.tokenizer), Nodes.chargebacks)
+    .addProcessor(Nodes.chargebacksTokenize, () => new ChargebackTokenizer(deps.tokenizer, check), Nodes.chargebacks)
     .addSource(Nodes.analystOutcomes, topics.analystOutcomes.name, {
       keySerde: Serdes.String,
       valueSerde: serdes.analystOutcomes,
       timestampExtractor: (r) => byEventTime(r, 'decidedAt'),
     });
+  const labelParents = hot ? [Nodes.chargebacksTokenize, Nodes.analystOutcomesCheck, Nodes.rerouted] : [Nodes.chargebacksTokenize, Nodes.analystOutcomes];
   if (hot) {
+    t.addProcessor(
+      Nodes.analystOutcomesCheck,
+      partitionCheckProcessor<AnalystOutcome>({ ...check!, wrap: (value) => ({ kind: 'analyst-outcome', value: value! }), tombstones: 'reject', what: 'analyst outcome' }),
+      Nodes.analystOutcomes,
+    ).addSink(Nodes.reroutedSink, reroutedTopic, reroutedSerdes, Nodes.ingress, Nodes.kycCheck, Nodes.chargebacksTokenize, Nodes.analystOutcomesCheck);
     addLabelJoin(t, {
       decisionParent: Nodes.decide,
-      labelParents: [Nodes.chargebacksTokenize, Nodes.analystOutcomes],
+      labelParents,
       config: config.labelJoin,
       storeOptions,
       idempotency: { decisionsChild: Nodes.decisionsSink, deadLetterChild: Nodes.idempotencyDeadLetters, counters: idempotencyCounters },
@@ -219,7 +257,7 @@ export function riskLoopTopology(configInput: RiskLoopConfigInput, deps: RiskLoo
       // After the transaction-id check when the hot path is built (a retry is counted once); the
       // side-only build (a replay's first phase) has no decisions to check against.
       ingress: hot ? Nodes.transactionIds : Nodes.ingress,
-      labelParents: [Nodes.chargebacksTokenize, Nodes.analystOutcomes],
+      labelParents,
       statsTopic: topics.entityStats.name,
       statsSerde: serdes.entityStats,
       tokenizer: deps.tokenizer,
@@ -248,18 +286,32 @@ class DropRecords implements Processor<unknown, unknown> {
   process(): void {}
 }
 
-/** Raw chargebacks carry the clear account id: tokenize them before they meet any store. */
-class ChargebackTokenizer implements Processor<string, Chargeback, string, TokenizedChargeback> {
-  private ctx!: ProcessorContext<string, TokenizedChargeback>;
-  constructor(private readonly tokenizer: Tokenizer) {}
-  init(ctx: ProcessorContext<string, TokenizedChargeback>): void {
+/**
+ * Raw chargebacks carry the clear account id: tokenize them before they meet any store, then (in
+ * the hot path) re-route one that is on the wrong partition for its account token.
+ */
+class ChargebackTokenizer implements Processor<string, Chargeback, string, TokenizedChargeback | Rerouted> {
+  private ctx!: ProcessorContext<string, TokenizedChargeback | Rerouted>;
+  private children: string[] = [];
+  constructor(
+    private readonly tokenizer: Tokenizer,
+    private readonly check: (PartitionCheckOptions & { rerouteChild: string }) | undefined,
+  ) {}
+  init(ctx: ProcessorContext<string, TokenizedChargeback | Rerouted>): void {
     this.ctx = ctx;
+    this.children = ctx.childNames().filter((c) => c !== this.check?.rerouteChild);
   }
   process(r: Record<string, Chargeback>): void {
+    // A tombstone: chargebacks are events, there is nothing to delete (dead letter EMPTY_VALUE).
+    if (r.value === null) throw new EmptyValueError('chargeback');
     // A mismatch throws an error that names no identifier; the processing handler dead-letters the
     // record (masked) and the stream goes on.
     const cb = tokenizeChargeback(r.value, this.tokenizer, r.key);
-    this.ctx.forward({ key: cb.accountToken, value: cb, timestamp: r.timestamp, headers: {} });
+    if (this.check !== undefined && isMisrouted(this.ctx, cb.accountToken, this.check)) {
+      this.ctx.forward({ key: cb.accountToken, value: { kind: 'chargeback', value: cb }, timestamp: r.timestamp, headers: {} }, this.check.rerouteChild);
+      return;
+    }
+    for (const child of this.children) this.ctx.forward({ key: cb.accountToken, value: cb, timestamp: r.timestamp, headers: {} }, child);
   }
 }
 

@@ -129,6 +129,7 @@ export async function runCommand(argv: string[], io: CommandIo): Promise<number>
         streams: { loop: app.streams, drift },
         models: app.models,
         logger,
+        loopCounters: app.counters,
         onFatal: (err) => guard.runtimeFailed('ops', 'ops consumer stopped for good', err),
       },
     );
