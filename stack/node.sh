@@ -47,6 +47,15 @@ ensure() {
   supported || die "$NODE_BIN/node does not run here"
 }
 
+# kafkajs 2.2.4 arms a timer with a negative delay on every connection (its request queue's
+# throttledUntil − Date.now(); kafkajs issue #1751, unfixed). Node clamps it to 1 ms on every
+# version, but since Node 24 also prints a TimeoutNegativeWarning on stderr, from the CLI too.
+# Behaviour is unchanged, so that one warning class is turned off for what runs below.
+case " ${NODE_OPTIONS:-} " in
+  *" --disable-warning=TimeoutNegativeWarning "*) ;;
+  *) export NODE_OPTIONS="${NODE_OPTIONS:+$NODE_OPTIONS }--disable-warning=TimeoutNegativeWarning" ;;
+esac
+
 case "${1:-}" in
   --bin-dir) ensure; dirname "$(command -v node)" ;;
   "") die "usage: node.sh CMD [ARGS...] | --bin-dir" ;;
