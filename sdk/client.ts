@@ -17,7 +17,7 @@ import { loadRuleSet } from '../processors/ruleSet.js';
 import { accountTokenOf } from '../processors/tokenizer.js';
 import { AvroSerde } from '../schemas/avroSerde.js';
 import { buildCatalogue, type Catalogue } from '../schemas/catalogue.js';
-import { SCHEMAS } from '../schemas/load.js';
+import { NAMESPACE, SCHEMAS, type AvroRecordSchema } from '../schemas/load.js';
 import type { AnalystOutcome, Chargeback, DeadLetter, Decision, DeviceSignal, KycRecord, Transaction } from '../schemas/types.js';
 import { parseClientConfig, type RiskloopClientConfig, type RiskloopClientConfigInput } from './config.js';
 import { ClientClosedError, DecisionTimeoutError, TransactionRejectedError } from './errors.js';
@@ -75,8 +75,12 @@ type Serdes = {
   chargebacks: AvroSerde<Chargeback>;
   analystOutcomes: AvroSerde<AnalystOutcome>;
   decisions: AvroSerde<Decision>;
+  decisionIds: AvroSerde<{ transactionId: string }>;
   deadLetters: AvroSerde<DeadLetter>;
 };
+
+/** The Decision record reduced to its transaction id: a reader schema Avro resolves any writer version to. */
+const DECISION_ID_ONLY: AvroRecordSchema = { type: 'record', name: 'Decision', namespace: NAMESPACE, fields: [{ name: 'transactionId', type: 'string' }] };
 
 export class RiskloopClient {
   readonly catalogue: Catalogue;
@@ -116,7 +120,8 @@ export class RiskloopClient {
       host: this.config.schemaRegistryUrl,
       ...(this.config.schemaRegistryAuth ? { auth: this.config.schemaRegistryAuth } : {}),
     });
-    const serde = <T>(topic: string, schema: keyof typeof SCHEMAS, register: boolean) => new AvroSerde<T>({ registry, topic, schema: SCHEMAS[schema], register }).init();
+    const serde = <T>(topic: string, schema: keyof typeof SCHEMAS | AvroRecordSchema, register: boolean) =>
+      new AvroSerde<T>({ registry, topic, schema: typeof schema === 'string' ? SCHEMAS[schema] : schema, register }).init();
     this.serdes = {
       transactions: await serde<Transaction>(c.transactions.name, 'Transaction', true),
       kyc: await serde<KycRecord>(c.kyc.name, 'KycRecord', true),
@@ -125,6 +130,7 @@ export class RiskloopClient {
       analystOutcomes: await serde<AnalystOutcome>(c.analystOutcomes.name, 'AnalystOutcome', true),
       // The loop writes these; a reader must not change their subjects.
       decisions: await serde<Decision>(c.decisions.name, 'Decision', false),
+      decisionIds: await serde<{ transactionId: string }>(c.decisions.name, DECISION_ID_ONLY, false),
       deadLetters: await serde<DeadLetter>(c.deadLetters.name, 'DeadLetter', false),
     };
     const onDeadline = this.config.onDeadline;
@@ -153,9 +159,10 @@ export class RiskloopClient {
       decisionsTopic: c.decisions.name,
       deadLettersTopic: c.deadLetters.name,
       readCommitted: this.config.replyIsolation === 'read_committed',
-      serdes: { decisions: this.serdes.decisions, deadLetters: this.serdes.deadLetters },
+      serdes: { decisions: this.serdes.decisions, decisionIds: this.serdes.decisionIds, deadLetters: this.serdes.deadLetters },
       timeoutMs: this.config.connectTimeoutMs,
       handlers: {
+        wants: (id) => this.pending.has(id) || this.awaitingLate.has(id),
         onDecision: (d) => this.onDecision(d),
         onDeadLetter: (l) => this.onDeadLetter(l),
         onUndecodable: () => void this.counters.undecodable++,

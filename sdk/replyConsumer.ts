@@ -18,6 +18,8 @@ import type { AvroSerde } from '../schemas/avroSerde.js';
 import type { DeadLetter, Decision } from '../schemas/types.js';
 
 export interface ReplyHandlers {
+  /** Whether anyone here wants this transaction's decision; only then is the whole record decoded. */
+  wants(transactionId: string): boolean;
   onDecision(decision: Decision): void;
   onDeadLetter(letter: DeadLetter): void;
   /** A record that could not be decoded (reported, skipped). */
@@ -36,7 +38,7 @@ export class ReplyConsumer {
       decisionsTopic: string;
       deadLettersTopic: string;
       readCommitted: boolean;
-      serdes: { decisions: AvroSerde<Decision>; deadLetters: AvroSerde<DeadLetter> };
+      serdes: { decisions: AvroSerde<Decision>; decisionIds: AvroSerde<{ transactionId: string }>; deadLetters: AvroSerde<DeadLetter> };
       handlers: ReplyHandlers;
       timeoutMs: number;
     },
@@ -82,15 +84,20 @@ export class ReplyConsumer {
       partitionsConsumedConcurrently: 1,
       eachBatch: async ({ batch }) => {
         const isDecision = batch.topic === decisionsTopic;
-        const serde = isDecision ? this.opts.serdes.decisions : this.opts.serdes.deadLetters;
+        const { decisions, decisionIds, deadLetters } = this.opts.serdes;
         const values = batch.messages.map((m) => m.value).filter((v): v is Buffer => v !== null);
         // Fetches writer schemas not seen yet (a schema change in the loop), so decoding stays synchronous.
-        await serde.prefetch?.(values).catch(() => undefined);
+        if (isDecision) await Promise.all([decisions.prefetch(values), decisionIds.prefetch(values)]).catch(() => undefined);
+        else await deadLetters.prefetch(values).catch(() => undefined);
+        const { handlers } = this.opts;
         for (const m of batch.messages) {
           if (m.value === null) continue;
           try {
-            if (isDecision) this.opts.handlers.onDecision(this.opts.serdes.decisions.deserialize(m.value));
-            else this.opts.handlers.onDeadLetter(this.opts.serdes.deadLetters.deserialize(m.value));
+            // Every gateway instance reads every decision: most are someone else's, so only the id
+            // is decoded (a projection of the record) unless a call here waits for it.
+            if (isDecision) {
+              if (handlers.wants(decisionIds.deserialize(m.value).transactionId)) handlers.onDecision(decisions.deserialize(m.value));
+            } else handlers.onDeadLetter(deadLetters.deserialize(m.value));
           } catch (err) {
             this.opts.handlers.onUndecodable(batch.topic, batch.partition, Number(m.offset), err as Error);
           }
