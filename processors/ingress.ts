@@ -12,20 +12,22 @@
  * Forwarded records carry the transaction's event time as their timestamp.
  *
  * What happens to a PAN outside the `pan` field. A cashier typing a card number into a note, or a
- * gateway stuffing it into an id, is a real failure mode; the output must never carry it. Detection
- * is the shared one of schemas/redactPan.ts (digit runs of 12+ and grouped card numbers, no Luhn
- * check: over-masking is cheap, leaking is not). Then per kind of field:
+ * gateway stuffing it into an id, is a real failure mode; the output must never carry it. In the
+ * fields of a valid transaction a card number is what really is one (processors/panDetect.ts: a
+ * Luhn-valid run of 13–19 digits, contiguous or typed in groups); ids that merely have many digits
+ * (UUIDs, 12-digit order numbers) come back exactly as sent. Then per kind of field:
+ *  - transactionId: the caller matches its decision by it, so it is never rewritten. An id that
+ *    holds a card number makes the transaction a dead letter TRANSACTION_ID_CONTAINS_PAN (masked
+ *    like every dead letter): a decision under a changed id could not be matched, and one under the
+ *    clear id would carry the PAN. A chargeback naming such an id is refused the same way.
+ *  - other identifiers (merchantId, terminalId, deviceId, a chargeback's chargebackId) are looked up
+ *    by exact value, and masking would make different ids collide; they are replaced whole by a
+ *    keyed pseudonym (Tokenizer.identifierPseudonym): unique and stable.
  *  - descriptive fields (merchantName, mcc, merchantCountry, ip) are masked in place to BIN + last 4,
- *    which keeps them readable for analysts;
- *  - identifiers (transactionId, merchantId, terminalId, deviceId) are joined on and looked up by
- *    exact value, and masking would make different ids collide (sequential numeric ids differ in the
- *    middle digits, exactly those masked). They are replaced whole by a keyed pseudonym
- *    (Tokenizer.identifierPseudonym): unique, stable, and the same for a chargeback's
- *    transactionId (tokenizeChargeback), so the label join still matches. The cost: an acquirer
- *    whose transaction ids are long digit strings sees pseudonyms in decisions; anyone holding the
- *    account-token key can recompute one from the raw id.
- * The transaction still flows (it is a valid authorisation) with reason code INGRESS_PAN_SCRUBBED,
- * and a warning naming the fields (never their values) is logged. Clear account ids are removed
+ *    which keeps them readable for analysts.
+ * A transaction with a masked or pseudonymized field still flows (it is a valid authorisation) with
+ * reason code INGRESS_PAN_SCRUBBED, and a warning naming the fields (never their values) is logged.
+ * Dead letters keep the stricter byte-level masking of schemas/redactPan.ts (every 12+ digit run). Clear account ids are removed
  * where they are structurally (the accountId field, the key, dead letters); they have no shape by
  * which to find them inside free text, so that is not attempted on valid records.
  *
@@ -39,6 +41,7 @@ import { maskPans } from '../schemas/redactPan.js';
 import type { Chargeback, DeadLetter, TokenizedChargeback, TokenizedTransaction, Transaction } from '../schemas/types.js';
 import type { Processor, ProcessorContext, ProcessorSupplier } from '../topology/processor.js';
 import type { Headers, Record } from '../topology/records.js';
+import { containsPan, maskCardNumbers } from './panDetect.js';
 import { type PartitionCheckOptions, type Rerouted, isMisrouted } from './partitionCheck.js';
 import { type Tokenizer, binOf, last4Of } from './tokenizer.js';
 import { type RiskContext, newRiskContext } from './types.js';
@@ -96,7 +99,7 @@ function maskText(text: string): string {
 }
 
 function scrubIdentifier(value: string, tokenizer: Tokenizer): string {
-  return maskText(value) === value ? value : tokenizer.identifierPseudonym(value);
+  return containsPan(value) ? tokenizer.identifierPseudonym(value) : value;
 }
 
 /** The tokenized transaction and the names of the fields a PAN-like run was removed from. */
@@ -114,11 +117,13 @@ export function tokenizeTransaction(
   const id = <V extends string | null>(field: keyof Transaction, v: V): V =>
     track(field, v, (v === null ? null : scrubIdentifier(v, tokenizer)) as V);
   /** Descriptive fields: masked in place, still readable. */
-  const text = <V extends string | null>(field: keyof Transaction, v: V): V => track(field, v, (v === null ? null : maskText(v)) as V);
+  const text = <V extends string | null>(field: keyof Transaction, v: V): V => track(field, v, (v === null ? null : maskCardNumbers(v)) as V);
+  // Never rewritten (see the file comment): the processor dead-letters such a transaction first.
+  if (containsPan(txn.transactionId)) throw new IngressRejection(['TRANSACTION_ID_CONTAINS_PAN']);
   const card = tokenizer.cardToken(txn.pan);
   return {
     txn: {
-      transactionId: id('transactionId', txn.transactionId),
+      transactionId: txn.transactionId,
       eventTime: txn.eventTime,
       ingestedAt,
       accountToken: tokenizer.accountToken(txn.accountId),
@@ -147,19 +152,22 @@ export function tokenizeTransaction(
 
 /**
  * A raw chargeback as the label join's chargeback branch needs it: account token instead of the
- * account id, ids scrubbed like a transaction's (so a pseudonymized transactionId still joins).
- * Throws IngressRejection (ACCOUNT_TOKEN_MISMATCH) when the record key is not the account's token.
+ * account id, the transaction id as sent (it is what the decision snapshot is keyed by), other
+ * fields scrubbed like a transaction's. Throws IngressRejection: ACCOUNT_TOKEN_MISMATCH when the
+ * record key is not the account's token, TRANSACTION_ID_CONTAINS_PAN when the transaction id holds
+ * a card number (such a transaction was dead-lettered, so there is nothing to join it to).
  */
 export function tokenizeChargeback(cb: Chargeback, tokenizer: Tokenizer, recordKey: string | null): TokenizedChargeback {
   const accountToken = tokenizer.accountToken(cb.accountId);
   if (recordKey !== accountToken) throw new IngressRejection(['ACCOUNT_TOKEN_MISMATCH']);
+  if (containsPan(cb.transactionId)) throw new IngressRejection(['TRANSACTION_ID_CONTAINS_PAN']);
   return {
     chargebackId: scrubIdentifier(cb.chargebackId, tokenizer),
-    transactionId: scrubIdentifier(cb.transactionId, tokenizer),
+    transactionId: cb.transactionId,
     accountToken,
-    reasonCode: maskText(cb.reasonCode),
+    reasonCode: maskCardNumbers(cb.reasonCode),
     amountMinor: cb.amountMinor,
-    currency: maskText(cb.currency),
+    currency: maskCardNumbers(cb.currency),
     reportedAt: cb.reportedAt,
     fraud: cb.fraud,
   };
@@ -234,6 +242,7 @@ export class IngressProcessor implements Processor<string, Transaction, string, 
     const reasons = validateTransaction(raw, record.timestamp, this.config);
     const accountToken = this.tokenizer.accountToken(raw.accountId);
     if (record.key !== accountToken) reasons.push('ACCOUNT_TOKEN_MISMATCH');
+    if (containsPan(raw.transactionId)) reasons.push('TRANSACTION_ID_CONTAINS_PAN');
     const [first, ...rest] = reasons;
     if (first !== undefined) {
       this.deadLetter(record, raw, accountToken, new IngressRejection([first, ...rest]));

@@ -13,7 +13,9 @@ export type IngressRejectReason =
   | 'INVALID_CURRENCY'
   | 'INVALID_AMOUNT'
   | 'EVENT_TIME_OUT_OF_RANGE'
-  | 'ACCOUNT_TOKEN_MISMATCH';
+  | 'ACCOUNT_TOKEN_MISMATCH'
+  /** The transaction id holds a card number (processors/panDetect.ts): it cannot travel, and a changed id could not be matched. */
+  | 'TRANSACTION_ID_CONTAINS_PAN';
 
 /** PANs are 12 to 19 digits (ISO/IEC 7812), digits only: the raw topic's contract says no separators. */
 const PAN_PATTERN = /^[0-9]{12,19}$/;

@@ -107,8 +107,8 @@ describe('no PAN or account id past ingress', () => {
     const base: Transaction = { ...EXAMPLES.Transaction, accountId: ACCOUNT, pan: PAN, eventTime: T0 };
     const headers = { traceparent: Buffer.from(`00-${PAN}-01`), note: Buffer.from(`pan=${PAN} acct=${ACCOUNT}`) };
     const cases: [key: string, value: Transaction][] = [
-      // Valid, PAN in every string field.
-      [token, { ...base, ...everywhere }],
+      // Valid, PAN in every string field but the transaction id (which would make it a dead letter).
+      [token, { ...base, ...everywhere, transactionId: 'tx-everywhere' }],
       // Valid, PAN typed in groups.
       [token, { ...base, transactionId: 'tx-grouped', merchantName: '5105 1051 0510 5100', terminalId: '5105-1051-0510-5100', eventTime: T0 + 1_000 }],
       // The PAN as the account id: tokenized like any account id.
@@ -118,14 +118,17 @@ describe('no PAN or account id past ingress', () => {
       [token, { ...base, ...everywhere, pan: PAN_TYPO }],
       [token, { ...base, ...everywhere, pan: `${PAN}0000` }],
       [ACCOUNT, { ...base, ...everywhere, merchantName: `acct ${ACCOUNT} card ${PAN}` }],
+      // Rejected: a transaction id holding the PAN, contiguous or grouped (ids are never rewritten).
+      [token, { ...base, ...everywhere }],
+      [token, { ...base, transactionId: 'order 5105 1051 0510 5100', eventTime: T0 + 2_500 }],
     ];
     for (const [key, value] of cases) await input.pipeInput(key, value, T0 + 3_000, headers);
 
-    // The scenario ran: three transactions through, four dead letters.
+    // The scenario ran: three transactions through, six dead letters.
     const out = driver.createOutputTopic('risk', Serdes.String, Serdes.Json<RiskContext>()).readValuesToList();
     expect(out).toHaveLength(3);
     const letters = driver.createOutputTopic('dead-letters', Serdes.String, deadLetterSerde).readValuesToList();
-    expect(letters.map((l) => l!.reason)).toEqual(['INVALID_CURRENCY', 'INVALID_PAN_LUHN', 'INVALID_PAN_LENGTH', 'ACCOUNT_TOKEN_MISMATCH']);
+    expect(letters.map((l) => l!.reason)).toEqual(['INVALID_CURRENCY', 'INVALID_PAN_LUHN', 'INVALID_PAN_LENGTH', 'ACCOUNT_TOKEN_MISMATCH', 'TRANSACTION_ID_CONTAINS_PAN', 'TRANSACTION_ID_CONTAINS_PAN']);
     // Dead letters keep the record, decodable, minus the secrets.
     const kept = rawSerde.deserialize(letters[3]!.value!);
     expect(kept.pan).toBe('510510******5100');

@@ -173,28 +173,49 @@ describe('ingress', () => {
     expect(dl.message).toBe('rejected at ingress: INVALID_PAN_LUHN, INVALID_CURRENCY, INVALID_AMOUNT, ACCOUNT_TOKEN_MISMATCH');
   });
 
-  it('masks PANs in descriptive fields and pseudonymizes identifiers that hold one, so joins still match', async () => {
+  it('masks card numbers in descriptive fields and pseudonymizes other identifiers that hold one', async () => {
     const { input, out } = await setup();
-    const transactionId = `auth-${PAN}`;
-    await input.pipeInput(
-      TOKEN,
-      txn({ transactionId, merchantName: `Kiosk card 5105 1051 0510 5100 ok`, terminalId: 'T-17', ip: PAN }),
-      T0,
-    );
+    await input.pipeInput(TOKEN, txn({ transactionId: 'auth-1', merchantName: `Kiosk card 5105 1051 0510 5100 ok`, terminalId: `T-${PAN}`, ip: PAN }), T0);
     const risk = out.readValue()!;
     expect(risk.reasonCodes).toEqual([INGRESS_PAN_SCRUBBED]);
     expect(risk.txn.merchantName).toBe('Kiosk card 5105 10** **** 5100 ok');
     expect(risk.txn.ip).toBe('510510******5100');
-    expect(risk.txn.terminalId).toBe('T-17');
-    expect(risk.txn.transactionId).toBe(tokenizer.identifierPseudonym(transactionId));
-    expect(risk.txn.transactionId).toMatch(/^id_/);
+    expect(risk.txn.terminalId).toBe(tokenizer.identifierPseudonym(`T-${PAN}`));
+    expect(risk.txn.transactionId).toBe('auth-1');
+  });
 
-    // The chargeback for that transaction gets the same pseudonym, so the label join finds it.
-    const cb: Chargeback = { ...EXAMPLES.Chargeback, accountId: ACCOUNT, transactionId };
-    const tokenized = tokenizeChargeback(cb, tokenizer, TOKEN);
-    expect(tokenized.transactionId).toBe(risk.txn.transactionId);
-    expect(tokenized.accountToken).toBe(TOKEN);
-    expect(tokenized).not.toHaveProperty('accountId');
+  it('gives back transaction ids as sent unless they hold a real card number (Luhn-valid, 13–19 digits)', async () => {
+    const { input, out, dead } = await setup();
+    const asSent = [
+      '7f3c9a12-4e5b-4c1d-9a8b-123456789012', // a UUID whose groups are all digits
+      '0123456789ab4cde8f0123456789abcd', // hex without dashes, with digit runs
+      '202406141842', // a 12-digit order number
+      'ord-5105105105105101', // 16 digits failing Luhn (a mistyped card number is not one)
+      '51051051051051000000', // 20 digits: longer than any PAN
+      'ref 4111 1111 1111', // 12 digits in groups
+    ];
+    for (const [i, transactionId] of asSent.entries()) await input.pipeInput(TOKEN, txn({ transactionId, eventTime: T0 + i }), T0);
+    const passed = out.readValuesToList();
+    expect(passed.map((r) => r!.txn.transactionId)).toEqual(asSent);
+    expect(passed.every((r) => !r!.reasonCodes.includes(INGRESS_PAN_SCRUBBED))).toBe(true);
+
+    for (const transactionId of [`auth-${PAN}`, 'order 5105 1051 0510 5100', '4111111111111111', '378282246310005']) {
+      await input.pipeInput(TOKEN, txn({ transactionId }), T0);
+    }
+    expect(out.readValuesToList()).toEqual([]);
+    const letters = dead.readValuesToList();
+    expect(letters.map((l) => l!.reason)).toEqual(Array(4).fill('TRANSACTION_ID_CONTAINS_PAN'));
+    for (const l of letters) {
+      for (const secret of [PAN, '4111111111111111', '378282246310005', '5105 1051 0510 5100']) expect(l!.value!.includes(Buffer.from(secret))).toBe(false);
+    }
+
+    // A chargeback naming such an id is refused the same way; one with a plain id keeps it.
+    const cb: Chargeback = { ...EXAMPLES.Chargeback, accountId: ACCOUNT, transactionId: `auth-${PAN}` };
+    expect(() => tokenizeChargeback(cb, tokenizer, TOKEN)).toThrow(expect.objectContaining({ reason: 'TRANSACTION_ID_CONTAINS_PAN' }) as Error);
+    const plain = tokenizeChargeback({ ...cb, transactionId: asSent[0]! }, tokenizer, TOKEN);
+    expect(plain.transactionId).toBe(asSent[0]);
+    expect(plain.accountToken).toBe(TOKEN);
+    expect(plain).not.toHaveProperty('accountId');
   });
 
   it('forwards only allow-listed headers, PAN-masked', async () => {
