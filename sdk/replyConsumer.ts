@@ -60,7 +60,7 @@ export class ReplyConsumer {
       readUncommitted: !this.opts.readCommitted,
       // The broker answers a fetch as soon as a byte is there (minBytes 1); this is only how long
       // an empty fetch waits, so it bounds nothing on the reply path.
-      maxWaitTimeInMs: 100,
+      maxWaitTimeInMs: 20,
       sessionTimeout: 30_000,
       heartbeatInterval: 3000,
       retry: { initialRetryTime: 100, retries: 10 },
