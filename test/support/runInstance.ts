@@ -147,7 +147,10 @@ export class RunInstance {
   }
 
   tail(): string {
-    const last = this.logs.slice(-15).map((l) => `${l.msg}${l.err ? ` (${String(l.err)})` : ''}`);
-    return `last log lines: ${last.join(' | ')}; stderr: ${this.stderr.slice(-1500)}`;
+    const line = (l: LogLine) => `${l.msg}${l.err ? ` (${String(l.err)})` : ''}`;
+    const fatal = this.logs.filter((l) => l.level >= 60).map(line);
+    const errors = this.logs.filter((l) => l.level === 50).slice(-5).map(line);
+    const last = this.logs.slice(-10).map(line);
+    return `fatal: ${fatal.join(' | ') || 'none'}; last errors: ${errors.join(' | ') || 'none'}; last log lines: ${last.join(' | ')}; stderr: ${this.stderr.slice(-1500)}`;
   }
 }
