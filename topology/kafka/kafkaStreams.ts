@@ -34,8 +34,9 @@
  *  - per-record: refused before sending (TaskOutput) and decided by the production handler; one that
  *    still fails asynchronously is sent alone (at_least_once) or resets the task (exactly_once).
  *  - fatal (authorization, unsupported version/config, a handler's FAIL, unknown errors, or
- *    recoverable errors lasting longer than `maxTransientErrorMs`, or more than MAX_RESETS task
- *    resets without a successful commit in between): the instance goes to ERROR and emits 'error'.
+ *    recoverable errors lasting longer than `maxTransientErrorMs` without a successful commit, or
+ *    more than MAX_RESETS resets for corrupted state / refused records without one): the instance
+ *    goes to ERROR and emits 'error'.
  */
 import { EventEmitter } from 'node:events';
 import path from 'node:path';
@@ -69,7 +70,12 @@ const MAX_PENDING_OUTPUT = 50_000;
  */
 const BATCH_OVERHEAD_BYTES = 128;
 
-/** Task resets in a row without a successful commit before the instance gives up (a reset loop is a bug). */
+/**
+ * Resets for a non-retriable cause (corrupted state, a per-record send failure the size check did
+ * not foresee) in a row without a successful commit before the instance gives up: such a loop
+ * would otherwise repeat forever. Resets for retriable causes (the broker away) are bounded by
+ * maxTransientErrorMs instead.
+ */
 const MAX_RESETS = 5;
 
 /** Back-off of retried sends and commits: 100 ms doubling to 5 s. */
@@ -837,7 +843,8 @@ export class KafkaStreams extends EventEmitter {
         // If the assignment still gives us the task when the group has settled, it comes back.
         await this.resetTask(at, this.config.sessionTimeoutMs);
       } else {
-        await this.resetTask(at, backoffMs(this.resets));
+        if (c.kind !== 'retriable') this.resets++;
+        await this.resetTask(at, backoffMs(this.resets + this.commitAttempts++));
       }
     }
   }
@@ -846,14 +853,14 @@ export class KafkaStreams extends EventEmitter {
    * Closes a task dirty (its uncommitted work is dropped; under exactly_once its transaction is
    * aborted and its state wiped) and, after `delayMs`, creates it again if this instance is still
    * assigned it: it restores and continues from the last committed offsets, as Kafka Streams does
-   * for TaskCorruptedException. More than MAX_RESETS resets without a successful commit is fatal.
+   * for TaskCorruptedException.
    */
   private async resetTask(at: ActiveTask, delayMs: number): Promise<void> {
     const id = at.task.id;
     this.consumer?.pause(at.inputs);
     await this.closeTask(at, 'dirty');
-    if (++this.resets > MAX_RESETS) {
-      await this.fail(new Error(`task ${id}: ${this.resets} task resets without a successful commit in between`));
+    if (this.resets > MAX_RESETS) {
+      await this.fail(new Error(`task ${id}: ${this.resets} task resets (corrupted state or refused records) without a successful commit in between`));
       return;
     }
     this.metrics.inc('riskloop_task_resets_total', { task: id });

@@ -185,20 +185,24 @@ export function createKafkajsClient(opts: KafkajsClientOptions): KafkaClient {
           const existing = new Set(await admin.listTopics());
           const missing = specs.filter((s) => !existing.has(s.topic));
           if (missing.length === 0) return;
-          try {
-            await admin.createTopics({
-              waitForLeaders: true,
-              topics: missing.map((s) => ({
-                topic: s.topic,
-                numPartitions: s.partitions,
-                replicationFactor: s.replicationFactor,
-                configEntries: Object.entries(s.config ?? {}).map(([name, value]) => ({ name, value })),
-              })),
-            });
-          } catch (err) {
-            // Another instance may have created them at the same moment; that is fine.
-            if (!(err instanceof Error) || !/already exists/i.test(err.message)) throw err;
-          }
+          // KafkaJS waits for leaders but gives up on UNKNOWN_TOPIC_OR_PARTITION, which a broker that
+          // just started (KRaft metadata still propagating) answers for a new topic: retry that.
+          await retryTransient(async () => {
+            try {
+              await admin.createTopics({
+                waitForLeaders: true,
+                topics: missing.map((s) => ({
+                  topic: s.topic,
+                  numPartitions: s.partitions,
+                  replicationFactor: s.replicationFactor,
+                  configEntries: Object.entries(s.config ?? {}).map(([name, value]) => ({ name, value })),
+                })),
+              });
+            } catch (err) {
+              // Another instance may have created them at the same moment (or our previous attempt did).
+              if (!(err instanceof Error) || !/already exists/i.test(err.message)) throw err;
+            }
+          }, CREATE_TOPICS_RETRIES);
         },
         async committedOffsets(groupId, topics) {
           const res = await admin.fetchOffsets({ groupId, topics });
@@ -564,6 +568,9 @@ class KafkajsPartitionReader implements PartitionReader {
     if (c) await c.disconnect();
   }
 }
+
+/** Back-offs (ms) of createTopics retries. */
+const CREATE_TOPICS_RETRIES = [200, 500, 1000, 2000, 3000];
 
 /** Back-offs (ms) of sendOffsets retries: ~3 s in all, several times the time to write markers. */
 const SEND_OFFSETS_RETRIES = [20, 40, 80, 160, 320, 640, 1000, 1000];
