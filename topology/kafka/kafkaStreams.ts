@@ -745,7 +745,11 @@ export class KafkaStreams extends EventEmitter {
       if (!(await this.drainOutputs(at))) return false;
     }
     if (at.producer) {
-      if (offsets.length === 0 && !at.producer.inTransaction) return true;
+      if (offsets.length === 0 && !at.producer.inTransaction) {
+        // Nothing to commit and nothing failing: as good as a commit for ending a degraded spell.
+        if (!closing) this.committed(false);
+        return true;
+      }
       try {
         await at.producer.sendOffsets(this.config.applicationId, offsets);
         await at.producer.commit();
@@ -893,12 +897,15 @@ export class KafkaStreams extends EventEmitter {
     return this.troubleSince !== undefined && Date.now() - this.troubleSince > this.config.maxTransientErrorMs;
   }
 
-  /** A commit went through: the trouble, if any, is over. */
-  private committed(): void {
+  /**
+   * A commit went through (`real`), or there was nothing to commit and nothing failed: the trouble,
+   * if any, is over. Only a real commit ends a run of resets (MAX_RESETS).
+   */
+  private committed(real = true): void {
     this.troubleSince = undefined;
     this.commitAttempts = 0;
     this.nextCommitAt = 0;
-    this.resets = 0;
+    if (real) this.resets = 0;
     if (this.degraded) {
       this.degraded = false;
       this.log.info('recovered: commits go through again');
