@@ -17,6 +17,7 @@ const CUMULATIVE = new Set([
   'riskloop_processor_records_dropped',
   'riskloop_task_dropped_records',
   'riskloop_task_dead_letters',
+  'riskloop_task_reduced_dead_letters',
 ]);
 
 const HELP: Record<string, string> = {
@@ -34,6 +35,10 @@ const HELP: Record<string, string> = {
   riskloop_processor_records_dropped_total: 'Records dropped by each processor node, per task.',
   riskloop_task_dropped_records_total: 'Records dropped by the task, per reason.',
   riskloop_task_dead_letters_total: 'Records a task sent to the dead-letter topic.',
+  riskloop_task_reduced_dead_letters_total: 'Dead letters written reduced (size, SHA-256, masked excerpt) because the full one was too large.',
+  riskloop_runtime_errors_total: 'Recoverable errors the runtime met and handled, by class (retriable, migrated, corrupted, per-record), code and where.',
+  riskloop_task_resets_total: 'Tasks closed dirty and recreated (corrupted state, failed exactly_once transaction, fenced).',
+  riskloop_records_undeliverable_total: 'Output records the broker refused even alone (at_least_once), skipped with an error log line.',
   riskloop_task_process_latency_avg_seconds: 'Mean per-record processing latency of the task since start.',
   riskloop_task_process_latency_max_seconds: 'Max per-record processing latency of the task since start.',
 };

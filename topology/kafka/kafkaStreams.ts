@@ -945,6 +945,7 @@ export class KafkaStreams extends EventEmitter {
       }
       for (const [reason, n] of Object.entries(m.dropped)) this.metrics.set('riskloop_task_dropped_records', { task, reason }, n);
       this.metrics.set('riskloop_task_dead_letters', { task }, m.deadLetters);
+      this.metrics.set('riskloop_task_reduced_dead_letters', { task }, m.reducedDeadLetters);
       const l = m.processLatency;
       this.metrics.set('riskloop_task_process_latency_avg_ms', { task }, l.count ? l.totalMs / l.count : 0);
       this.metrics.set('riskloop_task_process_latency_max_ms', { task }, l.maxMs);
