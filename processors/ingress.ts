@@ -173,6 +173,22 @@ export function tokenizeChargeback(cb: Chargeback, tokenizer: Tokenizer, recordK
   };
 }
 
+/**
+ * A rejected chargeback as its dead letter keeps it: the account id replaced by its token wherever
+ * it occurs, PAN-like runs (12+ digits) masked in every string.
+ */
+export function maskedChargeback(cb: Chargeback, accountToken: string): Chargeback {
+  const scrub = (s: string): string => maskText(cb.accountId.length > 0 ? s.replaceAll(cb.accountId, accountToken) : s);
+  return {
+    ...cb,
+    chargebackId: scrub(cb.chargebackId),
+    transactionId: scrub(cb.transactionId),
+    accountId: accountToken,
+    reasonCode: scrub(cb.reasonCode),
+    currency: scrub(cb.currency),
+  };
+}
+
 /** The PAN field of a rejected record: BIN and last 4 at most, whatever its length or content. */
 function maskPanField(pan: string): string {
   if (pan.length <= 10) return '*'.repeat(pan.length);

@@ -38,7 +38,6 @@ import type {
   EntityStats,
   KycRecord,
   ModelRelease,
-  TokenizedChargeback,
   TrainingExample,
   Transaction,
 } from '../schemas/types.js';
@@ -54,10 +53,11 @@ import { DecideConfig, DecideProcessor } from './decide.js';
 import { DeviceTableConfig, addDeviceTable } from './deviceTable.js';
 import { enrichProcessor } from './enrich.js';
 import { type IdempotencyCounters, inFlightStore, newIdempotencyCounters, transactionIdProcessor } from './idempotency.js';
-import { IngressConfig, ingressProcessor, tokenizeChargeback } from './ingress.js';
+import { IngressConfig, ingressProcessor } from './ingress.js';
 import { addKycTable } from './kycTable.js';
 import { LabelJoinConfig, type UnmatchedLabel, addLabelJoin } from './labelJoin.js';
-import { EmptyValueError, MisroutedCounters, type PartitionCheckOptions, REROUTED_TOPIC_BASE, type Rerouted, isMisrouted, partitionCheckProcessor, reroutedProcessor } from './partitionCheck.js';
+import { MisroutedCounters, REROUTED_TOPIC_BASE, type Rerouted, partitionCheckProcessor, reroutedProcessor } from './partitionCheck.js';
+import { chargebackIngressProcessor } from './chargebackIngress.js';
 import type { ModelRegistry } from './modelRegistry.js';
 import { modelReleaseProcessor, modelReleasesStore } from './modelReleases.js';
 import { RulesProcessor, type RuleSetHolder } from './rules.js';
@@ -133,6 +133,7 @@ export const Nodes = {
   decisionsSink: 'decisions-sink',
   chargebacks: 'chargebacks-source',
   chargebacksTokenize: 'chargebacks-tokenize',
+  chargebackDeadLetters: 'chargeback-dead-letters',
   analystOutcomes: 'analyst-outcomes-source',
   analystOutcomesCheck: 'analyst-outcomes-check',
   kycCheck: 'kyc-partition-check',
@@ -222,12 +223,23 @@ export function riskLoopTopology(configInput: RiskLoopConfigInput, deps: RiskLoo
     valueSerde: serdes.chargebacks,
     timestampExtractor: (r) => byEventTime(r, 'reportedAt'),
   })
-    .addProcessor(Nodes.chargebacksTokenize, () => new ChargebackTokenizer(deps.tokenizer, check), Nodes.chargebacks)
+    .addProcessor(
+      Nodes.chargebacksTokenize,
+      chargebackIngressProcessor({
+        tokenizer: deps.tokenizer,
+        deadLetterChild: Nodes.chargebackDeadLetters,
+        encodeOriginal: (v) => serdes.chargebacks.serialize(v, topics.chargebacks.name),
+        ...(check ? { partitionCheck: check } : {}),
+      }),
+      Nodes.chargebacks,
+    )
     .addSource(Nodes.analystOutcomes, topics.analystOutcomes.name, {
       keySerde: Serdes.String,
       valueSerde: serdes.analystOutcomes,
       timestampExtractor: (r) => byEventTime(r, 'decidedAt'),
     });
+  if (hot) t.addSink(Nodes.chargebackDeadLetters, topics.deadLetters.name, { keySerde: Serdes.String, valueSerde: serdes.deadLetters }, Nodes.chargebacksTokenize);
+  else t.addProcessor(Nodes.chargebackDeadLetters, () => new DropRecords(), Nodes.chargebacksTokenize);
   const labelParents = hot ? [Nodes.chargebacksTokenize, Nodes.analystOutcomesCheck, Nodes.rerouted] : [Nodes.chargebacksTokenize, Nodes.analystOutcomes];
   if (hot) {
     t.addProcessor(
@@ -284,35 +296,6 @@ export function riskLoopTopology(configInput: RiskLoopConfigInput, deps: RiskLoo
 /** Drops what it receives (the side-only build's stand-in for the ingress dead-letter sink). */
 class DropRecords implements Processor<unknown, unknown> {
   process(): void {}
-}
-
-/**
- * Raw chargebacks carry the clear account id: tokenize them before they meet any store, then (in
- * the hot path) re-route one that is on the wrong partition for its account token.
- */
-class ChargebackTokenizer implements Processor<string, Chargeback, string, TokenizedChargeback | Rerouted> {
-  private ctx!: ProcessorContext<string, TokenizedChargeback | Rerouted>;
-  private children: string[] = [];
-  constructor(
-    private readonly tokenizer: Tokenizer,
-    private readonly check: (PartitionCheckOptions & { rerouteChild: string }) | undefined,
-  ) {}
-  init(ctx: ProcessorContext<string, TokenizedChargeback | Rerouted>): void {
-    this.ctx = ctx;
-    this.children = ctx.childNames().filter((c) => c !== this.check?.rerouteChild);
-  }
-  process(r: Record<string, Chargeback>): void {
-    // A tombstone: chargebacks are events, there is nothing to delete (dead letter EMPTY_VALUE).
-    if (r.value === null) throw new EmptyValueError('chargeback');
-    // A mismatch throws an error that names no identifier; the processing handler dead-letters the
-    // record (masked) and the stream goes on.
-    const cb = tokenizeChargeback(r.value, this.tokenizer, r.key);
-    if (this.check !== undefined && isMisrouted(this.ctx, cb.accountToken, this.check)) {
-      this.ctx.forward({ key: cb.accountToken, value: { kind: 'chargeback', value: cb }, timestamp: r.timestamp, headers: {} }, this.check.rerouteChild);
-      return;
-    }
-    for (const child of this.children) this.ctx.forward({ key: cb.accountToken, value: cb, timestamp: r.timestamp, headers: {} }, child);
-  }
 }
 
 /** A label for a transaction this loop has no snapshot of becomes a dead letter with its reason. */

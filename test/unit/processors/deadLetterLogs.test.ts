@@ -96,13 +96,16 @@ describe('dead-letter log lines', () => {
     // Deserialization path (runtime handler): bytes that are no Transaction, with a PAN in them.
     await driver.pipeRaw(t.transactions.name, { key: Buffer.from(token), value: Buffer.from(`\u00ff\u00ff${PAN} ${account}`, 'latin1'), timestamp: T0 + 2000 });
     const cb: Chargeback = { chargebackId: 'cb-1', transactionId: 'tx-ok', accountId: account, reasonCode: '10.4', amountMinor: 2500, currency: 'EUR', reportedAt: T0 + 3000, fraud: true };
-    // Processing path (runtime handler): the key is not the token of the chargeback's account.
+    // Chargeback ingress path: the key is not the token of the chargeback's account.
     await chargebacks.pipeInput(f.tokenizer.accountToken('ACC-OTHER'), cb, cb.reportedAt);
+    // Processing path (runtime handler): a KYC row keyed by another account's token.
+    const kyc = driver.createInputTopic(t.kyc.name, Serdes.String, f.serdes.kyc);
+    await kyc.pipeInput(f.tokenizer.accountToken('ACC-OTHER'), { accountToken: token, entityType: 'PERSON', status: 'VERIFIED', riskTier: 'LOW', accountOpenedAt: T0 - 1000, pep: false, sanctioned: false, watchlistHits: 0, country: 'DE', updatedAt: T0 + 2500 }, T0 + 2500);
     // Label path: a chargeback for a transaction this loop never decided.
     await chargebacks.pipeInput(token, { ...cb, chargebackId: 'cb-2', transactionId: 'tx-never' }, cb.reportedAt + 1);
 
     const written = letters.readValuesToList() as DeadLetter[];
-    expect(written).toHaveLength(4);
+    expect(written).toHaveLength(5);
     const logged = lines().filter((l) => l.event === 'dead-letter');
     expect(logged).toHaveLength(written.length);
     // Each letter has its line: same reason, same source position.
@@ -113,6 +116,7 @@ describe('dead-letter log lines', () => {
     }
     expect(logged.find((l) => l.msg === 'transaction rejected at ingress')).toMatchObject({ transactionId: 'tx-luhn', reason: 'INVALID_PAN_LUHN' });
     expect(logged.find((l) => l.msg === 'label for no known decision snapshot')).toMatchObject({ transactionId: 'tx-never', reason: 'UNKNOWN_TRANSACTION' });
+    expect(logged.find((l) => l.msg === 'chargeback rejected at ingress')).toMatchObject({ reason: 'ACCOUNT_TOKEN_MISMATCH' });
     expect(logged.filter((l) => l.msg === 'record sent to dead-letter topic').map((l) => l.phase).sort()).toEqual(['DESERIALIZATION', 'PROCESSING']);
     const all = raw.join('\n');
     for (const secret of [PAN, '4111111111111112', account, 'ACC-OTHER']) expect(all).not.toContain(secret);
