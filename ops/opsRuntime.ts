@@ -54,6 +54,34 @@ export function modelRoles(models: ModelRegistry | undefined): { version: string
   return out;
 }
 
+/** Exports the loop's in-process counters (re-routes, idempotency) as Prometheus counters, read at scrape. */
+export function registerLoopCounters(registry: Registry, loop: LoopCounters): void {
+  new Counter({
+    name: 'riskloop_misrouted_records_total',
+    help: 'Account-keyed input records found on the wrong partition for their key (producer partitioner not murmur2) and re-routed to the owning task, by source topic.',
+    labelNames: ['topic'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [topic, n] of loop.misrouted.entries()) this.inc({ topic }, n);
+    },
+  });
+  new Counter({
+    name: 'riskloop_transaction_retries_total',
+    help: 'Transactions received again for an id already seen, by outcome: repeated (stored decision sent again), reused (another transaction with the id, dead-lettered), not_replayable, retry_of_undecided.',
+    labelNames: ['outcome'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const c = loop.idempotency;
+      this.inc({ outcome: 'repeated' }, c.repeated);
+      this.inc({ outcome: 'reused' }, c.reused);
+      this.inc({ outcome: 'not_replayable' }, c.notReplayable);
+      this.inc({ outcome: 'retry_of_undecided' }, c.retriesOfUndecided);
+    },
+  });
+}
+
 export async function startOps(server: OpsServerConfigInput, deps: OpsRuntimeDeps): Promise<OpsRuntime> {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'riskloop_process_' });
@@ -70,33 +98,7 @@ export async function startOps(server: OpsServerConfigInput, deps: OpsRuntimeDep
       this.set({ kind: 'block_cache' }, m.blockCache);
     },
   });
-  const loop = deps.loopCounters;
-  if (loop !== undefined) {
-    new Counter({
-      name: 'riskloop_misrouted_records_total',
-      help: 'Account-keyed input records found on the wrong partition for their key (producer partitioner not murmur2) and re-routed to the owning task, by source topic.',
-      labelNames: ['topic'],
-      registers: [registry],
-      collect() {
-        this.reset();
-        for (const [topic, n] of loop.misrouted.entries()) this.inc({ topic }, n);
-      },
-    });
-    new Counter({
-      name: 'riskloop_transaction_retries_total',
-      help: 'Transactions received again for an id already seen, by outcome: repeated (stored decision sent again), reused (another transaction with the id, dead-lettered), not_replayable, retry_of_undecided.',
-      labelNames: ['outcome'],
-      registers: [registry],
-      collect() {
-        this.reset();
-        const c = loop.idempotency;
-        this.inc({ outcome: 'repeated' }, c.repeated);
-        this.inc({ outcome: 'reused' }, c.reused);
-        this.inc({ outcome: 'not_replayable' }, c.notReplayable);
-        this.inc({ outcome: 'retry_of_undecided' }, c.retriesOfUndecided);
-      },
-    });
-  }
+  if (deps.loopCounters !== undefined) registerLoopCounters(registry, deps.loopCounters);
   const decisions = new DecisionMetrics(registry, () => modelRoles(deps.models));
   const bridge = new RuntimeMetricsBridge(registry, () => Object.values(deps.streams).map((s) => s.metrics));
   const consumer = new OutputTopicsConsumer(
