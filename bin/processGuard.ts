@@ -92,7 +92,15 @@ export class ProcessGuard {
     this.failing = true;
     this.firstFailed = runtime;
     this.opts.logger.fatal(
-      { runtime, reason, err: message(err), exitCode: code, exitWithinMs: this.hardExitMs },
+      {
+        runtime,
+        reason,
+        err: message(err),
+        // Where an uncaught error came from is the whole diagnosis; library errors carry no payloads.
+        ...(code === EXIT_UNCAUGHT && err instanceof Error ? { stack: err.stack } : {}),
+        exitCode: code,
+        exitWithinMs: this.hardExitMs,
+      },
       `riskloop run: ${runtime} failed (${reason}${err === undefined ? '' : `: ${message(err)}`}); closing and exiting with ${code}`,
     );
     // Not unref'd: this timer is what guarantees the bound when a close hangs on a dead broker.

@@ -72,7 +72,9 @@ async function startPair(guarantee: 'at_least_once' | 'exactly_once', transactio
   await produce(brokers(), catalogue.deviceSignals.name, data.devices.map((r) => ({ key: r.key, value: serdes.deviceSignals.serialize(r.value), timestamp: String(r.value.eventTime) })));
   const instance = (name: 'a' | 'b') => new RunInstance(`${guarantee} ${name}`, { ...base, RISKLOOP_INSTANCE_ID: name, RISKLOOP_STATE_DIR: path.join(stateRoot, id, name) });
   const pair: Pair = { id, catalogue, serdes, data, a: instance('a'), b: instance('b'), traffic: new Traffic(brokers(), catalogue.transactions.name, serdes), next: 0, sent: [] };
-  await Promise.all([pair.a.start(), pair.b.start()]);
+  await pair.a.start();
+  await pair.a.waitReady(180_000);
+  await pair.b.start();
   await Promise.all([pair.a.waitReady(180_000), pair.b.waitReady(180_000)]);
   return pair;
 }
@@ -88,7 +90,7 @@ async function stopPair(p: Pair | undefined): Promise<void> {
  * Sends traffic at RATE while `during` runs (at least `minSeconds`), then counts the phase's
  * transactions by id and prints the counts.
  */
-async function phase(p: Pair, name: string, during: () => Promise<void>, opts: { minSeconds?: number; maxSeconds?: number } = {}): Promise<Counts> {
+async function phase(p: Pair, name: string, during: () => Promise<void>, opts: { minSeconds?: number; maxSeconds?: number; down?: RunInstance[] } = {}): Promise<Counts> {
   const maxSeconds = opts.maxSeconds ?? 120;
   const slice = p.data.transactions.slice(p.next, p.next + RATE * maxSeconds);
   if (slice.length < RATE * maxSeconds) throw new Error(`test data too small for phase ${name}`);
@@ -99,6 +101,10 @@ async function phase(p: Pair, name: string, during: () => Promise<void>, opts: {
   const rest = (opts.minSeconds ?? 5) * 1000 - (Date.now() - t0);
   if (rest > 0) await sleep(rest);
   await p.traffic.stop();
+  for (const i of [p.a, p.b]) {
+    // An instance that died (not one the phase stopped on purpose) fails the phase at once.
+    if (!i.running && !(opts.down ?? []).includes(i)) throw new Error(`${i.name} is not running at the end of phase ${name}: ${JSON.stringify(i.exit)}; ${i.tail()}`);
+  }
   const ids = p.traffic.sentIds.slice(before);
   p.sent.push(...ids);
   p.next += ids.length;
@@ -229,7 +235,7 @@ for (const guarantee of ['at_least_once', 'exactly_once'] as const) {
         console.log(`[faults] ${p!.id} SIGTERM under load: exit ${stopped.code} after ${stopped.ms} ms`);
         await p!.a.waitReady(180_000);
         await sleep(4000);
-      }, { minSeconds: 15 });
+      }, { minSeconds: 15, down: [p!.b] });
       expect(stopped!.code).toBe(0);
       expect(stopped!.ms).toBeLessThan(30_000);
       expect(c.lost).toBe(0);

@@ -148,7 +148,7 @@ export class RunInstance {
 
   tail(): string {
     const line = (l: LogLine) => `${l.msg}${l.err ? ` (${String(l.err)})` : ''}`;
-    const fatal = this.logs.filter((l) => l.level >= 60).map(line);
+    const fatal = this.logs.filter((l) => l.level >= 60).map((l) => `${line(l)}${l.stack ? ` at ${String(l.stack).split('\n').slice(1, 6).join(' ')}` : ''}`);
     const errors = this.logs.filter((l) => l.level === 50).slice(-5).map(line);
     const last = this.logs.slice(-10).map(line);
     return `fatal: ${fatal.join(' | ') || 'none'}; last errors: ${errors.join(' | ') || 'none'}; last log lines: ${last.join(' | ')}; stderr: ${this.stderr.slice(-1500)}`;
