@@ -7,6 +7,7 @@
  *   score        ONNX inference cost per transaction at batch sizes 1, 16, 64, 256
  *   restore      restore of a store holding >= 1M keys from its changelog
  *   soak         the loop at a steady rate for >= 10 minutes, RSS and heap sampled (only when named or BENCH_SOAK=1)
+ *   decide       decide() and POST /v1/decisions latency at 250-2000 tx/s beside topic-to-topic, loop CPU-ms/1000 (bench/decide.ts)
  *   recovery     two `riskloop run` instances, one SIGKILLed and restarted: time to decisions flowing again, latency after (bench/recovery.ts)
  * Default: all but soak. Starts the local stack (stack/stack.sh up) when KAFKA_BROKERS is unset.
  * Each writes bench/results/<name>.json; then the charts (latency.png, throughput.png) and a table.
@@ -18,7 +19,7 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { benchEnv, type BenchEnv } from './loop/common.js';
 
-const NAMES = ['passthrough', 'loop-alo', 'loop-eos', 'latency', 'score', 'restore', 'soak', 'recovery'] as const;
+const NAMES = ['passthrough', 'loop-alo', 'loop-eos', 'latency', 'score', 'restore', 'soak', 'recovery', 'decide'] as const;
 type Name = (typeof NAMES)[number];
 
 const Args = z.object({
@@ -99,6 +100,9 @@ async function main(): Promise<void> {
     } else if (name === 'restore') {
       const { restoreBench } = await import('./loop/restore.js');
       await restoreBench(env, { keys: args.restoreKeys });
+    } else if (name === 'decide') {
+      const { decideBench } = await import('./decide.js');
+      await decideBench(env, { customers: args.customers, rates: args.rates.filter((r) => r <= 2000), seconds: args.rateSeconds });
     } else if (name === 'recovery') {
       const { recoveryBench } = await import('./recovery.js');
       for (const guarantee of ['exactly_once', 'at_least_once'] as const) await recoveryBench(env, { guarantee, customers: args.customers });
