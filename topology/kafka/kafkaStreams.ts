@@ -211,7 +211,7 @@ export class KafkaStreams extends EventEmitter {
     this.consumer = consumer;
     await consumer.start(this.topology.sourceTopics(), {
       onAssignment: (tps) => this.onAssignment(tps),
-      onBatch: (batch) => this.onBatch(batch),
+      onBatch: (batch, heartbeat) => this.onBatch(batch, heartbeat),
       onCrash: (err) => void this.fail(err),
       onRestart: (err) => this.noteTrouble(classifyError(err), 'consumer', err),
     });
@@ -557,10 +557,15 @@ export class KafkaStreams extends EventEmitter {
 
   // ---------------------------------------------------------------- processing
 
-  private onBatch(batch: FetchedBatch): Promise<void> {
+  private onBatch(batch: FetchedBatch, heartbeat: () => Promise<void>): Promise<void> {
+    // KafkaJS heartbeats between batches only; while this one waits for the stream thread (a commit,
+    // a rebalance's task closes) and is processed, keep heartbeating so that a 10 s session does
+    // not take a busy member for a dead one. A heartbeat that learns of a rebalance throws: the
+    // runner finds out on its own after the batch, so the error is dropped here.
+    const beat = setInterval(() => void heartbeat().catch(() => undefined), this.config.heartbeatIntervalMs);
     // Errors never go back into KafkaJS (it would retry the batch, then crash the consumer): they
     // are handled here, by class.
-    return this.mutex.run(() => this.processBatch(batch).catch((err) => this.handleError(err, 'process')));
+    return this.mutex.run(() => this.processBatch(batch).catch((err) => this.handleError(err, 'process'))).finally(() => clearInterval(beat));
   }
 
   private async processBatch(batch: FetchedBatch): Promise<void> {
