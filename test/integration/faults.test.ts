@@ -308,7 +308,8 @@ async function velocityCheck(p: Pair, n: number): Promise<{ checked: number; exa
 
 async function readDecisions(p: Pair, ids: ReadonlySet<string>): Promise<Decision[]> {
   const out: Decision[] = [];
-  const records = await readTopic(brokers(), p.catalogue.decisions.name, { done: (rs) => rs.length > 0 && out.length >= ids.size, idleMs: 3000, timeoutMs: 60_000 });
+  // Every one of them is on the topic already (the phase counted them): read to the end.
+  const records = await readTopic(brokers(), p.catalogue.decisions.name, { idleMs: 3000, timeoutMs: 60_000 });
   await p.serdes.decisions.prefetch?.(records.map((r) => r.value!));
   for (const r of records) {
     const d = p.serdes.decisions.deserialize(r.value!);
