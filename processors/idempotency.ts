@@ -211,6 +211,37 @@ export class TransactionIdProcessor implements Processor<string, RiskContext, st
   }
 }
 
+/** Name of the side-only build's store of transaction ids already counted. */
+export const SEEN_IDS_STORE = 'transaction-ids-seen';
+
+export function seenIdsStore(): KeyValueStoreBuilder<string, number> {
+  // A replay's side phase is one bounded run: memory, not logged, gone with the run.
+  return Stores.keyValue(SEEN_IDS_STORE, Serdes.String, Serdes.Long, { persistent: false, logged: false });
+}
+
+/**
+ * The side-only build (a replay's first phase) has no decisions to check retries against; it still
+ * must count a retried transaction once in the entity statistics, as the live loop does. This
+ * forwards the first reception of each transaction id (in this run) and drops the others.
+ */
+export class FirstSightProcessor implements Processor<string, RiskContext, string, RiskContext> {
+  private ctx!: ProcessorContext<string, RiskContext>;
+  private seen!: KeyValueStore<string, number>;
+
+  init(ctx: ProcessorContext<string, RiskContext>): void {
+    this.ctx = ctx;
+    this.seen = ctx.getStateStore(SEEN_IDS_STORE);
+  }
+
+  process(record: Record<string, RiskContext>): void {
+    if (record.value === null || record.value === undefined) return this.ctx.recordDropped('null-value');
+    const id = record.value.txn.transactionId;
+    if (this.seen.get(id) !== undefined) return;
+    this.seen.put(id, record.value.txn.eventTime);
+    this.ctx.forward(record);
+  }
+}
+
 export function transactionIdProcessor(
   config: IdempotencyConfig,
   counters: IdempotencyCounters = newIdempotencyCounters(),

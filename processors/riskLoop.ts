@@ -52,7 +52,7 @@ import { CrossEntityNodes, addCrossEntitySide, addCrossEntityTable } from './cro
 import { DecideConfig, DecideProcessor } from './decide.js';
 import { DeviceTableConfig, addDeviceTable } from './deviceTable.js';
 import { enrichProcessor } from './enrich.js';
-import { type IdempotencyCounters, inFlightStore, newIdempotencyCounters, transactionIdProcessor } from './idempotency.js';
+import { FirstSightProcessor, type IdempotencyCounters, inFlightStore, newIdempotencyCounters, seenIdsStore, transactionIdProcessor } from './idempotency.js';
 import { IngressConfig, ingressProcessor } from './ingress.js';
 import { addKycTable } from './kycTable.js';
 import { LabelJoinConfig, type UnmatchedLabel, addLabelJoin } from './labelJoin.js';
@@ -264,11 +264,14 @@ export function riskLoopTopology(configInput: RiskLoopConfigInput, deps: RiskLoo
   }
 
   // Device / IP / merchant statistics: side sub-topologies out, a global table back in.
+  if (side && !hot) {
+    // The side-only build counts each transaction id once too (idempotency.ts, FirstSightProcessor).
+    t.addProcessor(Nodes.transactionIds, () => new FirstSightProcessor(), Nodes.ingress).addStateStore(seenIdsStore(), [Nodes.transactionIds]);
+  }
   if (side) {
     addCrossEntitySide(t, {
-      // After the transaction-id check when the hot path is built (a retry is counted once); the
-      // side-only build (a replay's first phase) has no decisions to check against.
-      ingress: hot ? Nodes.transactionIds : Nodes.ingress,
+      // After the transaction-id check (a retry is counted once), in every build.
+      ingress: Nodes.transactionIds,
       labelParents,
       statsTopic: topics.entityStats.name,
       statsSerde: serdes.entityStats,

@@ -175,4 +175,18 @@ describe('idempotency by transaction id', () => {
     expect(letters[1]!.offset).toBe(1);
     expect(counters.retriesOfUndecided).toBe(1);
   });
+
+  it.each(['all', 'side'] as const)('counts a retry once in the entity statistics (%s build)', async (parts) => {
+    const f = await riskLoopFixture({ config: { parts } });
+    driver = await TopologyTestDriver.create(f.topology, { errorHandlers: parts === 'side' ? { deserialization: () => 'CONTINUE', processing: () => 'CONTINUE', production: () => 'FAIL' } : f.errorHandlers, initialWallClockTimeMs: T0 });
+    const input = driver.createInputTopic(f.catalogue.transactions.name, Serdes.String, f.serdes.transactions);
+    const key = f.tokenizer.accountToken('ACC-A');
+    // Everything entity-activity wrote for the side: per-entity activity and the merchant attribution.
+    const activity = () => driver!.readRaw('riskloop-entity-activity-repartition').length + driver!.readRaw('riskloop-label-attribution-repartition').length;
+    await input.pipeInput(key, txn({ transactionId: 'tx-1', eventTime: T0 }), T0);
+    const once = activity();
+    expect(once).toBeGreaterThan(0);
+    await input.pipeInput(key, txn({ transactionId: 'tx-1', eventTime: T0 }), T0 + 5_000);
+    expect(activity()).toBe(once);
+  });
 });
