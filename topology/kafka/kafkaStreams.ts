@@ -525,9 +525,16 @@ export class KafkaStreams extends EventEmitter {
     this.tasks.delete(at.task.id);
     for (const tp of at.inputs) if (this.taskByPartition.get(tpKey(tp)) === at) this.taskByPartition.delete(tpKey(tp));
     let clean = mode === 'clean' && wasRunning;
+    let checkpoint: Map<string, number> | undefined;
     if (clean) {
       try {
-        clean = await this.commitTask(at, true);
+        // The checkpoint is read after our changelog records are acknowledged and before the commit:
+        // under exactly_once the next owner cannot write to the changelog before our commit ends
+        // (its InitProducerId waits for it), so these ends are ours; a checkpoint read after the
+        // commit could include the next owner's first records, which this state does not hold.
+        clean = await this.commitTask(at, true, async () => {
+          checkpoint = await this.changelogEnds(at);
+        });
       } catch (err) {
         this.log.warn({ task: at.task.id, err: (err as Error).message }, 'commit on close failed; closing dirty');
         clean = false;
@@ -540,19 +547,20 @@ export class KafkaStreams extends EventEmitter {
       if (at.producer?.inTransaction) await at.producer.abort().catch(() => undefined);
     }
     await at.task.close({ wipe: !clean && this.eos });
-    if (clean) await this.writeTaskCheckpoint(at);
+    if (clean && checkpoint?.size) await writeCheckpoint(at.task.taskDir, checkpoint);
     await at.producer?.disconnect().catch(() => undefined);
     this.metrics.remove({ task: at.task.id });
     this.log.info({ task: at.task.id, mode: clean ? 'clean' : 'dirty' }, 'task closed');
   }
 
-  private async writeTaskCheckpoint(at: ActiveTask): Promise<void> {
+  /** End offset of each of the task's changelog partitions. */
+  private async changelogEnds(at: ActiveTask): Promise<Map<string, number>> {
     const offsets = new Map<string, number>();
     for (const c of at.task.changelogPartitions()) {
       const ends = await this.admin!.endOffsets(c.topic);
       offsets.set(tpKey(c), ends.get(c.partition) ?? 0);
     }
-    if (offsets.size) await writeCheckpoint(at.task.taskDir, offsets);
+    return offsets;
   }
 
   // ---------------------------------------------------------------- processing
@@ -737,13 +745,14 @@ export class KafkaStreams extends EventEmitter {
    * (fenced, or its transaction failed: see handleError). `closing`: the task is being closed, so a
    * failure only makes the close dirty, without resetting it.
    */
-  private async commitTask(at: ActiveTask, closing = false): Promise<boolean> {
+  private async commitTask(at: ActiveTask, closing = false, beforeCommit?: () => Promise<void>): Promise<boolean> {
     const t0 = performance.now();
     const offsets = await at.task.commit();
     if (closing) {
       // Closing: any failure makes the close dirty (closeTask catches it); nothing to reset.
       if (at.output.size) await at.pump.push(at.output.drain());
       await at.pump.drain();
+      await beforeCommit?.();
     } else {
       await this.sendOutputs(at);
       if (at.status === 'closed') return false;
