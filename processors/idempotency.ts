@@ -34,6 +34,15 @@
  * without its ingress time, see `fingerprintOf`) differs, and the record becomes a dead letter TRANSACTION_ID_REUSED: answering a different payment with another one's
  * decision would be wrong both ways. A retry of a transaction whose snapshot predates `decided`
  * (written by an older version) becomes a dead letter DUPLICATE_NOT_REPLAYABLE.
+ *
+ * Guarantees. Under exactly_once the snapshot and the decision are written in one transaction, so
+ * a retry finds exactly the decision that was emitted, and a crash loses or doubles neither. Under
+ * at_least_once a crash reprocesses what was not committed: usually the snapshot was not restored
+ * either and the transaction is decided again (an ordinary at_least_once duplicate, not flagged);
+ * if the snapshot's changelog got out before the crash but the decision did not, the reprocessed
+ * transaction comes out as a repeat (duplicate = true) that is the only copy on the topic. Readers
+ * that must count every decision take the first record per transactionId (the audit sink does:
+ * ON CONFLICT DO NOTHING); the metrics consumer skips duplicates and may then miss that one.
  */
 import { createHash } from 'node:crypto';
 import { buildDeadLetter } from '../schemas/deadLetter.js';
