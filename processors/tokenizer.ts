@@ -173,9 +173,9 @@ export class Tokenizer {
   }
 
   /**
-   * A stable pseudonym for an identifier that had to be taken out of the clear (an id with a
-   * PAN-like digit run, see ingress.ts). Keyed by the non-rotating account key, so that the same id
-   * arriving on another topic (a chargeback's transactionId) gets the same pseudonym and still joins.
+   * A stable pseudonym for an identifier that had to be taken out of the clear (a merchant,
+   * terminal, device or chargeback id holding a card number, see ingress.ts; transaction ids are
+   * never rewritten). Keyed by the non-rotating account key, so the same id always gets the same one.
    */
   identifierPseudonym(identifier: string): string {
     return 'id_' + mac(this.accountKey, IDENTIFIER_DOMAIN + identifier);
