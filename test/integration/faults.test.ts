@@ -261,11 +261,25 @@ for (const guarantee of ['at_least_once', 'exactly_once'] as const) {
       expect(c.duplicates).toBe(0);
       expectUp(p!, 'the hostile records');
       const letters = (await deadLetters(brokers(), p!.catalogue, p!.serdes, 3000, before.length + 2)).slice(before.length).filter((l) => l.sourceTopic === topic);
-      console.log(`[faults] ${p!.id} hostile records: dead letters ${JSON.stringify(letters.map((l) => ({ reason: l.reason, offset: l.offset, valueBytes: l.value?.length ?? null, message: l.message.slice(0, 120) })))}`);
+      const shown = letters.map((l) => ({
+        reason: l.reason,
+        offset: l.offset,
+        valueBytes: l.value?.length ?? null,
+        reduced: l.reduced ? { originalSize: l.reduced.originalSize, sha256: l.reduced.sha256.slice(0, 16), excerptBytes: l.reduced.excerpt.length } : null,
+        message: l.message.slice(0, 100),
+      }));
+      console.log(`[faults] ${p!.id} hostile records: dead letters ${JSON.stringify(shown)}`);
       expect(letters.length, 'one dead letter each for the near-limit record and the tombstone').toBe(2);
-      // The near-limit record's letter is the reduced one: it cannot carry the original bytes.
-      expect(letters.every((l) => (l.value?.length ?? 0) < 1_000_000)).toBe(true);
-      expect(letters.every((l) => l.reason.length > 0)).toBe(true);
+      const [big, tombstone] = [...letters].sort((x, y) => x.offset - y.offset) as [(typeof letters)[0], (typeof letters)[0]];
+      // The near-limit record's letter is the reduced one (it cannot carry the original bytes):
+      // reason, source position, the original size and a hash instead of the payload.
+      expect(big.reason.length).toBeGreaterThan(0);
+      expect(big.reduced, 'the near-limit record becomes a reduced dead letter').toBeTruthy();
+      expect(big.reduced!.originalSize).toBeGreaterThanOrEqual(huge.length);
+      expect(big.reduced!.excerpt.length).toBeLessThan(1024);
+      expect(big.value?.length ?? 0).toBeLessThan(1024);
+      expect(tombstone.reason).toBe('EMPTY_VALUE');
+      expect(tombstone.offset).toBe(big.offset + 1);
 
       // A restart of both does not crash on them (their offsets are committed past them).
       await Promise.all([p!.a.term(30_000), p!.b.term(30_000)]);
