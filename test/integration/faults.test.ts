@@ -5,9 +5,11 @@
  * counts, by transaction id, what reached the decisions topic (read_committed) against what is on
  * the transactions topic, and prints its counts.
  *
- *  - at_least_once and exactly_once: b SIGKILLed and restarted 3 times: a never goes to ERROR nor
- *    exits, both /readyz return to 200 by themselves; 0 lost (and 0 duplicates under exactly_once).
- *  - exactly_once: the broker stopped for 15 s and started again; the schema registry stopped for
+ *  - at_least_once and exactly_once: b SIGKILLed and restarted 3 times, then the broker stopped for
+ *    15 s and started again: neither instance goes to ERROR nor exits, both /readyz return to 200
+ *    by themselves; 0 lost (and 0 duplicates under exactly_once); velocity (account.count_7d)
+ *    exact under exactly_once, over-counts under at_least_once printed.
+ *  - exactly_once: the schema registry stopped for
  *    20 s (no dead letters for valid records); b's state folder deleted while it is down (restored
  *    from the changelogs: velocity counts stay exact); SIGTERM under load (b exits 0 within 30 s);
  *    a near-limit record (1 048 400 random bytes) and a tombstone on the transactions topic (dead
@@ -41,7 +43,7 @@ import { assertControllable, stack } from '../support/stackControl.js';
 const stateRoot = mkdtempSync(path.join(os.tmpdir(), 'riskloop-faults-'));
 afterAll(() => rmSync(stateRoot, { recursive: true, force: true }));
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-const RATE = 150;
+const RATE = 120;
 const DAY = 86_400_000;
 const io = { out: () => undefined, err: (l: string) => console.error(l), env: process.env };
 
@@ -108,8 +110,10 @@ async function phase(p: Pair, name: string, during: () => Promise<void>, opts: {
   const ids = p.traffic.sentIds.slice(before);
   p.sent.push(...ids);
   p.next += ids.length;
+  const t1 = Date.now();
   const counts = await countDecisions(brokers(), p.catalogue, p.serdes, new Set(ids), 240_000);
-  console.log(`[faults] ${describeCounts(`${p.id} ${name}`, counts)} (${((Date.now() - t0) / 1000).toFixed(0)} s, failed sends retried: ${p.traffic.failedSends})`);
+  const s = (ms: number) => (ms / 1000).toFixed(0);
+  console.log(`[faults] ${describeCounts(`${p.id} ${name}`, counts)} (traffic ${s(t1 - t0)} s, counting ${s(Date.now() - t1)} s; failed sends retried: ${p.traffic.failedSends})`);
   return counts;
 }
 
@@ -131,7 +135,7 @@ async function bothReady(p: Pair, what: string, timeoutMs = 180_000): Promise<nu
 /** SIGKILL b, start it again 2 s later, three times; a must ride it out each time. */
 async function killCycles(p: Pair): Promise<void> {
   for (let k = 1; k <= 3; k++) {
-    await sleep(4000);
+    await sleep(3000);
     await p.b.kill();
     await sleep(2000);
     expect(p.a.running, `a exited after b's kill #${k}: ${p.a.tail()}`).toBe(true);
@@ -145,7 +149,7 @@ for (const guarantee of ['at_least_once', 'exactly_once'] as const) {
   describe(`two instances under ${guarantee}`, () => {
     let p: Pair | undefined;
     beforeAll(async () => {
-      p = await startPair(guarantee, guarantee === 'exactly_once' ? RATE * 120 * 7 : RATE * 120);
+      p = await startPair(guarantee, guarantee === 'exactly_once' ? RATE * 120 * 7 : RATE * 120 * 2);
     });
     afterAll(() => stopPair(p));
 
@@ -164,8 +168,6 @@ for (const guarantee of ['at_least_once', 'exactly_once'] as const) {
       expectUp(p!, 'the kills');
     });
 
-    if (guarantee !== 'exactly_once') return;
-
     it('broker stopped for 15 s and started again: the loop recovers by itself', { timeout: 600_000 }, async () => {
       assertControllable(brokers(), schemaRegistryUrl());
       const c = await phase(
@@ -182,9 +184,11 @@ for (const guarantee of ['at_least_once', 'exactly_once'] as const) {
       );
       expect(c.timedOut).toBe(false);
       expect(c.lost).toBe(0);
-      expect(c.duplicates).toBe(0);
+      if (guarantee === 'exactly_once') expect(c.duplicates).toBe(0);
       expectUp(p!, 'the broker restart');
     });
+
+    if (guarantee !== 'exactly_once') return;
 
     it('schema registry stopped for 20 s: no dead letters for valid records, no crash', { timeout: 600_000 }, async () => {
       assertControllable(brokers(), schemaRegistryUrl());
