@@ -86,35 +86,50 @@ export class ProcessGuard {
   private fail(runtime: string, reason: string, err: unknown, code: number): void {
     if (this.failing) {
       // The first failure decides the exit; later ones in other parts (often consequences) are traced.
-      if (runtime !== this.firstFailed) this.opts.logger.warn({ runtime, reason, err: message(err) }, 'further failure while exiting');
+      if (runtime !== this.firstFailed) this.log(() => this.opts.logger.warn({ runtime, reason, err: message(err) }, 'further failure while exiting'));
       return;
     }
     this.failing = true;
     this.firstFailed = runtime;
-    this.opts.logger.fatal(
-      {
-        runtime,
-        reason,
-        err: message(err),
-        // Where an uncaught error came from is the whole diagnosis; library errors carry no payloads.
-        ...(code === EXIT_UNCAUGHT && err instanceof Error ? { stack: err.stack } : {}),
-        exitCode: code,
-        exitWithinMs: this.hardExitMs,
-      },
-      `riskloop run: ${runtime} failed (${reason}${err === undefined ? '' : `: ${message(err)}`}); closing and exiting with ${code}`,
-    );
-    // Not unref'd: this timer is what guarantees the bound when a close hangs on a dead broker.
+    // The bound first: nothing after this line (a log write to a closed stdout, a close that hangs
+    // on a dead broker) may keep the process alive. Not unref'd, for the same reason.
     const hard = setTimeout(() => {
-      this.opts.logger.fatal({ exitCode: code, afterMs: this.hardExitMs }, 'close did not finish in time; exiting now');
+      this.log(() => this.opts.logger.fatal({ exitCode: code, afterMs: this.hardExitMs }, 'close did not finish in time; exiting now'));
       this.exit(code);
     }, this.hardExitMs);
-    this.opts
-      .close()
-      .catch((e: unknown) => this.opts.logger.warn({ err: message(e) }, 'close after failure failed'))
+    this.log(() =>
+      this.opts.logger.fatal(
+        {
+          runtime,
+          reason,
+          err: message(err),
+          // Where an uncaught error came from is the whole diagnosis; library errors carry no payloads.
+          ...(code === EXIT_UNCAUGHT && err instanceof Error ? { stack: err.stack } : {}),
+          exitCode: code,
+          exitWithinMs: this.hardExitMs,
+        },
+        `riskloop run: ${runtime} failed (${reason}${err === undefined ? '' : `: ${message(err)}`}); closing and exiting with ${code}`,
+      ),
+    );
+    Promise.resolve()
+      .then(() => this.opts.close())
+      .catch((e: unknown) => this.log(() => this.opts.logger.warn({ err: message(e) }, 'close after failure failed')))
       .finally(() => {
         clearTimeout(hard);
         this.exit(code);
       });
+  }
+
+  /**
+   * A log line that cannot be written (stdout closed: EPIPE, thrown synchronously by pino's sync
+   * destination) must not stop the exit; seen when a test runner holding the pipe died.
+   */
+  private log(write: () => void): void {
+    try {
+      write();
+    } catch {
+      // nowhere left to say it
+    }
   }
 
   dispose(): void {

@@ -41,6 +41,15 @@ async function seededReferences(modelCard: string): Promise<Map<string, Record<s
   return new Map([[card.version, card.referenceDistributions ?? {}]]);
 }
 
+/** A log line that cannot be written (stdout gone) must not change what happens next. */
+function quietly(write: () => void): void {
+  try {
+    write();
+  } catch {
+    // nowhere left to say it
+  }
+}
+
 export async function runCommand(argv: string[], io: CommandIo): Promise<number> {
   const { values } = parseArgs({
     args: argv,
@@ -147,22 +156,25 @@ export async function runCommand(argv: string[], io: CommandIo): Promise<number>
     const stopped = new Promise<number>((resolve) => {
       const stop = (signal: string): void => {
         if (guard.isFailing) return;
-        logger.info({ signal, boundMs: STOP_EXIT_MS }, 'stopping');
         // A clean close commits and writes checkpoints; if it hangs (a broker gone for good), the
-        // process still ends inside a supervisor's usual 30 s grace period.
+        // process still ends inside a supervisor's usual 30 s grace period. The timer comes before
+        // the log line: a closed stdout must not keep the process alive.
         const hard = setTimeout(() => {
-          logger.error({ afterMs: STOP_EXIT_MS }, 'clean close did not finish in time; exiting');
+          quietly(() => logger.error({ afterMs: STOP_EXIT_MS }, 'clean close did not finish in time; exiting'));
           process.exit(1);
         }, STOP_EXIT_MS);
+        quietly(() => logger.info({ signal, boundMs: STOP_EXIT_MS }, 'stopping'));
+        const done = (code: number): void => {
+          clearTimeout(hard);
+          // Everything is closed; should a stray handle still hold the event loop, end anyway.
+          setTimeout(() => process.exit(code), 2000).unref();
+          resolve(code);
+        };
         closeAll().then(
-          () => {
-            clearTimeout(hard);
-            resolve(0);
-          },
+          () => done(0),
           (err) => {
-            clearTimeout(hard);
-            logger.error({ err: (err as Error).message }, 'close failed');
-            resolve(1);
+            quietly(() => logger.error({ err: (err as Error).message }, 'close failed'));
+            done(1);
           },
         );
       };

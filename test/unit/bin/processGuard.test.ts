@@ -85,4 +85,15 @@ describe('ProcessGuard', () => {
     expect(h.lines.filter((l) => l.level === 60)).toHaveLength(1);
     expect(h.lines.some((l) => l.msg === 'further failure while exiting' && l.runtime === 'drift')).toBe(true);
   });
+
+  it('a log destination that throws (stdout closed) does not stop the exit', async () => {
+    const broken = { write: () => { throw Object.assign(new Error('write EPIPE'), { code: 'EPIPE' }); } };
+    const exits: number[] = [];
+    const guard = new ProcessGuard({ logger: pino({ level: 'info' }, broken), close: async () => undefined, hardExitMs: 200, exit: (code) => exits.push(code) });
+    const rt = new FakeRuntime();
+    guard.watch('loop', rt);
+    rt.die(new Error('boom'));
+    await sleep(50);
+    expect(exits).toEqual([3]);
+  });
 });
