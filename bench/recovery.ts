@@ -4,9 +4,9 @@
  *
  * Two instances of one application (`riskloop run` child processes, stable RISKLOOP_INSTANCE_ID a
  * and b, as pods would have) share the loop's 6 partitions; a paced producer offers simulated
- * transactions at a steady rate (200/s by default). After `warmSeconds`, instance b is SIGKILLed
- * and, `restartAfterSeconds` later, started again (a supervisor's restart). Measured, all on this
- * process's clock:
+ * transactions at a steady rate (200/s by default). After `warmSeconds`, the instance holding more
+ * of the hot path's tasks is SIGKILLed and, `restartAfterSeconds` later, started again (a
+ * supervisor's restart). Measured, all on this process's clock:
  *  - recovery per partition: from the kill to the arrival of the first decision of a transaction
  *    produced after the kill on that partition (partitions the survivor kept show ~ latency; the
  *    crashed instance's partitions show the stall). `recoveryMs` is the slowest partition;
@@ -51,6 +51,16 @@ function cpuMs(pid: number | undefined): number {
   }
 }
 
+/** The loop's task ids on an instance, from its /readyz body. */
+async function loopTasks(i: RunInstance): Promise<string[]> {
+  try {
+    const body = (await (await fetch(`http://127.0.0.1:${i.port}/readyz`)).json()) as { runtimes: { loop?: { tasks: { id: string }[] } } };
+    return (body.runtimes.loop?.tasks ?? []).map((t) => t.id).sort();
+  } catch {
+    return [];
+  }
+}
+
 export async function recoveryBench(env: BenchEnv, input: RecoveryOptions = {}) {
   const o = RecoveryOptions.parse(input);
   const run = loopRun(env, o.guarantee === 'exactly_once' ? 'rec-eos' : 'rec-alo', o.guarantee);
@@ -79,11 +89,18 @@ export async function recoveryBench(env: BenchEnv, input: RecoveryOptions = {}) 
     const sending = producer.run(txns, o.rate);
     await sleep(o.warmSeconds * 1000);
 
+    // The victim is the instance holding more of the hot path (sub-topology 0: transactions →
+    // decisions), so that the kill stops decisions: with a sticky assignment one instance can hold
+    // all of it, and killing the other would measure nothing.
+    const tasksBefore: Record<string, string[]> = {};
+    for (const i of instances) tasksBefore[i.name] = await loopTasks(i);
+    const hot = (i: RunInstance) => tasksBefore[i.name]!.filter((t) => t.startsWith('0_')).length;
+    const [victim, survivor] = hot(b) >= hot(a) ? [b, a] : [a, b];
     const killedAt = Date.now();
-    const cpuA0 = cpuMs(a.pid);
-    await b.kill();
+    const cpuA0 = cpuMs(survivor.pid);
+    await victim.kill();
     await sleep(o.restartAfterSeconds * 1000);
-    await b.start();
+    await victim.start();
     let bothReadyMs: number | null = null;
     void (async () => {
       while (Date.now() - killedAt < (o.windowSeconds + 60) * 1000) {
@@ -96,7 +113,7 @@ export async function recoveryBench(env: BenchEnv, input: RecoveryOptions = {}) 
     })();
     await sleep(Math.max(0, killedAt + o.windowSeconds * 1000 - Date.now()));
     const windowEnd = Date.now();
-    const cpuWindow = cpuMs(a.pid) - cpuA0 + cpuMs(b.pid);
+    const cpuWindow = cpuMs(survivor.pid) - cpuA0 + cpuMs(victim.pid);
     const sendResult = await sending;
 
     // Everything decided (or 3 minutes): then the figures.
@@ -123,9 +140,12 @@ export async function recoveryBench(env: BenchEnv, input: RecoveryOptions = {}) 
       recoveryMs: recoveries.length === env.partitions ? Math.max(...recoveries) : null,
       recoveryMsPerPartition: perPartition,
       bothReadyAfterKillMs: bothReadyMs,
-      survivorStates: [...new Set(a.states.filter((s) => s.at >= killedAt).map((s) => `${s.app.endsWith('-drift') ? 'drift' : 'loop'}:${s.to}`))],
-      survivorExited: a.exit ?? null,
-      survivorReachedError: a.reached('ERROR'),
+      killed: victim.name,
+      loopTasksBeforeKill: tasksBefore,
+      loopTasksAfter: Object.fromEntries(await Promise.all(instances.map(async (i) => [i.name, await loopTasks(i)] as const))),
+      survivorStates: [...new Set(survivor.states.filter((s) => s.at >= killedAt).map((s) => `${s.app.endsWith('-drift') ? 'drift' : 'loop'}:${s.to}`))],
+      survivorExited: survivor.exit ?? null,
+      survivorReachedError: survivor.reached('ERROR'),
       transactions: txns.length,
       undecided: txns.length - arrivals.size,
       achievedRate: Math.round(sendResult.achievedRate),
