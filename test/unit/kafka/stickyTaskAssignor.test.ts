@@ -56,11 +56,25 @@ describe('assignTasks', () => {
 
   it('unowned tasks go to the member with their state on disk', () => {
     const out = assignTasks([member('a', ['0_0', '0_1', '0_2']), member('b', [], ['1_0', '1_2'])], tasks(3));
-    expect(taskIdsOf(out.get('a')!)).toEqual(['0_0', '0_1', '0_2']);
-    expect(taskIdsOf(out.get('b')!)).toEqual(['1_0', '1_1', '1_2']);
+    // Sub-topology 0: a keeps 2 of its 3 (⌈3/2⌉), b gets the third; sub-topology 1: b, behind in
+    // total, takes the ⌈3/2⌉ slot and both tasks it holds state for.
+    expect(taskIdsOf(out.get('a')!)).toEqual(['0_0', '0_1', '1_1']);
+    expect(taskIdsOf(out.get('b')!)).toEqual(['0_2', '1_0', '1_2']);
   });
 
-  it('stays balanced (⌊T/M⌋ or ⌈T/M⌉) when owners claim more than their share', () => {
+  it('balances each sub-topology: a member that owned everything hands a newcomer half of every sub-topology, hot path included', () => {
+    const all = new Map<string, TopicPartition[]>();
+    for (let sub = 0; sub < 3; sub++) for (let p = 0; p < 6; p++) all.set(`${sub}_${p}`, [{ topic: `t${sub}`, partition: p }]);
+    const out = assignTasks([member('a', [...all.keys()]), member('b')], all);
+    for (const m of ['a', 'b']) {
+      const ids = out.get(m)!.map((tp) => `${tp.topic.slice(1)}_${tp.partition}`);
+      for (let sub = 0; sub < 3; sub++) expect(ids.filter((id) => id.startsWith(`${sub}_`)), `${m} sub-topology ${sub}`).toHaveLength(3);
+    }
+    // And a keeps only tasks it already had (all of them here): nothing of a's moves except to b.
+    expect(out.get('a')!.length + out.get('b')!.length).toBe(18);
+  });
+
+  it('stays balanced (⌊n/M⌋ or ⌈n/M⌉ per sub-topology, totals within one) when owners claim more than their share', () => {
     // 4 tasks, 3 members; a and b both claim 2: only one of them may keep 2.
     const four = new Map([...tasks(2)]);
     const out = assignTasks([member('a', ['0_0', '1_0']), member('b', ['0_1', '1_1']), member('c')], four);
