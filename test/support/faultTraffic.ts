@@ -268,3 +268,15 @@ export async function deadLetters(brokers: string[], catalogue: Catalogue, serde
 export function describeCounts(name: string, c: Counts): string {
   return `${name}: ${c.expected} transactions, ${c.decisions} decisions, lost ${c.lost}, duplicates ${c.duplicates}, repeats flagged ${c.flaggedRepeats} (inputs on the topic twice: ${c.inputRepeats}), dead letters ${c.deadLetters.length}${c.timedOut ? ' (TIMED OUT waiting)' : ''}`;
 }
+
+/** Deletes the topics `which` selects (a test's own, at its end). */
+export async function deleteTopics(brokers: string[], which: (topic: string) => boolean): Promise<void> {
+  const admin = kafka(brokers, 'riskloop-fault-cleanup').admin();
+  await admin.connect();
+  try {
+    const topics = (await admin.listTopics()).filter(which);
+    if (topics.length) await admin.deleteTopics({ topics, timeout: 30_000 });
+  } finally {
+    await admin.disconnect();
+  }
+}

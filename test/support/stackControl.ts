@@ -59,7 +59,13 @@ export function stack(verb: StackVerb, loc: StackLocation = stackLocation()): Pr
     execFile(
       'bash',
       [path.join(root, 'stack/stack.sh'), verb],
-      { cwd: root, timeout: 180_000, env: { ...process.env, RISKLOOP_STACK_DIR: loc.dir, KAFKA_PORT: String(loc.kafkaPort), REGISTRY_PORT: String(loc.registryPort) } },
+      {
+        cwd: root,
+        timeout: 300_000,
+        // A broker restart on two busy cores with a few thousand partitions took over 90 s (the
+        // stack's default wait) to answer metadata requests again: give it 4 minutes.
+        env: { ...process.env, RISKLOOP_STACK_DIR: loc.dir, KAFKA_PORT: String(loc.kafkaPort), REGISTRY_PORT: String(loc.registryPort), STACK_READY_TIMEOUT: process.env.STACK_READY_TIMEOUT ?? '240' },
+      },
       (err, _stdout, stderr) => (err ? reject(new Error(`stack.sh ${verb} failed: ${stderr.trim() || err.message}`)) : resolve()),
     );
   });
