@@ -139,6 +139,7 @@ export class KafkaStreams extends EventEmitter {
   /** The current assignment by task: lets a reset task come back while this instance still owns it. */
   private readonly assigned = new Map<string, TopicPartition[]>();
   private readonly limits = new Map<string, TopicLimits>();
+  private readonly recordLimits = new Map<string, RecordLimit | undefined>();
   /** Since when recoverable errors have gone on without a successful commit; undefined when healthy. */
   private troubleSince: number | undefined;
   /** A recoverable error was met: report REBALANCING (not ready) until the next successful commit. */
@@ -229,13 +230,18 @@ export class KafkaStreams extends EventEmitter {
     for (const [topic, limit] of await this.admin!.topicLimits([...outputs])) this.limits.set(topic, limit);
   }
 
-  /** The limit a record for `topic` must respect (see TaskOutput). */
+  /** The limit a record for `topic` must respect (see TaskOutput); asked once per output record, so cached. */
   private recordLimitOf(topic: string): RecordLimit | undefined {
+    if (this.recordLimits.has(topic)) return this.recordLimits.get(topic);
     const known = this.limits.get(topic);
     const configured = this.config.maxRecordBytes;
-    if (!known && configured === undefined) return undefined;
-    const fromTopic = known ? known.maxMessageBytes - BATCH_OVERHEAD_BYTES : Number.POSITIVE_INFINITY;
-    return { maxBytes: Math.min(fromTopic, configured ?? Number.POSITIVE_INFINITY), compacted: known?.compacted ?? false };
+    let limit: RecordLimit | undefined;
+    if (known || configured !== undefined) {
+      const fromTopic = known ? known.maxMessageBytes - BATCH_OVERHEAD_BYTES : Number.POSITIVE_INFINITY;
+      limit = { maxBytes: Math.min(fromTopic, configured ?? Number.POSITIVE_INFINITY), compacted: known?.compacted ?? false };
+    }
+    this.recordLimits.set(topic, limit);
+    return limit;
   }
 
   /** Tasks with a checkpoint in this instance's state folder: their state is worth keeping here. */
