@@ -120,7 +120,8 @@ async function pass(
 ): Promise<DecideRow[]> {
   const run = loopRun(env, guarantee === 'exactly_once' ? 'decide-eos' : 'decide-alo', guarantee, opts.commitIntervalMs);
   const serdes = await createLoopTopics(env, run);
-  const needed = rates.reduce((n, r) => n + r * opts.seconds * modes.length, 0) * 1.1;
+  const warmCount = Math.min(2000, Math.round(rates[0]! * opts.seconds));
+  const needed = (warmCount + rates.reduce((n, r) => n + r * opts.seconds * modes.length, 0)) * 1.1;
   const days = Math.max(7, Math.ceil(needed / (opts.customers * 2.3)));
   const records = simulateFor(run, { customers: opts.customers, days });
   await produceParts(env, run, records, ['context']);
@@ -137,7 +138,7 @@ async function pass(
     const cpu = new CpuSampler(loop.pid!);
     let from = 0;
     // Warm the loop (JIT, stores, model) so the first mode measured is not also the first traffic.
-    const warm = records.transactions.slice(from, (from += 2000)).map((r) => r.value);
+    const warm = records.transactions.slice(from, (from += warmCount)).map((r) => r.value);
     await paced(warm, 500, async (t) => void (await client.decide(t, { deadlineMs: 60_000 }).catch(() => undefined)));
     for (const rate of rates) {
       for (const mode of modes) {
