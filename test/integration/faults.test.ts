@@ -48,6 +48,23 @@ const RATE = 120;
 const DAY = 86_400_000;
 const io = { out: () => undefined, err: (l: string) => console.error(l), env: process.env };
 
+/**
+ * The app's topics, retried: right after a broker restart or a mass topic deletion the broker can
+ * answer "does not host this topic-partition" while leadership settles (bench/loop/common.ts does
+ * the same); the call is idempotent.
+ */
+async function createTopics(config: ReturnType<typeof readAppConfig>): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await ensureTopics(config, io, { keepHistory: true });
+      return;
+    } catch (err) {
+      if (attempt >= 5) throw err;
+      await sleep(2000 * attempt);
+    }
+  }
+}
+
 interface Pair {
   id: string;
   catalogue: Catalogue;
@@ -65,7 +82,7 @@ async function startPair(guarantee: 'at_least_once' | 'exactly_once', transactio
   const id = uniq(guarantee === 'exactly_once' ? 'faults-eos' : 'faults-alo');
   const base = testAppEnv(id, stateRoot, { RISKLOOP_GUARANTEE: guarantee, LOG_LEVEL: 'info' });
   const config = readAppConfig(base);
-  await ensureTopics(config, io, { keepHistory: true });
+  await createTopics(config);
   const catalogue = buildCatalogue({ prefix: config.topicPrefix, partitions: config.partitions });
   const serdes = await createSerdes(new SchemaRegistry({ host: schemaRegistryUrl() }), catalogue);
   // 1 000 accounts: even the longest run keeps each account's 7-day history far below the velocity
@@ -376,7 +393,7 @@ describe('a runtime that dies ends the process', () => {
     it(`${runtime} forced into ERROR: riskloop run exits 3 within 10 s`, { timeout: 300_000 }, async () => {
       const id = uniq(`faults-error-${runtime}`);
       const env = testAppEnv(id, stateRoot, { LOG_LEVEL: 'info' });
-      await ensureTopics(readAppConfig(env), io, { keepHistory: true });
+      await createTopics(readAppConfig(env));
       const run = new RunInstance(`error ${runtime}`, env);
       await run.start({ RISKLOOP_INJECT_FAULT: `${runtime}-consumer-crash:4000` });
       try {
@@ -391,6 +408,7 @@ describe('a runtime that dies ends the process', () => {
         expect(exitAfterMs).toBeLessThan(10_000 + 1000);
       } finally {
         await run.term(10_000);
+        await deleteTopics(brokers(), (t) => t.startsWith(`${id}.`) || t.startsWith(`${id}-`)).catch(() => undefined);
       }
     });
   }

@@ -392,7 +392,14 @@ class KafkajsGroupConsumer implements GroupConsumer {
 
   async commit(offsets: TopicPartitionOffset[]): Promise<void> {
     if (offsets.length === 0) return;
-    await this.consumer.commitOffsets(offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: String(o.offset) })));
+    try {
+      await this.consumer.commitOffsets(offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: String(o.offset) })));
+    } catch (err) {
+      // Between a crash and its restart KafkaJS has no consumer group to commit through: that is
+      // transient (errorClass.ts honours `kind`), the offsets are committed after the restart.
+      if (/consumer#run must be called first/.test((err as Error).message)) throw Object.assign(err as Error, { kind: 'retriable' });
+      throw err;
+    }
   }
 
   async stop(): Promise<void> {
