@@ -18,6 +18,7 @@ import { z } from 'zod';
 import type { Catalogue } from '../schemas/catalogue.js';
 import type { TopicSerdes } from '../schemas/createSerdes.js';
 import type { Decision } from '../schemas/types.js';
+import { classifyError } from '../topology/kafka/errorClass.js';
 
 export const AuditConfig = z.object({
   /** e.g. postgres://riskloop:riskloop@127.0.0.1:5432/riskloop */
@@ -131,12 +132,14 @@ export class AuditSink {
  *
  * Errors: a failed write (database down) throws out of the batch, so kafkajs retries it with
  * back-off and then restarts the consumer from the last committed offset; nothing is skipped and
- * each failure is logged. Only when kafkajs gives up for good does this emit 'error' (riskloop run
- * then exits for its supervisor to restart it). A decision that cannot be decoded is skipped with a
+ * each failure is logged. When kafkajs gives up on an error the runtime classifies as transient (a
+ * coordinator not found while the broker restarts), a new consumer is started; only a fatal one
+ * emits 'error' (riskloop run then exits for its supervisor to restart it). A decision that cannot be decoded is skipped with a
  * log line (partition, offset): it would fail the same way after every restart.
  */
 export class AuditConsumer extends EventEmitter {
   private consumer: Consumer | undefined;
+  private stopping = false;
 
   constructor(
     private readonly opts: { brokers: string[]; applicationId: string; catalogue: Catalogue; serdes: Pick<TopicSerdes, 'decisions'>; logger: Logger },
@@ -152,7 +155,15 @@ export class AuditConsumer extends EventEmitter {
     this.consumer = consumer;
     consumer.on(consumer.events.CRASH, (e) => {
       logger.warn({ component: 'audit', err: e.payload.error.message, restart: e.payload.restart }, 'audit consumer crashed');
-      if (!e.payload.restart) this.emit('error', e.payload.error);
+      if (e.payload.restart || this.stopping) return;
+      // KafkaJS restarts only on what it calls retriable; a coordinator not found while the broker
+      // restarts is not, yet it is transient: start a new consumer (from the committed offsets)
+      // unless the runtime's classification says nothing will help.
+      if (classifyError(e.payload.error).kind === 'fatal') {
+        this.emit('error', e.payload.error);
+        return;
+      }
+      this.restartLater(consumer);
     });
     await consumer.connect();
     // From the beginning on first start: the audit trail must hold every decision still on the topic.
@@ -186,7 +197,24 @@ export class AuditConsumer extends EventEmitter {
     });
   }
 
+  /** A new consumer in 2 s; again while the broker refuses, until a fatal error or stop(). */
+  private restartLater(old: Consumer): void {
+    setTimeout(() => {
+      if (this.stopping) return;
+      this.opts.logger.warn({ component: 'audit' }, 'audit consumer restarting');
+      void old
+        .disconnect()
+        .catch(() => undefined)
+        .then(() => this.start())
+        .catch((err: unknown) => {
+          if (classifyError(err).kind === 'fatal') this.emit('error', err);
+          else if (this.consumer) this.restartLater(this.consumer);
+        });
+    }, 2000);
+  }
+
   async stop(): Promise<void> {
+    this.stopping = true;
     await this.consumer?.disconnect();
   }
 }
