@@ -98,7 +98,8 @@ export abstract class CachedStore implements StateStore {
     this.onDiscard();
     cache.clear();
     await engine.wipe();
-    await this.afterOpen(engine);
+    // Closed while the wipe waited its turn (see RocksDBEngine.wipe): nothing to reopen.
+    if (this.state) await this.afterOpen(engine);
   }
 
   /**

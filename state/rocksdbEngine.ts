@@ -19,10 +19,26 @@ import {
 export class RocksDBEngine implements StoreEngine {
   readonly persistent = true;
   private db: RocksDb | undefined;
+  /**
+   * open, close and wipe run one after another: a task being restored can be closed (and wiped) by
+   * a rebalance or a reset while its restore is wiping the same folder, and two overlapping
+   * recursive deletes of one RocksDB folder fail with ENOTEMPTY.
+   */
+  private lifecycle: Promise<unknown> = Promise.resolve();
 
   constructor(readonly location: string) {}
 
-  async open(): Promise<void> {
+  private serial<T>(step: () => Promise<T>): Promise<T> {
+    const next = this.lifecycle.then(step, step);
+    this.lifecycle = next.catch(() => undefined);
+    return next;
+  }
+
+  open(): Promise<void> {
+    return this.serial(() => this.openNow());
+  }
+
+  private async openNow(): Promise<void> {
     if (this.db) throw new Error(`RocksDB store at ${this.location} is already open`);
     this.db = await openRocksDb(this.location);
   }
@@ -58,13 +74,23 @@ export class RocksDBEngine implements StoreEngine {
   }
 
   /** Close, delete the folder, reopen: cheaper and more certain than deleting every key. */
-  async wipe(): Promise<void> {
-    await this.close();
-    await rm(this.location, { recursive: true, force: true });
-    await this.open();
+  wipe(): Promise<void> {
+    return this.serial(async () => {
+      // A store closed meanwhile (its task closed while a restore was about to wipe it) stays
+      // closed: reopening it would hold the folder's lock against the task's next owner here.
+      const wasOpen = this.db !== undefined;
+      await this.closeNow();
+      // RocksDB may still be unlinking files of its own for a moment after close.
+      await rm(this.location, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 });
+      if (wasOpen) await this.openNow();
+    });
   }
 
-  async close(): Promise<void> {
+  close(): Promise<void> {
+    return this.serial(() => this.closeNow());
+  }
+
+  private async closeNow(): Promise<void> {
     const db = this.db;
     this.db = undefined;
     if (db) await db.close();

@@ -102,6 +102,8 @@ interface ActiveTask {
   /** After a retriable processing failure: when to try the buffered records again, and how often it failed. */
   retryAt: number;
   retries: number;
+  /** The restore running beside the stream thread (settled once the task runs or was cancelled). */
+  restoring?: Promise<void>;
 }
 
 export interface KafkaStreamsDeps {
@@ -148,6 +150,8 @@ export class KafkaStreams extends EventEmitter {
   private nextCommitAt = 0;
   private resets = 0;
   private readonly resetTimers = new Set<NodeJS.Timeout>();
+  /** Tasks whose stores are closed after their cancelled restore stops; keyed by task id. */
+  private readonly closingTasks = new Map<string, Promise<void>>();
 
   constructor(
     readonly topology: Topology,
@@ -432,7 +436,10 @@ export class KafkaStreams extends EventEmitter {
     const at: ActiveTask = { task, output, producer, pump, inputs: tps, status: 'restoring', position: new Map(), ends: new Map(), retryAt: 0, retries: 0 };
     this.tasks.set(id, at);
     for (const tp of tps) this.taskByPartition.set(tpKey(tp), at);
-    void this.restore(at).catch((err) => {
+    // A previous incarnation of this task may still be closing its stores (its restore was cut
+    // short): the new one opens the same folders only after that, or RocksDB's lock refuses it.
+    const prior = this.closingTasks.get(id);
+    at.restoring = (prior ? prior.then(() => this.restore(at)) : this.restore(at)).catch((err) => {
       if (at.status === 'closed') return;
       return this.mutex.run(() => this.handleError(err, 'restore', [at]));
     });
@@ -552,7 +559,21 @@ export class KafkaStreams extends EventEmitter {
       if (at.producer) await at.pump.discard();
       if (at.producer?.inTransaction) await at.producer.abort().catch(() => undefined);
     }
-    await at.task.close({ wipe: !clean && this.eos });
+    if (wasRunning || !at.restoring) {
+      await at.task.close({ wipe: !clean && this.eos });
+    } else {
+      // Still restoring: the restore may be opening or wiping these very stores outside the stream
+      // thread. Close them once it has stopped (it sees status 'closed' and gives up); waiting for
+      // it here could deadlock, since its last step needs the stream thread we hold.
+      const id = at.task.id;
+      const closing = at.restoring
+        .then(() => at.task.close({ wipe: this.eos }))
+        .catch((err) => this.log.warn({ task: id, err: asError(err).message }, 'closing a cancelled restore failed'))
+        .finally(() => {
+          if (this.closingTasks.get(id) === closing) this.closingTasks.delete(id);
+        });
+      this.closingTasks.set(id, closing);
+    }
     if (clean && checkpoint?.size) await writeCheckpoint(at.task.taskDir, checkpoint);
     await at.producer?.disconnect().catch(() => undefined);
     this.metrics.remove({ task: at.task.id });
@@ -1011,6 +1032,7 @@ export class KafkaStreams extends EventEmitter {
     });
     await this.consumer?.stop().catch(() => undefined);
     for (const r of this.readers) await r.stop().catch(() => undefined);
+    await Promise.all(this.closingTasks.values());
     await this.globalReader?.stop().catch(() => undefined);
     if (this.globalTask) {
       const g = this.globalTask;
