@@ -9,7 +9,7 @@ import { RuleSetHolder } from '../../processors/rules.js';
 import { Tokenizer } from '../../processors/tokenizer.js';
 import { type Catalogue, buildCatalogue } from '../../schemas/catalogue.js';
 import { avroType } from '../../schemas/load.js';
-import type { SchemaName } from '../../schemas/types.js';
+import type { SchemaName, Transaction } from '../../schemas/types.js';
 import type { ErrorHandlers } from '../../topology/errors.js';
 import type { Serde } from '../../topology/serde.js';
 import type { Topology } from '../../topology/topology.js';
@@ -69,4 +69,27 @@ export async function riskLoopFixture(
   if (opts.model !== false) await models.setChampion(await specFromModelCard('models/bootstrap-v1.card.json'));
   const topology = riskLoopTopology({ persistentStores: false, ...opts.config }, { catalogue, serdes, tokenizer, rules, models, logger });
   return { topology, catalogue, serdes, tokenizer, models, rules, errorHandlers: riskLoopErrorHandlers(catalogue, serdes.deadLetters), logger };
+}
+
+/** A valid card-present transaction (a Luhn-valid test PAN); tests override what they are about. */
+export function testTransaction(over: Partial<Transaction> & Pick<Transaction, 'transactionId' | 'eventTime'>): Transaction {
+  return {
+    accountId: 'ACC-A',
+    pan: '4111111111111111',
+    amountMinor: 2_500,
+    currency: 'EUR',
+    merchantId: 'M-1',
+    merchantName: 'Bakery',
+    terminalId: 'T-1',
+    mcc: '5411',
+    merchantCountry: 'DE',
+    channel: 'POS',
+    cardPresent: true,
+    threeDsAuthenticated: null,
+    lat: 52.52,
+    lon: 13.405,
+    deviceId: null,
+    ip: null,
+    ...over,
+  };
 }

@@ -8,7 +8,7 @@ import type { Chargeback, Decision, DeadLetter, TrainingExample, Transaction } f
 import type { RawRecord } from '../../../topology/records.js';
 import { Serdes } from '../../../topology/serde.js';
 import { TopologyTestDriver } from '../../../topology/testDriver.js';
-import { riskLoopFixture } from '../../support/riskLoopFixture.js';
+import { riskLoopFixture, testTransaction } from '../../support/riskLoopFixture.js';
 import { newIdempotencyCounters } from '../../../processors/idempotency.js';
 import { riskLoopTopology } from '../../../processors/riskLoop.js';
 
@@ -22,25 +22,7 @@ afterEach(async () => {
 });
 
 function txn(over: Partial<Transaction> & Pick<Transaction, 'transactionId' | 'eventTime'>): Transaction {
-  return {
-    accountId: 'ACC-A',
-    pan: '4111111111111111',
-    amountMinor: 2_500,
-    currency: 'EUR',
-    merchantId: 'M-1',
-    merchantName: 'Bakery',
-    terminalId: 'T-1',
-    mcc: '5411',
-    merchantCountry: 'DE',
-    channel: 'POS',
-    cardPresent: true,
-    threeDsAuthenticated: null,
-    lat: 52.52,
-    lon: 13.405,
-    deviceId: 'dev-ok',
-    ip: null,
-    ...over,
-  };
+  return testTransaction({ deviceId: 'dev-ok', ...over });
 }
 
 async function setup() {

@@ -13,7 +13,7 @@ import { buildCatalogue } from '../../../schemas/catalogue.js';
 import type { AnalystOutcome, Chargeback, Decision, DeadLetter, KycRecord, TrainingExample, Transaction } from '../../../schemas/types.js';
 import { Serdes } from '../../../topology/serde.js';
 import { TopologyTestDriver } from '../../../topology/testDriver.js';
-import { riskLoopFixture } from '../../support/riskLoopFixture.js';
+import { riskLoopFixture, testTransaction } from '../../support/riskLoopFixture.js';
 
 const DAY = 86_400_000;
 const T0 = Date.UTC(2026, 9, 1, 12, 0, 0);
@@ -26,26 +26,7 @@ afterEach(async () => {
 });
 
 function txn(accountId: string, transactionId: string, eventTime: number): Transaction {
-  return {
-    transactionId,
-    eventTime,
-    accountId,
-    pan: '4111111111111111',
-    amountMinor: 2_500,
-    currency: 'EUR',
-    merchantId: 'M-1',
-    merchantName: 'Bakery',
-    terminalId: 'T-1',
-    mcc: '5411',
-    merchantCountry: 'DE',
-    channel: 'POS',
-    cardPresent: true,
-    threeDsAuthenticated: null,
-    lat: 52.52,
-    lon: 13.405,
-    deviceId: null,
-    ip: null,
-  };
+  return testTransaction({ accountId, transactionId, eventTime });
 }
 
 async function setup() {

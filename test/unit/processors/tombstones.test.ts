@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Decision, DeadLetter, DeviceSignal, KycRecord, Transaction } from '../../../schemas/types.js';
 import { Serdes } from '../../../topology/serde.js';
 import { TopologyTestDriver } from '../../../topology/testDriver.js';
-import { riskLoopFixture } from '../../support/riskLoopFixture.js';
+import { riskLoopFixture, testTransaction } from '../../support/riskLoopFixture.js';
 
 const DAY = 86_400_000;
 const T0 = Date.UTC(2026, 9, 1, 12, 0, 0);
@@ -22,26 +22,7 @@ afterEach(async () => {
 });
 
 function txn(transactionId: string, eventTime: number, deviceId: string | null = null): Transaction {
-  return {
-    transactionId,
-    eventTime,
-    accountId: 'ACC-A',
-    pan: '4111111111111111',
-    amountMinor: 2_500,
-    currency: 'EUR',
-    merchantId: 'M-1',
-    merchantName: 'Bakery',
-    terminalId: 'T-1',
-    mcc: '5411',
-    merchantCountry: 'DE',
-    channel: 'POS',
-    cardPresent: true,
-    threeDsAuthenticated: null,
-    lat: 52.52,
-    lon: 13.405,
-    deviceId,
-    ip: null,
-  };
+  return testTransaction({ transactionId, eventTime, deviceId });
 }
 
 async function setup() {
