@@ -5,8 +5,14 @@ came later. The trainer uses the snapshot's `features` as they are and computes 
 what the model is trained on is, by construction, what the hot path fed the model it replaces.
 
 Corrections: a later, different label for a transaction arrives as a new example with
-isCorrection = true; the latest by labeledAt wins (ties: the correction, then the later line, which
-for an export of the topic is the later offset in the transaction's partition).
+isCorrection = true. An explicit label (chargeback, analyst verdict) always beats a MATURITY
+negative, as in the label join (processors/labels/labelPolicy.ts: maturity never overrides an
+explicit label): a chargeback reported before the maturity deadline but processed after it carries
+a labeledAt earlier than the negative it corrects, and ranking by labeledAt alone would drop that
+fraud label. Between explicit labels the latest by labeledAt wins (ties: the correction, then the
+later line, which for an export of the topic is the later offset in the transaction's partition).
+The ranking uses only the records, not their order in the file, so a shuffled export trains the
+same model.
 
 Missing values follow the scorer (processors/scoring.ts): a feature absent from the snapshot, or not
 finite (the export writes non-finite doubles as null), is NaN in the matrix, and values are rounded
@@ -93,7 +99,7 @@ def _parse(line: str, where: str) -> dict:
 
 def load_examples(path: Path) -> Examples:
     """Reads a JSONL export of the training topic and keeps the latest example per transaction."""
-    latest: dict[str, tuple[tuple[int, bool, int], dict]] = {}
+    latest: dict[str, tuple[tuple[bool, int, bool, int], dict]] = {}
     lines_read = 0
     with path.open(encoding="utf-8") as source:
         for number, line in enumerate(source, start=1):
@@ -103,7 +109,8 @@ def load_examples(path: Path) -> Examples:
             where = f"{path}:{number}"
             record = _parse(line, where)
             record["features"] = {name: _number(v, f"{where}: features.{name}") for name, v in record["features"].items()}
-            rank = (_integer(record, "labeledAt", where), bool(record.get("isCorrection", False)), number)
+            explicit = record.get("labelSource") != "MATURITY"
+            rank = (explicit, _integer(record, "labeledAt", where), bool(record.get("isCorrection", False)), number)
             _integer(record, "eventTime", where)
             held = latest.get(record["transactionId"])
             if held is None or rank > held[0]:
