@@ -96,6 +96,11 @@ export interface WindowedKeyValue<K, V> extends WindowedValue<V> {
 export interface WindowStore<K, V> extends StateStore {
   readonly retentionMs: number;
   readonly segmentIntervalMs: number;
+  /**
+   * The store's own stream time: the largest window start put so far (-1 before the first). Windows
+   * starting at or before streamTime - retentionMs are expired: puts for them are dropped.
+   */
+  readonly streamTime: number;
   /** Stores the value for the window starting at windowStart; a null value deletes it. */
   put(key: K, value: V | null, windowStart: number): void;
   /** The value of one window, or undefined. */

@@ -242,11 +242,11 @@ export class KStream<K, V> {
     const persistent = options.inMemory !== true;
     const thisBuffer = windowStore(thisStore, keySerde, listSerde(thisValueSerde), windows.retentionMs(), { persistent });
     const otherBuffer = windowStore(otherStore, keySerde, listSerde(otherValueSerde), windows.retentionMs(), { persistent });
-    const { beforeMs, afterMs, graceMs } = windows;
+    const { beforeMs, afterMs } = windows;
     this.ctx.addStep((t) => {
+      t.addProcessor(thisWindowed, () => new JoinBufferProcessor<K, V>(thisStore), thisParent);
+      t.addProcessor(otherWindowed, () => new JoinBufferProcessor<K, VO>(otherStore), otherParent);
       // From the other side, "before" and "after" swap.
-      t.addProcessor(thisWindowed, () => new JoinBufferProcessor<K, V>(thisStore, afterMs, graceMs), thisParent);
-      t.addProcessor(otherWindowed, () => new JoinBufferProcessor<K, VO>(otherStore, beforeMs, graceMs), otherParent);
       t.addProcessor(joinThis, () => new StreamStreamJoinProcessor<K, V, VO, VR>(otherStore, beforeMs, afterMs, joiner), thisWindowed);
       t.addProcessor(
         joinOther,

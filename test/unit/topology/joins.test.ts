@@ -133,7 +133,7 @@ describe('KStream–GlobalKTable join', () => {
 });
 
 describe('KStream–KStream windowed join', () => {
-  it('joins records of both streams within the time difference, whichever arrives first; late records are dropped', async () => {
+  it('joins records of both streams within the time difference, whichever arrives first; out-of-order records still join (Kafka Streams KStreamKStreamJoinTest)', async () => {
     const builder = new StreamsBuilder();
     const payments = builder.stream('payments', Consumed.with(Serdes.String, Serdes.String));
     const auths = builder.stream('auths', Consumed.with(Serdes.String, Serdes.String));
@@ -165,13 +165,21 @@ describe('KStream–KStream windowed join', () => {
     // Other keys never match.
     await auth.pipeInput('other-card', 'A4', 17_000);
     expect(read()).toEqual([]);
-    // Stream time 17 000: an auth at 10 000 would need 10 000 + 5 000 + 1 000 grace >= 17 000: late.
+    // Out of order, 7 s behind stream time (17 000): no drop, as in Kafka Streams — the record probes
+    // the payments buffer (which keeps before + after + grace) and joins P1 and P2, then is buffered.
     await auth.pipeInput('card', 'A5', 10_000);
+    expect(read()).toEqual(['card P1+A5 @10000', 'card P2+A5 @12000']);
+    expect(driver.metrics().dropped.late ?? 0).toBe(0);
+    // Far behind: older than the auth buffer retains (17 000 - 11 001): joins nothing, is not
+    // buffered, and the drop is counted once.
+    await pay.pipeInput('card', 'P3', 30_000);
+    await auth.pipeInput('card', 'A7', 1_000);
     expect(read()).toEqual([]);
-    expect(driver.metrics().dropped.late).toBe(1);
-    // 11 000 + 6 000 = 17 000: still on time, and joins P1 and P2.
-    await auth.pipeInput('card', 'A6', 11_000);
-    expect(read()).toEqual(['card P1+A6 @11000', 'card P2+A6 @12000']);
+    expect(driver.metrics().dropped.expired).toBe(1);
+    // A payment as far behind still finds A5 in the auth buffer, but not A7, which was never stored.
+    await pay.pipeInput('card', 'P4', 5_000);
+    expect(read()).toEqual(['card P4+A5 @10000']);
+    expect(driver.metrics().dropped.expired).toBe(2);
   });
 
   it('asymmetric windows: before() and after() bound how far the other stream may be behind or ahead', async () => {

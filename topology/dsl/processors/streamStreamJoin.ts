@@ -1,11 +1,15 @@
 /**
- * Windowed KStream–KStream inner join, in Kafka Streams' shape: each side first buffers its record
- * in its own window store (the "windowed" processor), then looks up the other side's buffer for
- * records within the join window (the "join" processor). Whichever record arrives second produces
- * the result, so the join is symmetric in arrival order. Output timestamp: the later of the two.
+ * Windowed KStream–KStream inner join, in Kafka Streams' shape: each side's record first probes the
+ * other side's buffer for records within the join window (the "join" processor, reached through the
+ * "windowed" processor's forward), then is buffered in its own window store for the other side to
+ * find. Whichever record arrives second produces the result, so the join is symmetric in arrival
+ * order. Output timestamp: the later of the two.
  *
- * A record whose own join window has closed (stream time > t + after + grace, "after" seen from its
- * side) is late: dropped and counted, neither buffered nor joined.
+ * Out-of-order records are not dropped up front: every record probes, so a record behind stream
+ * time still joins whatever the other side's buffer holds (it keeps before + after + grace of
+ * window starts, see JoinWindows.retentionMs). Only the buffering can come too late: a record older
+ * than its own store's retention is not stored — the store refuses the put, as Kafka Streams'
+ * segmented store does — and that is counted as an `expired` drop, once per record.
  */
 import type { WindowStore } from '../../../state/types.js';
 import type { Processor, ProcessorContext } from '../../processor.js';
@@ -16,12 +20,7 @@ export class JoinBufferProcessor<K, V> implements Processor<K, V, K, V> {
   private ctx!: ProcessorContext<K, V>;
   private store!: WindowStore<K, V[]>;
 
-  constructor(
-    private readonly storeName: string,
-    /** How far after this side's record the other side's records may be. */
-    private readonly afterMs: number,
-    private readonly graceMs: number,
-  ) {}
+  constructor(private readonly storeName: string) {}
 
   init(context: ProcessorContext<K, V>): void {
     this.ctx = context;
@@ -32,15 +31,15 @@ export class JoinBufferProcessor<K, V> implements Processor<K, V, K, V> {
     // An inner join needs both a key to match on and a value to join.
     if (record.key === null || record.key === undefined) return this.ctx.recordDropped('null-key');
     if (record.value === null || record.value === undefined) return this.ctx.recordDropped('null-value');
-    const streamTime = this.ctx.currentStreamTimeMs();
-    if (record.timestamp + this.afterMs + this.graceMs < streamTime) {
-      this.ctx.recordDropped('late');
-      this.ctx.logger.debug({ ...this.ctx.recordMetadata(), timestamp: record.timestamp, streamTime }, 'dropping late record: its join window is closed');
+    // Probe first: the join result must not depend on whether this record can still be buffered.
+    this.ctx.forward(record);
+    if (record.timestamp <= this.store.streamTime - this.store.retentionMs) {
+      this.ctx.recordDropped('expired');
+      this.ctx.logger.debug({ ...this.ctx.recordMetadata(), timestamp: record.timestamp, storeStreamTime: this.store.streamTime }, 'not buffering an expired join record: older than the join store retains');
       return;
     }
     const buffered = this.store.fetch(record.key, record.timestamp) ?? [];
     this.store.put(record.key, [...buffered, record.value], record.timestamp);
-    this.ctx.forward(record);
   }
 }
 
