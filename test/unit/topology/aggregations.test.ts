@@ -137,7 +137,7 @@ describe('aggregations', () => {
     expect(topology.internalTopics().map((t) => t.name)).toEqual(['risk-n-changelog']);
   });
 
-  it('repartition() writes through an internal topic with a fixed partition count and drops null keys', async () => {
+  it('repartition() writes through an internal topic with a fixed partition count; null keys pass (KIP-962) and an aggregation downstream drops them', async () => {
     const builder = new StreamsBuilder();
     builder
       .stream('in', Consumed.with(Serdes.String, Serdes.String))
@@ -156,8 +156,26 @@ describe('aggregations', () => {
     expect(driver.streamTasks().map((t) => t.id)).toEqual(['0_0', '1_0', '1_1', '1_2']);
     expect(driver.createOutputTopic('out', Serdes.String, Serdes.String).readKeyValuesToList()).toEqual([
       { key: 'k1', value: 'A' },
+      { key: null, value: 'B' },
       { key: 'k2', value: 'C' },
     ]);
+    expect(driver.metrics().dropped['null-key'] ?? 0).toBe(0);
+  });
+
+  it('an aggregation after repartition() drops a null key once, at the aggregation', async () => {
+    const builder = new StreamsBuilder();
+    builder
+      .stream('in', Consumed.with(Serdes.String, Serdes.String))
+      .repartition(Repartitioned.as('spread', { numPartitions: 2 }))
+      .groupByKey()
+      .count(Materialized.as('n'))
+      .toStream()
+      .to('out', Produced.with(Serdes.String, Serdes.Long));
+    driver = await TopologyTestDriver.create(builder.build({ applicationId: 'app' }));
+    const input = driver.createInputTopic('in', Serdes.String, Serdes.String);
+    await input.pipeInput('k1', 'a', 1);
+    await input.pipeInput(null, 'b', 2);
+    expect(driver.createOutputTopic('out', Serdes.String, Serdes.Long).readKeyValuesToList()).toEqual([{ key: 'k1', value: 1 }]);
     expect(driver.metrics().dropped['null-key']).toBe(1);
   });
 });

@@ -93,6 +93,28 @@ describe('KStream–KTable join', () => {
   });
 });
 
+describe('KStream–KTable left join after a repartition (KIP-962)', () => {
+  it('keeps a record whose new key is null: the left join emits it with no row; the inner join drops it', async () => {
+    const builder = new StreamsBuilder();
+    const cards = builder.table('cards', Consumed.with(Serdes.String, cardSerde), Materialized.as('cards-store'));
+    // Re-keyed by the card in the value; a payment without a card has a null key.
+    const tx = builder.stream('payments', Consumed.with(Serdes.String, Serdes.String)).selectKey((_id, card) => (card === '' ? null : card));
+    tx.leftJoin(cards, (card, row) => `${card || 'no-card'}:${row?.owner ?? 'unknown'}`).to('left-out', Produced.with(Serdes.String, Serdes.String));
+    tx.join(cards, (card, row) => `${card}:${row.owner}`).to('inner-out', Produced.with(Serdes.String, Serdes.String));
+    driver = await TopologyTestDriver.create(builder.build({ applicationId: 'kip962' }));
+    await driver.createInputTopic('cards', Serdes.String, cardSerde).pipeInput('c1', { owner: 'ann' }, 1);
+    const payments = driver.createInputTopic('payments', Serdes.String, Serdes.String);
+    await payments.pipeInput('p1', 'c1', 2);
+    await payments.pipeInput('p2', '', 3);
+    expect(driver.createOutputTopic('left-out', Serdes.String, Serdes.String).readKeyValuesToList()).toEqual([
+      { key: 'c1', value: 'c1:ann' },
+      { key: null, value: 'no-card:unknown' },
+    ]);
+    expect(driver.createOutputTopic('inner-out', Serdes.String, Serdes.String).readValuesToList()).toEqual(['c1:ann']);
+    expect(driver.metrics().dropped['null-key']).toBe(1);
+  });
+});
+
 describe('KStream–GlobalKTable join', () => {
   interface Tx {
     merchant: string;

@@ -119,14 +119,3 @@ export class TableToStreamProcessor<K, V> extends Forwarding<K, Change<V>, K, V 
     this.ctx.forward({ key: record.key, value: record.value.newValue, timestamp: record.timestamp, headers: record.headers });
   }
 }
-
-/** Drops records with a null key before a repartition topic (they could not be partitioned by key). */
-export class DropNullKeyProcessor<K, V> extends Forwarding<K, V, K, V> {
-  process(record: Record<K, V>): void {
-    if (record.key === null || record.key === undefined) {
-      this.ctx.recordDropped('null-key');
-      return;
-    }
-    this.ctx.forward(record);
-  }
-}
