@@ -15,6 +15,21 @@ export const RegistryConfigSchema = z.object({
     .string()
     .regex(/^[A-Za-z0-9._-]{1,249}$/, 'a Kafka topic name holds 1-249 letters, digits, . _ -')
     .default('_schemas'),
+  /** Where each registry write (and each denied or failed write attempt) is recorded (registry/audit.ts). */
+  auditTopic: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,249}$/, 'a Kafka topic name holds 1-249 letters, digits, . _ -')
+    .default('riskloop.audit-events'),
+  /** Users and roles for HTTP basic auth (registry/auth.ts); absent: no users, anonymous access only. */
+  usersFile: z.string().min(1).optional(),
+  /**
+   * What callers without credentials may do. Default: `none` with a users file; without one,
+   * `admin` on a loopback host (the local stack and tests) and a refusal to start elsewhere.
+   */
+  allowAnonymous: z.enum(['none', 'read', 'write', 'admin']).optional(),
+  /** HTTPS instead of HTTP when both are given (PEM files). */
+  tlsCertFile: z.string().min(1).optional(),
+  tlsKeyFile: z.string().min(1).optional(),
   /** Upper bound for one request that has to go through the topic (Confluent: kafkastore.timeout.ms). */
   timeoutMs: z.number().int().positive().default(30_000),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -39,6 +54,11 @@ const EnvSchema = z.object({
   REGISTRY_PORT: z.coerce.number().optional(),
   REGISTRY_HOST: z.string().optional(),
   REGISTRY_TOPIC: z.string().optional(),
+  REGISTRY_AUDIT_TOPIC: z.string().optional(),
+  REGISTRY_USERS_FILE: z.string().optional(),
+  REGISTRY_ALLOW_ANONYMOUS: z.enum(['none', 'read', 'write', 'admin']).optional(),
+  REGISTRY_TLS_CERT_FILE: z.string().optional(),
+  REGISTRY_TLS_KEY_FILE: z.string().optional(),
   REGISTRY_TIMEOUT_MS: z.coerce.number().optional(),
   REGISTRY_LOG_LEVEL: z.string().optional(),
 });
@@ -57,6 +77,11 @@ export function registryConfigFromEnv(env: NodeJS.ProcessEnv): RegistryConfig {
     port: e.REGISTRY_PORT,
     host: e.REGISTRY_HOST,
     topic: e.REGISTRY_TOPIC,
+    auditTopic: e.REGISTRY_AUDIT_TOPIC,
+    usersFile: e.REGISTRY_USERS_FILE,
+    allowAnonymous: e.REGISTRY_ALLOW_ANONYMOUS,
+    tlsCertFile: e.REGISTRY_TLS_CERT_FILE,
+    tlsKeyFile: e.REGISTRY_TLS_KEY_FILE,
     timeoutMs: e.REGISTRY_TIMEOUT_MS,
     // Checked by the enum in RegistryConfigSchema, which names the allowed levels in its error.
     logLevel: e.REGISTRY_LOG_LEVEL as RegistryConfigInput['logLevel'],

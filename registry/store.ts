@@ -25,6 +25,7 @@
 import { randomUUID } from 'node:crypto';
 import kafkajs, { type Admin, type Consumer, Kafka, type KafkaMessage, type Producer, Partitioners, logLevel } from 'kafkajs';
 import type { Logger } from 'pino';
+import { type AuditEvent, encodeAuditEvent } from './audit.js';
 import type { RegistryConfig } from './config.js';
 import { Errors, RegistryError } from './errors.js';
 import { kafkaLogCreator } from './logging.js';
@@ -35,6 +36,8 @@ import { RegistryState } from './state.js';
 export interface PlannedWrite<T> {
   records: TopicRecord[];
   result: T;
+  /** Committed in the same transaction as `records` (see audit.ts); ignored when nothing is written. */
+  audit?: AuditEvent;
 }
 
 interface Waiter {
@@ -86,6 +89,7 @@ export class KafkaSchemaStore {
   /** Creates the topic if needed, reads it to the end, and only then resolves. */
   async start(): Promise<void> {
     await this.ensureTopic();
+    await this.ensureAuditTopic();
     const groupId = `riskloop-registry-reader-${this.config.topic}-${randomUUID()}`;
     const consumer = this.kafka.consumer({
       groupId,
@@ -145,6 +149,20 @@ export class KafkaSchemaStore {
     return run;
   }
 
+  /**
+   * Appends an audit event that goes with no write (a denied or failed attempt) and resolves once
+   * the broker has it (acks from all in-sync replicas); rejects with a store error otherwise.
+   */
+  async appendAudit(event: AuditEvent): Promise<void> {
+    const producer = this.noopProducer;
+    if (producer === undefined) throw Errors.storeError('the store is not started');
+    try {
+      await producer.send({ topic: this.config.auditTopic, acks: -1, messages: [encodeAuditEvent(event)] });
+    } catch (err) {
+      throw Errors.storeError(`the audit event could not be written to ${this.config.auditTopic}: ${(err as Error).message}`);
+    }
+  }
+
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
@@ -173,11 +191,19 @@ export class KafkaSchemaStore {
         const planned = plan(this.state);
         // Nothing sent means nothing to commit; disconnecting leaves no open transaction.
         if (planned.records.length === 0) return planned.result;
-        const [meta] = await transaction.send({
-          topic: this.config.topic,
+        const sent = await transaction.sendBatch({
           acks: -1,
-          messages: planned.records.map((r) => ({ partition: 0, key: encodeKey(r.key), value: encodeValue(r) })),
+          topicMessages: [
+            {
+              topic: this.config.topic,
+              messages: planned.records.map((r) => ({ partition: 0, key: encodeKey(r.key), value: encodeValue(r) })),
+            },
+            ...(planned.audit === undefined
+              ? []
+              : [{ topic: this.config.auditTopic, messages: [encodeAuditEvent(planned.audit)] }]),
+          ],
         });
+        const meta = sent.find((m) => m.topicName === this.config.topic);
         await transaction.commit();
         if (meta?.baseOffset === undefined) throw Errors.storeError('the transactional write returned no offset');
         // One send to one partition is one record batch: its records have consecutive offsets.
@@ -283,6 +309,26 @@ export class KafkaSchemaStore {
       if (policy !== 'compact') {
         this.logger.warn({ topic, policy }, 'schemas topic is not compacted; schemas may be lost to retention');
       }
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  /** The audit topic is shared with riskloop's other writers; created here only if nobody has yet. */
+  private async ensureAuditTopic(): Promise<void> {
+    const topic = this.config.auditTopic;
+    const admin = this.quietKafka.admin();
+    await admin.connect();
+    try {
+      if (!(await admin.listTopics()).includes(topic)) {
+        const { brokers } = await admin.describeCluster();
+        const created = await admin.createTopics({
+          waitForLeaders: true,
+          topics: [{ topic, numPartitions: 1, replicationFactor: Math.min(3, brokers.length) }],
+        });
+        this.logger.info({ topic, created }, 'audit topic checked');
+      }
+      await this.partitionsWithLeader(admin, topic);
     } finally {
       await admin.disconnect();
     }

@@ -149,7 +149,11 @@ export class SlidingWindowAggregateProcessor<K, V, VA> implements Processor<K, V
    */
   private update(record: Record<K, V>, start: number, base: ValueAndTimestamp<VA> | undefined, closeTime: number, isNew = false): void {
     const end = start + this.diff;
-    if (end < closeTime) return;
+    if (end < closeTime) {
+      // One of the record's windows (not all: see process) has closed; counted, as Kafka Streams does.
+      this.late.closed(record, { windowCloseMs: closeTime, streamTimeMs: this.observedStreamTime }, 1);
+      return;
+    }
     const value = this.fold(record.key, record.value, base?.value);
     const timestamp = base === undefined ? record.timestamp : Math.max(record.timestamp, base.timestamp);
     this.store.put(record.key, { value, timestamp }, start);

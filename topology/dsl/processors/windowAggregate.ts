@@ -41,9 +41,13 @@ export class TimeWindowAggregateProcessor<K, V, VA> implements Processor<K, V, W
     if (record.timestamp > this.observedStreamTime) this.observedStreamTime = record.timestamp;
     const closeTime = this.observedStreamTime - this.windows.graceMs;
     let updated = 0;
+    let closed = 0;
     for (const window of this.windows.windowsFor(record.timestamp)) {
       // Open while end > stream time - grace, i.e. it closes once stream time reaches end + grace.
-      if (window.end <= closeTime) continue;
+      if (window.end <= closeTime) {
+        closed++;
+        continue;
+      }
       const old = this.store.fetch(record.key, window.start);
       const value = this.fold(record.key, record.value, old?.value);
       const timestamp = old === undefined ? record.timestamp : Math.max(old.timestamp, record.timestamp);
@@ -52,6 +56,8 @@ export class TimeWindowAggregateProcessor<K, V, VA> implements Processor<K, V, W
       const out = { key: { key: record.key, window }, value: { newValue: value, oldValue: old?.value ?? null }, timestamp, headers: record.headers };
       for (const child of this.outputs) this.ctx.forward(out, child);
     }
-    if (updated === 0) this.late.drop(record, { windowCloseMs: closeTime, streamTimeMs: this.observedStreamTime });
+    const details = { windowCloseMs: closeTime, streamTimeMs: this.observedStreamTime };
+    if (updated === 0) this.late.drop(record, details, closed);
+    else if (closed > 0) this.late.closed(record, details, closed);
   }
 }
