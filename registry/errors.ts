@@ -9,6 +9,8 @@ export class RegistryError extends Error {
     readonly status: number,
     readonly errorCode: number,
     message: string,
+    /** Extra response headers (WWW-Authenticate on 401). */
+    readonly headers: Record<string, string> = {},
   ) {
     super(message);
     this.name = 'RegistryError';
@@ -50,6 +52,8 @@ export const Errors = {
     ),
   subjectConfigNotFound: (subject: string) =>
     new RegistryError(404, 40408, `Subject '${subject}' does not have subject-level compatibility configured`),
+  subjectModeNotFound: (subject: string) =>
+    new RegistryError(404, 40409, `Subject '${subject}' does not have subject-level mode configured`),
   incompatibleSchema: (message: string) => new RegistryError(409, 409, message),
   invalidSchema: (message: string) => new RegistryError(422, 42201, message),
   invalidVersion: (version: string) =>
@@ -66,9 +70,24 @@ export const Errors = {
       `Invalid compatibility level ${JSON.stringify(level)}. Valid values are none, backward, forward, full, ` +
         'backward_transitive, forward_transitive, and full_transitive',
     ),
+  invalidMode: (mode: unknown) =>
+    new RegistryError(
+      422,
+      42204,
+      `Invalid mode ${JSON.stringify(mode)}. Valid values are READWRITE, READONLY, READONLY_OVERRIDE, IMPORT`,
+    ),
+  operationNotPermitted: (message: string) => new RegistryError(422, 42205, message),
+  idConflict: (message: string) => new RegistryError(422, 42207, message),
   unprocessable: (message: string) => new RegistryError(422, 422, message),
   storeError: (message: string) => new RegistryError(500, 50001, `Error in the backend data store: ${message}`),
   storeTimeout: (message: string) => new RegistryError(500, 50002, `Operation timed out: ${message}`),
+  // Confluent's security plugin numbers these 40101 / 40301; the texts name no secret.
+  unauthorized: () =>
+    new RegistryError(401, 40101, 'Unauthorized: valid basic-auth credentials are required', {
+      'www-authenticate': 'Basic realm="riskloop-schema-registry", charset="UTF-8"',
+    }),
+  forbidden: (principal: string, needed: string) =>
+    new RegistryError(403, 40301, `User '${principal}' is not authorized for this operation (needs the ${needed} role)`),
   // The generic ones below mirror what Confluent's Jersey layer answers for routing and parsing problems.
   badRequest: (message: string) => new RegistryError(400, 400, message),
   routeNotFound: () => new RegistryError(404, 404, 'HTTP 404 Not Found'),

@@ -15,6 +15,8 @@ export type RecordKey =
   | { keytype: 'CONFIG'; subject: string | null }
   | { keytype: 'DELETE_SUBJECT'; subject: string }
   | { keytype: 'NOOP' }
+  /** Confluent's mode of the registry (subject null) or of one subject. */
+  | { keytype: 'MODE'; subject: string | null }
   /**
    * riskloop's own: the highest id ever handed out. Only written with permanent deletes, whose
    * tombstones would otherwise let compaction forget the highest id and so hand it out again.
@@ -33,6 +35,13 @@ export interface ConfigValue {
   compatibilityLevel: CompatibilityLevel;
 }
 
+export const MODES = ['READWRITE', 'READONLY', 'READONLY_OVERRIDE', 'IMPORT'] as const;
+export type Mode = (typeof MODES)[number];
+
+export interface ModeValue {
+  mode: Mode;
+}
+
 export interface DeleteSubjectValue {
   subject: string;
   /** Every version up to and including this one is soft-deleted. */
@@ -49,6 +58,7 @@ export type TopicRecord =
   | { key: Extract<RecordKey, { keytype: 'CONFIG' }>; value: ConfigValue | null }
   | { key: Extract<RecordKey, { keytype: 'DELETE_SUBJECT' }>; value: DeleteSubjectValue | null }
   | { key: Extract<RecordKey, { keytype: 'NOOP' }>; value: null }
+  | { key: Extract<RecordKey, { keytype: 'MODE' }>; value: ModeValue | null }
   | { key: Extract<RecordKey, { keytype: 'ID_WATERMARK' }>; value: IdWatermarkValue | null };
 
 export function encodeKey(key: RecordKey): Buffer {
@@ -62,6 +72,8 @@ export function encodeKey(key: RecordKey): Buffer {
       return json({ keytype: 'DELETE_SUBJECT', subject: key.subject, magic: 0 });
     case 'NOOP':
       return json({ keytype: 'NOOP', magic: 0 });
+    case 'MODE':
+      return json({ keytype: 'MODE', subject: key.subject, magic: 0 });
     case 'ID_WATERMARK':
       return json({ keytype: 'ID_WATERMARK', magic: 0 });
   }
@@ -83,6 +95,7 @@ const KeySchema = z.discriminatedUnion('keytype', [
   z.object({ keytype: z.literal('CONFIG'), subject: z.string().nullable().default(null) }),
   z.object({ keytype: z.literal('DELETE_SUBJECT'), subject: z.string() }),
   z.object({ keytype: z.literal('NOOP') }),
+  z.object({ keytype: z.literal('MODE'), subject: z.string().nullable().default(null) }),
   z.object({ keytype: z.literal('ID_WATERMARK') }),
 ]);
 
@@ -101,12 +114,13 @@ const ConfigValueSchema = z.object({
   compatibility: z.enum(COMPATIBILITY_LEVELS).optional(),
 });
 
+const ModeValueSchema = z.object({ mode: z.enum(MODES) });
 const DeleteSubjectValueSchema = z.object({ subject: z.string(), version: z.number().int().positive() });
 const IdWatermarkValueSchema = z.object({ maxId: z.number().int().nonnegative() });
 
 /**
  * Decodes one record of the topic. Returns `undefined` for records this registry does not model
- * (Confluent's MODE keys, non-Avro schemas, foreign data): they are skipped, with the reason.
+ * (non-Avro schemas, foreign data): they are skipped, with the reason.
  */
 export function decodeRecord(
   key: Buffer | null,
@@ -143,6 +157,12 @@ export function decodeRecord(
     }
     case 'NOOP':
       return { record: { key: k.data, value: null } };
+    case 'MODE': {
+      if (raw === null) return { record: { key: k.data, value: null } };
+      const v = ModeValueSchema.safeParse(raw);
+      if (!v.success) return { skipped: `malformed MODE value: ${v.error.message}` };
+      return { record: { key: k.data, value: v.data } };
+    }
     case 'ID_WATERMARK': {
       if (raw === null) return { record: { key: k.data, value: null } };
       const v = IdWatermarkValueSchema.safeParse(raw);

@@ -6,8 +6,9 @@
  * because writers never race (see store.ts: one fenced writer at a time); the state itself takes
  * records as facts and never judges them.
  */
+import { schemaForms } from './avro.js';
 import type { CompatibilityLevel } from './compatibility.js';
-import type { SchemaValue, TopicRecord } from './records.js';
+import type { Mode, SchemaValue, TopicRecord } from './records.js';
 
 export type SchemaVersion = Readonly<SchemaValue>;
 
@@ -15,11 +16,15 @@ export class RegistryState {
   /** subject → version → schema record */
   private readonly subjects = new Map<string, Map<number, SchemaVersion>>();
   private readonly schemaById = new Map<number, string>();
-  private readonly idByCanonical = new Map<string, number>();
+  /** Java-printed form → id, and normalized form → id: "the same schema" (see avro.ts). */
+  private readonly idByForm = new Map<string, number>();
+  private readonly idByNormal = new Map<string, number>();
   /** id → the subject versions that use it, to forget an id once its last use is tombstoned */
   private readonly usesOfId = new Map<number, Map<string, { subject: string; version: number }>>();
   private readonly subjectLevels = new Map<string, CompatibilityLevel>();
   private globalConfig: CompatibilityLevel | undefined;
+  private readonly subjectModes = new Map<string, Mode>();
+  private globalModeValue: Mode | undefined;
   /** Never decreases: an id stays taken after its schema is permanently deleted. */
   private highestId = 0;
 
@@ -37,6 +42,13 @@ export class RegistryState {
         if (record.key.subject === null) this.globalConfig = level;
         else if (level === undefined) this.subjectLevels.delete(record.key.subject);
         else this.subjectLevels.set(record.key.subject, level);
+        return;
+      }
+      case 'MODE': {
+        const mode = (record.value as { mode: Mode } | null)?.mode;
+        if (record.key.subject === null) this.globalModeValue = mode;
+        else if (mode === undefined) this.subjectModes.delete(record.key.subject);
+        else this.subjectModes.set(record.key.subject, mode);
         return;
       }
       case 'DELETE_SUBJECT': {
@@ -94,8 +106,9 @@ export class RegistryState {
     return this.schemaById.get(id);
   }
 
-  idOfSchema(canonical: string): number | undefined {
-    return this.idByCanonical.get(canonical);
+  /** The id of a schema with this form (normalize: the normalized form), if any. */
+  idOfSchema(form: string, normalized = false): number | undefined {
+    return (normalized ? this.idByNormal : this.idByForm).get(form);
   }
 
   usesOf(id: number): { subject: string; version: number }[] {
@@ -117,6 +130,19 @@ export class RegistryState {
     return this.globalConfig;
   }
 
+  subjectMode(subject: string): Mode | undefined {
+    return this.subjectModes.get(subject);
+  }
+
+  globalMode(): Mode | undefined {
+    return this.globalModeValue;
+  }
+
+  /** Every id in use, ascending. */
+  ids(): number[] {
+    return [...this.schemaById.keys()].sort((a, b) => a - b);
+  }
+
   private putVersion(v: SchemaVersion): void {
     let versions = this.subjects.get(v.subject);
     if (versions === undefined) {
@@ -126,7 +152,9 @@ export class RegistryState {
     versions.set(v.version, v);
     this.highestId = Math.max(this.highestId, v.id);
     if (!this.schemaById.has(v.id)) this.schemaById.set(v.id, v.schema);
-    if (!this.idByCanonical.has(v.schema)) this.idByCanonical.set(v.schema, v.id);
+    const forms = schemaForms(v.schema);
+    if (!this.idByForm.has(forms.form)) this.idByForm.set(forms.form, v.id);
+    if (!this.idByNormal.has(forms.normal)) this.idByNormal.set(forms.normal, v.id);
     let uses = this.usesOfId.get(v.id);
     if (uses === undefined) {
       uses = new Map();
@@ -148,7 +176,9 @@ export class RegistryState {
       // for a reader of the compacted topic, which sees the ID_WATERMARK written with the delete.
       this.usesOfId.delete(old.id);
       this.schemaById.delete(old.id);
-      if (this.idByCanonical.get(old.schema) === old.id) this.idByCanonical.delete(old.schema);
+      const forms = schemaForms(old.schema);
+      if (this.idByForm.get(forms.form) === old.id) this.idByForm.delete(forms.form);
+      if (this.idByNormal.get(forms.normal) === old.id) this.idByNormal.delete(forms.normal);
     }
   }
 }
