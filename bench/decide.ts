@@ -126,7 +126,7 @@ async function pass(
   const records = simulateFor(run, { customers: opts.customers, days });
   await produceParts(env, run, records, ['context']);
   const loop = new LoopProcess(run.appEnv);
-  const clientConfig = { brokers: env.brokers, schemaRegistryUrl: env.registryUrl, topicPrefix: run.config.topicPrefix, accountTokenKey: run.appEnv.RISKLOOP_ACCOUNT_TOKEN_KEY!, clientId: 'bench-decide' };
+  const clientConfig = { connection: env.kafka, schemaRegistryUrl: env.registryUrl, topicPrefix: run.config.topicPrefix, accountTokenKey: run.appEnv.RISKLOOP_ACCOUNT_TOKEN_KEY!, clientId: 'bench-decide' };
   const client = new RiskloopClient(clientConfig);
   const api = await startDecisionApi(parseApiConfig({ port: 0, keys: JSON.stringify([{ id: 'bench', token: TOKEN }]), maxDeadlineMs: '60000', cacheMax: '0' }), { ...clientConfig, clientId: 'bench-api' }, { logger: pino({ level: 'silent' }) });
   const arrivedAt = new Map<string, number>();

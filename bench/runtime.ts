@@ -13,6 +13,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import pino from 'pino';
+import { kafkaConnectionFromEnv } from '../bin/kafkaConnection.js';
+import { kafkajsConnectionOptions } from '../topology/kafka/connection.js';
 import { Stores } from '../state/stores.js';
 import type { WindowStore } from '../state/types.js';
 import { KafkaStreams } from '../topology/kafka/kafkaStreams.js';
@@ -23,10 +25,11 @@ import { Serdes } from '../topology/serde.js';
 import { Topology } from '../topology/topology.js';
 
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
-const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
+// KAFKA_BROKERS and the TLS/SASL settings (bin/kafkaConnection.ts), as every riskloop process reads them.
+const connection = kafkaConnectionFromEnv(process.env);
 const N = Number(process.env.BENCH_RECORDS ?? 200_000);
 const P = Number(process.env.BENCH_PARTITIONS ?? 6);
-const kafka = new Kafka({ clientId: 'bench', brokers, logLevel: process.env.BENCH_DEBUG ? logLevel.WARN : logLevel.NOTHING });
+const kafka = new Kafka({ clientId: 'bench', ...kafkajsConnectionOptions(connection), logLevel: process.env.BENCH_DEBUG ? logLevel.WARN : logLevel.NOTHING });
 const run = Date.now().toString(36);
 const input = `bench-rt-in-${run}`;
 const stateRoot = mkdtempSync(path.join(os.tmpdir(), 'riskloop-bench-'));
@@ -141,7 +144,7 @@ async function streams(kind: 'map' | 'window', guarantee: 'at_least_once' | 'exa
   await createTopics([output]);
   const app = new KafkaStreams(
     topologyFor(kind, appId, output),
-    { applicationId: appId, brokers, processingGuarantee: guarantee, stateDir: path.join(stateRoot, appId) },
+    { applicationId: appId, connection, processingGuarantee: guarantee, stateDir: path.join(stateRoot, appId) },
     { logger: pino({ level: 'warn' }) },
   );
   await app.start();

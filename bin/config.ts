@@ -5,6 +5,8 @@
  */
 import { z } from 'zod';
 import { TokenizerConfig } from '../processors/tokenizer.js';
+import type { KafkaConnection } from '../topology/kafka/connection.js';
+import { kafkaConnectionFromEnv } from './kafkaConnection.js';
 
 const Brokers = z
   .string()
@@ -52,7 +54,8 @@ export const AppConfig = z.object({
       if (!checked.success) for (const issue of checked.error.issues) ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
     }),
 });
-export type AppConfig = z.output<typeof AppConfig>;
+/** `kafka`: the brokers with the connection's security (bin/kafkaConnection.ts), environment only. */
+export type AppConfig = z.output<typeof AppConfig> & { kafka: KafkaConnection };
 export type AppConfigInput = z.input<typeof AppConfig>;
 
 /** Flag name → environment variable; flags win. */
@@ -93,7 +96,7 @@ const DEFAULTS: Record<keyof typeof ENV, string | undefined> = {
 
 /** What commands that only read or publish records need: everything but the tokenization keys. */
 export const ClientConfig = AppConfig.omit({ tokenizer: true });
-export type ClientConfig = z.output<typeof ClientConfig>;
+export type ClientConfig = z.output<typeof ClientConfig> & { kafka: KafkaConnection };
 
 function rawConfig(env: Readonly<Record<string, string | undefined>>, flags: Partial<Record<keyof typeof ENV, string>>): Record<string, unknown> {
   const raw: Record<string, unknown> = {};
@@ -119,7 +122,7 @@ function fail(issues: readonly { path: PropertyKey[]; message: string }[], extra
 export function readClientConfig(env: Readonly<Record<string, string | undefined>>, flags: Partial<Record<keyof typeof ENV, string>> = {}): ClientConfig {
   const parsed = ClientConfig.safeParse(rawConfig(env, flags));
   if (!parsed.success) fail(parsed.error.issues);
-  return parsed.data;
+  return { ...parsed.data, kafka: kafkaConnectionFromEnv(env, parsed.data.brokers) };
 }
 
 export function readAppConfig(env: Readonly<Record<string, string | undefined>>, flags: Partial<Record<keyof typeof ENV, string>> = {}): AppConfig {
@@ -132,5 +135,5 @@ export function readAppConfig(env: Readonly<Record<string, string | undefined>>,
   };
   const parsed = AppConfig.safeParse(raw);
   if (!parsed.success) fail(parsed.error.issues, cardKeys && !cardKeys.success ? [cardKeys.error.issues[0]!.message] : []);
-  return parsed.data;
+  return { ...parsed.data, kafka: kafkaConnectionFromEnv(env, parsed.data.brokers) };
 }

@@ -26,6 +26,7 @@ import { createSerdes, type TopicSerdes } from '../schemas/createSerdes.js';
 import type { Decision, TrainingExample } from '../schemas/types.js';
 import { simulate, type SimulationResult, type TruthRecord } from '../simulator/index.js';
 import { produceSimulation } from '../simulator/sinks/kafka.js';
+import { kafkajsConnectionOptions } from '../topology/kafka/connection.js';
 import { readAppConfig, type AppConfig } from './config.js';
 import { ensureTopics } from './commands/topicsEnsure.js';
 import type { CommandIo } from './commands/topics.js';
@@ -215,10 +216,10 @@ export async function runDemo(opts: DemoOptions, io: CommandIo): Promise<number>
   await ensureTopics(config, io, { keepHistory: true });
   const serdes: TopicSerdes = await createSerdes(new SchemaRegistry({ host: config.schemaRegistryUrl }), catalogue);
   const tokenizer = new Tokenizer(config.tokenizer);
-  const kafka = new Kafka({ clientId: 'riskloop-demo', brokers: config.brokers, logLevel: logLevel.NOTHING });
+  const kafka = new Kafka({ clientId: 'riskloop-demo', ...kafkajsConnectionOptions(config.kafka), logLevel: logLevel.NOTHING });
   const decisions = new Follower<Decision>(kafka, catalogue.decisions.name, serdes.decisions);
   const training = new Follower<TrainingExample>(kafka, catalogue.trainingExamples.name, serdes.trainingExamples);
-  const sink = { brokers: config.brokers, registryUrl: config.schemaRegistryUrl, catalogue, ratePerSecond: null, clientId: 'riskloop-demo' };
+  const sink = { brokers: config.brokers, connection: config.kafka, registryUrl: config.schemaRegistryUrl, catalogue, ratePerSecond: null, clientId: 'riskloop-demo' };
   const app = await buildRiskLoopApp(config, logger);
   let exit = 0;
   try {
@@ -281,7 +282,7 @@ export async function runDemo(opts: DemoOptions, io: CommandIo): Promise<number>
     };
 
     step(`phase 2: ${opts.days2} more days of traffic; ${version} released as shadow, then promoted to champion`);
-    const producer = await (await import('../topology/kafka/kafkajsClient.js')).createKafkajsClient({ brokers: config.brokers, clientId: 'demo-release', logger }).producer();
+    const producer = await (await import('../topology/kafka/kafkajsClient.js')).createKafkajsClient({ connection: config.kafka, clientId: 'demo-release', logger }).producer();
     const cardPath = path.join(modelsDir, `${version}.card.json`);
     await publishRelease(producer, serdes.modelReleases, catalogue.modelReleases.name, await releaseFromCard(cardPath, 'shadow', { releasedBy: 'demo' }));
     for (let i = 0; i < 100 && !app.models.current().shadows.some((m) => m.version === version); i++) await sleep(100);

@@ -76,7 +76,7 @@ export async function replayRange(config: AppConfig, opts: ReplayOptions, logger
   // A replay copies history on purpose: its topics must not expire it while it runs.
   await ensureTopics(config, io, { prefix: topicPrefix, keepHistory: true });
 
-  const client = createKafkajsClient({ brokers: config.brokers, clientId: `replay-${replayId}`, logger });
+  const client = createKafkajsClient({ connection: config.kafka, clientId: `replay-${replayId}`, logger });
   const admin = await client.admin();
   const producer = await client.producer();
   const copied: Record<string, number> = {};
@@ -149,7 +149,7 @@ async function runSidePhase(
     logger,
     { bounded: true, loop: { parts: 'side', crossEntity: { retainAll: true } } },
   );
-  const client = createKafkajsClient({ brokers: config.brokers, clientId: `replay-${r.replayId}-side`, logger });
+  const client = createKafkajsClient({ connection: config.kafka, clientId: `replay-${r.replayId}-side`, logger });
   const admin = await client.admin();
   let failed: Error | undefined;
   app.streams.once('error', (err: Error) => {

@@ -70,7 +70,7 @@ export async function buildRiskLoopApp(
   );
   const streamsConfig: StreamsConfigInput = {
     applicationId: config.applicationId,
-    brokers: config.brokers,
+    connection: config.kafka,
     processingGuarantee: config.guarantee,
     stateDir: config.stateDir,
     boundedInput: opts.bounded ?? false,

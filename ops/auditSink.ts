@@ -18,6 +18,7 @@ import { z } from 'zod';
 import type { Catalogue } from '../schemas/catalogue.js';
 import type { TopicSerdes } from '../schemas/createSerdes.js';
 import type { Decision } from '../schemas/types.js';
+import { kafkajsConnectionOptions, type KafkaConnection } from '../topology/kafka/connection.js';
 import { classifyError } from '../topology/kafka/errorClass.js';
 
 export const AuditConfig = z.object({
@@ -142,7 +143,7 @@ export class AuditConsumer extends EventEmitter {
   private stopping = false;
 
   constructor(
-    private readonly opts: { brokers: string[]; applicationId: string; catalogue: Catalogue; serdes: Pick<TopicSerdes, 'decisions'>; logger: Logger },
+    private readonly opts: { connection: KafkaConnection; applicationId: string; catalogue: Catalogue; serdes: Pick<TopicSerdes, 'decisions'>; logger: Logger },
     private readonly sink: AuditSink,
   ) {
     super();
@@ -150,7 +151,7 @@ export class AuditConsumer extends EventEmitter {
 
   async start(): Promise<void> {
     const { catalogue, serdes, logger } = this.opts;
-    const kafka = new Kafka({ clientId: `${this.opts.applicationId}-audit`, brokers: this.opts.brokers, logLevel: logLevel.NOTHING });
+    const kafka = new Kafka({ clientId: `${this.opts.applicationId}-audit`, ...kafkajsConnectionOptions(this.opts.connection), logLevel: logLevel.NOTHING });
     const consumer = kafka.consumer({ groupId: `${this.opts.applicationId}-audit`, readUncommitted: false });
     this.consumer = consumer;
     consumer.on(consumer.events.CRASH, (e) => {

@@ -16,6 +16,7 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { DriftMeasurement } from '../processors/driftMonitor.js';
 import type { Catalogue } from '../schemas/catalogue.js';
 import type { TopicSerdes } from '../schemas/createSerdes.js';
+import { kafkajsConnectionOptions, type KafkaConnection } from '../topology/kafka/connection.js';
 import type { Decision, DeadLetter, TrainingExample } from '../schemas/types.js';
 
 const RECENT_DECLINES = 25;
@@ -168,7 +169,7 @@ export class DecisionMetrics {
 }
 
 export interface OutputConsumerOptions {
-  brokers: string[];
+  connection: KafkaConnection;
   clientId: string;
   catalogue: Catalogue;
   serdes: Pick<TopicSerdes, 'decisions' | 'deadLetters' | 'trainingExamples'>;
@@ -188,7 +189,7 @@ export class OutputTopicsConsumer {
 
   async start(timeoutMs = 60_000): Promise<void> {
     const { catalogue, serdes, logger } = this.opts;
-    const kafka = new Kafka({ clientId: this.opts.clientId, brokers: this.opts.brokers, logLevel: logLevel.NOTHING });
+    const kafka = new Kafka({ clientId: this.opts.clientId, ...kafkajsConnectionOptions(this.opts.connection), logLevel: logLevel.NOTHING });
     // A group of its own per process, never committed: every instance counts what it sees from its start.
     const consumer = kafka.consumer({ groupId: `${this.opts.clientId}-ops-${randomUUID()}`, readUncommitted: false });
     this.consumer = consumer;

@@ -11,13 +11,14 @@ import { rocksdbMemory } from '../state/rocksdbSync.js';
 import type { ModelRegistry } from '../processors/modelRegistry.js';
 import type { Catalogue } from '../schemas/catalogue.js';
 import type { TopicSerdes } from '../schemas/createSerdes.js';
+import type { KafkaConnection } from '../topology/kafka/connection.js';
 import type { KafkaStreams } from '../topology/kafka/kafkaStreams.js';
 import { DecisionMetrics, OutputTopicsConsumer } from './decisionMetrics.js';
 import { RuntimeMetricsBridge } from './runtimeMetrics.js';
 import { OpsServer, type OpsServerConfigInput } from './server.js';
 
 export interface OpsRuntimeDeps {
-  brokers: string[];
+  connection: KafkaConnection;
   applicationId: string;
   catalogue: Catalogue;
   serdes: Pick<TopicSerdes, 'decisions' | 'deadLetters' | 'trainingExamples'>;
@@ -103,7 +104,7 @@ export async function startOps(server: OpsServerConfigInput, deps: OpsRuntimeDep
   const bridge = new RuntimeMetricsBridge(registry, () => Object.values(deps.streams).map((s) => s.metrics));
   const consumer = new OutputTopicsConsumer(
     {
-      brokers: deps.brokers,
+      connection: deps.connection,
       clientId: deps.applicationId,
       catalogue: deps.catalogue,
       serdes: deps.serdes,

@@ -4,9 +4,13 @@
  * SCHEMA_REGISTRY_* names, because riskloop's stack is the only thing that starts this registry.
  */
 import { z } from 'zod';
+import { kafkaConnectionFromEnv } from '../bin/kafkaConnection.js';
+import type { KafkaConnection } from '../topology/kafka/connection.js';
 
 export const RegistryConfigSchema = z.object({
   brokers: z.array(z.string().min(1)).min(1, 'at least one Kafka broker is needed'),
+  /** TLS/SASL to Kafka (bin/kafkaConnection.ts: KAFKA_SECURITY_PROTOCOL...); absent: plaintext to `brokers`. */
+  connection: z.custom<KafkaConnection>((v) => typeof v === 'object' && v !== null).optional(),
   /** 0 lets the OS pick a free port (tests start extra instances this way). */
   port: z.number().int().min(0).max(65_535).default(8081),
   host: z.string().min(1).default('127.0.0.1'),
@@ -74,6 +78,8 @@ export function registryConfigFromEnv(env: NodeJS.ProcessEnv): RegistryConfig {
   const e = parsed.data;
   return parseRegistryConfig({
     brokers: e.KAFKA_BROKERS.split(',').map((b) => b.trim()).filter((b) => b.length > 0),
+    // The same connection settings as every riskloop process; errors name the variable, never a value.
+    connection: kafkaConnectionFromEnv(env, e.KAFKA_BROKERS),
     port: e.REGISTRY_PORT,
     host: e.REGISTRY_HOST,
     topic: e.REGISTRY_TOPIC,

@@ -1,12 +1,13 @@
 /**
  * Entry point of riskloop's schema registry (started by stack/stack.sh):
- *   KAFKA_BROKERS=127.0.0.1:9092 [REGISTRY_PORT=8081] [REGISTRY_HOST=127.0.0.1] [REGISTRY_TOPIC=_schemas]
+ *   KAFKA_BROKERS=127.0.0.1:9092 [KAFKA_SECURITY_PROTOCOL=... see bin/kafkaConnection.ts] [REGISTRY_PORT=8081] [REGISTRY_HOST=127.0.0.1] [REGISTRY_TOPIC=_schemas]
  *   node --import tsx registry/main.ts
  * SIGTERM or SIGINT closes the HTTP server and the Kafka clients, then exits 0.
  */
 import { type RegistryConfig, registryConfigFromEnv } from './config.js';
 import { startRegistry } from './index.js';
 import { createLogger } from './logging.js';
+import { explainKafkaError, plaintextConnection } from '../topology/kafka/connection.js';
 
 /** A stop that takes longer than this is abandoned: better a hard exit than a hung process. */
 const STOP_TIMEOUT_MS = 20_000;
@@ -52,6 +53,7 @@ try {
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
 } catch (err) {
-  logger.fatal({ err }, 'schema registry failed to start');
+  // A refused SASL login or a TLS failure in words that name the user and what to check (never the password).
+  logger.fatal({ err }, `schema registry failed to start: ${explainKafkaError(err, config.connection ?? plaintextConnection(config.brokers))}`);
   process.exit(1);
 }

@@ -31,6 +31,7 @@ import { Errors, RegistryError } from './errors.js';
 import { kafkaLogCreator } from './logging.js';
 import { type TopicRecord, decodeRecord, encodeKey, encodeValue } from './records.js';
 import { RegistryState } from './state.js';
+import { kafkajsConnectionOptions, plaintextConnection } from '../topology/kafka/connection.js';
 
 /** What a write wants to append, and what to answer once it is applied. */
 export interface PlannedWrite<T> {
@@ -80,7 +81,7 @@ export class KafkaSchemaStore {
     private readonly onFatal: (err: Error) => void = () => {},
   ) {
     const clientId = `riskloop-registry-${config.instanceId ?? `${config.host}-${config.port}-${process.pid}`}`;
-    const common = { clientId, brokers: config.brokers, connectionTimeout: 5_000, retry: { retries: 5 } };
+    const common = { clientId, ...kafkajsConnectionOptions(config.connection ?? plaintextConnection(config.brokers)), connectionTimeout: 5_000, retry: { retries: 5 } };
     this.kafka = new Kafka({ ...common, logLevel: logLevel.WARN, logCreator: kafkaLogCreator(logger) });
     this.quietKafka = new Kafka({ ...common, logLevel: logLevel.WARN, logCreator: kafkaLogCreator(logger, true) });
     this.transactionalId = `riskloop-registry-writer-${config.topic}`;

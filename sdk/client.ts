@@ -18,6 +18,7 @@ import { accountTokenOf } from '../processors/tokenizer.js';
 import { AvroSerde } from '../schemas/avroSerde.js';
 import { buildCatalogue, type Catalogue } from '../schemas/catalogue.js';
 import { NAMESPACE, SCHEMAS, type AvroRecordSchema } from '../schemas/load.js';
+import { kafkajsConnectionOptions } from '../topology/kafka/connection.js';
 import type { AnalystOutcome, Chargeback, DeadLetter, Decision, DeviceSignal, KycRecord, Transaction } from '../schemas/types.js';
 import { parseClientConfig, type RiskloopClientConfig, type RiskloopClientConfigInput } from './config.js';
 import { ClientClosedError, DecisionTimeoutError, TransactionRejectedError } from './errors.js';
@@ -104,12 +105,15 @@ export class RiskloopClient {
     this.catalogue = buildCatalogue({ prefix: this.config.topicPrefix });
     const kafkaConfig: KafkaConfig = {
       clientId: this.config.clientId,
-      brokers: this.config.brokers,
+      brokers: this.config.brokers ?? [],
       logLevel: logLevel.NOTHING,
       retry: { initialRetryTime: 100, retries: 8 },
     };
-    if (this.config.ssl !== undefined) kafkaConfig.ssl = this.config.ssl as KafkaConfig['ssl'];
-    if (this.config.sasl !== undefined) kafkaConfig.sasl = this.config.sasl as KafkaConfig['sasl'];
+    if (this.config.connection) Object.assign(kafkaConfig, kafkajsConnectionOptions(this.config.connection));
+    else {
+      if (this.config.ssl !== undefined) kafkaConfig.ssl = this.config.ssl as KafkaConfig['ssl'];
+      if (this.config.sasl !== undefined) kafkaConfig.sasl = this.config.sasl as KafkaConfig['sasl'];
+    }
     this.kafka = new Kafka(kafkaConfig);
   }
 

@@ -4,7 +4,9 @@
  * or put in an error (zod issues are reported by path and message only).
  */
 import { z } from 'zod';
+import { kafkaConnectionFromEnv } from '../bin/kafkaConnection.js';
 import { SecretKey } from '../processors/tokenizer.js';
+import type { KafkaConnection } from '../topology/kafka/connection.js';
 
 const DecisionAction = z.enum(['APPROVE', 'REVIEW', 'DECLINE']);
 
@@ -26,7 +28,12 @@ export const OnDeadline = z.discriminatedUnion('mode', [
 export type OnDeadline = z.output<typeof OnDeadline>;
 
 export const RiskloopClientConfig = z.object({
-  brokers: z.array(z.string().regex(/^[^\s:]+:\d+$/, 'broker must be host:port')).min(1),
+  brokers: z.array(z.string().regex(/^[^\s:]+:\d+$/, 'broker must be host:port')).min(1).optional(),
+  /**
+   * How to reach Kafka with TLS/SASL: the value every riskloop process uses (kafkaConnectionFromEnv()
+   * reads it from KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_* ...). Wins over `brokers`, `ssl` and `sasl`.
+   */
+  connection: z.custom<KafkaConnection>((v) => typeof v === 'object' && v !== null && Array.isArray((v as KafkaConnection).brokers), 'connection must be a KafkaConnection').optional(),
   schemaRegistryUrl: z.string().url(),
   /** Basic auth for the registry (Confluent's USER_INFO), when it asks for it. */
   schemaRegistryAuth: z.object({ username: z.string(), password: z.string() }).optional(),
@@ -35,7 +42,7 @@ export const RiskloopClientConfig = z.object({
   /** The loop's account-token key (RISKLOOP_ACCOUNT_TOKEN_KEY): hex or base64, >= 32 bytes. Secret. */
   accountTokenKey: SecretKey,
   clientId: z.string().regex(/^[A-Za-z0-9._-]+$/).default('riskloop-sdk'),
-  /** KafkaJS `ssl` and `sasl` options, passed through as given (see docs/decision-api.md). */
+  /** KafkaJS `ssl` and `sasl` options, passed through as given (see docs/decision-api.md); prefer `connection`. */
   ssl: z.unknown().optional(),
   sasl: z.unknown().optional(),
   /**
@@ -51,14 +58,15 @@ export const RiskloopClientConfig = z.object({
   onDeadline: OnDeadline.default({ mode: 'error' }),
   /** How long connect() waits for the reply consumer to be positioned. */
   connectTimeoutMs: z.number().int().positive().default(30_000),
-});
+}).refine((c) => c.connection !== undefined || c.brokers !== undefined, { message: 'give connection or brokers', path: ['brokers'] });
 export type RiskloopClientConfigInput = z.input<typeof RiskloopClientConfig>;
 export type RiskloopClientConfig = z.output<typeof RiskloopClientConfig>;
 
 /** The configuration from the same environment variables the loop reads, overridable by `extra`. */
 export function clientConfigFromEnv(env: Readonly<Record<string, string | undefined>>, extra: Partial<RiskloopClientConfigInput> = {}): RiskloopClientConfigInput {
   const out: Record<string, unknown> = {
-    brokers: (env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',').map((b) => b.trim()).filter(Boolean),
+    // Brokers, TLS and SASL, validated here (files read once); errors name the variable, never a value.
+    connection: kafkaConnectionFromEnv(env),
     schemaRegistryUrl: env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081',
     topicPrefix: env.RISKLOOP_TOPIC_PREFIX ?? 'riskloop.',
     accountTokenKey: env.RISKLOOP_ACCOUNT_TOKEN_KEY,

@@ -16,5 +16,7 @@ export { DEADLINE_FALLBACK, isFallback } from './fallback.js';
 export { AnalystOutcomeInput, ChargebackInput, DeviceSignalInput, KycInput, TransactionInput } from './inputs.js';
 export type { RecordPosition } from './publisher.js';
 export { accountTokenOf } from '../processors/tokenizer.js';
+export { KafkaConnectionConfigError, kafkaConnectionFromEnv } from '../bin/kafkaConnection.js';
+export { Secret, describeConnection, explainKafkaError, kafkaConnection, plaintextConnection, type KafkaConnection, type KafkaConnectionInput } from '../topology/kafka/connection.js';
 export { murmur2, partitionForKey } from '../topology/murmur2.js';
 export type { Decision, DecisionAction } from '../schemas/types.js';

@@ -48,6 +48,20 @@ export {
   sendToDeadLetter,
 } from './errors.js';
 export { type ErrorClass, type ErrorKind, RecordTooLargeError, TaskCorruptedError, classifyError } from './kafka/errorClass.js';
+export {
+  Secret,
+  describeConnection,
+  explainKafkaError,
+  kafkaConnection,
+  kafkajsConnectionOptions,
+  plaintextConnection,
+  type KafkaConnection,
+  type KafkaConnectionInput,
+  type KafkaSasl,
+  type KafkaTls,
+  type SaslMechanism,
+  type SecurityProtocol,
+} from './kafka/connection.js';
 export { StreamTask, type StreamTaskOptions } from './streamTask.js';
 export { GlobalStateTask, type GlobalStateTaskOptions } from './globalStateTask.js';
 export type { TaskMetrics, NodeCounters, TaskDropReason } from './internals/taskMetrics.js';

@@ -13,6 +13,8 @@ import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import kafkajs from 'kafkajs';
 import { z } from 'zod';
 import { readAppConfig, type AppConfig } from '../../bin/config.js';
+import { KAFKA_ENV, kafkaConnectionFromEnv } from '../../bin/kafkaConnection.js';
+import { kafkajsConnectionOptions, type KafkaConnection } from '../../topology/kafka/connection.js';
 import { ensureTopics } from '../../bin/commands/topicsEnsure.js';
 import { Tokenizer } from '../../processors/tokenizer.js';
 import { buildCatalogue, type Catalogue } from '../../schemas/catalogue.js';
@@ -31,16 +33,20 @@ export const BenchEnv = z.object({
   resultsDir: z.string().default('bench/results'),
   stateRoot: z.string().default(path.join(os.tmpdir(), 'riskloop-bench')),
 });
-export type BenchEnv = z.output<typeof BenchEnv>;
+/** `kafka`: TLS/SASL from KAFKA_SECURITY_PROTOCOL etc.; `kafkaEnv`: those variables, handed on to the processes a bench starts. */
+export type BenchEnv = z.output<typeof BenchEnv> & { kafka: KafkaConnection; kafkaEnv: Record<string, string> };
 
 export function benchEnv(env: Readonly<Record<string, string | undefined>>): BenchEnv {
-  return BenchEnv.parse({
+  const kafkaEnv: Record<string, string> = {};
+  for (const name of KAFKA_ENV) if (env[name] !== undefined && name !== 'KAFKA_BROKERS') kafkaEnv[name] = env[name]!;
+  const parsed = BenchEnv.parse({
     brokers: env.KAFKA_BROKERS ?? '127.0.0.1:9092',
     registryUrl: env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081',
     partitions: env.BENCH_PARTITIONS,
     resultsDir: env.BENCH_RESULTS_DIR,
     stateRoot: env.BENCH_STATE_ROOT,
   });
+  return { ...parsed, kafka: kafkaConnectionFromEnv(env, parsed.brokers), kafkaEnv };
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -103,6 +109,7 @@ export function loopRun(env: BenchEnv, name: string, guarantee: 'at_least_once' 
   const id = `bench-${name}-${Date.now().toString(36)}`;
   const appEnv: Record<string, string> = {
     KAFKA_BROKERS: env.brokers.join(','),
+    ...env.kafkaEnv,
     SCHEMA_REGISTRY_URL: env.registryUrl,
     RISKLOOP_APP_ID: id,
     RISKLOOP_TOPIC_PREFIX: `${id}.`,
@@ -132,7 +139,7 @@ export function simulateFor(run: LoopRun, shape: SimulationShape): SimulatedReco
   return simulate({ seed: s.seed, customers: s.customers, days: s.days, start: s.start }, { keyFor: (a) => run.tokenizer.accountToken(a) }).records;
 }
 
-const io = (env: BenchEnv) => ({ out: () => undefined, err: (l: string) => console.error(l), env: { KAFKA_BROKERS: env.brokers.join(',') } });
+const io = (env: BenchEnv) => ({ out: () => undefined, err: (l: string) => console.error(l), env: { KAFKA_BROKERS: env.brokers.join(','), ...env.kafkaEnv } });
 
 export async function createLoopTopics(env: BenchEnv, run: LoopRun): Promise<TopicSerdes> {
   // keepHistory: simulated event times are weeks old and the raw topics' retention would delete them.
@@ -153,7 +160,7 @@ export async function createLoopTopics(env: BenchEnv, run: LoopRun): Promise<Top
 /** Which parts of a simulation go to the broker, in the order the demo uses: context, payments, labels. */
 export async function produceParts(env: BenchEnv, run: LoopRun, records: SimulatedRecords, parts: ('context' | 'transactions' | 'labels')[]): Promise<void> {
   const none: SimulatedRecords = { kyc: [], deviceSignals: [], transactions: [], chargebacks: [], analystOutcomes: [] };
-  const sink = { brokers: env.brokers, registryUrl: env.registryUrl, catalogue: run.catalogue, ratePerSecond: null, clientId: 'riskloop-bench' };
+  const sink = { brokers: env.brokers, connection: env.kafka, registryUrl: env.registryUrl, catalogue: run.catalogue, ratePerSecond: null, clientId: 'riskloop-bench' };
   for (const part of parts) {
     if (part === 'context') await produceSimulation({ ...none, kyc: records.kyc, deviceSignals: records.deviceSignals }, sink);
     if (part === 'transactions') await produceSimulation({ ...none, transactions: records.transactions }, sink);
@@ -163,7 +170,7 @@ export async function produceParts(env: BenchEnv, run: LoopRun, records: Simulat
 
 /** Deletes a run's topics (prefix and internal `<appId>-` topics); best effort. */
 export async function dropRun(env: BenchEnv, run: LoopRun): Promise<void> {
-  const admin = new Kafka({ clientId: 'riskloop-bench-cleanup', brokers: env.brokers, logLevel: logLevel.NOTHING }).admin();
+  const admin = new Kafka({ clientId: 'riskloop-bench-cleanup', ...kafkajsConnectionOptions(env.kafka), logLevel: logLevel.NOTHING }).admin();
   try {
     await admin.connect();
     const ours = (await admin.listTopics()).filter((t) => t.startsWith(run.config.topicPrefix) || t.startsWith(`${run.id}-`));
@@ -176,5 +183,5 @@ export async function dropRun(env: BenchEnv, run: LoopRun): Promise<void> {
 }
 
 export function kafkaClient(env: BenchEnv, clientId: string): InstanceType<typeof Kafka> {
-  return new Kafka({ clientId, brokers: env.brokers, logLevel: logLevel.NOTHING, retry: { retries: 10 } });
+  return new Kafka({ clientId, ...kafkajsConnectionOptions(env.kafka), logLevel: logLevel.NOTHING, retry: { retries: 10 } });
 }

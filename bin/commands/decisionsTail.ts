@@ -5,6 +5,7 @@ import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import kafkajs from 'kafkajs';
 import { buildCatalogue } from '../../schemas/catalogue.js';
 import { createSerdes } from '../../schemas/createSerdes.js';
+import { kafkajsConnectionOptions } from '../../topology/kafka/connection.js';
 import type { Decision } from '../../schemas/types.js';
 import { readClientConfig } from '../config.js';
 import type { CommandIo } from './topics.js';
@@ -37,7 +38,7 @@ export async function decisionsTailCommand(argv: string[], io: CommandIo): Promi
   const catalogue = buildCatalogue({ prefix: config.topicPrefix, partitions: config.partitions });
   const serdes = await createSerdes(new SchemaRegistry({ host: config.schemaRegistryUrl }), catalogue, { register: false });
   const limit = values.limit ? Number(values.limit) : Infinity;
-  const consumer = new Kafka({ clientId: 'riskloop-tail', brokers: config.brokers, logLevel: logLevel.NOTHING }).consumer({ groupId: `riskloop-tail-${randomUUID()}` });
+  const consumer = new Kafka({ clientId: 'riskloop-tail', ...kafkajsConnectionOptions(config.kafka), logLevel: logLevel.NOTHING }).consumer({ groupId: `riskloop-tail-${randomUUID()}` });
   await consumer.connect();
   await consumer.subscribe({ topic: catalogue.decisions.name, fromBeginning: Boolean(values['from-beginning']) });
   let shown = 0;

@@ -21,10 +21,13 @@ import { z } from 'zod';
 import { buildCatalogue, CatalogueConfig } from '../../schemas/catalogue.js';
 import { createSerdes } from '../../schemas/createSerdes.js';
 import type { TrainingExample } from '../../schemas/types.js';
+import { plaintextConnection, type KafkaConnection } from '../../topology/kafka/connection.js';
 import { createKafkajsClient } from '../../topology/kafka/kafkajsClient.js';
 
 export const ExportTrainingConfig = z.object({
   brokers: z.array(z.string().regex(/^[^\s:]+:\d+$/, 'broker must be host:port')).min(1),
+  /** TLS/SASL (bin/kafkaConnection.ts); without it, plaintext to `brokers`. */
+  connection: z.custom<KafkaConnection>((v) => typeof v === 'object' && v !== null).optional(),
   schemaRegistryUrl: z.string().url(),
   /** Topic naming (prefix); the topic read is the catalogue's trainingExamples. */
   catalogue: CatalogueConfig.optional(),
@@ -48,7 +51,7 @@ export async function exportTrainingExamples(input: ExportTrainingConfig, logger
   // register: false — an export reads; it must not add a schema version to the subject.
   const serdes = await createSerdes(new SchemaRegistry({ host: config.schemaRegistryUrl }), buildCatalogue(config.catalogue), { register: false });
   const serde = serdes.trainingExamples;
-  const client = createKafkajsClient({ brokers: config.brokers, clientId: 'riskloop-export-training', logger });
+  const client = createKafkajsClient({ connection: config.connection ?? plaintextConnection(config.brokers), clientId: 'riskloop-export-training', logger });
 
   const admin = await client.admin();
   let ends: Map<number, number>;

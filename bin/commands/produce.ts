@@ -41,6 +41,7 @@ export async function produceCommand(argv: string[], io: CommandIo): Promise<num
   }
   const report = await produceSimulation(records, {
     brokers: config.brokers,
+    connection: config.kafka,
     registryUrl: config.schemaRegistryUrl,
     catalogue: buildCatalogue({ prefix: config.topicPrefix, partitions: config.partitions }),
     ratePerSecond: values.rate ? Number(values.rate) : null,

@@ -20,7 +20,7 @@ export async function releaseCommand(argv: string[], io: CommandIo): Promise<num
   const config = readClientConfig(io.env);
   const catalogue = buildCatalogue({ prefix: config.topicPrefix, partitions: config.partitions });
   const serdes = await createSerdes(new SchemaRegistry({ host: config.schemaRegistryUrl }), catalogue);
-  const client = createKafkajsClient({ brokers: config.brokers, clientId: 'riskloop-release', logger: pino({ level: 'warn' }) });
+  const client = createKafkajsClient({ connection: config.kafka, clientId: 'riskloop-release', logger: pino({ level: 'warn' }) });
   const producer = await client.producer();
   try {
     const release = await releaseFromCard(values.card, values.mode, values.by ? { releasedBy: values.by } : {});

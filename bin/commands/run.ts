@@ -81,7 +81,7 @@ export async function runCommand(argv: string[], io: CommandIo): Promise<number>
   if (fault) logger.warn({ fault }, 'RISKLOOP_INJECT_FAULT is set: this process will fail on purpose');
   const clientFor = (runtime: 'loop' | 'drift') =>
     fault?.runtime === runtime
-      ? (clientId: string) => withConsumerCrash(createKafkajsClient({ brokers: config.brokers, clientId, logger: logger.child({ app: clientId }) }), fault.afterMs, logger)
+      ? (clientId: string) => withConsumerCrash(createKafkajsClient({ connection: config.kafka, clientId, logger: logger.child({ app: clientId }) }), fault.afterMs, logger)
       : undefined;
 
   // Everything started so far, closed in reverse on a failure or a signal.
@@ -115,7 +115,7 @@ export async function runCommand(argv: string[], io: CommandIo): Promise<number>
         // The ops server is started next; measurements before it exists only miss a gauge update.
         listener: (m) => ops?.decisions.observeDrift(m),
       }),
-      { applicationId: `${config.applicationId}-drift`, brokers: config.brokers, processingGuarantee: config.guarantee, stateDir: config.stateDir },
+      { applicationId: `${config.applicationId}-drift`, connection: config.kafka, processingGuarantee: config.guarantee, stateDir: config.stateDir },
       {
         logger,
         // A monitor must not stop on a record it cannot read: skipped with a log line (topic,
@@ -131,7 +131,7 @@ export async function runCommand(argv: string[], io: CommandIo): Promise<number>
     ops = await startOps(
       { port: config.metricsPort, host: io.env.RISKLOOP_OPS_HOST ?? '127.0.0.1' },
       {
-        brokers: config.brokers,
+        connection: config.kafka,
         applicationId: config.applicationId,
         catalogue: app.catalogue,
         serdes: app.serdes,
@@ -148,7 +148,7 @@ export async function runCommand(argv: string[], io: CommandIo): Promise<number>
     if (io.env.RISKLOOP_AUDIT_DB) {
       const sink = new AuditSink({ connectionString: io.env.RISKLOOP_AUDIT_DB }, logger.child({ component: 'audit' }));
       await sink.init();
-      const audit = new AuditConsumer({ brokers: config.brokers, applicationId: config.applicationId, catalogue: app.catalogue, serdes: app.serdes, logger }, sink);
+      const audit = new AuditConsumer({ connection: config.kafka, applicationId: config.applicationId, catalogue: app.catalogue, serdes: app.serdes, logger }, sink);
       guard.watch('audit', audit);
       closers.push({ name: 'audit', close: () => audit.stop() });
       await audit.start();

@@ -19,6 +19,8 @@ import { SecretKey, accountTokenOf } from '../../processors/tokenizer.js';
 import { CatalogueConfig, buildCatalogue, catalogueTopics } from '../../schemas/catalogue.js';
 import { SimulatorConfig, type SimulatorConfigInput } from '../../simulator/config.js';
 import { produceSimulation } from '../../simulator/sinks/kafka.js';
+import { kafkajsConnectionOptions } from '../../topology/kafka/connection.js';
+import { kafkaConnectionFromEnv } from '../kafkaConnection.js';
 import { writeSimulationFiles } from '../../simulator/sinks/files.js';
 import { SIMULATED_TOPICS, simulate } from '../../simulator/simulate.js';
 import { formatSummary } from '../../simulator/summary.js';
@@ -160,8 +162,9 @@ export async function simulateCommand(argv: string[], io: CommandIo): Promise<nu
     }
     if (cli.kafka) {
       const catalogueSpec = buildCatalogue(cli.catalogue);
+      const connection = kafkaConnectionFromEnv(io.env, cli.brokers);
       if (cli.createTopics) {
-        const kafka = new Kafka({ clientId: 'riskloop-simulate', brokers: cli.brokers, logLevel: logLevel.NOTHING, connectionTimeout: 3000, retry: { retries: 2 } });
+        const kafka = new Kafka({ clientId: 'riskloop-simulate', ...kafkajsConnectionOptions(connection), logLevel: logLevel.NOTHING, connectionTimeout: 3000, retry: { retries: 2 } });
         const admin = kafka.admin();
         await admin.connect();
         try {
@@ -175,6 +178,7 @@ export async function simulateCommand(argv: string[], io: CommandIo): Promise<nu
       }
       const report = await produceSimulation(result.records, {
         brokers: cli.brokers,
+        connection,
         registryUrl: cli.registryUrl,
         catalogue: catalogueSpec,
         ratePerSecond: cli.rate,

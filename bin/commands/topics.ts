@@ -11,6 +11,8 @@ import { parseArgs } from 'node:util';
 import kafkajs, { type Admin } from 'kafkajs';
 import { z } from 'zod';
 import { buildCatalogue, catalogueTopics, CatalogueConfig, type TopicSpec } from '../../schemas/catalogue.js';
+import { explainKafkaError, kafkajsConnectionOptions, type KafkaConnection } from '../../topology/kafka/connection.js';
+import { KafkaConnectionConfigError, kafkaConnectionFromEnv } from '../kafkaConnection.js';
 
 // kafkajs is CommonJS: Node's ESM loader only sees named exports it can detect statically, and the
 // enums are not among them.
@@ -46,7 +48,7 @@ const CliConfig = z.object({
     .pipe(z.array(z.string().regex(/^[^\s:]+:\d+$/, 'broker must be host:port')).min(1)),
   catalogue: CatalogueConfig,
 });
-type CliConfig = z.output<typeof CliConfig>;
+type CliConfig = z.output<typeof CliConfig> & { kafka: KafkaConnection };
 
 const intOption = (v: string | undefined): number | undefined => (v === undefined ? undefined : Number(v));
 
@@ -58,14 +60,16 @@ function parseConfig(argv: string[], io: CommandIo): CliConfig | 'help' {
   if (values.partitions !== undefined) catalogue.partitions = intOption(values.partitions);
   if (values['replication-factor'] !== undefined) catalogue.replicationFactor = intOption(values['replication-factor']);
   if (values['keep-history']) catalogue.keepHistory = true;
-  return CliConfig.parse({ brokers: values.brokers ?? io.env.KAFKA_BROKERS ?? '127.0.0.1:9092', catalogue });
+  const parsed = CliConfig.parse({ brokers: values.brokers ?? io.env.KAFKA_BROKERS ?? '127.0.0.1:9092', catalogue });
+  // TLS and SASL settings come from the environment only (bin/kafkaConnection.ts).
+  return { ...parsed, kafka: kafkaConnectionFromEnv(io.env, parsed.brokers) };
 }
 
-async function withAdmin<T>(brokers: string[], fn: (admin: Admin) => Promise<T>): Promise<T> {
+async function withAdmin<T>(connection: KafkaConnection, fn: (admin: Admin) => Promise<T>): Promise<T> {
   // Fail in seconds on a wrong address: this is an interactive command, not a long-lived client.
   const kafka = new Kafka({
     clientId: 'riskloop-cli',
-    brokers,
+    ...kafkajsConnectionOptions(connection),
     logLevel: logLevel.NOTHING,
     connectionTimeout: 3000,
     retry: { retries: 2 },
@@ -169,7 +173,11 @@ function table(rows: string[][]): string[] {
   return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd());
 }
 
-function reportFailure(err: unknown, brokers: string[], io: CommandIo): number {
+function reportFailure(err: unknown, connection: KafkaConnection | undefined, io: CommandIo): number {
+  if (err instanceof KafkaConnectionConfigError) {
+    io.err(`riskloop topics: ${err.message}`);
+    return 2;
+  }
   if (err instanceof z.ZodError) {
     for (const issue of err.issues) io.err(`riskloop topics: ${issue.path.join('.') || 'option'}: ${issue.message}`);
     return 2;
@@ -178,7 +186,7 @@ function reportFailure(err: unknown, brokers: string[], io: CommandIo): number {
     io.err(`riskloop topics: ${err.message}`);
     return 2;
   }
-  io.err(`riskloop topics: ${(err as Error).message} (brokers: ${brokers.join(',') || '?'})`);
+  io.err(`riskloop topics: ${connection ? explainKafkaError(err, connection) : (err as Error).message}`);
   return 1;
 }
 
@@ -187,7 +195,7 @@ export async function topicsCreate(argv: string[], io: CommandIo): Promise<numbe
   try {
     config = parseConfig(argv, io);
   } catch (err) {
-    return reportFailure(err, [], io);
+    return reportFailure(err, undefined, io);
   }
   if (config === 'help') {
     io.out('usage: riskloop topics create [options]');
@@ -198,9 +206,9 @@ export async function topicsCreate(argv: string[], io: CommandIo): Promise<numbe
   const specs = catalogueTopics(buildCatalogue(config.catalogue));
   let reports: TopicReport[];
   try {
-    reports = await withAdmin(config.brokers, (admin) => ensureTopics(admin, specs));
+    reports = await withAdmin(config.kafka, (admin) => ensureTopics(admin, specs));
   } catch (err) {
-    return reportFailure(err, config.brokers, io);
+    return reportFailure(err, config.kafka, io);
   }
   for (const r of reports) {
     const line = `${r.outcome.padEnd(7)} ${r.topic}: ${r.detail}`;
@@ -215,7 +223,7 @@ export async function topicsList(argv: string[], io: CommandIo): Promise<number>
   try {
     config = parseConfig(argv, io);
   } catch (err) {
-    return reportFailure(err, [], io);
+    return reportFailure(err, undefined, io);
   }
   if (config === 'help') {
     io.out('usage: riskloop topics list [options]');
@@ -226,9 +234,9 @@ export async function topicsList(argv: string[], io: CommandIo): Promise<number>
   const specs = catalogueTopics(buildCatalogue(config.catalogue));
   let states: Map<string, TopicState>;
   try {
-    states = await withAdmin(config.brokers, (admin) => describeTopics(admin, specs));
+    states = await withAdmin(config.kafka, (admin) => describeTopics(admin, specs));
   } catch (err) {
-    return reportFailure(err, config.brokers, io);
+    return reportFailure(err, config.kafka, io);
   }
   const rows = [['TOPIC', 'KEY', 'VALUE', 'PARTITIONS', 'CLEANUP', 'RETENTION', 'VISIBILITY', 'STATE']];
   for (const s of specs) {

@@ -23,6 +23,7 @@ import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import kafkajs, { type Admin, type Message } from 'kafkajs';
 import type { Catalogue } from '../../schemas/catalogue.js';
 import { createSerdes } from '../../schemas/createSerdes.js';
+import { kafkajsConnectionOptions, plaintextConnection, type KafkaConnection } from '../../topology/kafka/connection.js';
 import { partitionForKey } from '../../topology/murmur2.js';
 import { SIMULATED_TOPICS, type SimulatedRecords, type SimulatedTopic } from '../simulate.js';
 
@@ -38,6 +39,8 @@ const PROGRESS_EVERY_MS = 5000;
 
 export interface KafkaSinkOptions {
   brokers: string[];
+  /** TLS/SASL connection (bin/kafkaConnection.ts); when given, its brokers are used instead of `brokers`. */
+  connection?: KafkaConnection;
   registryUrl: string;
   catalogue: Catalogue;
   /** Records per second across all topics; null for as fast as possible. */
@@ -131,7 +134,7 @@ export async function produceSimulation(records: SimulatedRecords, options: Kafk
   };
   const kafka = new Kafka({
     clientId: options.clientId ?? 'riskloop-simulator',
-    brokers: options.brokers,
+    ...kafkajsConnectionOptions(options.connection ?? plaintextConnection(options.brokers)),
     logLevel: logLevel.NOTHING,
     connectionTimeout: 3000,
     retry: { retries: 5 },

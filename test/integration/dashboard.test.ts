@@ -297,7 +297,7 @@ describe('dashboard in headless Chromium during a run', () => {
 
     const run = RunProcess.start(env);
     let browser: Browser | undefined;
-    const client = createKafkajsClient({ brokers: c.brokers, clientId: 'dashboard-test', logger: pino({ level: 'error' }) });
+    const client = createKafkajsClient({ connection: c.kafka, clientId: 'dashboard-test', logger: pino({ level: 'error' }) });
     const producer = await client.producer();
     let exitCode: number | null = null;
     try {

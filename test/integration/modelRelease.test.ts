@@ -37,7 +37,7 @@ describe('model releases', () => {
     const N = 6000;
     const data = loopData(new Tokenizer(c.tokenizer), { accounts: 300, transactions: N, invalidEvery: 0, chargebacks: 0, unknownChargebacks: 0 });
     const txns = data.transactions.map((r) => ({ key: r.key, value: serdes.transactions.serialize(r.value), timestamp: String(r.value.eventTime) }));
-    const client = createKafkajsClient({ brokers: c.brokers, clientId: 'release-test', logger });
+    const client = createKafkajsClient({ connection: c.kafka, clientId: 'release-test', logger });
     const producer = await client.producer();
     const app = await buildRiskLoopApp(c, logger);
     await app.streams.start();

@@ -51,7 +51,7 @@ describe('ops server on a real run', () => {
 
     const app = await buildRiskLoopApp(c, logger);
     await app.streams.start();
-    const ops = await startOps({ port: 0 }, { brokers: c.brokers, applicationId: c.applicationId, catalogue, serdes, streams: { loop: app.streams }, models: app.models, logger });
+    const ops = await startOps({ port: 0 }, { connection: c.kafka, applicationId: c.applicationId, catalogue, serdes, streams: { loop: app.streams }, models: app.models, logger });
     const base = `http://127.0.0.1:${ops.address.port}`;
     try {
       expect(ops.address.host).toBe('127.0.0.1');

@@ -16,6 +16,7 @@ import path from 'node:path';
 import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { deadLetterPerRecordProductionErrors, defaultErrorHandlers, sendToDeadLetter, type ErrorHandlers } from '../../topology/errors.js';
+import { plaintextConnection } from '../../topology/kafka/connection.js';
 import { createKafkajsClient } from '../../topology/kafka/kafkajsClient.js';
 import { KafkaStreams, type StreamsState } from '../../topology/kafka/kafkaStreams.js';
 import type { Processor, ProcessorContext } from '../../topology/processor.js';
@@ -208,7 +209,7 @@ describe('runtime faults on the real broker', () => {
     const appId = uniq('rt-ctx');
     const topic = `${appId}-t`;
     await createTopics(brokers(), [{ topic, partitions: 1 }]);
-    const client = createKafkajsClient({ brokers: brokers(), clientId: appId, logger });
+    const client = createKafkajsClient({ connection: plaintextConnection(brokers()), clientId: appId, logger });
     const producer = client.transactionalProducer(`${appId}-0_0`);
     await producer.connect();
     const rounds = 60;

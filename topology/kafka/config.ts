@@ -5,12 +5,16 @@
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import { plaintextConnection, type KafkaConnection } from './connection.js';
 
 export const StreamsConfigSchema = z
   .object({
     /** Names the consumer group, internal topics and the state folder; changing it starts from scratch. */
     applicationId: z.string().regex(/^[A-Za-z0-9._-]+$/, 'applicationId may only hold letters, digits, . _ -'),
-    brokers: z.array(z.string().min(1)).min(1),
+    /** How to reach Kafka, TLS and SASL included (connection.ts). */
+    connection: z.custom<KafkaConnection>((v) => typeof v === 'object' && v !== null && Array.isArray((v as KafkaConnection).brokers), 'connection must be a KafkaConnection').optional(),
+    /** Shorthand for a plaintext connection to these brokers (tests, the local stack); give `connection` or `brokers`. */
+    brokers: z.array(z.string().min(1)).min(1).optional(),
     clientId: z.string().optional(),
     /** Folder that holds <applicationId>/<taskId>/<store> for persistent stores. */
     stateDir: z.string().default(path.join(os.tmpdir(), 'riskloop-state')),
@@ -62,8 +66,10 @@ export const StreamsConfigSchema = z
      */
     instanceId: z.string().optional(),
   })
-  .transform((c) => ({
+  .refine((c) => (c.connection === undefined) !== (c.brokers === undefined), { message: 'give either connection or brokers', path: ['connection'] })
+  .transform(({ connection, brokers, ...c }) => ({
     ...c,
+    connection: connection ?? plaintextConnection(brokers!),
     commitIntervalMs: c.commitIntervalMs ?? defaultCommitIntervalMs(c.processingGuarantee),
     clientId: c.clientId ?? `${c.applicationId}-${c.instanceId ?? process.pid}`,
   }));

@@ -165,7 +165,7 @@ export class KafkaStreams extends EventEmitter {
     }
     this.log = (deps.logger ?? pino({ level: 'info' })).child({ app: this.config.applicationId, client: this.config.clientId });
     this.metrics = deps.metrics ?? new StreamsMetrics();
-    this.client = deps.client ?? createKafkajsClient({ brokers: this.config.brokers, clientId: this.config.clientId, logger: this.log });
+    this.client = deps.client ?? createKafkajsClient({ connection: this.config.connection, clientId: this.config.clientId, logger: this.log });
   }
 
   get state(): StreamsState {

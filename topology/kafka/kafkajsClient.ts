@@ -51,6 +51,7 @@ import type {
   TopicSpec,
   TransactionalProducer,
 } from './client.js';
+import { kafkajsConnectionOptions, type KafkaConnection } from './connection.js';
 import { classifyError } from './errorClass.js';
 import { assignTasks, decodeTaskHints, encodeTaskHints } from './stickyTaskAssignor.js';
 
@@ -142,7 +143,7 @@ class Serial {
 }
 
 export interface KafkajsClientOptions {
-  brokers: string[];
+  connection: KafkaConnection;
   clientId: string;
   logger: Logger;
 }
@@ -151,7 +152,7 @@ export function createKafkajsClient(opts: KafkajsClientOptions): KafkaClient {
   const log = opts.logger.child({ component: 'kafkajs' });
   const kafka = new Kafka({
     clientId: opts.clientId,
-    brokers: opts.brokers,
+    ...kafkajsConnectionOptions(opts.connection),
     connectionTimeout: 5000,
     requestTimeout: 30000,
     retry: { initialRetryTime: 50, retries: 8 },
