@@ -32,6 +32,7 @@ import type { Admin, OutgoingRecord, TopicPartitionOffset } from '../topology/ka
 import { CrossEntityTopics } from '../processors/crossEntity/wiring.js';
 import { repartitionTopicName } from '../topology/topology.js';
 import { createKafkajsClient } from '../topology/kafka/kafkajsClient.js';
+import type { AuditLog } from '../ops/auditEvents.js';
 import type { AppConfig } from './config.js';
 import { buildRiskLoopApp } from './riskLoopApp.js';
 import { ensureTopics } from './commands/topicsEnsure.js';
@@ -43,6 +44,11 @@ export interface ReplayOptions {
   /** Names the replay's application id and topic prefix. */
   replayId?: string;
   onProgress?: (p: { phase: 'copy' | 'side' | 'process'; done: number; total: number; elapsedMs: number }) => void;
+  /**
+   * Privileged-action audit (ops/auditEvents.ts): `replay.start` once the replay's topics exist,
+   * `replay.finish` ok or failed at the end. A replay that cannot be audited does not start.
+   */
+  audit?: Pick<AuditLog, 'record'>;
 }
 
 export interface ReplayResult {
@@ -67,10 +73,30 @@ const COPIED: [TopicId, Window][] = [
 ];
 
 export async function replayRange(config: AppConfig, opts: ReplayOptions, logger: Logger, io: CommandIo): Promise<ReplayResult> {
-  const started = Date.now();
   const replayId = opts.replayId ?? randomUUID().slice(0, 8);
   const topicPrefix = `${config.topicPrefix}replay-${replayId}.`;
   const applicationId = `${config.applicationId}-replay-${replayId}`;
+  const details = { fromMs: opts.fromMs, toMs: opts.toMs, from: new Date(opts.fromMs).toISOString(), to: new Date(opts.toMs).toISOString(), topicPrefix, applicationId };
+  await opts.audit?.record({ action: 'replay.start', target: replayId, outcome: 'ok', details });
+  try {
+    const result = await runReplay(config, { ...opts, replayId }, { replayId, topicPrefix, applicationId }, logger, io);
+    await opts.audit?.record({ action: 'replay.finish', target: replayId, outcome: 'ok', details: { ...details, copied: result.copied, processed: result.processed, ms: result.ms } });
+    return result;
+  } catch (err) {
+    await opts.audit?.record({ action: 'replay.finish', target: replayId, outcome: 'failed', details: { ...details, error: (err as Error).name } }).catch(() => undefined);
+    throw err;
+  }
+}
+
+async function runReplay(
+  config: AppConfig,
+  opts: ReplayOptions,
+  ids: { replayId: string; topicPrefix: string; applicationId: string },
+  logger: Logger,
+  io: CommandIo,
+): Promise<ReplayResult> {
+  const started = Date.now();
+  const { replayId, topicPrefix, applicationId } = ids;
   const source = buildCatalogue({ prefix: config.topicPrefix, partitions: config.partitions });
   const target = buildCatalogue({ prefix: topicPrefix, partitions: config.partitions });
   // A replay copies history on purpose: its topics must not expire it while it runs.

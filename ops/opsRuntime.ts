@@ -15,7 +15,7 @@ import type { KafkaConnection } from '../topology/kafka/connection.js';
 import type { KafkaStreams } from '../topology/kafka/kafkaStreams.js';
 import { DecisionMetrics, OutputTopicsConsumer } from './decisionMetrics.js';
 import { RuntimeMetricsBridge } from './runtimeMetrics.js';
-import { OpsServer, type OpsServerConfigInput } from './server.js';
+import { OpsServer, type OpsServerConfigInput, type OpsServerDeps } from './server.js';
 
 export interface OpsRuntimeDeps {
   connection: KafkaConnection;
@@ -29,6 +29,9 @@ export interface OpsRuntimeDeps {
   onFatal?: (err: Error) => void;
   /** The loop's own counters (re-routes, idempotency), exported as counters. */
   loopCounters?: LoopCounters;
+  /** The rule set POST /api/rules/reload reloads, and where privileged actions are recorded. */
+  rules?: OpsServerDeps['rules'];
+  audit?: OpsServerDeps['audit'];
 }
 
 /** Counters the loop's processors keep in process (summed over tasks). */
@@ -117,7 +120,15 @@ export async function startOps(server: OpsServerConfigInput, deps: OpsRuntimeDep
   for (const [name, s] of Object.entries(deps.streams)) {
     s.on('stateChange', (to: string, from: string) => deps.logger.info({ runtime: name, from, to }, 'runtime state'));
   }
-  const http = OpsServer.create(server, { registry, bridge, decisions, streams: deps.streams, logger: deps.logger.child({ component: 'ops-http' }) });
+  const http = OpsServer.create(server, {
+    registry,
+    bridge,
+    decisions,
+    streams: deps.streams,
+    logger: deps.logger.child({ component: 'ops-http' }),
+    ...(deps.rules ? { rules: deps.rules } : {}),
+    ...(deps.audit ? { audit: deps.audit } : {}),
+  });
   const address = await http.start();
   await consumer.start();
   return {

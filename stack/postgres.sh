@@ -2,7 +2,14 @@
 # PostgreSQL for riskloop's audit trail, from Debian's packages (apt-get install -y postgresql),
 # like the broker runs without Docker: a cluster in .stack/postgres (or, as root, wherever the
 # postgres user can reach it: see below) on 127.0.0.1:${PG_PORT:-5432},
-# database "riskloop", role "riskloop" (password "riskloop", loopback only).
+# database "riskloop" with two roles (loopback only):
+#   riskloop_owner (password "riskloop_owner"): owns the database and the audit tables and applies
+#                  their DDL (ops/auditSchema.ts): migrations, never the running loop;
+#   riskloop       (password "riskloop"): what `riskloop run` connects as (RISKLOOP_AUDIT_DB): SELECT
+#                  and INSERT on decision_audit and privileged_audit, nothing else (append-only; a
+#                  trigger refuses UPDATE/DELETE/TRUNCATE even for the owner).
+# A cluster made before the owner role existed (riskloop owned everything) is moved over on `up`.
+# The cluster trusts loopback connections (initdb --auth=trust): a development stack, not a server.
 #   postgres.sh up | down | status
 # PostgreSQL refuses to run as root, so when we are root the server runs as the OS user "postgres"
 # (created by the Debian package) via runuser; otherwise as the calling user.
@@ -49,6 +56,7 @@ as_owner() {
 running() { as_owner "$PG_BIN/pg_ctl" -D "$PG_DATA" status >/dev/null 2>&1; }
 ready() { "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT"; }
 psql_admin() { as_owner "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -v ON_ERROR_STOP=1 -qtA "$@"; }
+psql_as() { local user="$1"; shift; as_owner "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U "$user" -d riskloop -v ON_ERROR_STOP=1 -qtA "$@"; }
 
 up() {
   mkdir -p "$PG_DIR" "$PG_LOGS"
@@ -71,13 +79,25 @@ up() {
       || die "server did not start within ${READY_TIMEOUT}s; last log line: $(tail -n 1 "$PG_LOG" 2>/dev/null || echo '(no log)') (see $PG_LOG)"
   fi
   ready || die "server is up but not accepting connections on 127.0.0.1:$PG_PORT (see $PG_LOG)"
-  if [[ -z $(psql_admin -c "SELECT 1 FROM pg_roles WHERE rolname = 'riskloop'") ]]; then
-    psql_admin -c "CREATE ROLE riskloop LOGIN PASSWORD 'riskloop'" || die "could not create role riskloop"
-  fi
+  for role in riskloop_owner riskloop; do
+    if [[ -z $(psql_admin -c "SELECT 1 FROM pg_roles WHERE rolname = '$role'") ]]; then
+      psql_admin -c "CREATE ROLE $role LOGIN PASSWORD '$role'" || die "could not create role $role"
+    fi
+  done
   if [[ -z $(psql_admin -c "SELECT 1 FROM pg_database WHERE datname = 'riskloop'") ]]; then
-    psql_admin -c "CREATE DATABASE riskloop OWNER riskloop" || die "could not create database riskloop"
+    psql_admin -c "CREATE DATABASE riskloop OWNER riskloop_owner" || die "could not create database riskloop"
   fi
-  info "ready on 127.0.0.1:$PG_PORT (database riskloop, user riskloop; logs in $PG_LOG)"
+  # Least privilege: the loop's role owns nothing (an older cluster gave it the database and tables).
+  psql_as postgres -c "ALTER DATABASE riskloop OWNER TO riskloop_owner" -c "REASSIGN OWNED BY riskloop TO riskloop_owner" -c "REVOKE CREATE ON SCHEMA public FROM PUBLIC" >/dev/null \
+    || die "could not hand the database riskloop to riskloop_owner"
+  # The audit tables, their append-only trigger and the loop's grants, applied as the owner; one
+  # definition, in ops/auditSchema.ts.
+  local sql
+  sql="$(cd "$ROOT" && bash stack/node.sh node --import tsx ops/auditSchema.ts --loop-role riskloop 2>&1)" \
+    || die "could not render the audit schema (npm ci first?): $(tail -n 1 <<<"$sql")"
+  psql_as riskloop_owner <<<"SET client_min_messages = warning;
+$sql" >/dev/null || die "could not apply the audit schema as riskloop_owner"
+  info "ready on 127.0.0.1:$PG_PORT (database riskloop; owner riskloop_owner; loop role riskloop: SELECT/INSERT on the audit tables; logs in $PG_LOG)"
 }
 
 down() {

@@ -1,5 +1,11 @@
-/** `riskloop release --card models/X.card.json --mode champion|shadow|canary:N|retired` (bin/modelRelease.ts). */
+/**
+ * `riskloop release --card models/X.card.json --mode champion|shadow|canary:N|retired` (bin/modelRelease.ts).
+ * The release and its audit event (model.release, ops/auditEvents.ts) are written in one Kafka
+ * transaction: no release goes unaudited, and no event claims a release that was not published.
+ */
+import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
+import { AuditLog, auditTopicName, cliPrincipal, ensureAuditTopic } from '../../ops/auditEvents.js';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import pino from 'pino';
 import { buildCatalogue } from '../../schemas/catalogue.js';
@@ -21,13 +27,37 @@ export async function releaseCommand(argv: string[], io: CommandIo): Promise<num
   const catalogue = buildCatalogue({ prefix: config.topicPrefix, partitions: config.partitions });
   const serdes = await createSerdes(new SchemaRegistry({ host: config.schemaRegistryUrl }), catalogue);
   const client = createKafkajsClient({ connection: config.kafka, clientId: 'riskloop-release', logger: pino({ level: 'warn' }) });
-  const producer = await client.producer();
+  const who = cliPrincipal(config.kafka);
+  const auditTopic = auditTopicName(config.topicPrefix);
+  const admin = await client.admin();
   try {
-    const release = await releaseFromCard(values.card, values.mode, values.by ? { releasedBy: values.by } : {});
-    await publishRelease(producer, serdes.modelReleases, catalogue.modelReleases.name, release);
-    io.out(`released ${release.version} as ${release.mode} on ${catalogue.modelReleases.name} (sha256 ${release.sha256.slice(0, 12)}…)`);
+    await ensureAuditTopic(admin, auditTopic);
   } finally {
-    await producer.disconnect();
+    await admin.disconnect();
+  }
+  const release = await releaseFromCard(values.card, values.mode, { releasedBy: values.by ?? who.principal });
+  const details = { mode: release.mode, sha256: release.sha256, releasedBy: release.releasedBy, topic: catalogue.modelReleases.name };
+  const producer = client.transactionalProducer(`riskloop-release-${randomUUID()}`);
+  await producer.connect();
+  try {
+    await producer.begin();
+    await publishRelease(producer, serdes.modelReleases, catalogue.modelReleases.name, release);
+    await new AuditLog(producer, auditTopic, { ...who, source: 'cli' }).record({ action: 'model.release', target: release.version, outcome: 'ok', details });
+    await producer.commit();
+    io.out(`released ${release.version} as ${release.mode} on ${catalogue.modelReleases.name} (sha256 ${release.sha256.slice(0, 12)}…)`);
+  } catch (err) {
+    if (producer.inTransaction) await producer.abort().catch(() => undefined);
+    // The attempt is recorded too, best effort, outside the aborted transaction.
+    const plain = await client.producer().catch(() => undefined);
+    if (plain) {
+      await new AuditLog(plain, auditTopic, { ...who, source: 'cli' })
+        .record({ action: 'model.release', target: release.version, outcome: 'failed', details: { ...details, error: (err as Error).name } })
+        .catch(() => undefined);
+      await plain.disconnect().catch(() => undefined);
+    }
+    throw err;
+  } finally {
+    await producer.disconnect().catch(() => undefined);
   }
   return 0;
 }

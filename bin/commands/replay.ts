@@ -1,6 +1,8 @@
 /** `riskloop replay --from T --to T`: reprocess a time range into a fresh application id (bin/replay.ts). */
 import { parseArgs } from 'node:util';
 import pino from 'pino';
+import { AuditLog, auditTopicName, cliPrincipal, ensureAuditTopic } from '../../ops/auditEvents.js';
+import { createKafkajsClient } from '../../topology/kafka/kafkajsClient.js';
 import { readAppConfig } from '../config.js';
 import { replayRange } from '../replay.js';
 import type { CommandIo } from './topics.js';
@@ -35,12 +37,24 @@ export async function replayCommand(argv: string[], io: CommandIo): Promise<numb
   }
   const config = readAppConfig(io.env);
   const logger = pino({ level: config.logLevel === 'info' ? 'warn' : config.logLevel });
+  // A replay reprocesses history under another application id: a privileged action, audited.
+  const auditTopic = auditTopicName(config.topicPrefix);
+  const auditClient = createKafkajsClient({ connection: config.kafka, clientId: 'riskloop-replay-audit', logger });
+  const admin = await auditClient.admin();
+  try {
+    await ensureAuditTopic(admin, auditTopic);
+  } finally {
+    await admin.disconnect();
+  }
+  const auditProducer = await auditClient.producer();
+  const audit = new AuditLog(auditProducer, auditTopic, { ...cliPrincipal(config.kafka), source: 'cli' });
   const result = await replayRange(
     config,
     {
       fromMs: parseTime(values.from, 'from'),
       toMs: parseTime(values.to, 'to'),
       ...(values.id ? { replayId: values.id } : {}),
+      audit,
       onProgress: (p) => {
         if (p.phase === 'copy') process.stderr.write(`\rcopying: ${p.done} records`);
         else if (p.phase === 'side') process.stderr.write(`\rside tables: ${p.done} records processed   `);
@@ -49,7 +63,7 @@ export async function replayCommand(argv: string[], io: CommandIo): Promise<numb
     },
     logger,
     io,
-  );
+  ).finally(() => auditProducer.disconnect());
   process.stderr.write('\n');
   io.out(`replay ${result.replayId}: copied ${JSON.stringify(result.copied)}, side ${result.sideProcessed}, processed ${result.processed} in ${(result.ms / 1000).toFixed(1)} s`);
   io.out(`decisions: ${result.topicPrefix}decisions (application ${result.applicationId})`);

@@ -13,6 +13,8 @@ import { startOps, type OpsRuntime } from '../../ops/opsRuntime.js';
 import { ensureTopics } from './topicsEnsure.js';
 import { readFile } from 'node:fs/promises';
 import { AuditConsumer, AuditSink } from '../../ops/auditSink.js';
+import { AuditLog, auditTopicName, ensureAuditTopic, osPrincipal } from '../../ops/auditEvents.js';
+import { readOpsAuthConfig } from '../../ops/opsAuth.js';
 import { driftTopology } from '../../ops/driftTopology.js';
 import { KafkaStreams } from '../../topology/kafka/kafkaStreams.js';
 import type { CommandIo } from './topics.js';
@@ -33,6 +35,8 @@ export const RUN_USAGE = [
   'RISKLOOP_APP_ID, RISKLOOP_TOPIC_PREFIX, RISKLOOP_PARTITIONS, RISKLOOP_GUARANTEE, RISKLOOP_STATE_DIR,',
   'RISKLOOP_RULES, RISKLOOP_MODEL_CARD, RISKLOOP_INSTANCE_ID, LOG_LEVEL, and the tokenization keys',
   'RISKLOOP_ACCOUNT_TOKEN_KEY, RISKLOOP_CARD_KEYS (JSON [{id,key}]), RISKLOOP_CARD_KEY_ID (environment only).',
+  'Ops server: RISKLOOP_METRICS_PORT, RISKLOOP_OPS_HOST, RISKLOOP_OPS_USERS_FILE, RISKLOOP_OPS_TOKENS_FILE,',
+  'RISKLOOP_METRICS_TOKEN_FILE, RISKLOOP_OPS_COOKIE_SECURE (docs/operations.md). Audit: RISKLOOP_AUDIT_DB.',
 ];
 
 async function seededReferences(modelCard: string): Promise<Map<string, Record<string, { edges: number[]; proportions: number[] }>>> {
@@ -77,6 +81,8 @@ export async function runCommand(argv: string[], io: CommandIo): Promise<number>
     // Belt and braces: nothing should log these, and if something tries, the value never leaves.
     redact: { paths: ['pan', '*.pan', 'accountId', '*.accountId', 'tokenizer', '*.key'], censor: '[redacted]' },
   });
+  // Ops server access (users, API tokens, metrics token): read once, and a bad file stops the start here.
+  const opsAuth = readOpsAuthConfig(io.env);
   const fault = readFaultSpec(io.env);
   if (fault) logger.warn({ fault }, 'RISKLOOP_INJECT_FAULT is set: this process will fail on purpose');
   const clientFor = (runtime: 'loop' | 'drift') =>
@@ -102,6 +108,27 @@ export async function runCommand(argv: string[], io: CommandIo): Promise<number>
     const app = await buildRiskLoopApp(config, logger, loopClient ? { client: loopClient } : {});
     guard.watch('loop', app.streams);
     closers.push({ name: 'loop', close: () => app.close() });
+    // Privileged actions of this process (the rule set loaded now, ops logins, rule reloads) go to
+    // the audit-events topic (ops/auditEvents.ts); with RISKLOOP_AUDIT_DB they reach privileged_audit.
+    const auditTopic = auditTopicName(config.topicPrefix);
+    const auditClient = createKafkajsClient({ connection: config.kafka, clientId: `${config.applicationId}-audit-events`, logger });
+    const auditAdmin = await auditClient.admin();
+    try {
+      await ensureAuditTopic(auditAdmin, auditTopic);
+    } finally {
+      await auditAdmin.disconnect();
+    }
+    const auditProducer = await auditClient.producer();
+    closers.push({ name: 'audit-events', close: () => auditProducer.disconnect() });
+    const self = { principal: osPrincipal(), authenticated: false };
+    const ruleSet = app.rules.current();
+    await new AuditLog(auditProducer, auditTopic, { ...self, source: 'loop' }).record({
+      action: 'ruleset.load',
+      target: ruleSet.version,
+      outcome: 'ok',
+      details: { path: config.rulesPath, version: ruleSet.version, rules: ruleSet.rules.length, applicationId: config.applicationId },
+    });
+    const opsAudit = new AuditLog(auditProducer, auditTopic, { ...self, source: 'ops' });
     await app.streams.start();
     let ops: OpsRuntime | undefined;
     // Drift: a small topology of its own beside the loop (reads decisions, writes alerts), seeded with
@@ -129,7 +156,7 @@ export async function runCommand(argv: string[], io: CommandIo): Promise<number>
     await drift.start();
     // Metrics, health and the dashboard on 127.0.0.1:RISKLOOP_METRICS_PORT (see docs/operations.md).
     ops = await startOps(
-      { port: config.metricsPort, host: io.env.RISKLOOP_OPS_HOST ?? '127.0.0.1' },
+      { port: config.metricsPort, host: io.env.RISKLOOP_OPS_HOST ?? '127.0.0.1', auth: opsAuth },
       {
         connection: config.kafka,
         applicationId: config.applicationId,
@@ -139,6 +166,8 @@ export async function runCommand(argv: string[], io: CommandIo): Promise<number>
         models: app.models,
         logger,
         loopCounters: app.counters,
+        rules: { holder: app.rules, path: config.rulesPath },
+        audit: opsAudit,
         onFatal: (err) => guard.runtimeFailed('ops', 'ops consumer stopped for good', err),
       },
     );
@@ -148,7 +177,7 @@ export async function runCommand(argv: string[], io: CommandIo): Promise<number>
     if (io.env.RISKLOOP_AUDIT_DB) {
       const sink = new AuditSink({ connectionString: io.env.RISKLOOP_AUDIT_DB }, logger.child({ component: 'audit' }));
       await sink.init();
-      const audit = new AuditConsumer({ connection: config.kafka, applicationId: config.applicationId, catalogue: app.catalogue, serdes: app.serdes, logger }, sink);
+      const audit = new AuditConsumer({ connection: config.kafka, applicationId: config.applicationId, catalogue: app.catalogue, serdes: app.serdes, logger, auditTopic }, sink);
       guard.watch('audit', audit);
       closers.push({ name: 'audit', close: () => audit.stop() });
       await audit.start();

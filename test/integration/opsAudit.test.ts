@@ -1,15 +1,17 @@
 /**
  * The audit sink on a real PostgreSQL (bash stack/postgres.sh up): decisions written twice (a
  * retry, then a replay in another batch split) leave one row per transaction, with the reason
- * codes, versions and feature snapshot queryable as SQL/JSONB. Fails, not skips, without Postgres.
+ * codes, versions and feature snapshot queryable as SQL/JSONB. The tables are the owner's
+ * (test/support/auditDb.ts); the sink writes as the loop's role. Fails, not skips, without Postgres.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditSink } from '../../ops/auditSink.js';
 import type { Decision } from '../../schemas/types.js';
+import { createAuditSchema, LOOP_DB, type AuditSchema } from '../support/auditDb.js';
 
-const url = process.env.RISKLOOP_AUDIT_DB ?? 'postgres://riskloop:riskloop@127.0.0.1:5432/riskloop';
-const table = `audit_test_${process.pid}_${Date.now()}`;
 let sink: AuditSink;
+let db: AuditSchema;
+let table: string;
 
 function decision(i: number): Decision {
   return {
@@ -32,7 +34,9 @@ function decision(i: number): Decision {
 }
 
 beforeAll(async () => {
-  sink = new AuditSink({ connectionString: url, table, batchSize: 70 });
+  db = await createAuditSchema('audit_test');
+  table = db.decisionTable;
+  sink = new AuditSink({ connectionString: LOOP_DB, table, privilegedTable: db.privilegedTable, batchSize: 70 });
   try {
     await sink.init();
   } catch (err) {
@@ -41,8 +45,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await sink?.pool.query(`DROP TABLE IF EXISTS ${table}`).catch(() => undefined);
   await sink?.close();
+  await db?.drop();
 });
 
 describe('audit sink', () => {
