@@ -1,0 +1,250 @@
+/**
+ * riskloop's schema registry as Confluent's own client sees it: the Python SchemaRegistryClient of
+ * confluent-kafka (test/outside/registry_contract.py, venv from test/outside/setup.sh) calls each
+ * endpoint the way it does for Confluent's registry, with basic auth (`basic.auth.user.info`), against
+ * a registry started here on the real broker with a users file (admin, writer, reader) and its own
+ * schemas and audit topics. Then the audit topic is read back: one event per write, per denied and
+ * per failed attempt, with the principal and no secret.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Kafka, logLevel } from 'kafkajs';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hashPassword } from '../../registry/auth.js';
+import { parseRegistryConfig, type RunningRegistry, startRegistry } from '../../registry/index.js';
+import { brokers, uniq } from '../support/env.js';
+
+function outsidePython(): string {
+  const out = execFileSync('bash', ['test/outside/setup.sh'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 600_000 });
+  return out.trim().split('\n').pop()!;
+}
+
+function runContract(python: string, job: object): Promise<Record<string, any>> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(python, ['test/outside/registry_contract.py'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code !== 0) return reject(new Error(`registry_contract.py exited ${code}: ${stderr}`));
+      // `any`: the script's answers are whatever the client returned; each assertion names its shape.
+      resolve(JSON.parse(stdout) as Record<string, any>);
+    });
+    child.stdin.end(JSON.stringify(job));
+  });
+}
+
+interface AuditRecord {
+  id: string;
+  at: string;
+  principal: string;
+  authenticated: boolean;
+  source: string;
+  from: string;
+  action: string;
+  target: string;
+  outcome: string;
+  details: Record<string, unknown>;
+}
+
+async function readAudit(topic: string, atLeast: number): Promise<{ events: AuditRecord[]; raw: string }> {
+  const kafka = new Kafka({ clientId: 'registry-confluent-test', brokers: brokers(), logLevel: logLevel.NOTHING });
+  const consumer = kafka.consumer({ groupId: uniq('registry-audit-reader') });
+  const events: AuditRecord[] = [];
+  let raw = '';
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  await consumer.run({
+    eachMessage: async ({ message }) => {
+      const text = message.value?.toString('utf8') ?? '';
+      raw += text;
+      const e = JSON.parse(text) as AuditRecord;
+      expect(message.key?.toString()).toBe(e.id);
+      events.push(e);
+    },
+  });
+  const deadline = Date.now() + 30_000;
+  // Waits a little past `atLeast` so that an event too many would be seen too.
+  while (events.length < atLeast && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+  await new Promise((r) => setTimeout(r, 1_000));
+  await consumer.disconnect();
+  return { events, raw };
+}
+
+describe('schema registry with Confluent’s Python client (basic auth, roles, audit)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'registry-confluent-'));
+  const password = () => randomBytes(18).toString('base64url');
+  const users = { admin: password(), writer: password(), reader: password() };
+  const topic = uniq('_schemas-confluent');
+  const auditTopic = uniq('audit-registry');
+  const prefix = uniq('contract');
+  let registry: RunningRegistry;
+  let result: Record<string, any>;
+  let registryLog = '';
+
+  beforeAll(async () => {
+    const usersFile = join(dir, 'users.json');
+    writeFileSync(
+      usersFile,
+      JSON.stringify({
+        users: [
+          { name: 'admin', role: 'admin', password: await hashPassword(users.admin) },
+          { name: 'writer', role: 'write', password: await hashPassword(users.writer) },
+          { name: 'reader', role: 'read', password: await hashPassword(users.reader) },
+        ],
+      }),
+    );
+    const logger = pino({ level: 'debug' }, { write: (line: string) => void (registryLog += line) });
+    registry = await startRegistry(parseRegistryConfig({ brokers: brokers(), port: 0, topic, auditTopic, usersFile }), { logger });
+    result = await runContract(outsidePython(), {
+      url: registry.url,
+      admin: `admin:${users.admin}`,
+      writer: `writer:${users.writer}`,
+      reader: `reader:${users.reader}`,
+      prefix,
+      avsc: 'schemas/Transaction.avsc',
+    });
+  }, 600_000);
+
+  afterAll(async () => {
+    await registry?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const tx = () => `${prefix}.transactions-value`;
+  const other = () => `${prefix}.other-value`;
+  const err = (status: number, code: number) => ({ error: expect.objectContaining({ status, code }) });
+
+  it('gives Transaction.avsc in Java’s attribute order, reversed, or normalized the existing id and version', () => {
+    expect(result.java_differs_from_repo).toBe(true);
+    const id = result.register_repo;
+    expect(id).toBeGreaterThan(0);
+    expect(result.register_java).toBe(id);
+    expect(result.register_reversed).toBe(id);
+    expect(result.register_java_normalized).toBe(id);
+    expect(result.versions_tx).toEqual([1]);
+    expect(result.lookup_java).toEqual({ id, version: 1, subject: tx() });
+    expect(result.lookup_java_normalized).toEqual({ id, version: 1 });
+    expect(result.get_schema_by_id).toBe('Transaction');
+    expect(result.get_latest).toEqual({ id, version: 1 });
+    expect(result.get_latest_with_metadata_none).toEqual({ id, version: 1 });
+    expect(result.get_latest_with_metadata_owner).toEqual(err(404, 40403));
+  });
+
+  it('lists subjects and schemas by prefix, pages them, and serves contexts, ids and GUIDs', () => {
+    expect(result.subjects_prefix).toEqual([other(), tx()]);
+    expect(result.subjects_prefix_none).toEqual([]);
+    expect(result.subjects_prefix_paged).toEqual([tx()]);
+    expect(result.schemas_prefix.status).toBe(200);
+    const listed = result.schemas_prefix.body as { subject: string; version: number; id: number; schema: string; guid: string }[];
+    expect(listed.map((s) => [s.subject, s.version])).toEqual([[other(), 1], [tx(), 1]]);
+    expect(listed[0]!.guid).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(result.schema_by_guid).toBe('Payment');
+    expect(result.schema_by_unknown_guid).toMatchObject({ status: 404, body: { error_code: 40403 } });
+    expect(result.contexts).toEqual(['.']);
+    expect(JSON.parse(result.schema_by_id_raw.body.schema).name).toBe('Transaction');
+    expect(result.schema_versions_of_id).toEqual([{ subject: tx(), version: 1 }]);
+    expect(result.subjects_of_id).toEqual([tx()]);
+  });
+
+  it('serves compatibility config and tests, and refuses an incompatible schema with 409', () => {
+    expect(result.set_compat_subject).toEqual({ compatibility: 'FULL' });
+    expect(result.get_compat_subject).toBe('FULL');
+    expect(result.test_compat_v2).toBe(true);
+    expect(result.test_compat_breaking).toBe(false);
+    expect(result.register_breaking).toEqual(err(409, 409));
+    expect(result.register_v2).toBeGreaterThan(result.register_other);
+    // The v2 latestOnly listing happened before v2: one version, the first.
+    expect(result.schemas_latest_only.body.map((s: { version: number }) => s.version)).toEqual([1]);
+    expect(result.versions_other).toEqual([1, 2]);
+  });
+
+  it('answers modes as Confluent documents them; READONLY refuses writes with 42205', () => {
+    expect(result.global_mode).toBe('READWRITE');
+    expect(result.subject_mode_unset).toEqual(err(404, 40409));
+    expect(result.set_subject_mode_readonly).toBe('READONLY');
+    expect(result.subject_mode_readonly).toBe('READONLY');
+    expect(result.register_in_readonly).toEqual(err(422, 42205));
+    expect(result.delete_in_readonly).toEqual(err(422, 42205));
+    expect(result.set_subject_mode_bogus).toEqual(err(422, 42204));
+    expect(result.delete_subject_mode).toBe('READONLY');
+    expect(result.subject_mode_after_delete).toEqual(err(404, 40409));
+  });
+
+  it('lets the read role read and refuses writes: 403 for users lacking the role, 401 without valid credentials', () => {
+    expect(result.reader_register).toEqual(err(403, 40301));
+    expect(result.reader_set_compat).toEqual(err(403, 40301));
+    expect(result.reader_set_global_compat).toEqual(err(403, 40301));
+    expect(result.reader_delete).toEqual(err(403, 40301));
+    expect(result.reader_set_mode).toEqual(err(403, 40301));
+    expect(result.writer_delete).toEqual(err(403, 40301));
+    expect(result.writer_set_compat).toEqual(err(403, 40301));
+    expect(result.anonymous_read).toEqual(err(401, 40101));
+    expect(result.anonymous_register).toEqual(err(401, 40101));
+    expect(result.wrong_password_read).toEqual(err(401, 40101));
+    expect(result.unknown_user_read).toEqual(err(401, 40101));
+    expect(result.raw_no_credentials).toMatchObject({ status: 401, body: { error_code: 40101 } });
+    expect(result.raw_no_credentials.www_authenticate).toMatch(/^Basic realm=/);
+    expect(result.raw_reader_delete).toMatchObject({ status: 403, body: { error_code: 40301 } });
+    // Deletes by the admin work, soft then permanent.
+    expect(result.delete_version_1).toBe(1);
+    expect(result.delete_subject_other).toEqual([2]);
+    expect(result.delete_subject_other_permanent).toEqual([1, 2]);
+    expect(result.subjects_after_delete).toEqual([tx()]);
+  });
+
+  it('records every write, denied and failed attempt in the audit topic, with the principal and no secret', async () => {
+    const { events, raw } = await readAudit(auditTopic, 22);
+    // 10 writes that changed something, 9 denied attempts, 3 failed ones (registry_contract.py).
+    expect(events).toHaveLength(22);
+    const seen = events.map((e) => `${e.action} ${e.target === tx() ? 'tx' : e.target === other() ? 'other' : e.target} ${e.outcome} ${e.principal}`);
+    // Exactly one register of tx: the three re-registrations of the same schema wrote nothing.
+    expect(seen.filter((s) => s.startsWith('schema.register tx'))).toEqual(['schema.register tx ok writer']);
+    expect(seen).toEqual(
+      expect.arrayContaining([
+        'schema.register other ok admin',
+        'config.update other ok admin',
+        'schema.register other failed admin', // 409
+        'schema.register other ok writer', // v2
+        'mode.update other ok admin',
+        'schema.delete other failed admin', // read-only
+        'mode.update other failed admin', // bad mode
+        'mode.delete other ok admin',
+        'config.update other denied reader',
+        'config.update (global) denied reader',
+        'schema.delete other denied reader',
+        'mode.update other denied reader',
+        'schema.delete other denied writer',
+        'config.update other denied writer',
+        'schema.delete other ok admin',
+      ]),
+    );
+    expect(seen.filter((s) => s.endsWith('denied anonymous'))).toEqual([
+      expect.stringMatching(/^schema\.register .*anon-value denied anonymous$/),
+    ]);
+    expect(seen.filter((s) => s.startsWith('schema.register') && s.includes('reader-value'))).toEqual([
+      expect.stringMatching(/denied reader$/),
+    ]);
+    for (const e of events) {
+      expect(e.source).toBe('registry');
+      expect(e.from).toMatch(/127\.0\.0\.1/);
+      expect(Number.isNaN(Date.parse(e.at))).toBe(false);
+      expect(e.authenticated).toBe(e.principal !== 'anonymous');
+    }
+    const ok = events.find((e) => e.action === 'schema.register' && e.outcome === 'ok' && e.target === tx());
+    expect(ok?.details).toMatchObject({ id: result.register_repo, version: 1 });
+    // No password, and no password hash, in any event or in the registry's log.
+    for (const secret of Object.values(users)) {
+      expect(raw).not.toContain(secret);
+      expect(registryLog).not.toContain(secret);
+    }
+    expect(raw).not.toContain('scrypt$');
+    expect(registryLog).not.toContain('scrypt$');
+  });
+});
