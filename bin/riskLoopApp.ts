@@ -89,7 +89,7 @@ export async function buildRiskLoopApp(
       errorHandlers:
         opts.loop?.parts === 'side'
           ? { deserialization: () => 'CONTINUE', processing: () => 'CONTINUE', production: () => 'FAIL' }
-          : riskLoopErrorHandlers(catalogue, serdes.deadLetters),
+          : riskLoopErrorHandlers(catalogue, serdes.deadLetters, tokenizer),
     },
   );
   return {

@@ -6,7 +6,8 @@
  * A record it refuses becomes a dead letter it builds itself (like transaction ingress, and unlike
  * the runtime's generic handler, which would keep the raw bytes and with them the clear account id):
  * the chargeback with the account id replaced by its token everywhere and PAN-like runs masked,
- * Avro-encoded with the raw topic's serde; the key with the account id replaced too. Reasons:
+ * Avro-encoded with the raw topic's serde; the key kept only when it is an account token (else the
+ * token of its text, schemas/deadLetter.ts). Reasons:
  * ACCOUNT_TOKEN_MISMATCH, TRANSACTION_ID_CONTAINS_PAN, EMPTY_VALUE (a tombstone: chargebacks are
  * events, there is nothing to delete).
  *
@@ -65,11 +66,11 @@ export class ChargebackIngressProcessor implements Processor<string, Chargeback,
     const meta = this.ctx.recordMetadata();
     const where = { sourceTopic: meta?.topic ?? 'unknown', partition: meta?.partition ?? -1, offset: meta?.offset ?? -1 };
     const token = raw === null ? undefined : this.options.tokenizer.accountToken(raw.accountId);
-    const scrub = (s: string): string => (raw !== null && token !== undefined && raw.accountId.length > 0 ? s.replaceAll(raw.accountId, token) : s);
+    // Key by the dead-letter rule (not a token: the token of its text); value parsed and scrubbed.
     const letter = buildDeadLetter(
       {
         ...where,
-        key: r.key === null || r.key === undefined ? null : Buffer.from(scrub(r.key), 'utf8'),
+        key: r.key === null || r.key === undefined ? null : Buffer.from(r.key, 'utf8'),
         value: raw === null ? null : this.options.encodeOriginal(maskedChargeback(raw, token!)),
         headers: {},
         processor: this.ctx.processorName,
@@ -77,7 +78,7 @@ export class ChargebackIngressProcessor implements Processor<string, Chargeback,
         reason,
         failedAt: this.ctx.currentSystemTimeMs(),
       },
-      this.redact,
+      { ...this.redact, protect: this.options.tokenizer, value: 'keep', known: raw === null ? [] : [raw.accountId] },
     );
     if (raw !== null) letter.redacted = true;
     this.ctx.logger.warn({ event: 'dead-letter', reason, ...where }, 'chargeback rejected at ingress');

@@ -35,7 +35,7 @@
  * default) is forwarded, PAN-masked.
  */
 import { z } from 'zod';
-import { buildDeadLetter, redactorFor } from '../schemas/deadLetter.js';
+import { buildDeadLetter, isSafeHeader, redactorFor } from '../schemas/deadLetter.js';
 import { avroType } from '../schemas/load.js';
 import { maskPans } from '../schemas/redactPan.js';
 import type { Chargeback, DeadLetter, TokenizedChargeback, TokenizedTransaction, Transaction } from '../schemas/types.js';
@@ -113,11 +113,14 @@ export function tokenizeTransaction(
     if (after !== before) scrubbedFields.push(field);
     return after;
   };
+  const accountToken = tokenizer.accountToken(txn.accountId);
+  // The account id typed into another field (a merchant name, a device id) becomes its token there too.
+  const noAccountId = (v: string): string => (txn.accountId.length > 0 ? v.replaceAll(txn.accountId, accountToken) : v);
   /** Identifiers: joined on by exact value, so replaced whole by a pseudonym. */
   const id = <V extends string | null>(field: keyof Transaction, v: V): V =>
-    track(field, v, (v === null ? null : scrubIdentifier(v, tokenizer)) as V);
+    track(field, v, (v === null ? null : scrubIdentifier(noAccountId(v), tokenizer)) as V);
   /** Descriptive fields: masked in place, still readable. */
-  const text = <V extends string | null>(field: keyof Transaction, v: V): V => track(field, v, (v === null ? null : maskCardNumbers(v)) as V);
+  const text = <V extends string | null>(field: keyof Transaction, v: V): V => track(field, v, (v === null ? null : maskCardNumbers(noAccountId(v))) as V);
   // Never rewritten (see the file comment): the processor dead-letters such a transaction first.
   if (containsPan(txn.transactionId)) throw new IngressRejection(['TRANSACTION_ID_CONTAINS_PAN']);
   const card = tokenizer.cardToken(txn.pan);
@@ -126,7 +129,7 @@ export function tokenizeTransaction(
       transactionId: txn.transactionId,
       eventTime: txn.eventTime,
       ingestedAt,
-      accountToken: tokenizer.accountToken(txn.accountId),
+      accountToken,
       cardToken: card.token,
       tokenKeyId: card.keyId,
       bin: binOf(txn.pan),
@@ -159,7 +162,8 @@ export function tokenizeTransaction(
  */
 export function tokenizeChargeback(cb: Chargeback, tokenizer: Tokenizer, recordKey: string | null): TokenizedChargeback {
   const accountToken = tokenizer.accountToken(cb.accountId);
-  if (recordKey !== accountToken) throw new IngressRejection(['ACCOUNT_TOKEN_MISMATCH']);
+  // The token under a key being rotated out is accepted, and replaced by the current one.
+  if (!tokenizer.isAccountKeyOf(cb.accountId, recordKey)) throw new IngressRejection(['ACCOUNT_TOKEN_MISMATCH']);
   if (containsPan(cb.transactionId)) throw new IngressRejection(['TRANSACTION_ID_CONTAINS_PAN']);
   return {
     chargebackId: scrubIdentifier(cb.chargebackId, tokenizer),
@@ -257,7 +261,8 @@ export class IngressProcessor implements Processor<string, Transaction, string, 
     }
     const reasons = validateTransaction(raw, record.timestamp, this.config);
     const accountToken = this.tokenizer.accountToken(raw.accountId);
-    if (record.key !== accountToken) reasons.push('ACCOUNT_TOKEN_MISMATCH');
+    // The token under a key being rotated out is accepted; everything after ingress uses the current one.
+    if (!this.tokenizer.isAccountKeyOf(raw.accountId, record.key)) reasons.push('ACCOUNT_TOKEN_MISMATCH');
     if (containsPan(raw.transactionId)) reasons.push('TRANSACTION_ID_CONTAINS_PAN');
     const [first, ...rest] = reasons;
     if (first !== undefined) {
@@ -272,7 +277,7 @@ export class IngressProcessor implements Processor<string, Transaction, string, 
       risk.reasonCodes.push(INGRESS_PAN_SCRUBBED);
       this.ctx.logger.warn({ fields: scrubbedFields, ...this.position() }, 'PAN-like digits removed from transaction fields at ingress');
     }
-    const headers = this.allowedHeaders(record.headers);
+    const headers = this.allowedHeaders(record.headers, raw.accountId, accountToken);
     if (this.partitionCheck !== undefined && isMisrouted(this.ctx, accountToken, this.partitionCheck)) {
       const envelope: Rerouted = { kind: 'transaction', value: risk };
       this.ctx.forward({ key: accountToken, value: envelope, timestamp: txn.eventTime, headers }, this.partitionCheck.rerouteChild);
@@ -300,16 +305,26 @@ export class IngressProcessor implements Processor<string, Transaction, string, 
         reason,
         failedAt: this.ctx.currentSystemTimeMs(),
       },
-      this.redact,
+      { ...this.redact, protect: this.tokenizer },
     );
     this.ctx.logger.warn({ event: 'dead-letter', reason, ...where }, 'transaction rejected at ingress');
     this.ctx.forward({ key: `${where.sourceTopic}/${where.partition}/${where.offset}`, value: letter, timestamp: record.timestamp, headers: {} }, this.config.deadLetterChild);
   }
 
-  private allowedHeaders(headers: Headers): Headers {
+  /**
+   * The allow-listed headers: a traceparent only when well-formed (hex only); others with the
+   * account id replaced by its token and PAN-like runs masked.
+   */
+  private allowedHeaders(headers: Headers, accountId: string, accountToken: string): Headers {
     const out: Headers = {};
     for (const [name, value] of Object.entries(headers)) {
-      if (this.forwardHeaders.has(name)) out[name] = maskPans(value).bytes;
+      if (!this.forwardHeaders.has(name)) continue;
+      const text = value.toString('utf8');
+      if (name === 'traceparent') {
+        if (isSafeHeader(name, text)) out[name] = value;
+        continue;
+      }
+      out[name] = maskPans(Buffer.from(accountId.length > 0 ? text.replaceAll(accountId, accountToken) : text, 'utf8')).bytes;
     }
     return out;
   }
@@ -321,22 +336,21 @@ export class IngressProcessor implements Processor<string, Transaction, string, 
 
   private deadLetter(record: Record<string, Transaction>, raw: Transaction, accountToken: string, rejection: IngressRejection): void {
     const where = this.position();
-    const scrub = (s: string): string => (raw.accountId.length > 0 ? s.replaceAll(raw.accountId, accountToken) : s);
-    const headers: { [name: string]: string } = {};
-    for (const [name, value] of Object.entries(record.headers)) headers[name] = scrub(value.toString('utf8'));
     const original = maskedOriginal(raw, accountToken);
+    // Key and headers by the dead-letter rule (a key that is not a token becomes the token of its
+    // text); the value is the parsed record with the account id tokenized and the PAN masked.
     const letter = buildDeadLetter(
       {
         ...where,
-        key: record.key === null || record.key === undefined ? null : Buffer.from(scrub(record.key), 'utf8'),
+        key: record.key === null || record.key === undefined ? null : Buffer.from(record.key, 'utf8'),
         value: this.encodeOriginal(original),
-        headers,
+        headers: record.headers,
         processor: this.ctx.processorName,
         error: rejection,
         reason: rejection.reason,
         failedAt: this.ctx.currentSystemTimeMs(),
       },
-      this.redact,
+      { ...this.redact, protect: this.tokenizer, value: 'keep', known: [raw.accountId] },
     );
     // The PAN field and the account id were rewritten before encoding, so redaction happened even
     // when the byte-level pass found nothing left to mask.

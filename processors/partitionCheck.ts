@@ -28,7 +28,10 @@
 import type { AnalystOutcome, KycRecord, TokenizedChargeback } from '../schemas/types.js';
 import { partitionForKey } from '../topology/murmur2.js';
 import type { Processor, ProcessorContext, ProcessorSupplier } from '../topology/processor.js';
-import type { Record } from '../topology/records.js';
+import type { Headers, Record } from '../topology/records.js';
+import { isSafeHeader } from '../schemas/deadLetter.js';
+import { maskCardNumbers } from './panDetect.js';
+import { isAccountTokenShaped } from './tokenizer.js';
 import type { RiskContext } from './types.js';
 
 /** Base name of the internal topic (<applicationId>-rerouted-repartition). */
@@ -96,8 +99,46 @@ export class EmptyValueError extends Error {
 }
 
 /**
- * The check for a topic whose records need no tokenization (KYC rows, analyst outcomes): a record
- * on the right partition goes to every child but the re-route one, unchanged.
+ * Thrown for a KYC row or analyst outcome whose key is not an account token, or not the token its
+ * value names: such a record cannot be placed, and its key may be a clear account id, which must
+ * not reach a state store, a changelog or the re-route topic. The error handlers dead-letter it
+ * (key tokenized, value described: schemas/deadLetter.ts).
+ */
+export class AccountKeyError extends Error {
+  readonly reason = 'ACCOUNT_TOKEN_MISMATCH';
+  constructor(what: string) {
+    // Codes only: the key may be the identifier.
+    super(`${what}: record key is not the account token of the record`);
+    this.name = 'AccountKeyError';
+  }
+}
+
+/** A value's string fields with card numbers masked (panDetect: Luhn-valid runs only). */
+function maskStringFields<V>(value: V): V {
+  if (value === null || typeof value !== 'object') return value;
+  let out: { [k: string]: unknown } | undefined;
+  for (const [k, v] of Object.entries(value as { [k: string]: unknown })) {
+    if (typeof v !== 'string') continue;
+    const masked = maskCardNumbers(v);
+    if (masked !== v) (out ??= { ...(value as { [k: string]: unknown }) })[k] = masked;
+  }
+  return (out as V | undefined) ?? value;
+}
+
+/** Only a well-formed traceparent travels on with a producer's record; other headers stay here. */
+function traceHeaders(headers: Headers): Headers {
+  const out: Headers = {};
+  const tp = headers['traceparent'];
+  if (tp !== undefined && isSafeHeader('traceparent', tp.toString('utf8'))) out['traceparent'] = tp;
+  return out;
+}
+
+/**
+ * The check for a topic whose records need no tokenization (KYC rows, analyst outcomes), keyed by
+ * the account token the producer computed: a record whose key is not token-shaped or differs from
+ * the value's `accountToken` is refused (AccountKeyError); a PAN typed into a string field is
+ * masked; only a well-formed traceparent header is kept. A record on the right partition then goes
+ * to every child but the re-route one.
  */
 export class PartitionCheckProcessor<V> implements Processor<string, V, string, V | Rerouted> {
   private ctx!: ProcessorContext<string, V | Rerouted>;
@@ -122,12 +163,17 @@ export class PartitionCheckProcessor<V> implements Processor<string, V, string, 
 
   process(record: Record<string, V>): void {
     if (record.value === null && this.options.tombstones === 'reject') throw new EmptyValueError(this.options.what);
+    if (record.key !== null) {
+      const named = (record.value as { accountToken?: unknown } | null)?.accountToken;
+      if (!isAccountTokenShaped(record.key) || (typeof named === 'string' && named !== record.key)) throw new AccountKeyError(this.options.what);
+    }
+    const clean = { key: record.key, value: maskStringFields(record.value), timestamp: record.timestamp, headers: traceHeaders(record.headers) };
     // A null key cannot be placed anywhere: let the next step count and drop it as before.
     if (record.key !== null && isMisrouted(this.ctx, record.key, this.options)) {
-      this.ctx.forward({ key: record.key, value: this.options.wrap(record.value), timestamp: record.timestamp, headers: record.headers }, this.options.rerouteChild);
+      this.ctx.forward({ ...clean, value: this.options.wrap(clean.value) }, this.options.rerouteChild);
       return;
     }
-    for (const child of this.children) this.ctx.forward(record, child);
+    for (const child of this.children) this.ctx.forward(clean, child);
   }
 }
 

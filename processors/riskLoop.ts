@@ -27,7 +27,7 @@
  */
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { buildDeadLetter, redactorFor } from '../schemas/deadLetter.js';
+import { type IdentifierProtection, buildDeadLetter, redactorFor, scrubText } from '../schemas/deadLetter.js';
 import type { Catalogue } from '../schemas/catalogue.js';
 import type {
   AnalystOutcome,
@@ -259,7 +259,7 @@ export function riskLoopTopology(configInput: RiskLoopConfigInput, deps: RiskLoo
       .addSink(Nodes.decisionsSink, topics.decisions.name, { keySerde: Serdes.String, valueSerde: serdes.decisions }, Nodes.decisionSnapshot, Nodes.transactionIds)
       .addSink(Nodes.idempotencyDeadLetters, topics.deadLetters.name, { keySerde: Serdes.String, valueSerde: serdes.deadLetters }, Nodes.transactionIds, Nodes.decisionSnapshot)
       .addSink(config.labelJoin.trainingExamplesChild, topics.trainingExamples.name, { keySerde: Serdes.String, valueSerde: serdes.trainingExamples }, Nodes.labelJoin)
-      .addProcessor(config.labelJoin.unknownLabelsChild, () => new UnmatchedLabelDeadLetter(), Nodes.labelJoin)
+      .addProcessor(config.labelJoin.unknownLabelsChild, () => new UnmatchedLabelDeadLetter(deps.tokenizer), Nodes.labelJoin)
       .addSink(Nodes.labelDeadLetters, topics.deadLetters.name, { keySerde: Serdes.String, valueSerde: serdes.deadLetters }, config.labelJoin.unknownLabelsChild);
   }
 
@@ -304,6 +304,7 @@ class DropRecords implements Processor<unknown, unknown> {
 /** A label for a transaction this loop has no snapshot of becomes a dead letter with its reason. */
 class UnmatchedLabelDeadLetter implements Processor<string, UnmatchedLabel, string, DeadLetter> {
   private ctx!: ProcessorContext<string, DeadLetter>;
+  constructor(private readonly protect: IdentifierProtection) {}
   init(ctx: ProcessorContext<string, DeadLetter>): void {
     this.ctx = ctx;
   }
@@ -322,7 +323,8 @@ class UnmatchedLabelDeadLetter implements Processor<string, UnmatchedLabel, stri
         error: Object.assign(new Error(`label for a transaction without a decision snapshot (${r.value.reason})`), { reason: r.value.reason }),
         reason: r.value.reason,
       },
-      redactorFor({ containsPan: true }),
+      // Keys and headers by the identifier rule; the value is the tokenized label.
+      { ...redactorFor({ containsPan: true }), protect: this.protect },
     );
     this.ctx.forward({ key: `${letter.sourceTopic}/${letter.partition}/${letter.offset}`, value: letter, timestamp: r.timestamp, headers: {} });
   }
@@ -335,8 +337,12 @@ class UnmatchedLabelDeadLetter implements Processor<string, UnmatchedLabel, stri
  * serializable) becomes a dead letter too, reduced when the full one would be too large
  * (deadLetterPerRecordProductionErrors); any other production failure fails the task.
  */
-export function riskLoopErrorHandlers(catalogue: Catalogue, deadLetterSerde: Serde<DeadLetter>): ErrorHandlers {
+export function riskLoopErrorHandlers(catalogue: Catalogue, deadLetterSerde: Serde<DeadLetter>, protect: IdentifierProtection): ErrorHandlers {
   const redact = redactorFor({ containsPan: true });
+  // Topics only the loop writes hold tokens, never a clear identifier: their bytes are kept for
+  // diagnosis. Any other source (what outside producers write, or unknown) is described, not copied.
+  const loopWritten = new Set([catalogue.transactionsTokenized, catalogue.chargebacksTokenized, catalogue.decisions, catalogue.trainingExamples, catalogue.entityStats, catalogue.alerts, catalogue.deadLetters].map((t) => t.name));
+  const keepsValue = (topic: string | null): boolean => topic !== null && (loopWritten.has(topic) || topic.endsWith('-repartition') || topic.endsWith('-changelog'));
   const encoder: DeadLetterEncoder = {
     encode(dl) {
       const letter = buildDeadLetter(
@@ -352,7 +358,7 @@ export function riskLoopErrorHandlers(catalogue: Catalogue, deadLetterSerde: Ser
           reason: dl.reason,
           ...(dl.reduced ? { reduced: dl.reduced } : {}),
         },
-        redact,
+        { ...redact, protect, value: keepsValue(dl.sourceTopic) ? 'keep' : 'describe' },
       );
       return {
         key: Buffer.from(`${letter.sourceTopic}/${letter.partition}/${letter.offset}`, 'utf8'),
@@ -367,6 +373,7 @@ export function riskLoopErrorHandlers(catalogue: Catalogue, deadLetterSerde: Ser
     deadLetterTopic: catalogue.deadLetters.name,
     deadLetterEncoder: encoder,
     // The task logs each dead letter (reason, topic/partition/offset); its error text is masked like the letter's.
-    redactLogText: (text) => (redact.redact ? redact.redact(Buffer.from(text, 'utf8')).toString('utf8') : text),
+    redactLogText: (text) => scrubText(text),
+    digest: (bytes) => protect.deadLetterDigest(bytes),
   };
 }

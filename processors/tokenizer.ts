@@ -16,9 +16,13 @@
  * about 10^-38. Guessing a valid token without the key is a 1 in 2^192 shot. The shorter token keeps
  * keys, store entries and decisions smaller on every record of the hot path.
  *
- * The account-token key never rotates: every partition assignment, state store and topic of the
- * loop is keyed by the account token, so changing it would orphan all of them. Producers compute
- * the same token with `accountTokenOf` (the producer SDK needs only that key). Card keys rotate:
+ * The account-token key rotates by re-keying, not by key id: every partition assignment, state
+ * store and topic of the loop is keyed by the account token, and a token must stay one fixed-size
+ * opaque string producers can compute (`accountTokenOf`, the producer SDK needs only that key), so
+ * a token carries no key id. A rotation is a new key plus a rebuild of the state from the raw
+ * topics (docs/operations.md, "Rotating the account-token key"); during it `previousAccountTokenKeys`
+ * lets ingress accept records that producers still key with the token under an old key (it
+ * re-keys them to the current token). Card keys rotate:
  * new tokens use the current key, and a token carries its key id, so an old token is still
  * resolved (`cardTokenWith(pan, oldKeyId)` or `isCardTokenOf`) for as long as its key is configured.
  * Tokens are only comparable under one key id; velocity per card restarts at a rotation, which is
@@ -41,6 +45,18 @@ const ACCOUNT_PREFIX = 'at_';
 const CARD_PREFIX = 'ct_';
 /** Domain tag for identifier pseudonyms, so that they can never equal an account token of the same text. */
 const IDENTIFIER_DOMAIN = 'riskloop-identifier\u0000';
+/**
+ * Derivation label of the dead-letter digest key: HMAC(accountTokenKey, label). A separate key so
+ * that the digest of bytes that happen to be an account id is not that account's token. Operators
+ * derive it with openssl (docs/operations.md, "Dead letters").
+ */
+export const DEAD_LETTER_DIGEST_LABEL = 'riskloop-dead-letter-digest';
+const ACCOUNT_TOKEN_PATTERN = new RegExp(`^${ACCOUNT_PREFIX}[A-Za-z0-9_-]{${TOKEN_MAC_CHARS}}$`);
+
+/** Whether a text has the shape of an account token (says nothing about which account's). */
+export function isAccountTokenShaped(text: string): boolean {
+  return ACCOUNT_TOKEN_PATTERN.test(text);
+}
 
 /**
  * Decodes a secret given as hex (tried first: an even-length string of hex digits) or base64 /
@@ -64,8 +80,13 @@ export const SecretKey = z.string().transform((text, ctx) => {
 
 export const TokenizerConfig = z
   .object({
-    /** The partitioning secret shared with the producer SDK. Never rotates (see file comment). */
+    /** The partitioning secret shared with the producer SDK (rotation: see file comment). */
     accountTokenKey: SecretKey,
+    /**
+     * Account-token keys being rotated out: a record keyed with its account's token under one of
+     * these is accepted at ingress (and re-keyed to the current token) while producers switch.
+     */
+    previousAccountTokenKeys: z.array(SecretKey).default([]),
     /** Every card key that may still have live tokens, the current one included. */
     cardKeys: z
       .array(
@@ -84,8 +105,8 @@ export const TokenizerConfig = z
       if (ids.has(k.id)) ctx.addIssue({ code: 'custom', path: ['cardKeys', i, 'id'], message: 'duplicate card key id' });
       ids.add(k.id);
       // One key for two purposes would let a card token be compared with an account token.
-      if (k.key.equals(c.accountTokenKey)) {
-        ctx.addIssue({ code: 'custom', path: ['cardKeys', i, 'key'], message: 'card keys must differ from the account-token key' });
+      if (k.key.equals(c.accountTokenKey) || c.previousAccountTokenKeys.some((p) => p.equals(k.key))) {
+        ctx.addIssue({ code: 'custom', path: ['cardKeys', i, 'key'], message: 'card keys must differ from the account-token keys' });
       }
     }
     if (!ids.has(c.currentCardKeyId)) {
@@ -129,6 +150,8 @@ export interface CardToken {
 export class Tokenizer {
   readonly currentCardKeyId: string;
   private readonly accountKey: Buffer;
+  private readonly previousAccountKeys: readonly Buffer[];
+  private readonly digestKey: Buffer;
   private readonly cardKeys: ReadonlyMap<string, Buffer>;
 
   constructor(input: TokenizerConfigInput) {
@@ -139,12 +162,38 @@ export class Tokenizer {
       throw new Error(`invalid tokenizer config: ${msg}`);
     }
     this.accountKey = parsed.data.accountTokenKey;
+    this.previousAccountKeys = parsed.data.previousAccountTokenKeys;
+    this.digestKey = createHmac('sha256', this.accountKey).update(DEAD_LETTER_DIGEST_LABEL, 'utf8').digest();
     this.cardKeys = new Map(parsed.data.cardKeys.map((k) => [k.id, k.key]));
     this.currentCardKeyId = parsed.data.currentCardKeyId;
   }
 
   accountToken(accountId: string): string {
     return accountTokenOf(this.accountKey, accountId);
+  }
+
+  /**
+   * Whether `key` is the account's token under the current key or one being rotated out: what
+   * ingress accepts as the record key of that account's records (and then re-keys to the current).
+   */
+  isAccountKeyOf(accountId: string, key: string | null | undefined): boolean {
+    if (key === null || key === undefined) return false;
+    if (key === this.accountToken(accountId)) return true;
+    return this.previousAccountKeys.some((k) => accountTokenOf(k, accountId) === key);
+  }
+
+  /** Shape check only; see isAccountTokenShaped. */
+  isAccountToken(text: string): boolean {
+    return isAccountTokenShaped(text);
+  }
+
+  /**
+   * HMAC-SHA256 (hex) of bytes under the dead-letter digest key: what a dead letter keeps of a
+   * record it cannot carry, so that an operator holding the producer's copy can match it, while a
+   * reader of the dead-letter topic cannot confirm a guessed account id or PAN.
+   */
+  deadLetterDigest(bytes: Buffer): string {
+    return createHmac('sha256', this.digestKey).update(bytes).digest('hex');
   }
 
   /** The card token under the current key. */

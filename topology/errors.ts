@@ -97,7 +97,11 @@ export interface ReducedPayload {
 /** Bytes of the value kept (as a shape) in a reduced dead letter. */
 export const REDUCED_EXCERPT_BYTES = 64;
 
-export function reducePayload(source: { key: Buffer | null; value: Buffer | null; headers: Headers }): ReducedPayload {
+/**
+ * `digest` replaces the plain SHA-256 (the loop passes a keyed HMAC: a plain hash of a short value
+ * would let anyone confirm a guessed account id); the field keeps its name.
+ */
+export function reducePayload(source: { key: Buffer | null; value: Buffer | null; headers: Headers }, digest?: (bytes: Buffer) => string): ReducedPayload {
   let size = (source.key?.length ?? 0) + (source.value?.length ?? 0);
   for (const [name, v] of Object.entries(source.headers)) size += Buffer.byteLength(name) + v.length;
   const value = source.value ?? Buffer.alloc(0);
@@ -106,8 +110,10 @@ export function reducePayload(source: { key: Buffer | null; value: Buffer | null
     const b = excerpt[i]!;
     if (b >= 0x30 && b <= 0x39) excerpt[i] = 0x39;
     else if ((b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a)) excerpt[i] = 0x78;
+    // Non-ASCII bytes may be UTF-8 text (a name): shown as '.'.
+    else if (b >= 0x80) excerpt[i] = 0x2e;
   }
-  return { originalSize: size, sha256: createHash('sha256').update(value).digest('hex'), excerpt };
+  return { originalSize: size, sha256: digest ? digest(value) : createHash('sha256').update(value).digest('hex'), excerpt };
 }
 
 /** Turns a dead letter into the bytes written to the DLQ topic; pluggable so an Avro encoding can replace JSON. */
@@ -155,6 +161,8 @@ export interface ErrorHandlers {
    * parse error); the dead-letter encoder does its own masking. Default: logged as they are.
    */
   redactLogText?: (text: string) => string;
+  /** Digest of a reduced dead letter's value (default plain SHA-256), see reducePayload. */
+  digest?: (bytes: Buffer) => string;
 }
 
 /** Kafka Streams' defaults: every failure stops the task. */

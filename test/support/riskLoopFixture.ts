@@ -68,7 +68,7 @@ export async function riskLoopFixture(
   const models = new ModelRegistry(logger);
   if (opts.model !== false) await models.setChampion(await specFromModelCard('models/bootstrap-v1.card.json'));
   const topology = riskLoopTopology({ persistentStores: false, ...opts.config }, { catalogue, serdes, tokenizer, rules, models, logger });
-  return { topology, catalogue, serdes, tokenizer, models, rules, errorHandlers: riskLoopErrorHandlers(catalogue, serdes.deadLetters), logger };
+  return { topology, catalogue, serdes, tokenizer, models, rules, errorHandlers: riskLoopErrorHandlers(catalogue, serdes.deadLetters, tokenizer), logger };
 }
 
 /** A valid card-present transaction (a Luhn-valid test PAN); tests override what they are about. */

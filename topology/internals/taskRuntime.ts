@@ -378,7 +378,7 @@ export class TaskRuntime implements NodeHost {
       write(letter);
     } catch (sendError) {
       if (classifyError(sendError).kind !== 'per-record') throw new TaskFailedError(this.taskId, nodeName, phase, source, sendError);
-      const reduced = reducePayload({ key: letter.key, value: letter.value, headers: letter.headers });
+      const reduced = reducePayload({ key: letter.key, value: letter.value, headers: letter.headers }, this.options.errorHandlers.digest);
       const where = source === null ? {} : { topic: source.topic, partition: source.partition, offset: source.offset };
       try {
         write({ ...letter, key: null, value: null, headers: {}, reduced });

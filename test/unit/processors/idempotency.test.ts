@@ -58,7 +58,7 @@ describe('idempotency by transaction id', () => {
     await pay(txn({ transactionId: 'tx-1', eventTime: T0 }));
     await d.advanceWallClockTime(40);
     // The gateway retries tx-1 twice (same payload, later Kafka timestamps, its own trace header).
-    await io.transactions.pipeInput(f.tokenizer.accountToken('ACC-A'), txn({ transactionId: 'tx-1', eventTime: T0 }), T0 + 5_000, { traceparent: Buffer.from('00-retry-1') });
+    await io.transactions.pipeInput(f.tokenizer.accountToken('ACC-A'), txn({ transactionId: 'tx-1', eventTime: T0 }), T0 + 5_000, { traceparent: Buffer.from('00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01') });
     await io.transactions.pipeInput(f.tokenizer.accountToken('ACC-A'), txn({ transactionId: 'tx-1', eventTime: T0 }), T0 + 9_000);
     await pay(txn({ transactionId: 'tx-2', eventTime: T0 + 20_000 }));
 
@@ -74,7 +74,7 @@ describe('idempotency by transaction id', () => {
     expect(withoutFlag(again!)).toEqual(withoutFlag(first!));
     expect(withoutFlag(third!)).toEqual(withoutFlag(first!));
     expect(out[1]!.key).toBe(f.tokenizer.accountToken('ACC-A'));
-    expect(out[1]!.headers.traceparent?.toString()).toBe('00-retry-1');
+    expect(out[1]!.headers.traceparent?.toString()).toBe('00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01');
     // Velocity saw tx-1 once: tx-2 counts one earlier transaction of the card, not three.
     expect(next!.features['card.count_1m']).toBe(1);
     expect(next!.features['account.count_1h']).toBe(1);
