@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { TokenizerConfig } from '../processors/tokenizer.js';
 import type { KafkaConnection } from '../topology/kafka/connection.js';
 import { kafkaConnectionFromEnv } from './kafkaConnection.js';
+import { type RegistryClientSettings, registryClientFromEnv } from '../schemas/registryClient.js';
 
 const Brokers = z
   .string()
@@ -54,8 +55,11 @@ export const AppConfig = z.object({
       if (!checked.success) for (const issue of checked.error.issues) ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
     }),
 });
-/** `kafka`: the brokers with the connection's security (bin/kafkaConnection.ts), environment only. */
-export type AppConfig = z.output<typeof AppConfig> & { kafka: KafkaConnection };
+/**
+ * `kafka`: the brokers with the connection's security (bin/kafkaConnection.ts), environment only.
+ * `registry`: the registry URL with its basic auth and CA (schemas/registryClient.ts), environment only.
+ */
+export type AppConfig = z.output<typeof AppConfig> & { kafka: KafkaConnection; registry: RegistryClientSettings };
 export type AppConfigInput = z.input<typeof AppConfig>;
 
 /** Flag name → environment variable; flags win. */
@@ -96,7 +100,7 @@ const DEFAULTS: Record<keyof typeof ENV, string | undefined> = {
 
 /** What commands that only read or publish records need: everything but the tokenization keys. */
 export const ClientConfig = AppConfig.omit({ tokenizer: true });
-export type ClientConfig = z.output<typeof ClientConfig> & { kafka: KafkaConnection };
+export type ClientConfig = z.output<typeof ClientConfig> & { kafka: KafkaConnection; registry: RegistryClientSettings };
 
 function rawConfig(env: Readonly<Record<string, string | undefined>>, flags: Partial<Record<keyof typeof ENV, string>>): Record<string, unknown> {
   const raw: Record<string, unknown> = {};
@@ -122,7 +126,7 @@ function fail(issues: readonly { path: PropertyKey[]; message: string }[], extra
 export function readClientConfig(env: Readonly<Record<string, string | undefined>>, flags: Partial<Record<keyof typeof ENV, string>> = {}): ClientConfig {
   const parsed = ClientConfig.safeParse(rawConfig(env, flags));
   if (!parsed.success) fail(parsed.error.issues);
-  return { ...parsed.data, kafka: kafkaConnectionFromEnv(env, parsed.data.brokers) };
+  return { ...parsed.data, kafka: kafkaConnectionFromEnv(env, parsed.data.brokers), registry: registryClientFromEnv(env, parsed.data.schemaRegistryUrl) };
 }
 
 export function readAppConfig(env: Readonly<Record<string, string | undefined>>, flags: Partial<Record<keyof typeof ENV, string>> = {}): AppConfig {
@@ -135,5 +139,5 @@ export function readAppConfig(env: Readonly<Record<string, string | undefined>>,
   };
   const parsed = AppConfig.safeParse(raw);
   if (!parsed.success) fail(parsed.error.issues, cardKeys && !cardKeys.success ? [cardKeys.error.issues[0]!.message] : []);
-  return { ...parsed.data, kafka: kafkaConnectionFromEnv(env, parsed.data.brokers) };
+  return { ...parsed.data, kafka: kafkaConnectionFromEnv(env, parsed.data.brokers), registry: registryClientFromEnv(env, parsed.data.schemaRegistryUrl) };
 }

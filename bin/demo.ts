@@ -17,7 +17,6 @@ import { execFileSync } from 'node:child_process';
 import { readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import kafkajs from 'kafkajs';
 import pino from 'pino';
 import { Tokenizer } from '../processors/tokenizer.js';
@@ -34,6 +33,7 @@ import { train } from './commands/train.js';
 import { publishRelease, releaseFromCard } from './modelRelease.js';
 import { Nodes } from '../processors/riskLoop.js';
 import { buildRiskLoopApp } from './riskLoopApp.js';
+import { createRegistryClient } from '../schemas/registryClient.js';
 
 const { Kafka, logLevel } = kafkajs;
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
@@ -214,12 +214,12 @@ export async function runDemo(opts: DemoOptions, io: CommandIo): Promise<number>
   const championOnnx = path.resolve(path.dirname(path.resolve(ROOT, config.modelCard)), championCard.artifact);
   const catalogue: Catalogue = buildCatalogue({ prefix: config.topicPrefix, partitions: config.partitions });
   await ensureTopics(config, io, { keepHistory: true });
-  const serdes: TopicSerdes = await createSerdes(new SchemaRegistry({ host: config.schemaRegistryUrl }), catalogue);
+  const serdes: TopicSerdes = await createSerdes(createRegistryClient(config.registry), catalogue);
   const tokenizer = new Tokenizer(config.tokenizer);
   const kafka = new Kafka({ clientId: 'riskloop-demo', ...kafkajsConnectionOptions(config.kafka), logLevel: logLevel.NOTHING });
   const decisions = new Follower<Decision>(kafka, catalogue.decisions.name, serdes.decisions);
   const training = new Follower<TrainingExample>(kafka, catalogue.trainingExamples.name, serdes.trainingExamples);
-  const sink = { brokers: config.brokers, connection: config.kafka, registryUrl: config.schemaRegistryUrl, catalogue, ratePerSecond: null, clientId: 'riskloop-demo' };
+  const sink = { brokers: config.brokers, connection: config.kafka, registryUrl: config.schemaRegistryUrl, registry: config.registry, catalogue, ratePerSecond: null, clientId: 'riskloop-demo' };
   const app = await buildRiskLoopApp(config, logger);
   let exit = 0;
   try {

@@ -7,7 +7,6 @@
 import { newIdempotencyCounters } from '../processors/idempotency.js';
 import { type LoopCounters } from '../ops/opsRuntime.js';
 import { MisroutedCounters } from '../processors/partitionCheck.js';
-import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import type { Logger } from 'pino';
 import { ModelRegistry, specFromModelCard } from '../processors/modelRegistry.js';
 import { type RiskLoopConfigInput, type RiskLoopSerdes, riskLoopErrorHandlers, riskLoopTopology } from '../processors/riskLoop.js';
@@ -20,6 +19,7 @@ import { KafkaStreams } from '../topology/kafka/kafkaStreams.js';
 import type { KafkaClient } from '../topology/kafka/client.js';
 import type { Topology } from '../topology/topology.js';
 import type { AppConfig } from './config.js';
+import { createRegistryClient } from '../schemas/registryClient.js';
 
 export interface RiskLoopApp {
   streams: KafkaStreams;
@@ -55,7 +55,7 @@ export async function buildRiskLoopApp(
   opts: { bounded?: boolean; loop?: Omit<RiskLoopConfigInput, 'applicationId'>; client?: (clientId: string) => KafkaClient } = {},
 ): Promise<RiskLoopApp> {
   const catalogue = buildCatalogue({ prefix: config.topicPrefix, partitions: config.partitions });
-  const serdes = await createSerdes(new SchemaRegistry({ host: config.schemaRegistryUrl }), catalogue);
+  const serdes = await createSerdes(createRegistryClient(config.registry), catalogue);
   const tokenizer = new Tokenizer(config.tokenizer);
   const rules = await RuleSetHolder.fromFile(config.rulesPath, {}, logger);
   const models = new ModelRegistry(logger.child({ component: 'models' }));

@@ -11,7 +11,6 @@
  * dropped here (counted in `stats.lateReplies`); it is still on the decisions topic, written once by
  * the loop, and labelled and trained on as usual.
  */
-import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import kafkajs, { type KafkaConfig, type Producer } from 'kafkajs';
 import { loadRuleSet } from '../processors/ruleSet.js';
 import { accountTokenOf } from '../processors/tokenizer.js';
@@ -38,6 +37,7 @@ import {
 } from './inputs.js';
 import { Publisher, type RecordPosition } from './publisher.js';
 import { ReplyConsumer } from './replyConsumer.js';
+import { createRegistryClient } from '../schemas/registryClient.js';
 
 // kafkajs is CommonJS: its named exports are not visible to Node's ESM loader.
 const { Kafka, logLevel } = kafkajs;
@@ -120,9 +120,10 @@ export class RiskloopClient {
   /** Registers the producer schemas, reads partition counts, connects the producer and positions the reply consumer. */
   async connect(): Promise<void> {
     const c = this.catalogue;
-    const registry = new SchemaRegistry({
-      host: this.config.schemaRegistryUrl,
+    const registry = createRegistryClient({
+      url: this.config.schemaRegistryUrl,
       ...(this.config.schemaRegistryAuth ? { auth: this.config.schemaRegistryAuth } : {}),
+      ...(this.config.schemaRegistryCa ? { ca: this.config.schemaRegistryCa } : {}),
     });
     const serde = <T>(topic: string, schema: keyof typeof SCHEMAS | AvroRecordSchema, register: boolean) =>
       new AvroSerde<T>({ registry, topic, schema: typeof schema === 'string' ? SCHEMAS[schema] : schema, register }).init();

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { kafkaConnectionFromEnv } from '../bin/kafkaConnection.js';
 import { SecretKey } from '../processors/tokenizer.js';
 import type { KafkaConnection } from '../topology/kafka/connection.js';
+import { registryClientFromEnv } from '../schemas/registryClient.js';
 
 const DecisionAction = z.enum(['APPROVE', 'REVIEW', 'DECLINE']);
 
@@ -37,6 +38,8 @@ export const RiskloopClientConfig = z.object({
   schemaRegistryUrl: z.string().url(),
   /** Basic auth for the registry (Confluent's USER_INFO), when it asks for it. */
   schemaRegistryAuth: z.object({ username: z.string(), password: z.string() }).optional(),
+  /** PEM CA bundle for an https registry (SCHEMA_REGISTRY_CA_FILE). */
+  schemaRegistryCa: z.instanceof(Buffer).optional(),
   /** The loop's topic prefix (RISKLOOP_TOPIC_PREFIX). */
   topicPrefix: z.string().regex(/^[A-Za-z0-9._-]*$/).default('riskloop.'),
   /** The loop's account-token key (RISKLOOP_ACCOUNT_TOKEN_KEY): hex or base64, >= 32 bytes. Secret. */
@@ -64,14 +67,18 @@ export type RiskloopClientConfig = z.output<typeof RiskloopClientConfig>;
 
 /** The configuration from the same environment variables the loop reads, overridable by `extra`. */
 export function clientConfigFromEnv(env: Readonly<Record<string, string | undefined>>, extra: Partial<RiskloopClientConfigInput> = {}): RiskloopClientConfigInput {
+  // SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO(_FILE), SCHEMA_REGISTRY_CA_FILE: as every riskloop process reads them.
+  const registry = registryClientFromEnv(env, env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081');
   const out: Record<string, unknown> = {
     // Brokers, TLS and SASL, validated here (files read once); errors name the variable, never a value.
     connection: kafkaConnectionFromEnv(env),
-    schemaRegistryUrl: env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081',
+    schemaRegistryUrl: registry.url,
     topicPrefix: env.RISKLOOP_TOPIC_PREFIX ?? 'riskloop.',
     accountTokenKey: env.RISKLOOP_ACCOUNT_TOKEN_KEY,
   };
   if (env.RISKLOOP_SDK_REPLY_ISOLATION) out.replyIsolation = env.RISKLOOP_SDK_REPLY_ISOLATION;
+  if (registry.auth) out.schemaRegistryAuth = registry.auth;
+  if (registry.ca) out.schemaRegistryCa = registry.ca;
   return { ...(out as RiskloopClientConfigInput), ...extra };
 }
 

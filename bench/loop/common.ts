@@ -9,7 +9,6 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import kafkajs from 'kafkajs';
 import { z } from 'zod';
 import { readAppConfig, type AppConfig } from '../../bin/config.js';
@@ -21,6 +20,7 @@ import { buildCatalogue, type Catalogue } from '../../schemas/catalogue.js';
 import { createSerdes, type TopicSerdes } from '../../schemas/createSerdes.js';
 import { simulate, type SimulatedRecords } from '../../simulator/index.js';
 import { produceSimulation } from '../../simulator/sinks/kafka.js';
+import { createRegistryClient, REGISTRY_ENV, registryClientFromEnv, type RegistryClientSettings } from '../../schemas/registryClient.js';
 
 // kafkajs is CommonJS: its named exports are not visible to Node's ESM loader.
 export const { Kafka, logLevel } = kafkajs;
@@ -34,7 +34,7 @@ export const BenchEnv = z.object({
   stateRoot: z.string().default(path.join(os.tmpdir(), 'riskloop-bench')),
 });
 /** `kafka`: TLS/SASL from KAFKA_SECURITY_PROTOCOL etc.; `kafkaEnv`: those variables, handed on to the processes a bench starts. */
-export type BenchEnv = z.output<typeof BenchEnv> & { kafka: KafkaConnection; kafkaEnv: Record<string, string> };
+export type BenchEnv = z.output<typeof BenchEnv> & { kafka: KafkaConnection; kafkaEnv: Record<string, string>; registry: RegistryClientSettings };
 
 export function benchEnv(env: Readonly<Record<string, string | undefined>>): BenchEnv {
   const kafkaEnv: Record<string, string> = {};
@@ -46,7 +46,9 @@ export function benchEnv(env: Readonly<Record<string, string | undefined>>): Ben
     resultsDir: env.BENCH_RESULTS_DIR,
     stateRoot: env.BENCH_STATE_ROOT,
   });
-  return { ...parsed, kafka: kafkaConnectionFromEnv(env, parsed.brokers), kafkaEnv };
+  // The registry's auth/CA variables go to the processes a bench starts, like the Kafka ones.
+  for (const name of REGISTRY_ENV) if (env[name] !== undefined) kafkaEnv[name] = env[name]!;
+  return { ...parsed, kafka: kafkaConnectionFromEnv(env, parsed.brokers), kafkaEnv, registry: registryClientFromEnv(env, parsed.registryUrl) };
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -154,13 +156,13 @@ export async function createLoopTopics(env: BenchEnv, run: LoopRun): Promise<Top
       await sleep(2000 * attempt);
     }
   }
-  return createSerdes(new SchemaRegistry({ host: env.registryUrl }), run.catalogue);
+  return createSerdes(createRegistryClient(env.registry), run.catalogue);
 }
 
 /** Which parts of a simulation go to the broker, in the order the demo uses: context, payments, labels. */
 export async function produceParts(env: BenchEnv, run: LoopRun, records: SimulatedRecords, parts: ('context' | 'transactions' | 'labels')[]): Promise<void> {
   const none: SimulatedRecords = { kyc: [], deviceSignals: [], transactions: [], chargebacks: [], analystOutcomes: [] };
-  const sink = { brokers: env.brokers, connection: env.kafka, registryUrl: env.registryUrl, catalogue: run.catalogue, ratePerSecond: null, clientId: 'riskloop-bench' };
+  const sink = { brokers: env.brokers, connection: env.kafka, registryUrl: env.registryUrl, registry: env.registry, catalogue: run.catalogue, ratePerSecond: null, clientId: 'riskloop-bench' };
   for (const part of parts) {
     if (part === 'context') await produceSimulation({ ...none, kyc: records.kyc, deviceSignals: records.deviceSignals }, sink);
     if (part === 'transactions') await produceSimulation({ ...none, transactions: records.transactions }, sink);

@@ -1,7 +1,6 @@
 /** `riskloop decisions tail`: follow the decisions topic, pretty-printed and filterable. */
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import kafkajs from 'kafkajs';
 import { buildCatalogue } from '../../schemas/catalogue.js';
 import { createSerdes } from '../../schemas/createSerdes.js';
@@ -9,6 +8,7 @@ import { kafkajsConnectionOptions } from '../../topology/kafka/connection.js';
 import type { Decision } from '../../schemas/types.js';
 import { readClientConfig } from '../config.js';
 import type { CommandIo } from './topics.js';
+import { createRegistryClient } from '../../schemas/registryClient.js';
 
 const { Kafka, logLevel } = kafkajs;
 
@@ -36,7 +36,7 @@ export async function decisionsTailCommand(argv: string[], io: CommandIo): Promi
   }
   const config = readClientConfig(io.env);
   const catalogue = buildCatalogue({ prefix: config.topicPrefix, partitions: config.partitions });
-  const serdes = await createSerdes(new SchemaRegistry({ host: config.schemaRegistryUrl }), catalogue, { register: false });
+  const serdes = await createSerdes(createRegistryClient(config.registry), catalogue, { register: false });
   const limit = values.limit ? Number(values.limit) : Infinity;
   const consumer = new Kafka({ clientId: 'riskloop-tail', ...kafkajsConnectionOptions(config.kafka), logLevel: logLevel.NOTHING }).consumer({ groupId: `riskloop-tail-${randomUUID()}` });
   await consumer.connect();

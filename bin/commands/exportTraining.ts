@@ -15,7 +15,6 @@ import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { buildCatalogue, CatalogueConfig } from '../../schemas/catalogue.js';
@@ -23,12 +22,15 @@ import { createSerdes } from '../../schemas/createSerdes.js';
 import type { TrainingExample } from '../../schemas/types.js';
 import { plaintextConnection, type KafkaConnection } from '../../topology/kafka/connection.js';
 import { createKafkajsClient } from '../../topology/kafka/kafkajsClient.js';
+import { createRegistryClient, plainRegistryClient, type RegistryClientSettings } from '../../schemas/registryClient.js';
 
 export const ExportTrainingConfig = z.object({
   brokers: z.array(z.string().regex(/^[^\s:]+:\d+$/, 'broker must be host:port')).min(1),
   /** TLS/SASL (bin/kafkaConnection.ts); without it, plaintext to `brokers`. */
   connection: z.custom<KafkaConnection>((v) => typeof v === 'object' && v !== null).optional(),
   schemaRegistryUrl: z.string().url(),
+  /** Registry auth and CA (schemas/registryClient.ts); without it, the URL alone. */
+  registry: z.custom<RegistryClientSettings>((v) => typeof v === 'object' && v !== null).optional(),
   /** Topic naming (prefix); the topic read is the catalogue's trainingExamples. */
   catalogue: CatalogueConfig.optional(),
   /** The JSONL file to write. */
@@ -49,7 +51,7 @@ export async function exportTrainingExamples(input: ExportTrainingConfig, logger
   const config = ExportTrainingConfig.parse(input);
   const topic = buildCatalogue(config.catalogue).trainingExamples.name;
   // register: false — an export reads; it must not add a schema version to the subject.
-  const serdes = await createSerdes(new SchemaRegistry({ host: config.schemaRegistryUrl }), buildCatalogue(config.catalogue), { register: false });
+  const serdes = await createSerdes(createRegistryClient(config.registry ?? plainRegistryClient(config.schemaRegistryUrl)), buildCatalogue(config.catalogue), { register: false });
   const serde = serdes.trainingExamples;
   const client = createKafkajsClient({ connection: config.connection ?? plaintextConnection(config.brokers), clientId: 'riskloop-export-training', logger });
 

@@ -43,6 +43,7 @@ export async function produceCommand(argv: string[], io: CommandIo): Promise<num
     brokers: config.brokers,
     connection: config.kafka,
     registryUrl: config.schemaRegistryUrl,
+    registry: config.registry,
     catalogue: buildCatalogue({ prefix: config.topicPrefix, partitions: config.partitions }),
     ratePerSecond: values.rate ? Number(values.rate) : null,
     clientId: 'riskloop-produce',

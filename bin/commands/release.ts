@@ -6,7 +6,6 @@
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { AuditLog, auditTopicName, cliPrincipal, ensureAuditTopic } from '../../ops/auditEvents.js';
-import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import pino from 'pino';
 import { buildCatalogue } from '../../schemas/catalogue.js';
 import { createSerdes } from '../../schemas/createSerdes.js';
@@ -15,6 +14,7 @@ import { parseReleaseMode } from '../../processors/modelRegistry.js';
 import { readClientConfig } from '../config.js';
 import { publishRelease, releaseFromCard } from '../modelRelease.js';
 import type { CommandIo } from './topics.js';
+import { createRegistryClient } from '../../schemas/registryClient.js';
 
 export async function releaseCommand(argv: string[], io: CommandIo): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { card: { type: 'string' }, mode: { type: 'string' }, by: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
@@ -25,7 +25,7 @@ export async function releaseCommand(argv: string[], io: CommandIo): Promise<num
   parseReleaseMode(values.mode);
   const config = readClientConfig(io.env);
   const catalogue = buildCatalogue({ prefix: config.topicPrefix, partitions: config.partitions });
-  const serdes = await createSerdes(new SchemaRegistry({ host: config.schemaRegistryUrl }), catalogue);
+  const serdes = await createSerdes(createRegistryClient(config.registry), catalogue);
   const client = createKafkajsClient({ connection: config.kafka, clientId: 'riskloop-release', logger: pino({ level: 'warn' }) });
   const who = cliPrincipal(config.kafka);
   const auditTopic = auditTopicName(config.topicPrefix);

@@ -25,6 +25,7 @@ import { writeSimulationFiles } from '../../simulator/sinks/files.js';
 import { SIMULATED_TOPICS, simulate } from '../../simulator/simulate.js';
 import { formatSummary } from '../../simulator/summary.js';
 import { type CommandIo, ensureTopics } from './topics.js';
+import { registryClientFromEnv } from '../../schemas/registryClient.js';
 
 const { Kafka, logLevel } = kafkajs;
 const DAY = 86_400_000;
@@ -180,6 +181,7 @@ export async function simulateCommand(argv: string[], io: CommandIo): Promise<nu
         brokers: cli.brokers,
         connection,
         registryUrl: cli.registryUrl,
+        registry: registryClientFromEnv(io.env, cli.registryUrl),
         catalogue: catalogueSpec,
         ratePerSecond: cli.rate,
         log: (line) => io.out(line),

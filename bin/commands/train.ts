@@ -21,6 +21,7 @@ import { z } from 'zod';
 import { kafkaConnectionFromEnv } from '../kafkaConnection.js';
 import { exportTrainingExamples } from './exportTraining.js';
 import type { CommandIo } from './topics.js';
+import { registryClientFromEnv } from '../../schemas/registryClient.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -184,7 +185,7 @@ export async function train(argv: string[], io: CommandIo): Promise<number> {
       input = config.exportTo ?? path.join(scratch!, 'training-examples.jsonl');
       const logger = pino({ level: 'warn', base: null }, { write: (line: string) => io.err(line.trimEnd()) });
       const exported = await exportTrainingExamples(
-        { brokers: config.brokers, connection: kafkaConnectionFromEnv(io.env, config.brokers), schemaRegistryUrl: config.schemaRegistryUrl, catalogue: config.prefix === undefined ? undefined : { prefix: config.prefix }, out: input },
+        { brokers: config.brokers, connection: kafkaConnectionFromEnv(io.env, config.brokers), schemaRegistryUrl: config.schemaRegistryUrl, registry: registryClientFromEnv(io.env, config.schemaRegistryUrl), catalogue: config.prefix === undefined ? undefined : { prefix: config.prefix }, out: input },
         logger,
       );
       io.out(`riskloop train: exported ${exported.examples} examples from ${exported.topic} (${exported.partitions} partitions) to ${config.exportTo ?? 'a temporary file'}`);

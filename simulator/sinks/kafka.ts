@@ -19,13 +19,13 @@
  *    their segment closes. They are produced, counted and reported, so that the caller knows to
  *    run the loop alongside or to start the run recently.
  */
-import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import kafkajs, { type Admin, type Message } from 'kafkajs';
 import type { Catalogue } from '../../schemas/catalogue.js';
 import { createSerdes } from '../../schemas/createSerdes.js';
 import { kafkajsConnectionOptions, plaintextConnection, type KafkaConnection } from '../../topology/kafka/connection.js';
 import { partitionForKey } from '../../topology/murmur2.js';
 import { SIMULATED_TOPICS, type SimulatedRecords, type SimulatedTopic } from '../simulate.js';
+import { createRegistryClient, plainRegistryClient, type RegistryClientSettings } from '../../schemas/registryClient.js';
 
 // kafkajs is CommonJS: its enums are not visible to Node's ESM named-export detection.
 const { ConfigResourceTypes, Kafka, logLevel } = kafkajs;
@@ -42,6 +42,8 @@ export interface KafkaSinkOptions {
   /** TLS/SASL connection (bin/kafkaConnection.ts); when given, its brokers are used instead of `brokers`. */
   connection?: KafkaConnection;
   registryUrl: string;
+  /** Registry auth and CA (schemas/registryClient.ts); when given, its URL is used instead of `registryUrl`. */
+  registry?: RegistryClientSettings;
   catalogue: Catalogue;
   /** Records per second across all topics; null for as fast as possible. */
   ratePerSecond: number | null;
@@ -149,7 +151,7 @@ export async function produceSimulation(records: SimulatedRecords, options: Kafk
   }
   const limitOf = (topic: SimulatedTopic): TopicLimits => limits.get(topicName[topic])!;
 
-  const serdes = await createSerdes(new SchemaRegistry({ host: options.registryUrl }), options.catalogue);
+  const serdes = await createSerdes(createRegistryClient(options.registry ?? plainRegistryClient(options.registryUrl)), options.catalogue);
   const encode: { [K in SimulatedTopic]: (value: SimulatedRecords[K][number]['value']) => Buffer } = {
     kyc: (v) => serdes.kyc.serialize(v),
     deviceSignals: (v) => serdes.deviceSignals.serialize(v),
