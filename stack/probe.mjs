@@ -1,14 +1,22 @@
 // Readiness probe for stack.sh: exits 0 only when the service answers a real request.
 //   node stack/probe.mjs kafka 127.0.0.1:9092     -> a metadata request through kafkajs
 //   node stack/probe.mjs registry http://127.0.0.1:8081 -> GET /subjects answers 200
+// With KAFKA_SECURITY_PROTOCOL set (the secured stack), run it under `node --import tsx`: it then
+// connects with the same TLS/SASL settings as every riskloop process (bin/kafkaConnection.ts).
 import { Kafka, logLevel } from 'kafkajs';
 
 const [what, where] = process.argv.slice(2);
 
 async function kafka(broker) {
+  let connection = { brokers: [broker] };
+  if (process.env.KAFKA_SECURITY_PROTOCOL) {
+    const { kafkaConnectionFromEnv } = await import('../bin/kafkaConnection.ts');
+    const { kafkajsConnectionOptions } = await import('../topology/kafka/connection.ts');
+    connection = kafkajsConnectionOptions(kafkaConnectionFromEnv(process.env, [broker]));
+  }
   const admin = new Kafka({
     clientId: 'riskloop-probe',
-    brokers: [broker],
+    ...connection,
     logLevel: logLevel.NOTHING,
     connectionTimeout: 2000,
     retry: { retries: 0 },

@@ -172,5 +172,8 @@ export function explainKafkaError(err: unknown, c: KafkaConnection): string {
   if (/self[- ]signed|unable to verify|certificate|ERR_TLS|altnames/i.test(text)) {
     return `Kafka TLS handshake with ${c.brokers.join(',')} failed: ${text} (check KAFKA_SSL_CA_FILE and that the broker's certificate names this host)`;
   }
+  if (/Closed connection|ECONNRESET|socket hang up/i.test(text) && (c.securityProtocol === 'PLAINTEXT' || c.securityProtocol === 'SASL_PLAINTEXT')) {
+    return `Kafka at ${describeConnection(c)}: ${text} (the broker closed the connection: if its listener expects TLS, set KAFKA_SECURITY_PROTOCOL=SSL or SASL_SSL)`;
+  }
   return `Kafka at ${describeConnection(c)}: ${text || String(err)}`;
 }
