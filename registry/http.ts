@@ -24,6 +24,8 @@ const MAX_BODY_BYTES = 16 * 1024 * 1024;
 export interface Request {
   /** Who asked (authenticated and authorized for the route before the handler runs). */
   actor: Actor;
+  /** The caller's role, for the few routes whose rule depends on more than the route. */
+  role: Role | undefined;
   params: Record<string, string>;
   query: URLSearchParams;
   /** The parsed JSON body; 400 if it is not JSON, 415 for a content type Confluent would refuse. */
@@ -106,10 +108,17 @@ export class Router {
     if (match === undefined) throw pathMatched ? Errors.methodNotAllowed() : Errors.routeNotFound();
     const actor: Actor = { principal: principal.principal, authenticated: principal.authenticated, from };
     try {
-      return await match.route.handler({ actor, params: match.params, query: url.searchParams, body: () => readJsonBody(req) });
+      return await match.route.handler({
+        actor,
+        role: principal.role,
+        params: match.params,
+        query: url.searchParams,
+        body: () => readJsonBody(req),
+      });
     } catch (err) {
       if (match.route.action !== undefined && err instanceof RegistryError && err.status < 500) {
-        await this.options.audit(auditEvent(actor, match.route.action, target, 'failed', { status: err.status, error_code: err.errorCode }));
+        const outcome = err.status === 401 || err.status === 403 ? 'denied' : 'failed';
+        await this.options.audit(auditEvent(actor, match.route.action, target, outcome, { status: err.status, error_code: err.errorCode }));
       }
       throw err;
     }

@@ -331,8 +331,17 @@ export class SchemaRegistryService {
     });
   }
 
-  /** PUT /config and PUT /config/{subject}; `subject` null is the global level. */
-  async setConfig(subject: string | null, body: unknown, actor: Actor): Promise<{ compatibility: CompatibilityLevel }> {
+  /**
+   * PUT /config and PUT /config/{subject}; `subject` null is the global level. `firstOnly` (a
+   * caller with the write role, not admin): only a subject without a level of its own may get one,
+   * and not NONE — what a producer's first registration does, and nothing that loosens a check.
+   */
+  async setConfig(
+    subject: string | null,
+    body: unknown,
+    actor: Actor,
+    firstOnly = false,
+  ): Promise<{ compatibility: CompatibilityLevel }> {
     const requested =
       body !== null && typeof body === 'object'
         ? ((body as { compatibility?: unknown; compatibilityLevel?: unknown }).compatibility ??
@@ -342,6 +351,9 @@ export class SchemaRegistryService {
     if (level === undefined) throw Errors.invalidCompatibilityLevel(requested);
     return this.store.write((state) => {
       const current = subject === null ? state.globalLevel() : state.subjectLevel(subject);
+      if (firstOnly && (subject === null || (current !== undefined && current !== level) || level === 'NONE')) {
+        throw Errors.forbidden(actor.principal, 'admin');
+      }
       const records: TopicRecord[] =
         current === level ? [] : [{ key: { keytype: 'CONFIG', subject }, value: { compatibilityLevel: level } }];
       const audit = auditEvent(actor, 'config.update', subject ?? '(global)', 'ok', { compatibility: level, previous: current ?? null });

@@ -11,11 +11,14 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { inspect } from 'node:util';
+import { SchemaType } from '@kafkajs/confluent-schema-registry';
 import { Kafka, logLevel } from 'kafkajs';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashPassword } from '../../registry/auth.js';
 import { parseRegistryConfig, type RunningRegistry, startRegistry } from '../../registry/index.js';
+import { createRegistryClient, registryClientFromEnv } from '../../schemas/registryClient.js';
 import { brokers, uniq } from '../support/env.js';
 
 function outsidePython(): string {
@@ -246,5 +249,89 @@ describe('schema registry with Confluent’s Python client (basic auth, roles, a
     }
     expect(raw).not.toContain('scrypt$');
     expect(registryLog).not.toContain('scrypt$');
+  });
+});
+
+describe('riskloop’s own registry client: basic auth from a file, https with SCHEMA_REGISTRY_CA_FILE', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'registry-tls-'));
+  const writerPassword = randomBytes(18).toString('base64url');
+  const readerPassword = randomBytes(18).toString('base64url');
+  let registry: RunningRegistry;
+
+  beforeAll(async () => {
+    // A self-signed certificate for 127.0.0.1 (openssl from the OS; Debian's ca-certificates needs it).
+    execFileSync('openssl', [
+      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1',
+      '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
+      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
+    ], { stdio: 'ignore' });
+    writeFileSync(join(dir, 'users.json'), JSON.stringify({
+      users: [
+        { name: 'producer', role: 'write', password: await hashPassword(writerPassword) },
+        { name: 'loop', role: 'read', password: await hashPassword(readerPassword) },
+      ],
+    }));
+    writeFileSync(join(dir, 'producer.userinfo'), `producer:${writerPassword}\n`);
+    writeFileSync(join(dir, 'loop.userinfo'), `loop:${readerPassword}\n`);
+    writeFileSync(join(dir, 'wrong.userinfo'), 'loop:not-the-password\n');
+    registry = await startRegistry(
+      parseRegistryConfig({
+        brokers: brokers(), port: 0, topic: uniq('_schemas-tls'), auditTopic: uniq('audit-registry-tls'),
+        usersFile: join(dir, 'users.json'), tlsCertFile: join(dir, 'cert.pem'), tlsKeyFile: join(dir, 'key.pem'),
+      }),
+      { logger: pino({ level: 'silent' }) },
+    );
+  }, 120_000);
+
+  afterAll(async () => {
+    await registry?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const settings = (userInfoFile: string, withCa = true) =>
+    registryClientFromEnv(
+      {
+        SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO_FILE: join(dir, userInfoFile),
+        ...(withCa ? { SCHEMA_REGISTRY_CA_FILE: join(dir, 'cert.pem') } : {}),
+      },
+      registry.url,
+    );
+
+  it('registers as the producer, decodes as the loop (read role), over https', async () => {
+    expect(registry.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+    const subject = uniq('tls-value');
+    const schema = { type: 'record', name: 'Ping', namespace: 'riskloop.test', fields: [{ name: 'n', type: 'long' }] };
+    const producer = createRegistryClient(settings('producer.userinfo'));
+    const { id } = await producer.register({ type: SchemaType.AVRO, schema: JSON.stringify(schema) }, { subject });
+    const wire = await producer.encode(id, { n: 42 });
+    const loop = createRegistryClient(settings('loop.userinfo'));
+    expect(await loop.decode(wire)).toEqual({ n: 42 });
+    // The read role cannot register.
+    const refused = await loop.register({ type: SchemaType.AVRO, schema: JSON.stringify({ ...schema, name: 'Pong' }) }, { subject: uniq('tls-value') }).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    expect(refused?.message).toMatch(/not authorized|403/);
+  });
+
+  it('fails clearly without the CA and with a wrong password, and never shows the password', async () => {
+    const noCa = await createRegistryClient(settings('loop.userinfo', false)).getLatestSchemaId('x').then(() => undefined, (e: Error) => e);
+    expect(String(noCa?.message ?? noCa)).toMatch(/self[- ]signed|certificate/i);
+    const wrong = settings('wrong.userinfo');
+    const err = await createRegistryClient(wrong).getLatestSchemaId('x').then(() => undefined, (e: Error) => e);
+    expect(err?.message).toMatch(/Unauthorized|401/);
+    expect(err?.message).not.toContain('not-the-password');
+    // The settings never print the password, whichever way they are shown.
+    expect(JSON.stringify(wrong)).not.toContain('not-the-password');
+    expect(inspect(wrong)).not.toContain('not-the-password');
+    expect(JSON.stringify(wrong)).toContain('loop');
+    expect(() => registryClientFromEnv({ SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO: 'no-colon-secret' }, registry.url)).toThrow(
+      /must hold user:password/,
+    );
+    try {
+      registryClientFromEnv({ SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO: 'no-colon-secret' }, registry.url);
+    } catch (e) {
+      expect((e as Error).message).not.toContain('no-colon-secret');
+    }
   });
 });
