@@ -3,7 +3,9 @@
  * keys are secrets: they are hashed at load, and only their ids are ever logged.
  *
  *   RISKLOOP_API_HOST / RISKLOOP_API_PORT        where to listen (127.0.0.1:8088)
- *   RISKLOOP_API_KEYS                            JSON [{"id":"gateway-eu","token":"<>= 32 chars>"}]
+ *   RISKLOOP_API_KEYS_FILE                       a file holding JSON [{"id":"gateway-eu","token":"<>= 32 chars>"}]
+ *                                                (preferred: a mounted secret), or the same JSON in
+ *   RISKLOOP_API_KEYS                            (the environment); the key id is the caller's principal
  *   RISKLOOP_API_ALLOW_ANONYMOUS                 "true" to accept calls without a key (default false)
  *   RISKLOOP_API_DEFAULT_DEADLINE_MS             deadline when the request gives none (300)
  *   RISKLOOP_API_MAX_DEADLINE_MS                 the largest deadline a request may ask for (5000)
@@ -12,6 +14,7 @@
  * plus the SDK's: KAFKA_BROKERS, SCHEMA_REGISTRY_URL, RISKLOOP_TOPIC_PREFIX, RISKLOOP_ACCOUNT_TOKEN_KEY.
  */
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { clientConfigFromEnv, type RiskloopClientConfigInput } from '../sdk/config.js';
 
@@ -96,6 +99,16 @@ export function readApiConfig(
 ): { api: ApiConfig; client: RiskloopClientConfigInput } {
   const raw: Record<string, unknown> = {};
   for (const [name, variable] of Object.entries(ENV)) if (env[variable] !== undefined) raw[name] = env[variable];
+  const keysFile = env.RISKLOOP_API_KEYS_FILE;
+  if (keysFile) {
+    if (env.RISKLOOP_API_KEYS !== undefined) throw new Error('invalid decision API configuration:\n  set RISKLOOP_API_KEYS_FILE or RISKLOOP_API_KEYS, not both');
+    try {
+      // Read once at start: new or rotated keys take effect on restart (docs/decision-api.md).
+      raw.keys = readFileSync(keysFile, 'utf8');
+    } catch (err) {
+      throw new Error(`invalid decision API configuration:\n  $RISKLOOP_API_KEYS_FILE: cannot read ${keysFile} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+  }
   if (overrides.port !== undefined) raw.port = overrides.port;
   if (overrides.host !== undefined) raw.host = overrides.host;
   const api = parseApiConfig(raw as ApiConfigInput);

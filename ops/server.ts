@@ -83,7 +83,9 @@ const PAGE_HEADERS = {
   'x-frame-options': 'DENY',
   'content-security-policy': "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
   'x-content-type-options': 'nosniff',
-  'referrer-policy': 'no-referrer',
+  // same-origin, not no-referrer: with no-referrer a browser sends `Origin: null` on the form's
+  // POST, which the CSRF check must refuse.
+  'referrer-policy': 'same-origin',
 };
 
 class HttpError extends Error {

@@ -7,12 +7,15 @@
  * produced and against /metrics scraped at the same moment; between the waves they must have moved.
  * The run's log is checked for one line per dead letter and for state changes, rebalances and the
  * model switch, with no PAN or account id anywhere. A screenshot goes to test/artifacts/.
+ * The ops server runs with a users file and a metrics token, as deployed: the browser logs in
+ * through the form first, /metrics is scraped with the bearer token, and the audit-events topic
+ * holds the run's ruleset.load and the browser's ops.login afterwards.
  *
  * Chromium missing is a failure, not a skip: `npm test` installs it first (stack/setup.sh, as root
  * with apt-get) or stops naming the command.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,6 +31,8 @@ import { buildCatalogue } from '../../schemas/catalogue.js';
 import { createSerdes } from '../../schemas/createSerdes.js';
 import type { AnalystOutcome, Chargeback, Transaction } from '../../schemas/types.js';
 import { createKafkajsClient } from '../../topology/kafka/kafkajsClient.js';
+import { auditTopicName, parseAuditEvent, type AuditEvent } from '../../ops/auditEvents.js';
+import { hashPassword } from '../../ops/opsAuth.js';
 import { testAppEnv } from '../support/appConfig.js';
 import { brokers, uniq } from '../support/env.js';
 import { produce } from '../support/kafkaIo.js';
@@ -255,7 +260,14 @@ describe('dashboard in headless Chromium during a run', () => {
   it('shows live numbers that move with the traffic and match /metrics; logs every dead letter', async () => {
     if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found: the dashboard test needs Debian's chromium (apt-get install -y chromium)`);
     const id = uniq('dash');
-    const env = testAppEnv(id, stateRoot, { RISKLOOP_METRICS_PORT: '0', LOG_LEVEL: 'info' });
+    // Ops access as deployed: an admin in a users file, a Prometheus token in a file.
+    const PASSWORD = 'dashboard-admin-password';
+    const METRICS_TOKEN = `metrics-${id}-0123456789abcdef`;
+    const usersFile = path.join(stateRoot, `${id}-users.json`);
+    const metricsTokenFile = path.join(stateRoot, `${id}-metrics-token`);
+    writeFileSync(usersFile, JSON.stringify([{ name: 'dash-admin', role: 'admin', password: await hashPassword(PASSWORD) }]), { mode: 0o600 });
+    writeFileSync(metricsTokenFile, `${METRICS_TOKEN}\n`, { mode: 0o600 });
+    const env = testAppEnv(id, stateRoot, { RISKLOOP_METRICS_PORT: '0', LOG_LEVEL: 'info', RISKLOOP_OPS_USERS_FILE: usersFile, RISKLOOP_METRICS_TOKEN_FILE: metricsTokenFile });
     const c = readAppConfig(env);
     await ensureTopics(c, { out: () => undefined, err: (l: string) => console.error(l), env: process.env }, { keepHistory: true });
     const catalogue = buildCatalogue({ prefix: c.topicPrefix, partitions: c.partitions });
@@ -309,11 +321,31 @@ describe('dashboard in headless Chromium during a run', () => {
         if (Date.now() > readyBy || !run.running) throw new Error(`riskloop run not ready; stderr: ${run.stderr.slice(-3000)}`);
         await sleep(250);
       }
-      const scrape = async () => (await fetch(`${base}/metrics`)).text();
+      // Without credentials: the page sends to the login form, the API and /metrics answer 401.
+      expect((await fetch(`${base}/`, { redirect: 'manual' })).status).toBe(303);
+      expect((await fetch(`${base}/api/summary`)).status).toBe(401);
+      expect((await fetch(`${base}/metrics`)).status).toBe(401);
+      const scrape = async () => {
+        const res = await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
+        expect(res.status).toBe(200);
+        return res.text();
+      };
 
       browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--headless=new'] });
       const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
       await page.goto(`${base}/`);
+      // Sent to the login form; a wrong password keeps it there, the right one opens the dashboard.
+      expect(new URL(page.url()).pathname).toBe('/login');
+      await page.fill('[data-testid="username"]', 'dash-admin');
+      await page.fill('[data-testid="password"]', 'not-the-password');
+      const [refused] = await Promise.all([page.waitForResponse((r) => r.request().method() === 'POST' && r.url() === `${base}/login`), page.click('[data-testid="login"]')]);
+      expect(refused.status()).toBe(401);
+      await page.waitForSelector('[data-testid="login-message"]:has-text("Wrong user name or password")', { timeout: 10_000 });
+      await page.fill('[data-testid="username"]', 'dash-admin');
+      await page.fill('[data-testid="password"]', PASSWORD);
+      await Promise.all([page.waitForURL(`${base}/`), page.click('[data-testid="login"]')]);
+      const session = (await page.context().cookies()).find((k) => k.name === 'riskloop_session');
+      expect(session).toMatchObject({ httpOnly: true, sameSite: 'Strict', path: '/' });
       // The page polls on its own: the clock it shows advances, and it starts at zero.
       const first = await waitForDashboard(page, 'first refresh', (d) => d.updated !== 'never', 15_000);
       expect(first.state).toMatch(/^ok · loop: RUNNING, drift: RUNNING$/);
@@ -429,6 +461,23 @@ describe('dashboard in headless Chromium during a run', () => {
       const all = run.lines.join('\n');
       for (const pan of new Set(data.transactions.map((r) => r.value.pan))) expect(all.includes(pan), `PAN ${pan.slice(0, 6)}… in the log`).toBe(false);
       expect(all).not.toMatch(/ACC-\d{6}/);
+      // Nor any ops secret.
+      for (const secret of [PASSWORD, 'not-the-password', METRICS_TOKEN]) expect(all.includes(secret), 'an ops secret in the log').toBe(false);
+
+      // The run's audit events: the rule set it loaded at start, the browser's two logins.
+      const auditTopic = auditTopicName(c.topicPrefix);
+      const events: AuditEvent[] = [];
+      const reader = client.partitionReader({ readCommitted: true });
+      await reader.read([{ topic: auditTopic, partition: 0, offset: 0 }], (b) => void events.push(...b.records.map((r) => parseAuditEvent(r.value!))));
+      await reader.stop();
+      expect(events.map((e) => `${e.source} ${e.action} ${e.outcome} ${e.principal}`)).toEqual(
+        expect.arrayContaining([
+          expect.stringMatching(/^loop ruleset\.load ok os:/),
+          'ops ops.login denied dash-admin',
+          'ops ops.login ok dash-admin',
+        ]),
+      );
+      expect(events.find((e) => e.action === 'ruleset.load')!.target).toMatch(/^\d{4}-\d{2}-\d{2}\.\d+$/);
     } finally {
       await browser?.close();
       await producer.disconnect();

@@ -8,7 +8,7 @@
  * loop itself; 422 with the loop's reason for a transaction it refuses; the deadline policy.
  */
 import { spawn, execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -149,7 +149,11 @@ describe('POST /v1/decisions', () => {
   });
 
   it('`riskloop api` as its own process serves a Python urllib caller: 401, 400, 200, same decision on retry', async () => {
-    const env = { ...process.env, ...testAppEnv(id, stateRoot), RISKLOOP_API_KEYS: KEYS, RISKLOOP_API_PORT: '0', LOG_LEVEL: 'warn' };
+    // Keys from a file, as deployed (a mounted secret), not from the environment.
+    const keysFile = path.join(stateRoot, `${id}-api-keys.json`);
+    writeFileSync(keysFile, KEYS, { mode: 0o600 });
+    const env: NodeJS.ProcessEnv = { ...process.env, ...testAppEnv(id, stateRoot), RISKLOOP_API_KEYS_FILE: keysFile, RISKLOOP_API_PORT: '0', LOG_LEVEL: 'warn' };
+    delete env.RISKLOOP_API_KEYS;
     const child = spawn(process.execPath, ['--import', 'tsx', 'bin/riskloop.ts', 'api'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));

@@ -134,6 +134,8 @@ describe('ops server access', () => {
       // Another site's page posting with the admin's cookie (a browser without SameSite) is refused.
       expect((await fetch(`${base}/api/rules/reload`, { method: 'POST', headers: { cookie: a, origin: 'https://evil.example' } })).status).toBe(403);
       expect((await fetch(`${base}/api/rules/reload`, { method: 'POST', headers: { cookie: a, 'sec-fetch-site': 'cross-site' } })).status).toBe(403);
+      // An opaque origin (a sandboxed frame, a data: page) says `Origin: null`: refused too.
+      expect((await fetch(`${base}/api/rules/reload`, { method: 'POST', headers: { cookie: a, origin: 'null' } })).status).toBe(403);
       expect(holder.current().version).toBe(before);
       const reload = await fetch(`${base}/api/rules/reload`, { method: 'POST', headers: { cookie: a, origin: base } });
       expect(reload.status).toBe(200);
