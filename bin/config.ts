@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { TokenizerConfig } from '../processors/tokenizer.js';
 import type { KafkaConnection } from '../topology/kafka/connection.js';
 import { kafkaConnectionFromEnv } from './kafkaConnection.js';
+import { accountTokenKeysFromEnv } from './tokenKeys.js';
 import { type RegistryClientSettings, registryClientFromEnv } from '../schemas/registryClient.js';
 
 const Brokers = z
@@ -47,6 +48,7 @@ export const AppConfig = z.object({
   tokenizer: z
     .object({
       accountTokenKey: z.string(),
+      previousAccountTokenKeys: z.array(z.string()).default([]),
       cardKeys: z.array(z.object({ id: z.string(), key: z.string() })),
       currentCardKeyId: z.string(),
     })
@@ -115,7 +117,7 @@ function fail(issues: readonly { path: PropertyKey[]; message: string }[], extra
   // Paths and messages only: the input holds secrets.
   const problems = issues.map((i) => {
     const path = i.path.join('.');
-    if (path.startsWith('tokenizer')) return `${path}: ${i.message} (set RISKLOOP_ACCOUNT_TOKEN_KEY, RISKLOOP_CARD_KEYS, RISKLOOP_CARD_KEY_ID)`;
+    if (path.startsWith('tokenizer')) return `${path}: ${i.message} (set RISKLOOP_ACCOUNT_TOKEN_KEY or its _FILE, RISKLOOP_PREVIOUS_ACCOUNT_TOKEN_KEYS, RISKLOOP_CARD_KEYS, RISKLOOP_CARD_KEY_ID)`;
     const variable = ENV[i.path[0] as keyof typeof ENV];
     return `${path}${variable ? ` ($${variable})` : ''}: ${i.message}`;
   });
@@ -133,7 +135,7 @@ export function readAppConfig(env: Readonly<Record<string, string | undefined>>,
   const raw = rawConfig(env, flags);
   const cardKeys = env.RISKLOOP_CARD_KEYS === undefined ? undefined : CardKeys.safeParse(env.RISKLOOP_CARD_KEYS);
   raw.tokenizer = {
-    accountTokenKey: env.RISKLOOP_ACCOUNT_TOKEN_KEY,
+    ...accountTokenKeysFromEnv(env),
     cardKeys: cardKeys?.success ? cardKeys.data : undefined,
     currentCardKeyId: env.RISKLOOP_CARD_KEY_ID,
   };

@@ -56,14 +56,14 @@ export interface RiskLoopFixture {
 }
 
 export async function riskLoopFixture(
-  opts: { config?: RiskLoopConfigInput; serdes?: RiskLoopSerdes; catalogue?: Catalogue; logger?: Logger; model?: boolean } = {},
+  opts: { config?: RiskLoopConfigInput; serdes?: RiskLoopSerdes; catalogue?: Catalogue; logger?: Logger; model?: boolean; tokenizer?: Tokenizer } = {},
 ): Promise<RiskLoopFixture> {
   const logger = opts.logger ?? pino({ level: 'silent' });
   // One partition per topic, like the test driver's default, so that the wrong-partition check
   // (processors/partitionCheck.ts) expects what the driver does; tests of that check pass their own.
   const catalogue = opts.catalogue ?? buildCatalogue({ prefix: 'test.', partitions: 1 });
   const serdes = opts.serdes ?? localRiskLoopSerdes();
-  const tokenizer = new Tokenizer(TEST_TOKENIZER_CONFIG);
+  const tokenizer = opts.tokenizer ?? new Tokenizer(TEST_TOKENIZER_CONFIG);
   const rules = await RuleSetHolder.fromFile('rules/ruleset.json', {}, logger);
   const models = new ModelRegistry(logger);
   if (opts.model !== false) await models.setChampion(await specFromModelCard('models/bootstrap-v1.card.json'));
