@@ -1,7 +1,8 @@
 /**
  * The privileged-action audit trail end to end, on the real broker and PostgreSQL: a model release
  * (`riskloop release`), ops logins (refused and accepted) and a rule reload through the ops
- * server's HTTP API, and a replay (`riskloop replay`) each produce an event on the audit-events
+ * server's HTTP API, a replay (`riskloop replay`), and schema registrations on the registry (an
+ * admin's accepted, an anonymous one refused) each produce an event on the audit-events
  * topic; the audit consumer writes them into privileged_audit, one row each with principal, action,
  * target and outcome. Then, connected as the loop's role, UPDATE, DELETE and TRUNCATE of both audit
  * tables fail with permission errors, and the owner's UPDATE/DELETE are refused by the trigger.
@@ -25,12 +26,14 @@ import { hashPassword, parseOpsAuthConfig } from '../../ops/opsAuth.js';
 import { RuntimeMetricsBridge } from '../../ops/runtimeMetrics.js';
 import { OpsServer } from '../../ops/server.js';
 import { RuleSetHolder } from '../../processors/rules.js';
+import { hashPassword as registryHash } from '../../registry/auth.js';
+import { parseRegistryConfig, startRegistry } from '../../registry/index.js';
 import { buildCatalogue } from '../../schemas/catalogue.js';
 import { createSerdes } from '../../schemas/createSerdes.js';
 import { createKafkajsClient } from '../../topology/kafka/kafkajsClient.js';
 import { testAppEnv } from '../support/appConfig.js';
 import { createAuditSchema, LOOP_DB, OWNER_DB } from '../support/auditDb.js';
-import { uniq } from '../support/env.js';
+import { brokers, uniq } from '../support/env.js';
 
 const stateRoot = mkdtempSync(path.join(os.tmpdir(), 'riskloop-paudit-'));
 afterAll(() => rmSync(stateRoot, { recursive: true, force: true }));
@@ -114,6 +117,25 @@ describe('privileged-action audit', () => {
       const replayId = `r${Date.now().toString(36)}`;
       expect(await replayCommand(['--from', '2026-01-01T00:00:00Z', '--to', '2026-01-02T00:00:00Z', '--id', replayId], io)).toBe(0);
 
+      // 4. Schema registrations on the registry, which writes to the same topic: an admin's, and
+      //    an anonymous attempt (refused with 401).
+      const registryUsers = path.join(stateRoot, `${id}-registry-users.json`);
+      writeFileSync(registryUsers, JSON.stringify({ users: [{ name: 'schema-admin', role: 'admin', password: await registryHash('schema-admin-password') }] }));
+      const schemaRegistry = await startRegistry(parseRegistryConfig({ brokers: brokers(), port: 0, topic: `_schemas-${id}`, auditTopic: topic, usersFile: registryUsers, logLevel: 'silent' }));
+      const subject = `${id}-value`;
+      try {
+        const register = (headers: Record<string, string>) =>
+          fetch(`${schemaRegistry.url}/subjects/${subject}/versions`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/vnd.schemaregistry.v1+json', ...headers },
+            body: JSON.stringify({ schema: JSON.stringify({ type: 'record', name: 'Audited', fields: [{ name: 'a', type: 'string' }] }) }),
+          });
+        expect((await register({})).status).toBe(401);
+        expect((await register({ authorization: `Basic ${Buffer.from('schema-admin:schema-admin-password').toString('base64')}` })).status).toBe(200);
+      } finally {
+        await schemaRegistry.close();
+      }
+
       // One row per action, from the topic, with who/what/outcome.
       const expected = [
         ['model.release', 'bootstrap-v1', 'ok'],
@@ -122,6 +144,8 @@ describe('privileged-action audit', () => {
         ['ruleset.reload', '2099-01-02.1', 'ok'],
         ['replay.start', replayId, 'ok'],
         ['replay.finish', replayId, 'ok'],
+        ['schema.register', subject, 'denied'],
+        ['schema.register', subject, 'ok'],
       ];
       const deadline = Date.now() + 60_000;
       let rows: Row[] = [];
@@ -142,9 +166,11 @@ describe('privileged-action audit', () => {
       expect(byAction('ops.login').from).toMatch(/127\.0\.0\.1/);
       expect(byAction('replay.start')).toMatchObject({ principal: cli.principal, source: 'cli' });
       expect(byAction('replay.start').details).toMatchObject({ applicationId: `${id}-replay-${replayId}` });
+      expect(byAction('schema.register')).toMatchObject({ principal: 'schema-admin', authenticated: true, source: 'registry' });
+      expect(byAction('schema.register', 'denied')).toMatchObject({ authenticated: false, source: 'registry' });
       // Nothing secret in the trail.
       const all = JSON.stringify(rows);
-      for (const s of ['ops-admin-password', 'wrong-password-1']) expect(all).not.toContain(s);
+      for (const s of ['ops-admin-password', 'wrong-password-1', 'schema-admin-password']) expect(all).not.toContain(s);
 
       // A redelivery inserts nothing (idempotent on the event id).
       const again = await sink.pool.query(`SELECT count(*)::int AS n FROM ${db.privilegedTable}`);
