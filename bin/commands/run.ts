@@ -18,6 +18,7 @@ import { readOpsAuthConfig } from '../../ops/opsAuth.js';
 import { driftTopology } from '../../ops/driftTopology.js';
 import { KafkaStreams } from '../../topology/kafka/kafkaStreams.js';
 import type { CommandIo } from './topics.js';
+import { explainKafkaError } from '../../topology/kafka/connection.js';
 import { createKafkajsClient } from '../../topology/kafka/kafkajsClient.js';
 import { logAndContinue, logAndFail } from '../../topology/errors.js';
 import { readFaultSpec, withConsumerCrash } from '../faultInjection.js';
@@ -216,7 +217,9 @@ export async function runCommand(argv: string[], io: CommandIo): Promise<number>
   } catch (err) {
     // Start-up failed (broker or registry unreachable, bad model card, database refused…): say why
     // and exit, whatever was already started still holding the event loop open.
-    guard.failed('start-up', 'could not start', err, EXIT_STARTUP_FAILED);
+    // A refused SASL login or a TLS failure in words that name the user and what to check, never the secret.
+    const why = err instanceof Error && err.name.startsWith('KafkaJS') ? new Error(explainKafkaError(err, config.kafka), { cause: err }) : err;
+    guard.failed('start-up', 'could not start', why, EXIT_STARTUP_FAILED);
     return new Promise<number>(() => undefined);
   }
 }

@@ -154,6 +154,16 @@ describe('Kafka with SASL_SSL only (SCRAM-SHA-512)', () => {
     await admin.disconnect();
     expect(err?.name).toBe('KafkaJSSASLAuthenticationError');
     expect(err?.message).not.toContain(wrong);
+
+    // The loop itself stops at start with the same explanation (exit 1), instead of retrying a login that cannot work.
+    const id = uniq('secure-wrong');
+    const refused = new RunInstance('secure-wrong', testAppEnv(id, path.join(tmp, 'state'), { ...secured, KAFKA_SASL_PASSWORD_FILE: wrongFile }));
+    await refused.start();
+    await refused.waitExit(60_000);
+    expect(refused.exit?.code).toBe(1);
+    const fatal = refused.logs.filter((l) => l.level >= 60).map((l) => String(l.err));
+    expect(fatal.join('\n')).toMatch(/Kafka SASL authentication failed for user "riskloop" \(SCRAM-SHA-512\)/);
+    expect(JSON.stringify(refused.logs) + refused.stderr).not.toContain(wrong);
   });
 
   it('gives a plaintext client nothing', async () => {
