@@ -50,7 +50,8 @@ export function auditEvent(
     source: 'registry',
     from: actor.from,
     action,
-    target,
+    // The shared format bounds the target (ops/auditEvents.ts); subject names rarely come near it.
+    target: target.length > 512 ? `${target.slice(0, 511)}…` : target,
     outcome,
     details,
   };

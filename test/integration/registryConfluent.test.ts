@@ -16,6 +16,7 @@ import { SchemaType } from '@kafkajs/confluent-schema-registry';
 import { Kafka, logLevel } from 'kafkajs';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AuditEvent } from '../../ops/auditEvents.js';
 import { hashPassword } from '../../registry/auth.js';
 import { parseRegistryConfig, type RunningRegistry, startRegistry } from '../../registry/index.js';
 import { createRegistryClient, registryClientFromEnv } from '../../schemas/registryClient.js';
@@ -235,6 +236,8 @@ describe('schema registry with Confluent’s Python client (basic auth, roles, a
       expect.stringMatching(/denied reader$/),
     ]);
     for (const e of events) {
+      // The shared format the PostgreSQL sink reads (ops/auditEvents.ts), field for field.
+      expect(AuditEvent.safeParse(e).success).toBe(true);
       expect(e.source).toBe('registry');
       expect(e.from).toMatch(/127\.0\.0\.1/);
       expect(Number.isNaN(Date.parse(e.at))).toBe(false);
