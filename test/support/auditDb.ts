@@ -7,7 +7,15 @@ import pg from 'pg';
 import { auditSchemaSql } from '../../ops/auditSchema.js';
 
 export const LOOP_DB = process.env.RISKLOOP_AUDIT_DB ?? 'postgres://riskloop:riskloop@127.0.0.1:5432/riskloop';
-export const OWNER_DB = process.env.RISKLOOP_AUDIT_OWNER_DB ?? 'postgres://riskloop_owner:riskloop_owner@127.0.0.1:5432/riskloop';
+/** The owner role on the same server (stack/postgres.sh creates it), unless named explicitly. */
+export const OWNER_DB = process.env.RISKLOOP_AUDIT_OWNER_DB ?? ownerOf(LOOP_DB);
+
+function ownerOf(url: string): string {
+  const u = new URL(url);
+  u.username = 'riskloop_owner';
+  u.password = 'riskloop_owner';
+  return u.toString();
+}
 
 export interface AuditSchema {
   schema: string;
