@@ -156,6 +156,27 @@ interface Session {
 let dummy: PasswordHash | undefined;
 
 /**
+ * At most this many password checks at once: each scrypt takes 32 MiB and a libuv thread for
+ * ~100 ms, so a flood of login posts queues here instead of exhausting memory and the thread pool
+ * the loop's RocksDB and DNS work share.
+ */
+const MAX_CONCURRENT_CHECKS = 2;
+let running = 0;
+const waiting: (() => void)[] = [];
+async function limited<T>(work: () => Promise<T>): Promise<T> {
+  // A finishing check hands its slot to the next in line, so the count never exceeds the limit.
+  if (running >= MAX_CONCURRENT_CHECKS) await new Promise<void>((resolve) => waiting.push(resolve));
+  else running++;
+  try {
+    return await work();
+  } finally {
+    const next = waiting.shift();
+    if (next) next();
+    else running--;
+  }
+}
+
+/**
  * Sessions (in memory, per process: a restart logs everyone out), bearer tokens and the login
  * throttle. Session ids are 256 random bits, base64url.
  */
@@ -216,7 +237,7 @@ export class OpsAuthenticator {
     const user = this.config.users.find((u) => u.name === name);
     dummy ??= PasswordHash.parse(await hashPassword(randomBytes(16).toString('hex')));
     const h = user?.password ?? dummy;
-    const key = await scrypt(password, h.salt, h.key.length, { N: h.N, r: h.r, p: h.p, maxmem: maxmem(h.N, h.r) + 1024 * 1024 });
+    const key = await limited(() => scrypt(password, h.salt, h.key.length, { N: h.N, r: h.r, p: h.p, maxmem: maxmem(h.N, h.r) + 1024 * 1024 }));
     const match = timingSafeEqual(key, h.key);
     if (!user || !match) {
       this.failed(keys);

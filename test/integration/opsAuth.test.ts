@@ -196,6 +196,18 @@ describe('ops server access', () => {
     } finally {
       await server.close();
     }
+    // A burst of parallel guesses is queued (two scrypt checks at a time), not dropped: every one
+    // is answered, and the client is locked out afterwards.
+    const fresh = await start({ users, maxFailures: 3, lockoutMs: 60_000 });
+    try {
+      const t0 = Date.now();
+      const burst = await Promise.all(Array.from({ length: 8 }, (_, i) => login(fresh.base, 'victor', `burst-${i}`)));
+      expect(burst.map((r) => r.status)).toEqual(Array(8).fill(401));
+      expect(Date.now() - t0).toBeLessThan(20_000);
+      expect((await login(fresh.base, 'victor', 'victor-password-1')).status).toBe(429);
+    } finally {
+      await fresh.server.close();
+    }
   }, 60_000);
 
   it('runs open only on loopback, without rule reloads, and refuses to listen beyond it', async () => {
