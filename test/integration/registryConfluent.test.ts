@@ -181,6 +181,19 @@ describe('schema registry with Confluent’s Python client (basic auth, roles, a
     expect(result.subject_mode_after_delete).toEqual(err(404, 40409));
   });
 
+  it('IMPORT mode: only for an empty subject, keeps the given id and version, refuses an id taken by another schema', () => {
+    expect(result.register_with_id_readwrite).toMatchObject({ status: 422, body: { error_code: 42205 } });
+    expect(result.set_import_nonempty).toEqual(err(422, 42205));
+    expect(result.set_import_empty).toBe('IMPORT');
+    expect(result.import_register).toMatchObject({ status: 200, body: { id: 900001 } });
+    expect(result.import_conflicting_id).toMatchObject({ status: 422, body: { error_code: 42207 } });
+    expect(result.import_versions).toEqual([3]);
+    expect(result.import_by_id).toBe('Payment');
+    expect(result.import_back_to_readwrite).toBe('READWRITE');
+    // Ids handed out after an import stay above the imported one.
+    expect(result.register_after_import).toBeGreaterThan(900001);
+  });
+
   it('lets the read role read and refuses writes: 403 for users lacking the role, 401 without valid credentials', () => {
     expect(result.reader_register).toEqual(err(403, 40301));
     expect(result.reader_set_compat).toEqual(err(403, 40301));
@@ -200,13 +213,13 @@ describe('schema registry with Confluent’s Python client (basic auth, roles, a
     expect(result.delete_version_1).toBe(1);
     expect(result.delete_subject_other).toEqual([2]);
     expect(result.delete_subject_other_permanent).toEqual([1, 2]);
-    expect(result.subjects_after_delete).toEqual([tx()]);
+    expect(result.subjects_after_delete).toEqual([`${prefix}.imported-value`, tx()]);
   });
 
   it('records every write, denied and failed attempt in the audit topic, with the principal and no secret', async () => {
-    const { events, raw } = await readAudit(auditTopic, 22);
-    // 10 writes that changed something, 9 denied attempts, 3 failed ones (registry_contract.py).
-    expect(events).toHaveLength(22);
+    const { events, raw } = await readAudit(auditTopic, 29);
+    // 14 writes that changed something, 9 denied attempts, 6 failed ones (registry_contract.py).
+    expect(events).toHaveLength(29);
     const seen = events.map((e) => `${e.action} ${e.target === tx() ? 'tx' : e.target === other() ? 'other' : e.target} ${e.outcome} ${e.principal}`);
     // Exactly one register of tx: the three re-registrations of the same schema wrote nothing.
     expect(seen.filter((s) => s.startsWith('schema.register tx'))).toEqual(['schema.register tx ok writer']);

@@ -148,6 +148,24 @@ step("set_subject_mode_bogus", lambda: client(admin).update_mode(other, "SOMETIM
 step("delete_subject_mode", lambda: client(admin).delete_mode(other))
 step("subject_mode_after_delete", lambda: client(reader).get_mode(other))
 
+# IMPORT: only on an empty subject (unless force), then ids and versions come from the request.
+imported = f"{prefix}.imported-value"
+raw("register_with_id_readwrite", "POST", f"/subjects/{imported}/versions", admin,
+    json={"schema": payment_v1, "id": 900001, "version": 3})
+step("set_import_nonempty", lambda: client(admin).update_mode(tx, "IMPORT"))
+step("set_import_empty", lambda: client(admin).update_mode(imported, "IMPORT"))
+raw("import_register", "POST", f"/subjects/{imported}/versions", admin,
+    json={"schema": payment_v1, "id": 900001, "version": 3})
+raw("import_conflicting_id", "POST", f"/subjects/{imported}/versions", admin,
+    json={"schema": payment_v2, "id": 900001, "version": 4})
+step("import_versions", lambda: client(reader).get_versions(imported))
+step("import_by_id", lambda: json.loads(client(reader).get_schema(900001).schema_str)["name"])
+step("import_back_to_readwrite", lambda: client(admin).update_mode(imported, "READWRITE"))
+payment_v3 = json.dumps({"type": "record", "name": "Payment", "namespace": "riskloop.contract",
+                         "fields": [{"name": "id", "type": "string"},
+                                    {"name": "region", "type": ["null", "string"], "default": None}]})
+step("register_after_import", lambda: client(admin).register_schema(imported, Schema(payment_v3, "AVRO")))
+
 # Who may do what: the reader reads; writes need write (register) or admin (the rest).
 step("reader_register", lambda: client(reader).register_schema(f"{prefix}.reader-value", Schema(payment_v1, "AVRO")))
 step("reader_set_compat", lambda: client(reader).set_compatibility(other, "NONE"))
