@@ -3,7 +3,7 @@
  * at start): a secured stack of its own (stack.sh, RISKLOOP_KAFKA_SECURITY=sasl_ssl) on ports that
  * do not clash with the shared stack, the schema registry on it, `riskloop run` as a process with
  * the client settings the stack writes, transactions produced over the secured connection, and
- * decisions read back over it. Then the refusals: a wrong password is refused with an error that
+ * decisions read back over it; the SDK's decide() over it too. Then the refusals: a wrong password is refused with an error that
  * names the user and the cause and not the secret, and a plaintext client gets nowhere.
  */
 import { execFile } from 'node:child_process';
@@ -16,6 +16,7 @@ import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import kafkajs from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureTopics } from '../../bin/commands/topicsEnsure.js';
+import { RiskloopClient, clientConfigFromEnv } from '../../sdk/index.js';
 import { kafkaConnectionFromEnv } from '../../bin/kafkaConnection.js';
 import { Tokenizer } from '../../processors/tokenizer.js';
 import { buildCatalogue } from '../../schemas/catalogue.js';
@@ -120,6 +121,16 @@ describe('Kafka with SASL_SSL only (SCRAM-SHA-512)', () => {
       await consumer.disconnect();
     }
     expect(decided).toEqual(data.validIds);
+
+    // A service on the SDK, configured from the same environment (kafkaConnectionFromEnv inside), gets its decision.
+    const sdk = new RiskloopClient(clientConfigFromEnv(env, { clientId: 'secure-sdk' }));
+    try {
+      await sdk.connect();
+      const t = { ...data.transactions[0]!.value, transactionId: `${id}-sdk` };
+      expect((await sdk.decide(t, { deadlineMs: 60_000 })).transactionId).toBe(t.transactionId);
+    } finally {
+      await sdk.close();
+    }
     expect(loop.reached('ERROR')).toBe(false);
 
     // The secret stays out of everything the process shows.
