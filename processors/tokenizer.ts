@@ -149,10 +149,12 @@ export interface CardToken {
 
 export class Tokenizer {
   readonly currentCardKeyId: string;
-  private readonly accountKey: Buffer;
-  private readonly previousAccountKeys: readonly Buffer[];
-  private readonly digestKey: Buffer;
-  private readonly cardKeys: ReadonlyMap<string, Buffer>;
+  // ECMAScript private fields: invisible to JSON.stringify, pino and util.inspect, so logging a
+  // Tokenizer (or an object holding one) can never print key material.
+  readonly #accountKey: Buffer;
+  readonly #previousAccountKeys: readonly Buffer[];
+  readonly #digestKey: Buffer;
+  readonly #cardKeys: ReadonlyMap<string, Buffer>;
 
   constructor(input: TokenizerConfigInput) {
     const parsed = TokenizerConfig.safeParse(input);
@@ -161,15 +163,15 @@ export class Tokenizer {
       const msg = parsed.error.issues.map((i) => `${i.path.join('.') || 'config'}: ${i.message}`).join('; ');
       throw new Error(`invalid tokenizer config: ${msg}`);
     }
-    this.accountKey = parsed.data.accountTokenKey;
-    this.previousAccountKeys = parsed.data.previousAccountTokenKeys;
-    this.digestKey = createHmac('sha256', this.accountKey).update(DEAD_LETTER_DIGEST_LABEL, 'utf8').digest();
-    this.cardKeys = new Map(parsed.data.cardKeys.map((k) => [k.id, k.key]));
+    this.#accountKey = parsed.data.accountTokenKey;
+    this.#previousAccountKeys = parsed.data.previousAccountTokenKeys;
+    this.#digestKey = createHmac('sha256', this.#accountKey).update(DEAD_LETTER_DIGEST_LABEL, 'utf8').digest();
+    this.#cardKeys = new Map(parsed.data.cardKeys.map((k) => [k.id, k.key]));
     this.currentCardKeyId = parsed.data.currentCardKeyId;
   }
 
   accountToken(accountId: string): string {
-    return accountTokenOf(this.accountKey, accountId);
+    return accountTokenOf(this.#accountKey, accountId);
   }
 
   /**
@@ -179,7 +181,7 @@ export class Tokenizer {
   isAccountKeyOf(accountId: string, key: string | null | undefined): boolean {
     if (key === null || key === undefined) return false;
     if (key === this.accountToken(accountId)) return true;
-    return this.previousAccountKeys.some((k) => accountTokenOf(k, accountId) === key);
+    return this.#previousAccountKeys.some((k) => accountTokenOf(k, accountId) === key);
   }
 
   /** Shape check only; see isAccountTokenShaped. */
@@ -193,7 +195,7 @@ export class Tokenizer {
    * reader of the dead-letter topic cannot confirm a guessed account id or PAN.
    */
   deadLetterDigest(bytes: Buffer): string {
-    return createHmac('sha256', this.digestKey).update(bytes).digest('hex');
+    return createHmac('sha256', this.#digestKey).update(bytes).digest('hex');
   }
 
   /** The card token under the current key. */
@@ -203,7 +205,7 @@ export class Tokenizer {
 
   /** The card token under a named (possibly retired but still configured) key. */
   cardTokenWith(pan: string, keyId: string): string {
-    const key = this.cardKeys.get(keyId);
+    const key = this.#cardKeys.get(keyId);
     if (key === undefined) throw new Error(`unknown card-token key id ${JSON.stringify(keyId)}`);
     return `${CARD_PREFIX}${keyId}_${mac(key, pan)}`;
   }
@@ -211,14 +213,14 @@ export class Tokenizer {
   /** Whether a token (made under any configured key) is the token of this PAN: resolves tokens across rotations. */
   isCardTokenOf(pan: string, token: string): boolean {
     const keyId = cardTokenKeyId(token);
-    if (keyId === undefined || !this.cardKeys.has(keyId)) return false;
+    if (keyId === undefined || !this.#cardKeys.has(keyId)) return false;
     const expected = Buffer.from(this.cardTokenWith(pan, keyId));
     const given = Buffer.from(token);
     return expected.length === given.length && timingSafeEqual(expected, given);
   }
 
   hasCardKey(keyId: string): boolean {
-    return this.cardKeys.has(keyId);
+    return this.#cardKeys.has(keyId);
   }
 
   /**
@@ -227,6 +229,6 @@ export class Tokenizer {
    * never rewritten). Keyed by the non-rotating account key, so the same id always gets the same one.
    */
   identifierPseudonym(identifier: string): string {
-    return 'id_' + mac(this.accountKey, IDENTIFIER_DOMAIN + identifier);
+    return 'id_' + mac(this.#accountKey, IDENTIFIER_DOMAIN + identifier);
   }
 }

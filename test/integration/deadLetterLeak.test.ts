@@ -251,6 +251,14 @@ describe('dead letters and internal topics carry no identifier in clear', () => 
       expect.soft(l.partition).toBeGreaterThanOrEqual(0);
     }
 
+    // Still useful to an operator: the producer's bytes match the keyed digest of the letter that
+    // describes them, and a record keyed by the clear id carries that account's token as key.
+    const described = letters.filter((l) => l.reduced !== null && l.reduced !== undefined);
+    for (const bytes of [jsonBody, nearLimit, unknownId]) {
+      expect(described.some((l) => l.reduced!.sha256 === tokenizer.deadLetterDigest(bytes) && l.key?.toString() === token)).toBe(true);
+    }
+    expect(letters.filter((l) => l.reason === 'ACCOUNT_TOKEN_MISMATCH' && l.sourceTopic === catalogue.transactions.name).map((l) => l.key?.toString())).toEqual([tokenizer.accountToken(OTHER_ACCOUNT)]);
+
     const admin = kafkaFor(brokers()).admin();
     await admin.connect();
     const all = await admin.listTopics();

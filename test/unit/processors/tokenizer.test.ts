@@ -122,3 +122,30 @@ describe('Tokenizer', () => {
     expect(a.slice(3)).not.toBe(t.accountToken('txn-5105105105105100').slice(3));
   });
 });
+
+describe('Tokenizer key material', () => {
+  it('is invisible to JSON, util.inspect and pino-style serialisation', async () => {
+    const { inspect } = await import('node:util');
+    const t = new Tokenizer({ accountTokenKey: ACCOUNT_KEY_HEX, previousAccountTokenKeys: ['bb'.repeat(32)], cardKeys: [{ id: 'k2024', key: KEY_2024 }], currentCardKeyId: 'k2024' });
+    const shown = [JSON.stringify(t), inspect(t, { depth: 5, showHidden: true }), JSON.stringify({ tokenizer: t })].join('\n');
+    for (const secret of ['aa'.repeat(8), 'bb'.repeat(8), Buffer.from(KEY_2024, 'base64').toString('hex').slice(0, 16), '170,170,170', '187,187,187', '1,1,1,1']) expect(shown).not.toContain(secret);
+    expect(shown).toContain('k2024');
+  });
+
+  it('accepts an account key under a previous key only when configured, and keeps the digest key apart from tokens', () => {
+    const oldKey = 'bb'.repeat(32);
+    const t = new Tokenizer({ accountTokenKey: ACCOUNT_KEY_HEX, previousAccountTokenKeys: [oldKey], cardKeys: [{ id: 'k2024', key: KEY_2024 }], currentCardKeyId: 'k2024' });
+    const old = accountTokenOf(Buffer.from(oldKey, 'hex'), 'ACC-1');
+    expect(t.isAccountKeyOf('ACC-1', t.accountToken('ACC-1'))).toBe(true);
+    expect(t.isAccountKeyOf('ACC-1', old)).toBe(true);
+    expect(tokenizer().isAccountKeyOf('ACC-1', old)).toBe(false);
+    expect(t.isAccountKeyOf('ACC-2', old)).toBe(false);
+    expect(t.isAccountKeyOf('ACC-1', null)).toBe(false);
+    expect(t.isAccountToken(t.accountToken('ACC-1'))).toBe(true);
+    expect(t.isAccountToken('ACC-1')).toBe(false);
+    // The documented derivation (docs/operations.md), spelled out.
+    const digestKey = createHmac('sha256', Buffer.from(ACCOUNT_KEY_HEX, 'hex')).update('riskloop-dead-letter-digest').digest();
+    expect(t.deadLetterDigest(Buffer.from('ACC-1'))).toBe(createHmac('sha256', digestKey).update('ACC-1').digest('hex'));
+    expect(() => new Tokenizer({ accountTokenKey: ACCOUNT_KEY_HEX, previousAccountTokenKeys: [KEY_2024], cardKeys: [{ id: 'k2024', key: KEY_2024 }], currentCardKeyId: 'k2024' })).toThrow(/card keys must differ/);
+  });
+});
