@@ -88,6 +88,16 @@ const PAGE_HEADERS = {
   'referrer-policy': 'same-origin',
 };
 
+/**
+ * Without users or tokens the ops server is open, which is acceptable on loopback only. Called by
+ * `riskloop run` before anything starts, and again by the server itself.
+ */
+export function assertOpsExposureAllowed(host: string, auth: Pick<OpsAuthConfig, 'users' | 'tokens'>): void {
+  if (auth.users.length === 0 && auth.tokens.length === 0 && !isLoopback(host)) {
+    throw new Error(`ops server: refusing to listen on ${host} without authentication; configure RISKLOOP_OPS_USERS_FILE and/or RISKLOOP_OPS_TOKENS_FILE, or bind to 127.0.0.1`);
+  }
+}
+
 class HttpError extends Error {
   constructor(
     readonly status: number,
@@ -118,12 +128,8 @@ export class OpsServer {
 
   async start(): Promise<{ host: string; port: number }> {
     const log = this.deps.logger;
+    assertOpsExposureAllowed(this.config.host, this.auth.config);
     if (!this.auth.enabled) {
-      if (!isLoopback(this.config.host)) {
-        throw new Error(
-          `ops server: refusing to listen on ${this.config.host} without authentication; configure RISKLOOP_OPS_USERS_FILE and/or RISKLOOP_OPS_TOKENS_FILE, or bind to 127.0.0.1`,
-        );
-      }
       log.warn({ host: this.config.host }, 'OPS SERVER WITHOUT LOGIN: no RISKLOOP_OPS_USERS_FILE or RISKLOOP_OPS_TOKENS_FILE; the dashboard and /api/summary are open to every local user of this machine, and rule reloads are disabled');
     }
     if (!this.auth.config.metricsToken) log.warn('/metrics is open: set RISKLOOP_METRICS_TOKEN_FILE to require a bearer token (Prometheus authorization.credentials_file)');

@@ -15,6 +15,7 @@ import { readFile } from 'node:fs/promises';
 import { AuditConsumer, AuditSink } from '../../ops/auditSink.js';
 import { AuditLog, auditTopicName, ensureAuditTopic, osPrincipal } from '../../ops/auditEvents.js';
 import { readOpsAuthConfig } from '../../ops/opsAuth.js';
+import { assertOpsExposureAllowed } from '../../ops/server.js';
 import { driftTopology } from '../../ops/driftTopology.js';
 import { KafkaStreams } from '../../topology/kafka/kafkaStreams.js';
 import type { CommandIo } from './topics.js';
@@ -84,6 +85,8 @@ export async function runCommand(argv: string[], io: CommandIo): Promise<number>
   });
   // Ops server access (users, API tokens, metrics token): read once, and a bad file stops the start here.
   const opsAuth = readOpsAuthConfig(io.env);
+  const opsHost = io.env.RISKLOOP_OPS_HOST ?? '127.0.0.1';
+  assertOpsExposureAllowed(opsHost, opsAuth);
   const fault = readFaultSpec(io.env);
   if (fault) logger.warn({ fault }, 'RISKLOOP_INJECT_FAULT is set: this process will fail on purpose');
   const clientFor = (runtime: 'loop' | 'drift') =>
@@ -157,7 +160,7 @@ export async function runCommand(argv: string[], io: CommandIo): Promise<number>
     await drift.start();
     // Metrics, health and the dashboard on 127.0.0.1:RISKLOOP_METRICS_PORT (see docs/operations.md).
     ops = await startOps(
-      { port: config.metricsPort, host: io.env.RISKLOOP_OPS_HOST ?? '127.0.0.1', auth: opsAuth },
+      { port: config.metricsPort, host: opsHost, auth: opsAuth },
       {
         connection: config.kafka,
         applicationId: config.applicationId,
