@@ -34,7 +34,8 @@ const OPTIONS = {
 } as const;
 
 export const TOPICS_OPTIONS_USAGE = [
-  '  --brokers host:port,...     Kafka bootstrap brokers (default: $KAFKA_BROKERS or 127.0.0.1:9092)',
+  '  --brokers host:port,...     Kafka bootstrap brokers (default: $KAFKA_BROKERS or 127.0.0.1:9092);',
+  '                              TLS/SASL from KAFKA_SECURITY_PROTOCOL, KAFKA_SSL_*, KAFKA_SASL_* (docs/operations.md)',
   '  --prefix P                  topic name prefix (default: riskloop.)',
   '  --partitions N              partitions of the co-partitioned topics (default: 6)',
   '  --replication-factor N      replication factor of created topics (default: broker default)',
