@@ -14,6 +14,7 @@ import { readAppConfig } from '../../../bin/config.js';
 import { KafkaConnectionConfigError, kafkaConnectionFromEnv } from '../../../bin/kafkaConnection.js';
 import { describeConnection, explainKafkaError, kafkajsConnectionOptions, kafkaConnection, Secret } from '../../../topology/kafka/connection.js';
 import { clientConfigFromEnv, parseClientConfig } from '../../../sdk/config.js';
+import { parseStreamsConfig } from '../../../topology/kafka/config.js';
 import { TEST_TOKENIZER_CONFIG } from '../../support/riskLoopFixture.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'riskloop-conn-'));
@@ -121,6 +122,14 @@ describe('kafkaConnectionFromEnv', () => {
       expect.stringMatching(/^KAFKA_SASL_OAUTHBEARER_TOKEN_FILE: required/),
       expect.stringMatching(/^KAFKA_SASL_PASSWORD_FILE: not used with OAUTHBEARER/),
     ]);
+  });
+
+  it('KafkaStreams takes a connection, or brokers as a plaintext shorthand, not both', () => {
+    const secured = kafkaConnectionFromEnv(SASL_SSL);
+    expect(parseStreamsConfig({ applicationId: 'a', connection: secured }).connection).toBe(secured);
+    expect(parseStreamsConfig({ applicationId: 'a', brokers: ['x:1'] }).connection).toEqual({ brokers: ['x:1'], securityProtocol: 'PLAINTEXT' });
+    expect(() => parseStreamsConfig({ applicationId: 'a', brokers: ['x:1'], connection: secured })).toThrow(/give either connection or brokers/);
+    expect(() => parseStreamsConfig({ applicationId: 'a' })).toThrow(/give either connection or brokers/);
   });
 
   it('the library value checks the same cross-field rules', () => {
