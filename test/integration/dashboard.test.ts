@@ -350,6 +350,7 @@ describe('dashboard in headless Chromium during a run', () => {
       const first = await waitForDashboard(page, 'first refresh', (d) => d.updated !== 'never', 15_000);
       expect(first.state).toMatch(/^ok · loop: RUNNING, drift: RUNNING$/);
       expect(first.v['decisions-total']).toBe('0');
+      expect(await page.textContent('[data-testid="user"]')).toBe('dash-admin (admin)');
       await waitForDashboard(page, 'the clock moving', (d) => d.updated !== first.updated, 5_000);
 
       // ---- wave 1 -------------------------------------------------------------------------
