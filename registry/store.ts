@@ -301,11 +301,15 @@ export class KafkaSchemaStore {
         // Order across all records is what makes the state the same on every instance.
         throw new Error(`topic ${topic} has ${partitions} partitions; the schema registry needs exactly 1`);
       }
-      const described = await admin.describeConfigs({
-        includeSynonyms: false,
-        // Node's named-export detection for KafkaJS stops before ConfigResourceTypes: take it off the module.
-        resources: [{ type: kafkajs.ConfigResourceTypes.TOPIC, name: topic, configNames: ['cleanup.policy'] }],
-      });
+      // A topic created a moment ago may not be known yet to the broker that answers
+      // DescribeConfigs (UNKNOWN_TOPIC_OR_PARTITION: seen once, starting a registry on a fresh topic).
+      const described = await this.untilDeadline(() =>
+        admin.describeConfigs({
+          includeSynonyms: false,
+          // Node's named-export detection for KafkaJS stops before ConfigResourceTypes: take it off the module.
+          resources: [{ type: kafkajs.ConfigResourceTypes.TOPIC, name: topic, configNames: ['cleanup.policy'] }],
+        }),
+      );
       const policy = described.resources[0]?.configEntries.find((e) => e.configName === 'cleanup.policy')?.configValue;
       if (policy !== 'compact') {
         this.logger.warn({ topic, policy }, 'schemas topic is not compacted; schemas may be lost to retention');
@@ -352,6 +356,19 @@ export class KafkaSchemaStore {
       }
       if (Date.now() >= deadline) throw new Error(`topic ${topic} has no leader after ${this.config.timeoutMs} ms`);
       await sleep(100);
+    }
+  }
+
+  /** Runs `attempt` until it succeeds, every 100 ms, giving up with its last error at the start deadline. */
+  private async untilDeadline<T>(attempt: () => Promise<T>): Promise<T> {
+    const deadline = Date.now() + this.config.timeoutMs;
+    for (;;) {
+      try {
+        return await attempt();
+      } catch (err) {
+        if (Date.now() >= deadline) throw err;
+        await sleep(100);
+      }
     }
   }
 

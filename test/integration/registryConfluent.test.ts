@@ -351,3 +351,48 @@ describe('riskloop’s own registry client: basic auth from a file, https with S
     }
   });
 });
+
+describe('anonymous access only as configured', () => {
+  it('refuses to start open on a non-loopback address, and says what to set', async () => {
+    const err = await startRegistry(parseRegistryConfig({ brokers: brokers(), port: 0, host: '0.0.0.0', topic: uniq('_schemas-open') }), {
+      logger: pino({ level: 'silent' }),
+    }).then(
+      async (r) => {
+        await r.close();
+        return undefined;
+      },
+      (e: Error) => e,
+    );
+    expect(err?.message).toMatch(/REGISTRY_USERS_FILE.*REGISTRY_ALLOW_ANONYMOUS/);
+  });
+
+  it('with a users file and REGISTRY_ALLOW_ANONYMOUS=read: anonymous reads work, writes get 401, and the start warns', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'registry-anon-'));
+    writeFileSync(join(dir, 'users.json'), JSON.stringify({ users: [{ name: 'ops', role: 'admin', password: await hashPassword('x'.repeat(24)) }] }));
+    let log = '';
+    const registry = await startRegistry(
+      parseRegistryConfig({
+        brokers: brokers(), port: 0, topic: uniq('_schemas-anon'), auditTopic: uniq('audit-registry-anon'),
+        usersFile: join(dir, 'users.json'), allowAnonymous: 'read',
+      }),
+      { logger: pino({ level: 'info' }, { write: (line: string) => void (log += line) }) },
+    );
+    try {
+      expect(log).toMatch(/ANONYMOUS ACCESS: callers without credentials get the read role/);
+      expect((await fetch(`${registry.url}/subjects`)).status).toBe(200);
+      const put = await fetch(`${registry.url}/config`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{"compatibility":"NONE"}' });
+      expect(put.status).toBe(401);
+      expect(put.headers.get('www-authenticate')).toMatch(/^Basic /);
+      const asOps = await fetch(`${registry.url}/config`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from(`ops:${'x'.repeat(24)}`).toString('base64')}` },
+        body: '{"compatibility":"FULL"}',
+      });
+      expect(asOps.status).toBe(200);
+      expect(await asOps.json()).toEqual({ compatibility: 'FULL' });
+    } finally {
+      await registry.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
