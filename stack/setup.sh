@@ -39,7 +39,9 @@ check() {
   if [[ -z "$for_demo" && -z "${RISKLOOP_AUDIT_DB:-}" ]] && ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
     missing+=("PostgreSQL for the audit-trail test:postgresql")
   fi
-  if needs_broker; then
+  # The test suite always needs the local broker's tools: test/integration/secureKafka.test.ts starts
+  # its own SASL_SSL broker (stack.sh, keytool from the JRE) whatever broker the other tests use.
+  if needs_broker || [[ -z "$for_demo" ]]; then
     if ! command -v java >/dev/null 2>&1; then missing+=("Java 17+ for the Kafka broker:default-jre-headless")
     elif (( $(java_major || echo 0) < 17 )); then missing+=("Java 17+ for the Kafka broker (found $(java_major)):openjdk-17-jre-headless"); fi
     command -v mvn >/dev/null 2>&1 || missing+=("Maven to resolve the Kafka broker from Maven Central:maven")
