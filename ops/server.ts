@@ -162,10 +162,15 @@ export class OpsServer {
     return this.auth.enabled ? undefined : { name: 'anonymous', role: 'viewer', via: 'open' };
   }
 
-  /** A state-changing request a browser started from another origin (CSRF defence in depth). */
+  /**
+   * A state-changing request a browser started from another origin (CSRF defence in depth).
+   * Sec-Fetch-Site, which every current browser sends, decides when present: it does not depend on
+   * the Host header, which a reverse proxy may rewrite (nginx's default). Older browsers: Origin
+   * against Host.
+   */
   private crossOrigin(req: http.IncomingMessage): boolean {
     const site = req.headers['sec-fetch-site'];
-    if (typeof site === 'string' && site !== 'same-origin' && site !== 'none') return true;
+    if (typeof site === 'string') return site !== 'same-origin' && site !== 'none';
     const origin = req.headers.origin;
     if (typeof origin !== 'string' || origin === 'null') return origin === 'null';
     try {

@@ -134,6 +134,8 @@ describe('ops server access', () => {
       // Another site's page posting with the admin's cookie (a browser without SameSite) is refused.
       expect((await fetch(`${base}/api/rules/reload`, { method: 'POST', headers: { cookie: a, origin: 'https://evil.example' } })).status).toBe(403);
       expect((await fetch(`${base}/api/rules/reload`, { method: 'POST', headers: { cookie: a, 'sec-fetch-site': 'cross-site' } })).status).toBe(403);
+      // Behind a proxy that rewrites Host, a browser's same-origin post still passes on Sec-Fetch-Site.
+      expect((await fetch(`${base}/login`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'https://ops.example.com', 'sec-fetch-site': 'same-origin' }, body: 'username=victor&password=victor-password-1' })).status).toBe(303);
       // An opaque origin (a sandboxed frame, a data: page) says `Origin: null`: refused too.
       expect((await fetch(`${base}/api/rules/reload`, { method: 'POST', headers: { cookie: a, origin: 'null' } })).status).toBe(403);
       expect(holder.current().version).toBe(before);
@@ -161,6 +163,7 @@ describe('ops server access', () => {
         'ruleset.reload victor denied ' + rulesPath,
         'ruleset.reload grafana denied ' + rulesPath,
         'ops.login alice ok ops-server',
+        'ops.login victor ok ops-server',
         `ruleset.reload alice ok 2099-01-01.7`,
         `ruleset.reload deployer failed ${rulesPath}`,
       ]);
