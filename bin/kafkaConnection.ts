@@ -114,7 +114,8 @@ export function kafkaConnectionFromEnv(env: Env = process.env, brokers?: string[
 
   const mechanismText = set(env, 'KAFKA_SASL_MECHANISM')?.toUpperCase();
   const username = set(env, 'KAFKA_SASL_USERNAME');
-  const passwordEnv = env.KAFKA_SASL_PASSWORD;
+  // Empty counts as unset, as for every variable here (an empty password is no password).
+  const passwordEnv = set(env, 'KAFKA_SASL_PASSWORD');
   const passwordFile = set(env, 'KAFKA_SASL_PASSWORD_FILE');
   const tokenFile = set(env, 'KAFKA_SASL_OAUTHBEARER_TOKEN_FILE');
   if (protocol && !usesSasl) {
@@ -159,7 +160,6 @@ export function kafkaConnectionFromEnv(env: Env = process.env, brokers?: string[
         if (text !== undefined && !password) problems.push(`KAFKA_SASL_PASSWORD_FILE: ${passwordFile} is empty`);
       } else if (passwordEnv !== undefined) {
         password = passwordEnv;
-        if (!password) problems.push('KAFKA_SASL_PASSWORD: is empty');
       } else problems.push(`KAFKA_SASL_PASSWORD_FILE: required with KAFKA_SASL_MECHANISM=${mechanism} (or KAFKA_SASL_PASSWORD)`);
       if (username && password) input.sasl = { mechanism, username, password: new Secret(password) };
     }

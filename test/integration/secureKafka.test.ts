@@ -17,7 +17,7 @@ import kafkajs from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureTopics } from '../../bin/commands/topicsEnsure.js';
 import { RiskloopClient, clientConfigFromEnv } from '../../sdk/index.js';
-import { kafkaConnectionFromEnv } from '../../bin/kafkaConnection.js';
+import { KAFKA_ENV, kafkaConnectionFromEnv } from '../../bin/kafkaConnection.js';
 import { Tokenizer } from '../../processors/tokenizer.js';
 import { buildCatalogue } from '../../schemas/catalogue.js';
 import { createSerdes } from '../../schemas/createSerdes.js';
@@ -52,7 +52,9 @@ let loop: RunInstance | undefined;
 beforeAll(async () => {
   const up = await stack('up');
   expect(up.stdout).toMatch(/kafka ready on 127\.0\.0\.1:29092 \(secured: SASL_SSL only/);
-  secured = { ...clientEnv(), SCHEMA_REGISTRY_URL: `http://127.0.0.1:${PORTS.REGISTRY_PORT}` };
+  // Blank first: Kafka settings this run's own environment may carry (an external broker's) must not mix in.
+  const blank = Object.fromEntries(KAFKA_ENV.map((name) => [name, '']));
+  secured = { ...blank, ...clientEnv(), SCHEMA_REGISTRY_URL: `http://127.0.0.1:${PORTS.REGISTRY_PORT}` };
   connection = kafkaConnectionFromEnv(secured);
   password = readFileSync(secured.KAFKA_SASL_PASSWORD_FILE!, 'utf8').trim();
 }, 240_000);
