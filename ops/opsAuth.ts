@@ -7,7 +7,8 @@
  *   RISKLOOP_OPS_TOKENS_FILE    JSON [{"name","role","token":"<>= 32 chars>"}]: machines calling
  *                               /api/* with `Authorization: Bearer <token>`.
  *   RISKLOOP_METRICS_TOKEN_FILE the bearer token Prometheus sends to /metrics
- *                               (`authorization: { credentials_file: … }`), or RISKLOOP_METRICS_TOKEN.
+ *                               (`authorization: { credentials_file: … }`), one per line (two while
+ *                               rotating), or RISKLOOP_METRICS_TOKEN.
  *   RISKLOOP_OPS_COOKIE_SECURE  "true" behind a TLS-terminating proxy: the cookie gets Secure and
  *                               the __Host- prefix.
  *   RISKLOOP_OPS_SESSION_TTL_S  session lifetime (28800 = 8 h); RISKLOOP_OPS_MAX_FAILURES (5) and
@@ -62,7 +63,12 @@ const Tokens = z
 export const OpsAuthConfig = z.object({
   users: Users.default([]),
   tokens: Tokens.default([]),
-  metricsToken: z.string().min(32, 'the metrics token is at least 32 characters').transform(sha256).optional(),
+  /** One token, or several while one is being rotated (old and new both accepted). */
+  metricsToken: z
+    .union([z.string(), z.array(z.string())])
+    .transform((v) => (Array.isArray(v) ? v : [v]))
+    .pipe(z.array(z.string().min(32, 'the metrics token is at least 32 characters').transform(sha256)).min(1))
+    .optional(),
   cookieSecure: z.boolean().default(false),
   sessionTtlMs: z.number().int().positive().default(8 * 3_600_000),
   maxFailures: z.number().int().min(1).default(5),
@@ -126,8 +132,9 @@ export function readOpsAuthConfig(env: Env): OpsAuthConfig {
     } catch (err) {
       throw new Error(`RISKLOOP_METRICS_TOKEN_FILE: cannot read ${env.RISKLOOP_METRICS_TOKEN_FILE} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
     }
-    // Prometheus sends the file's content with surrounding whitespace trimmed.
-    input.metricsToken = text.trim();
+    // Prometheus sends its credentials file's content trimmed. Here one token per line: during a
+    // rotation the new one beside the old, then the old removed (docs/operations.md).
+    input.metricsToken = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length > 0);
   } else if (env.RISKLOOP_METRICS_TOKEN) input.metricsToken = env.RISKLOOP_METRICS_TOKEN;
   if (env.RISKLOOP_OPS_COOKIE_SECURE) input.cookieSecure = env.RISKLOOP_OPS_COOKIE_SECURE === 'true';
   const num = (v: string | undefined, scale: number): number | undefined => (v === undefined || v === '' ? undefined : Number(v) * scale);
@@ -277,7 +284,11 @@ export class OpsAuthenticator {
   /** Whether the bearer token is Prometheus's; true when no metrics token is configured. */
   metricsAllowed(token: string | undefined): boolean {
     if (!this.config.metricsToken) return true;
-    return token !== undefined && timingSafeEqual(sha256(token), this.config.metricsToken);
+    if (token === undefined) return false;
+    const d = sha256(token);
+    let ok = false;
+    for (const t of this.config.metricsToken) ok = timingSafeEqual(d, t) || ok;
+    return ok;
   }
 }
 

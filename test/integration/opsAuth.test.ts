@@ -13,7 +13,7 @@ import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditInput } from '../../ops/auditEvents.js';
 import { DecisionMetrics } from '../../ops/decisionMetrics.js';
-import { hashPassword, parseOpsAuthConfig, readOpsAuthConfig, type OpsAuthConfigInput } from '../../ops/opsAuth.js';
+import { hashPassword, OpsAuthenticator, parseOpsAuthConfig, readOpsAuthConfig, type OpsAuthConfigInput } from '../../ops/opsAuth.js';
 import { RuntimeMetricsBridge } from '../../ops/runtimeMetrics.js';
 import { OpsServer } from '../../ops/server.js';
 import { RuleSetHolder } from '../../processors/rules.js';
@@ -236,11 +236,17 @@ describe('ops server access', () => {
     const metricsFile = path.join(dir, 'metrics-token');
     writeFileSync(usersFile, JSON.stringify(users));
     writeFileSync(tokensFile, JSON.stringify([{ name: 'ci', role: 'admin', token: ADMIN_TOKEN }]));
-    writeFileSync(metricsFile, `${METRICS_TOKEN}\n`);
+    // Two lines: the old token and its successor during a rotation; both are accepted.
+    writeFileSync(metricsFile, `${METRICS_TOKEN}\n${METRICS_TOKEN}-next\n`);
     const c = readOpsAuthConfig({ RISKLOOP_OPS_USERS_FILE: usersFile, RISKLOOP_OPS_TOKENS_FILE: tokensFile, RISKLOOP_METRICS_TOKEN_FILE: metricsFile });
     expect(c.users.map((u) => u.name)).toEqual(['alice', 'victor']);
     expect(c.tokens.map((t) => t.name)).toEqual(['ci']);
-    expect(c.metricsToken).toBeDefined();
+    expect(c.metricsToken).toHaveLength(2);
+    const auth = new OpsAuthenticator(c);
+    expect(auth.metricsAllowed(METRICS_TOKEN)).toBe(true);
+    expect(auth.metricsAllowed(`${METRICS_TOKEN}-next`)).toBe(true);
+    expect(auth.metricsAllowed(`${METRICS_TOKEN}-other`)).toBe(false);
+    expect(auth.metricsAllowed(undefined)).toBe(false);
     writeFileSync(tokensFile, JSON.stringify([{ name: 'ci', role: 'admin', token: 'short-secret' }]));
     expect(() => readOpsAuthConfig({ RISKLOOP_OPS_TOKENS_FILE: tokensFile })).toThrow(/tokens are at least 32 characters/);
     try {
