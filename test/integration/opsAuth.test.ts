@@ -5,7 +5,8 @@
  * and the start-up refusal to listen beyond loopback without authentication. Rule reloads really
  * reload the rule file through RuleSetHolder.load; audit events are captured as recorded.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
@@ -228,6 +229,25 @@ describe('ops server access', () => {
     // With users configured it may listen there.
     const wide = await start({ users }, '0.0.0.0');
     await wide.server.close();
+  }, 60_000);
+
+  it('ops/opsUsers.ts writes a users file from a password on stdin, and the server accepts it', async () => {
+    const file = path.join(dir, 'made-users.json');
+    const add = (name: string, role: string, password: string) =>
+      execFileSync(process.execPath, ['--import', 'tsx', 'ops/opsUsers.ts', 'add', file, name, role], { input: password, encoding: 'utf8' });
+    expect(add('carol', 'admin', 'carol-first-password')).toContain('carol (admin) written');
+    // Rotation: the same name again replaces the entry.
+    add('carol', 'admin', 'carol-second-password');
+    add('dave', 'viewer', 'dave-password-123');
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    const text = readFileSync(file, 'utf8');
+    expect(text).not.toContain('carol-second-password');
+    const c = readOpsAuthConfig({ RISKLOOP_OPS_USERS_FILE: file });
+    expect(c.users.map((u) => `${u.name}:${u.role}`)).toEqual(['carol:admin', 'dave:viewer']);
+    const auth = new OpsAuthenticator(parseOpsAuthConfig({ users: JSON.parse(text) as OpsAuthConfigInput['users'], failureDelayMs: 0 }));
+    expect((await auth.login('carol', 'carol-first-password', 'x')).ok).toBe(false);
+    expect((await auth.login('carol', 'carol-second-password', 'y')).ok).toBe(true);
+    expect(() => add('erin', 'admin', 'short')).toThrow();
   }, 60_000);
 
   it('reads users and tokens from files, never their values into errors', () => {
