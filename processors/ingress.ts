@@ -2,7 +2,9 @@
  * Ingress: the first processor of the hot path and the only code that sees a PAN or a clear
  * account id. It validates the raw transaction, checks that the record key is the account token of
  * the transaction's account id, tokenizes, and forwards a RiskContext keyed by the account token.
- * A record that fails goes, whole but masked, to the dead-letter child; the stream goes on.
+ * A record that fails goes to the dead-letter child, parsed and scrubbed (account id replaced by
+ * its token everywhere, PAN masked; key and headers by the rule of schemas/deadLetter.ts); the
+ * stream goes on.
  *
  * Wiring:
  *   source (raw transactions; Kafka record timestamps: the event-time bounds are checked against
@@ -28,11 +30,13 @@
  * A transaction with a masked or pseudonymized field still flows (it is a valid authorisation) with
  * reason code INGRESS_PAN_SCRUBBED, and a warning naming the fields (never their values) is logged.
  * Dead letters keep the stricter byte-level masking of schemas/redactPan.ts (every 12+ digit run). Clear account ids are removed
- * where they are structurally (the accountId field, the key, dead letters); they have no shape by
- * which to find them inside free text, so that is not attempted on valid records.
+ * where they are structurally (the accountId field, the key, dead letters) and wherever the
+ * record's own account id appears verbatim in another field (replaced by its token); other
+ * accounts' ids have no shape by which to find them inside free text, so that is not attempted.
  *
  * Raw headers belong to the producer and may carry anything: only an allow-list (trace context by
- * default) is forwarded, PAN-masked.
+ * default) is forwarded — a traceparent only when well-formed (hex), others PAN-masked and with
+ * the account id replaced by its token.
  */
 import { z } from 'zod';
 import { buildDeadLetter, isSafeHeader, redactorFor } from '../schemas/deadLetter.js';

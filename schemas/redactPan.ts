@@ -1,7 +1,8 @@
 /**
- * Masks card numbers in arbitrary bytes, for the one place raw ingress bytes could leak past
- * ingress: dead letters. It works on bytes rather than a decoded record because a dead letter's
- * bytes are, by definition, ones that may not decode.
+ * Masks card numbers in arbitrary bytes: the last pass over whatever bytes a dead letter keeps
+ * (schemas/deadLetter.ts keeps raw bytes only when they were scrubbed or come from a tokenized
+ * topic), and over error texts and forwarded headers. It works on bytes rather than a decoded
+ * record because those bytes may not decode.
  *
  * Every run of 12 or more ASCII digits (PANs are 12 to 19 digits; longer runs are masked too, since a
  * PAN glued to other digits is still a PAN), and every card number grouped the way humans type
