@@ -169,13 +169,15 @@ export function tokenizeChargeback(cb: Chargeback, tokenizer: Tokenizer, recordK
   // The token under a key being rotated out is accepted, and replaced by the current one.
   if (!tokenizer.isAccountKeyOf(cb.accountId, recordKey)) throw new IngressRejection(['ACCOUNT_TOKEN_MISMATCH']);
   if (containsPan(cb.transactionId)) throw new IngressRejection(['TRANSACTION_ID_CONTAINS_PAN']);
+  // As for transactions: the account id typed into another field becomes its token there.
+  const noAccountId = (v: string): string => (cb.accountId.length > 0 ? v.replaceAll(cb.accountId, accountToken) : v);
   return {
-    chargebackId: scrubIdentifier(cb.chargebackId, tokenizer),
+    chargebackId: scrubIdentifier(noAccountId(cb.chargebackId), tokenizer),
     transactionId: cb.transactionId,
     accountToken,
-    reasonCode: maskCardNumbers(cb.reasonCode),
+    reasonCode: maskCardNumbers(noAccountId(cb.reasonCode)),
     amountMinor: cb.amountMinor,
-    currency: maskCardNumbers(cb.currency),
+    currency: maskCardNumbers(noAccountId(cb.currency)),
     reportedAt: cb.reportedAt,
     fraud: cb.fraud,
   };

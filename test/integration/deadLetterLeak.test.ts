@@ -192,6 +192,8 @@ describe('dead letters and internal topics carry no identifier in clear', () => 
       { chargebackId: `cb-${ACCOUNT}`, transactionId: `leak-${id}-1`, accountId: ACCOUNT, reasonCode: `10.4 ${ACCOUNT}`, amountMinor: 2500, currency: 'EUR', reportedAt: now, fraud: true },
     );
     const chargebacks = [
+      // Valid, for the decided transaction, on the wrong partition: re-routed, then joined.
+      { key: token, value: cb, headers: leakHeaders, partition: wrongPartition(token) },
       { key: otherToken, value: cb, headers: leakHeaders, partition: part(otherToken) },
       { key: ACCOUNT, value: jsonBody, headers: leakHeaders, partition: part(ACCOUNT) },
       { key: ACCOUNT, value: null, headers: leakHeaders, partition: part(ACCOUNT) },
@@ -216,7 +218,7 @@ describe('dead letters and internal topics carry no identifier in clear', () => 
       },
       { key: ACCOUNT, value: null, headers: leakHeaders, partition: part(ACCOUNT) },
     ];
-    // Transactions 8, chargebacks 3, KYC 2, analyst outcomes 2. (Device signals feed a global store,
+    // Transactions 8, chargebacks 3 (the valid one joins), KYC 2, analyst outcomes 2. (Device signals feed a global store,
     // whose task stops on a record it cannot decode instead of dead-lettering it: not a leak path.)
     const expectedLetters = 8 + 3 + 2 + 2;
 
@@ -229,6 +231,9 @@ describe('dead letters and internal topics carry no identifier in clear', () => 
       // The retry after its original, so that it meets the stored decision or the in-flight entry.
       await new Promise((r) => setTimeout(r, 3000));
       await produce(brokers(), catalogue.transactions.name, transactions.slice(2));
+      // Chargebacks after their transaction's decision, as in life: the valid one must find its snapshot.
+      const decisionsBy = Date.now() + 60_000;
+      while ((await readEverything([catalogue.decisions.name])).length < 2 && Date.now() < decisionsBy) await new Promise((r) => setTimeout(r, 1000));
       await produce(brokers(), catalogue.chargebacks.name, chargebacks);
       await produce(brokers(), catalogue.analystOutcomes.name, outcomes);
       const deadline = Date.now() + 90_000;
@@ -270,6 +275,9 @@ describe('dead letters and internal topics carry no identifier in clear', () => 
     expect(written.some((t) => t.endsWith('-rerouted-repartition'))).toBe(true);
     const records = await readEverything(written);
     expect(records.length).toBeGreaterThan(expectedLetters);
+    // The valid records went all the way: two decisions, and the chargeback's training example.
+    expect(records.filter((r) => r.topic === catalogue.decisions.name && r.value !== null)).toHaveLength(2);
+    expect(records.filter((r) => r.topic === catalogue.trainingExamples.name && r.value !== null)).toHaveLength(1);
 
     const leaks: string[] = [];
     for (const r of records) {
