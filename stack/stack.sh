@@ -309,8 +309,11 @@ case "${1:-}" in
     if with_postgres "$@"; then bash "$ROOT/stack/postgres.sh" status; fi
     ;;
   reset)
-    "$0" down
-    rm -rf "$STACK_DIR/kafka-data" "$SECURITY_FILE"
+    # bash, not "$0": the script need not be executable (npm scripts and tests run it with bash).
+    bash "$0" down
+    # The mode and its client settings go with the data (SCRAM users live in the metadata log);
+    # certificates and secrets stay for the next secured start.
+    rm -rf "$STACK_DIR/kafka-data" "$SECURITY_FILE" "$CLIENT_ENV"
     info "kafka data removed; the next 'up' formats fresh storage"
     ;;
   # Fault drills (test/integration/faults*.test.ts, bench/recovery.ts): one service down or up
