@@ -100,7 +100,16 @@ export class AvroSerde<T> implements Serde<T> {
       if (status === 409 || status === 422 || (err instanceof Error && err.name === 'ConfluentSchemaRegistryCompatibilityError')) {
         throw new Error(`schema registry rejected the schema for ${this.subject}: ${(err as Error).message}`, { cause: err });
       }
-      throw new SchemaRegistryUnavailableError(`cannot register schema for ${this.subject}`, { cause: err });
+      // Credentials or role (registry/auth.ts): configuration, not an outage. The registry's message
+      // names the user and the role needed, never the password.
+      if (status === 401 || status === 403) {
+        throw new Error(
+          `schema registry refused to register the schema for ${this.subject} (HTTP ${status}): ${(err as Error).message}; ` +
+            'check SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO[_FILE] and that the user has the write role',
+          { cause: err },
+        );
+      }
+      throw new SchemaRegistryUnavailableError(`cannot register schema for ${this.subject}: ${(err as Error)?.message ?? String(err)}`, { cause: err });
     }
     this.writerId = id;
     this.resolvers.set(id, null);
@@ -192,7 +201,7 @@ export class AvroSerde<T> implements Serde<T> {
     } catch (err) {
       // Not cached: an id can appear later (registry replicas catching up), so ask again next batch.
       if (httpStatus(err) === 404) return;
-      throw new SchemaRegistryUnavailableError(`cannot fetch schema id ${id} for ${this.subject}`, { cause: err });
+      throw new SchemaRegistryUnavailableError(`cannot fetch schema id ${id} for ${this.subject}: ${(err as Error)?.message ?? String(err)}`, { cause: err });
     }
     if (!avsc.Type.isType(writer)) {
       this.unusable.set(id, `schema id ${id} is not an Avro schema`);
