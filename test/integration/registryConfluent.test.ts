@@ -366,7 +366,7 @@ describe('anonymous access only as configured', () => {
     expect(err?.message).toMatch(/REGISTRY_USERS_FILE.*REGISTRY_ALLOW_ANONYMOUS/);
   });
 
-  it('with a users file and REGISTRY_ALLOW_ANONYMOUS=read: anonymous reads work, writes get 401, and the start warns', async () => {
+  it('with a users file and REGISTRY_ALLOW_ANONYMOUS=read: anonymous reads work, writes get 401, the start warns; the global mode as admin', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'registry-anon-'));
     writeFileSync(join(dir, 'users.json'), JSON.stringify({ users: [{ name: 'ops', role: 'admin', password: await hashPassword('x'.repeat(24)) }] }));
     let log = '';
@@ -390,6 +390,20 @@ describe('anonymous access only as configured', () => {
       });
       expect(asOps.status).toBe(200);
       expect(await asOps.json()).toEqual({ compatibility: 'FULL' });
+      // The global mode: READONLY refuses every registration, a subject inherits it unless it has its own.
+      const ops = { 'content-type': 'application/json', authorization: `Basic ${Buffer.from(`ops:${'x'.repeat(24)}`).toString('base64')}` };
+      const putAsOps = (path: string, body: object) => fetch(`${registry.url}${path}`, { method: 'PUT', headers: ops, body: JSON.stringify(body) });
+      expect(await (await putAsOps('/mode', { mode: 'READONLY' })).json()).toEqual({ mode: 'READONLY' });
+      expect(await (await fetch(`${registry.url}/mode/any-subject?defaultToGlobal=true`)).json()).toEqual({ mode: 'READONLY' });
+      const schema = JSON.stringify({ type: 'record', name: 'R', fields: [{ name: 'a', type: 'int' }] });
+      const refused = await fetch(`${registry.url}/subjects/any-subject/versions`, { method: 'POST', headers: ops, body: JSON.stringify({ schema }) });
+      expect(refused.status).toBe(422);
+      expect(await refused.json()).toMatchObject({ error_code: 42205 });
+      expect(await (await putAsOps('/mode/any-subject', { mode: 'READWRITE' })).json()).toEqual({ mode: 'READWRITE' });
+      const allowed = await fetch(`${registry.url}/subjects/any-subject/versions`, { method: 'POST', headers: ops, body: JSON.stringify({ schema }) });
+      expect(allowed.status).toBe(200);
+      expect(await (await putAsOps('/mode', { mode: 'READWRITE' })).json()).toEqual({ mode: 'READWRITE' });
+      expect(await (await fetch(`${registry.url}/mode`)).json()).toEqual({ mode: 'READWRITE' });
     } finally {
       await registry.close();
       rmSync(dir, { recursive: true, force: true });
