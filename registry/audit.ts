@@ -60,6 +60,3 @@ export function auditEvent(
 export function encodeAuditEvent(e: AuditEvent): { key: string; value: string } {
   return { key: e.id, value: JSON.stringify(e) };
 }
-
-/** For code paths that are not an HTTP request (tests, tools). */
-export const SYSTEM_ACTOR: Actor = { principal: 'system', authenticated: false, from: 'in-process' };
