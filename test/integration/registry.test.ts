@@ -324,10 +324,27 @@ describe('schema registry: state in the topic (in-process instances)', () => {
   const kafka = new Kafka({ clientId: 'registry-test', brokers: brokers(), logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
 
+  // Each schemas topic gets its own audit topic, so these tests never write into riskloop.audit-events.
+  const auditTopicOf = (topic: string): string => `${topic}-audit`;
   const start = async (topic: string): Promise<RunningRegistry> => {
-    const r = await startRegistry(parseRegistryConfig({ brokers: brokers(), port: 0, topic, logLevel: 'warn' }));
+    const r = await startRegistry(parseRegistryConfig({ brokers: brokers(), port: 0, topic, auditTopic: auditTopicOf(topic), logLevel: 'warn' }));
     running.push(r);
+    if (!topics.includes(auditTopicOf(topic))) topics.push(auditTopicOf(topic));
     return r;
+  };
+  /** The committed audit events of a topic (read_committed, as the PostgreSQL sink reads them). */
+  const auditEvents = async (topic: string, expected: number): Promise<{ action: string; target: string; outcome: string }[]> => {
+    const consumer = kafka.consumer({ groupId: uniq('registry-test-audit'), readUncommitted: false });
+    const events: { action: string; target: string; outcome: string }[] = [];
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({ eachMessage: async ({ message }) => void events.push(JSON.parse(message.value?.toString() ?? '{}')) });
+    const deadline = Date.now() + 20_000;
+    while (events.length < expected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    // A little longer, so that an event too many would be seen too.
+    await new Promise((r) => setTimeout(r, 1_000));
+    await consumer.disconnect();
+    return events;
   };
   const close = async (r: RunningRegistry): Promise<void> => {
     await r.close();
@@ -461,5 +478,18 @@ describe('schema registry: state in the topic (in-process instances)', () => {
       expect(onA.status).toBe(200);
       expect(onB.body).toEqual(onA.body);
     }
+
+    // Every write that changed the registry left exactly one committed audit event, including any
+    // write whose first transaction the other instance fenced (the event is in the write's
+    // transaction, so an aborted attempt leaves none); the 3 repeats of a known schema left none.
+    const events = await auditEvents(auditTopicOf(topic), 12);
+    expect(events.map((e) => `${e.action} ${e.target} ${e.outcome}`).sort()).toEqual(
+      [
+        'schema.register first-value ok',
+        'schema.register again-value ok',
+        'config.update shared-value ok',
+        ...Array.from({ length: 9 }, () => 'schema.register shared-value ok'),
+      ].sort(),
+    );
   });
 });
