@@ -11,6 +11,12 @@
  * ACCOUNT_TOKEN_MISMATCH, TRANSACTION_ID_CONTAINS_PAN, EMPTY_VALUE (a tombstone: chargebacks are
  * events, there is nothing to delete).
  *
+ * During an account-token key rotation (previous keys configured, docs/operations.md) a chargeback
+ * also goes to the label steps once under each previous token, marked with the LABEL_COPY_HEADER:
+ * a transaction decided before the rotation has its decision snapshot under the old token (and on
+ * that token's partition), so only such a copy can join it. The label join drops a copy that finds
+ * no snapshot without a dead letter; the current-token record is dead-lettered as usual.
+ *
  * Children: the label steps, `deadLetterChild` (a sink to the dead-letter topic) and, in the hot
  * path, the re-route sink.
  */
@@ -19,7 +25,8 @@ import type { Chargeback, DeadLetter, TokenizedChargeback } from '../schemas/typ
 import type { Processor, ProcessorContext, ProcessorSupplier } from '../topology/processor.js';
 import type { Record } from '../topology/records.js';
 import { IngressRejection, maskedChargeback, tokenizeChargeback } from './ingress.js';
-import { type PartitionCheckOptions, type Rerouted, isMisrouted } from './partitionCheck.js';
+import { type PartitionCheckOptions, type Rerouted, expectedPartition, isMisrouted } from './partitionCheck.js';
+import { LABEL_COPY_HEADER } from './labels/labelPolicy.js';
 import type { Tokenizer } from './tokenizer.js';
 
 export interface ChargebackIngressOptions {
@@ -57,9 +64,25 @@ export class ChargebackIngressProcessor implements Processor<string, Chargeback,
     const check = this.options.partitionCheck;
     if (check !== undefined && isMisrouted(this.ctx, cb.accountToken, check)) {
       this.ctx.forward({ key: cb.accountToken, value: { kind: 'chargeback', value: cb }, timestamp: r.timestamp, headers: {} }, check.rerouteChild);
-      return;
+    } else {
+      for (const child of this.children) this.ctx.forward({ key: cb.accountToken, value: cb, timestamp: r.timestamp, headers: {} }, child);
     }
-    for (const child of this.children) this.ctx.forward({ key: cb.accountToken, value: cb, timestamp: r.timestamp, headers: {} }, child);
+    this.copiesUnderPreviousKeys(r, cb);
+  }
+
+  private copiesUnderPreviousKeys(r: Record<string, Chargeback>, cb: TokenizedChargeback): void {
+    const check = this.options.partitionCheck;
+    const partition = this.ctx.recordMetadata()?.partition;
+    for (const token of this.options.tokenizer.previousAccountTokens(r.value.accountId)) {
+      const copy: TokenizedChargeback = { ...cb, accountToken: token };
+      const headers = { [LABEL_COPY_HEADER]: Buffer.from('previous-account-key') };
+      // Not isMisrouted: a copy is not the producer's mistake and must not count as one.
+      if (check !== undefined && partition !== undefined && expectedPartition(token, check.partitions) !== partition) {
+        this.ctx.forward({ key: token, value: { kind: 'chargeback', value: copy }, timestamp: r.timestamp, headers }, check.rerouteChild);
+      } else {
+        for (const child of this.children) this.ctx.forward({ key: token, value: copy, timestamp: r.timestamp, headers }, child);
+      }
+    }
   }
 
   private deadLetter(r: Record<string, Chargeback>, raw: Chargeback | null, reason: string, message: string): void {

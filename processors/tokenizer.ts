@@ -184,6 +184,11 @@ export class Tokenizer {
     return this.#previousAccountKeys.some((k) => accountTokenOf(k, accountId) === key);
   }
 
+  /** The account's tokens under the keys being rotated out (none outside a rotation). */
+  previousAccountTokens(accountId: string): string[] {
+    return this.#previousAccountKeys.map((k) => accountTokenOf(k, accountId));
+  }
+
   /** Shape check only; see isAccountTokenShaped. */
   isAccountToken(text: string): boolean {
     return isAccountTokenShaped(text);

@@ -23,6 +23,12 @@ import type { DecisionSnapshot } from '../snapshotStore.js';
 
 export type LabelEvent = TokenizedChargeback | AnalystOutcome;
 
+/**
+ * Header of a chargeback's copy under a previous account-token key (processors/chargebackIngress.ts,
+ * during a key rotation): the label join drops such a copy quietly when it finds no snapshot.
+ */
+export const LABEL_COPY_HEADER = 'riskloop-label-copy';
+
 export function isChargeback(event: LabelEvent): event is TokenizedChargeback {
   return 'chargebackId' in event;
 }
