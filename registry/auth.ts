@@ -114,7 +114,7 @@ export interface Principal extends Actor {
 }
 
 export class Authenticator {
-  private readonly users: Map<string, RegistryUser>;
+  private users: Map<string, RegistryUser>;
   private readonly cacheKey = randomBytes(32);
   private readonly verified = new Map<string, { name: string; until: number }>();
   /** Burnt on unknown users so that "no such user" takes as long as "wrong password". */
@@ -155,6 +155,15 @@ export class Authenticator {
     if (this.verified.size >= MAX_VERIFIED) this.verified.clear();
     this.verified.set(mac, { name, until: Date.now() + VERIFIED_TTL_MS });
     return { principal: name, authenticated: true, from, role: user.role };
+  }
+
+  /**
+   * Replaces the users (a re-read users file): requests from now on check against the new hashes
+   * and roles, and no check remembered under the old ones counts any more.
+   */
+  replaceUsers(users: readonly RegistryUser[]): void {
+    this.users = new Map(users.map((u) => [u.name, u]));
+    this.verified.clear();
   }
 
   /** 401 for anonymous callers lacking the role (they may log in), 403 for users lacking it. */

@@ -21,6 +21,11 @@ export interface RunningRegistry {
   url: string;
   /** Stops answering, lets requests under way finish, then disconnects from Kafka. */
   close(): Promise<void>;
+  /**
+   * Re-reads REGISTRY_USERS_FILE (main.ts: on SIGHUP), for password rotation without a restart.
+   * A file that does not load leaves the users as they were and rejects with the reason.
+   */
+  reloadUsers(): Promise<number>;
 }
 
 export interface StartOptions {
@@ -61,6 +66,13 @@ export async function startRegistry(config: RegistryConfig, options: StartOption
   let closing: Promise<void> | undefined;
   return {
     url,
+    reloadUsers: async () => {
+      if (config.usersFile === undefined) throw new Error('no REGISTRY_USERS_FILE to reload');
+      const users = loadUsersFile(config.usersFile);
+      authenticator.replaceUsers(users);
+      logger.info({ users: users.length }, 'users file reloaded');
+      return users.length;
+    },
     close: () => {
       closing ??= (async () => {
         await new Promise<void>((resolve) => {

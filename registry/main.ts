@@ -51,6 +51,10 @@ try {
     );
   };
   process.on('SIGTERM', stop);
+  // Password rotation without a restart (registry/README.md): re-read the users file.
+  process.on('SIGHUP', () => {
+    registry.reloadUsers().catch((err: unknown) => logger.error({ err: (err as Error).message }, 'users file not reloaded; the old users stay'));
+  });
   process.on('SIGINT', stop);
 } catch (err) {
   // A refused SASL login or a TLS failure in words that name the user and what to check (never the password).

@@ -350,6 +350,26 @@ describe('riskloop’s own registry client: basic auth from a file, https with S
       expect((e as Error).message).not.toContain('no-colon-secret');
     }
   });
+
+  it('rotates a password without a restart: reloadUsers (SIGHUP) takes the new hash, a broken file keeps the old users', async () => {
+    const subject = uniq('rotate-value');
+    const read = (file: string) => createRegistryClient(settings(file)).getLatestSchemaId(subject).then(() => 200, (e: { status?: number }) => e.status);
+    expect(await read('loop.userinfo')).toBe(404); // authenticated; the subject does not exist
+    const rotated = randomBytes(18).toString('base64url');
+    writeFileSync(join(dir, 'users.json'), JSON.stringify({
+      users: [
+        { name: 'producer', role: 'write', password: await hashPassword(writerPassword) },
+        { name: 'loop', role: 'read', password: await hashPassword(rotated) },
+      ],
+    }));
+    expect(await registry.reloadUsers()).toBe(2);
+    expect(await read('loop.userinfo')).toBe(401);
+    writeFileSync(join(dir, 'loop-rotated.userinfo'), `loop:${rotated}\n`);
+    expect(await read('loop-rotated.userinfo')).toBe(404);
+    writeFileSync(join(dir, 'users.json'), '{"users": [{"name": "loop", "role": "read", "password": "plain-text"}]}');
+    await expect(registry.reloadUsers()).rejects.toThrow(/scrypt hash/);
+    expect(await read('loop-rotated.userinfo')).toBe(404);
+  });
 });
 
 describe('anonymous access only as configured', () => {
