@@ -54,7 +54,8 @@ export const Errors = {
     new RegistryError(404, 40408, `Subject '${subject}' does not have subject-level compatibility configured`),
   subjectModeNotFound: (subject: string) =>
     new RegistryError(404, 40409, `Subject '${subject}' does not have subject-level mode configured`),
-  incompatibleSchema: (message: string) => new RegistryError(409, 409, message),
+  // Confluent answered error_code 409 in older releases, 40901 since (INCOMPATIBLE_SCHEMA_ERROR_CODE).
+  incompatibleSchema: (message: string) => new RegistryError(409, 40901, message),
   invalidSchema: (message: string) => new RegistryError(422, 42201, message),
   invalidVersion: (version: string) =>
     new RegistryError(

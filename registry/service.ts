@@ -146,17 +146,13 @@ export class SchemaRegistryService {
 
   async register(subject: string, body: unknown, normalize: boolean, actor: Actor): Promise<{ id: number }> {
     const { parsed, id: importId, version: importVersion } = this.parseRegisterRequest(body, normalize);
-    const mode = effectiveMode(this.state, subject);
-    this.assertWritable(subject, mode);
-    if (mode !== 'IMPORT' && (importId !== undefined || importVersion !== undefined)) {
-      throw Errors.operationNotPermitted(`Subject '${subject}' is not in import mode: a schema id or version cannot be given`);
-    }
+    checkRegisterMode(subject, effectiveMode(this.state, subject), importId);
     // Producers register on every start: answering a known schema needs no trip through the topic.
     const known = this.state.versions(subject, false).find((v) => sameSchema(v.schema, parsed, normalize));
     if (known !== undefined && importId === undefined) return { id: known.id };
     return this.store.write((state) => {
       const mode = effectiveMode(state, subject);
-      this.assertWritable(subject, mode);
+      checkRegisterMode(subject, mode, importId);
       const live = state.versions(subject, false);
       const same = live.find((v) => sameSchema(v.schema, parsed, normalize));
       if (same !== undefined && (importId === undefined || importId === same.id)) {
@@ -432,9 +428,7 @@ export class SchemaRegistryService {
   // ---- helpers ----
 
   private assertWritable(subject: string, mode: Mode): void {
-    if (mode === 'READONLY' || mode === 'READONLY_OVERRIDE') {
-      throw Errors.operationNotPermitted(`Subject '${subject}' is in read-only mode`);
-    }
+    if (mode === 'READONLY' || mode === 'READONLY_OVERRIDE') throw Errors.operationNotPermitted(readOnlyMessage(subject));
   }
 
   private parseRegisterRequest(body: unknown, normalize: boolean): { parsed: ParsedSchema; id?: number; version?: number } {
@@ -494,6 +488,24 @@ export class SchemaRegistryService {
 function sameSchema(stored: string, parsed: ParsedSchema, normalize: boolean): boolean {
   const forms = schemaForms(stored);
   return normalize ? forms.normal === parsed.normal : forms.form === parsed.form;
+}
+
+function readOnlyMessage(subject: string): string {
+  return `Subject ${subject} in context . is in read-only mode`;
+}
+
+/**
+ * Confluent's rule for a registration: nothing in a read-only mode; an explicit id only in IMPORT
+ * mode, and in IMPORT mode only with an explicit id (ids there come from the registry imported).
+ */
+function checkRegisterMode(subject: string, mode: Mode, importId: number | undefined): void {
+  if (mode === 'READONLY' || mode === 'READONLY_OVERRIDE') throw Errors.operationNotPermitted(readOnlyMessage(subject));
+  if (importId !== undefined && mode !== 'IMPORT') {
+    throw Errors.operationNotPermitted(`Subject ${subject} in context . is not in import mode`);
+  }
+  if (importId === undefined && mode !== 'READWRITE') {
+    throw Errors.operationNotPermitted(`Subject ${subject} in context . is not in read-write mode`);
+  }
 }
 
 function effectiveMode(state: RegistryState, subject: string): Mode {

@@ -197,7 +197,7 @@ describe('schema registry: Confluent REST contract (stack registry)', () => {
       schema: JSON.stringify(paymentTypeChange),
     });
     expect(typeChange.status).toBe(409);
-    expect(typeChange.body.error_code).toBe(409);
+    expect(typeChange.body.error_code).toBe(40901);
     expect(typeChange.body.message).toMatch(/incompatible with version 1/);
     expect(typeChange.body.message).toMatch(/BACKWARD/);
     expect(typeChange.body.message).toMatch(/cannot read "string" as "int"/);

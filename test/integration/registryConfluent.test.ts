@@ -162,7 +162,7 @@ describe('schema registry with Confluent’s Python client (basic auth, roles, a
     expect(result.get_compat_subject).toBe('FULL');
     expect(result.test_compat_v2).toBe(true);
     expect(result.test_compat_breaking).toBe(false);
-    expect(result.register_breaking).toEqual(err(409, 409));
+    expect(result.register_breaking).toEqual(err(409, 40901));
     expect(result.register_v2).toBeGreaterThan(result.register_other);
     // The v2 latestOnly listing happened before v2: one version, the first.
     expect(result.schemas_latest_only.body.map((s: { version: number }) => s.version)).toEqual([1]);
@@ -186,6 +186,7 @@ describe('schema registry with Confluent’s Python client (basic auth, roles, a
     expect(result.set_import_nonempty).toEqual(err(422, 42205));
     expect(result.set_import_empty).toBe('IMPORT');
     expect(result.import_register).toMatchObject({ status: 200, body: { id: 900001 } });
+    expect(result.import_without_id).toMatchObject({ status: 422, body: { error_code: 42205, message: expect.stringContaining('not in read-write mode') } });
     expect(result.import_conflicting_id).toMatchObject({ status: 422, body: { error_code: 42207 } });
     expect(result.import_versions).toEqual([3]);
     expect(result.import_by_id).toBe('Payment');
@@ -217,9 +218,9 @@ describe('schema registry with Confluent’s Python client (basic auth, roles, a
   });
 
   it('records every write, denied and failed attempt in the audit topic, with the principal and no secret', async () => {
-    const { events, raw } = await readAudit(auditTopic, 29);
-    // 14 writes that changed something, 9 denied attempts, 6 failed ones (registry_contract.py).
-    expect(events).toHaveLength(29);
+    const { events, raw } = await readAudit(auditTopic, 30);
+    // 14 writes that changed something, 9 denied attempts, 7 failed ones (registry_contract.py).
+    expect(events).toHaveLength(30);
     const seen = events.map((e) => `${e.action} ${e.target === tx() ? 'tx' : e.target === other() ? 'other' : e.target} ${e.outcome} ${e.principal}`);
     // Exactly one register of tx: the three re-registrations of the same schema wrote nothing.
     expect(seen.filter((s) => s.startsWith('schema.register tx'))).toEqual(['schema.register tx ok writer']);

@@ -156,6 +156,7 @@ step("set_import_nonempty", lambda: client(admin).update_mode(tx, "IMPORT"))
 step("set_import_empty", lambda: client(admin).update_mode(imported, "IMPORT"))
 raw("import_register", "POST", f"/subjects/{imported}/versions", admin,
     json={"schema": payment_v1, "id": 900001, "version": 3})
+raw("import_without_id", "POST", f"/subjects/{imported}/versions", admin, json={"schema": payment_v2})
 raw("import_conflicting_id", "POST", f"/subjects/{imported}/versions", admin,
     json={"schema": payment_v2, "id": 900001, "version": 4})
 step("import_versions", lambda: client(reader).get_versions(imported))
