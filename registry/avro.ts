@@ -1,20 +1,22 @@
 /**
  * Parsing of Avro schemas, and the two forms the registry compares them in.
  *
- * "The same schema" is decided as Confluent decides it: by the schema as Java Avro prints it after
- * parsing (`Schema.toString()`, Confluent's `AvroSchema.canonicalString()`), not by the text. So
- * attribute order, whitespace, `{"type":"string"}` for `"string"` and a namespace repeated from the
- * enclosing type do not make a new version — a Java `KafkaAvroSerializer` registers the schema in
- * Java's attribute order and must get the id a TypeScript producer got for the same schema.
+ * "The same schema" is decided as Confluent decides it: by the parsed schema, not by the text
+ * (Confluent's AvroSchema.equals: Java Avro's Schema.equals plus docs and aliases). So attribute
+ * order, whitespace, `{"type":"string"}` for `"string"`, a namespace repeated from the enclosing
+ * type, the order of custom properties and of aliases do not make a new version — a Java
+ * `KafkaAvroSerializer` registers the schema as Java's `Schema.toString()` prints it and must get
+ * the id a TypeScript producer got for the same schema.
  *
- *  - `form`: Java's printing — attributes in Java's order (record: type, name, namespace, doc,
- *    fields, other properties, aliases; field: name, type, doc, default, order, properties,
- *    aliases), a namespace printed only where it differs from the enclosing one, references to
- *    named types relative to it. Defaults, docs and properties stay: two schemas differing in a
- *    default must not share an id, because the default changes how data is read.
- *  - `normal` (`?normalize=true`): the form with every name fully qualified, no `namespace`
- *    attribute, properties sorted by name and aliases qualified and sorted — our reading of
- *    Confluent's `AvroSchema.normalize()`; it is what a normalized registration stores.
+ *  - `form`: the comparison key — the schema printed as Java prints it (record: type, name,
+ *    namespace, doc, fields; field: name, type, doc, default), a namespace only where it differs
+ *    from the enclosing one, references relative to it, custom properties sorted, aliases
+ *    qualified and sorted (Java compares both as sets). Defaults, docs and properties stay: two
+ *    schemas differing in a default must not share an id, because the default changes how data is read.
+ *  - `normal` (`?normalize=true`): Confluent's normalized string (AvroSchemaUtils.toNormalizedString,
+ *    adapted from Avro's SchemaNormalization): full names and no namespace attribute, name before
+ *    type, field `order` always written, docs, sorted aliases, enum default, sorted properties. It
+ *    is the key of normalized lookups and what a normalized registration stores.
  *
  * avsc validates (it is the judge of "is this Avro"); the forms are computed on the JSON because
  * avsc's `Type#schema()` drops `logicalType`, docs and enum defaults.
@@ -61,7 +63,7 @@ export function schemaForms(text: string): { form: string; normal: string } {
   let forms: { form: string; normal: string };
   try {
     const json = JSON.parse(text) as unknown;
-    forms = { form: JSON.stringify(printType(json, '', false)), normal: JSON.stringify(printType(json, '', true)) };
+    forms = { form: JSON.stringify(printType(json, '')), normal: JSON.stringify(printNormal(json, '')) };
   } catch {
     // Only a foreign record in the topic can hold a schema that is not JSON: it is its own form.
     forms = { form: text, normal: text };
@@ -91,42 +93,103 @@ function shortName(full: string): string {
 }
 
 /** A reference to a named type, as Java prints it: short when it lives in the enclosing namespace. */
-function reference(name: string, enclosing: string, normalize: boolean): string {
+function reference(name: string, enclosing: string): string {
   const full = fullName(name, enclosing);
-  if (normalize) return full;
   return namespaceOf(full) === enclosing ? shortName(full) : full;
 }
 
-function props(o: Record<string, unknown>, normalize: boolean): [string, unknown][] {
-  const entries = Object.entries(o).filter(([k]) => !RESERVED.has(k));
-  return normalize ? entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)) : entries;
+/** Custom properties, sorted by name: Java keeps them in a map and compares them as one. */
+function props(o: Record<string, unknown>): [string, unknown][] {
+  return Object.entries(o)
+    .filter(([k]) => !RESERVED.has(k))
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
-function aliases(o: Record<string, unknown>, namespace: string, normalize: boolean): string[] | undefined {
+/** Aliases as Java holds them: a set of full names (field aliases are not qualified). */
+function aliases(o: Record<string, unknown>, namespace: string | undefined): string[] | undefined {
   if (!Array.isArray(o.aliases) || o.aliases.length === 0) return undefined;
   const names = (o.aliases as unknown[]).map(String);
-  return normalize ? names.map((a) => fullName(a, namespace)).sort() : names;
+  return [...new Set(namespace === undefined ? names : names.map((a) => fullName(a, namespace)))].sort();
 }
 
-function printType(t: unknown, enclosing: string, normalize: boolean): unknown {
-  if (typeof t === 'string') return PRIMITIVES.has(t) ? t : reference(t, enclosing, normalize);
-  if (Array.isArray(t)) return t.map((b) => printType(b, enclosing, normalize));
+/** Confluent's normalized string of a schema (see the top of this file). */
+function printNormal(t: unknown, enclosing: string): unknown {
+  if (typeof t === 'string') return PRIMITIVES.has(t) ? t : fullName(t, enclosing);
+  if (Array.isArray(t)) return t.map((b) => printNormal(b, enclosing));
   if (t === null || typeof t !== 'object') return t;
   const o = t as Record<string, unknown>;
   const type = o.type;
-  if (typeof type !== 'string') return printType(type, enclosing, normalize);
+  if (typeof type !== 'string') return printNormal(type, enclosing);
+  const out: Record<string, unknown> = {};
+  const logical = (): void => {
+    if (typeof o.logicalType !== 'string') return;
+    out.logicalType = o.logicalType;
+    if (o.logicalType === 'decimal') {
+      out.precision = o.precision;
+      if (o.scale !== undefined && o.scale !== 0) out.scale = o.scale;
+    }
+  };
+  const simple = (): void => {
+    for (const [k, v] of props(o)) if (!(k in out) && !(o.logicalType === 'decimal' && (k === 'precision' || k === 'scale'))) out[k] = v;
+  };
+  if (NAMED.has(type)) {
+    const full = fullName(String(o.name), typeof o.namespace === 'string' ? o.namespace : enclosing);
+    const own = namespaceOf(full);
+    out.name = full;
+    out.type = type;
+    if (type === 'enum') out.symbols = o.symbols;
+    else if (type === 'fixed') out.size = o.size;
+    else {
+      out.fields = (Array.isArray(o.fields) ? (o.fields as Record<string, unknown>[]) : []).map((f) => {
+        const field: Record<string, unknown> = { name: f.name, type: printNormal(f.type, own) };
+        field.order = typeof f.order === 'string' ? f.order : 'ascending';
+        if (f.doc !== undefined) field.doc = f.doc;
+        const a = aliases(f, undefined);
+        if (a !== undefined) field.aliases = a;
+        if (f.default !== undefined) field.default = f.default;
+        for (const [k, v] of props(f)) field[k] = v;
+        return field;
+      });
+    }
+    logical();
+    if (typeof o.doc === 'string' && o.doc !== '') out.doc = o.doc;
+    const a = aliases(o, own);
+    if (a !== undefined) out.aliases = a;
+    if (type === 'enum' && o.default !== undefined) out.default = o.default;
+    simple();
+    return out;
+  }
+  if (type === 'array' || type === 'map') {
+    out.type = type;
+    if (type === 'array') out.items = printNormal(o.items, enclosing);
+    else out.values = printNormal(o.values, enclosing);
+    logical();
+    simple();
+    return out;
+  }
+  if (props(o).length === 0) return printNormal(type, enclosing);
+  out.type = PRIMITIVES.has(type) ? type : fullName(type, enclosing);
+  logical();
+  simple();
+  return out;
+}
+
+/** The comparison key of a schema (see the top of this file). */
+function printType(t: unknown, enclosing: string): unknown {
+  if (typeof t === 'string') return PRIMITIVES.has(t) ? t : reference(t, enclosing);
+  if (Array.isArray(t)) return t.map((b) => printType(b, enclosing));
+  if (t === null || typeof t !== 'object') return t;
+  const o = t as Record<string, unknown>;
+  const type = o.type;
+  if (typeof type !== 'string') return printType(type, enclosing);
   const out: Record<string, unknown> = {};
   if (NAMED.has(type)) {
     const ns = typeof o.namespace === 'string' ? o.namespace : enclosing;
     const full = fullName(String(o.name), ns);
     const own = namespaceOf(full);
     out.type = type;
-    if (normalize) {
-      out.name = full;
-    } else {
-      out.name = shortName(full);
-      if (own !== enclosing) out.namespace = own;
-    }
+    out.name = shortName(full);
+    if (own !== enclosing) out.namespace = own;
     if (o.doc !== undefined) out.doc = o.doc;
     if (type === 'enum') {
       out.symbols = o.symbols;
@@ -135,32 +198,32 @@ function printType(t: unknown, enclosing: string, normalize: boolean): unknown {
       out.size = o.size;
     } else {
       out.fields = (Array.isArray(o.fields) ? (o.fields as Record<string, unknown>[]) : []).map((f) => {
-        const field: Record<string, unknown> = { name: f.name, type: printType(f.type, own, normalize) };
+        const field: Record<string, unknown> = { name: f.name, type: printType(f.type, own) };
         if (f.doc !== undefined) field.doc = f.doc;
         if (f.default !== undefined) field.default = f.default;
         if (f.order !== undefined && f.order !== 'ascending') field.order = f.order;
-        for (const [k, v] of props(f, normalize)) field[k] = v;
-        const a = aliases(f, '', normalize);
+        for (const [k, v] of props(f)) field[k] = v;
+        const a = aliases(f, undefined);
         if (a !== undefined) field.aliases = a;
         return field;
       });
     }
-    for (const [k, v] of props(o, normalize)) out[k] = v;
-    const a = aliases(o, own, normalize);
+    for (const [k, v] of props(o)) out[k] = v;
+    const a = aliases(o, own);
     if (a !== undefined) out.aliases = a;
     return out;
   }
   if (type === 'array' || type === 'map') {
     out.type = type;
-    if (type === 'array') out.items = printType(o.items, enclosing, normalize);
-    else out.values = printType(o.values, enclosing, normalize);
-    for (const [k, v] of props(o, normalize)) out[k] = v;
+    if (type === 'array') out.items = printType(o.items, enclosing);
+    else out.values = printType(o.values, enclosing);
+    for (const [k, v] of props(o)) out[k] = v;
     return out;
   }
   // A primitive, or a reference written as {"type": "Name"}: without properties Java prints the bare name.
-  const p = props(o, normalize);
-  if (p.length === 0) return printType(type, enclosing, normalize);
-  out.type = PRIMITIVES.has(type) ? type : reference(type, enclosing, normalize);
+  const p = props(o);
+  if (p.length === 0) return printType(type, enclosing);
+  out.type = PRIMITIVES.has(type) ? type : reference(type, enclosing);
   for (const [k, v] of p) out[k] = v;
   return out;
 }

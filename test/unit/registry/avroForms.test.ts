@@ -62,6 +62,26 @@ describe('registry schema forms', () => {
     expect(form({ ...payment, namespace: 'riskloop.other' })).not.toBe(form(payment));
   });
 
+  it('compares custom properties and aliases as sets, as Java does, without normalize', () => {
+    const a = { type: 'record', name: 'R', aliases: ['Old', 'Older'], 'x-owner': 'risk', 'x-pii': false, fields: [{ name: 'a', type: 'int' }] };
+    const b = { 'x-pii': false, 'x-owner': 'risk', type: 'record', name: 'R', aliases: ['Older', 'Old'], fields: [{ name: 'a', type: 'int' }] };
+    expect(form(a)).toBe(form(b));
+    expect(form({ ...a, 'x-owner': 'fraud' })).not.toBe(form(a));
+  });
+
+  it('normalize gives Confluent’s normalized string: full name first, field order written, docs and sorted properties', () => {
+    const s = {
+      type: 'record', namespace: 'a', name: 'P', doc: 'p', 'x-b': 1, 'x-a': 2,
+      fields: [{ doc: 'd', type: { type: 'enum', name: 'E', symbols: ['X'], default: 'X' }, name: 'x' }, { name: 'y', type: ['null', 'E'], default: null }],
+    };
+    expect(normal(s)).toBe(
+      '{"name":"a.P","type":"record","fields":[' +
+        '{"name":"x","type":{"name":"a.E","type":"enum","symbols":["X"],"default":"X"},"order":"ascending","doc":"d"},' +
+        '{"name":"y","type":["null","a.E"],"order":"ascending","default":null}],' +
+        '"doc":"p","x-a":2,"x-b":1}',
+    );
+  });
+
   it('normalize: qualified names and sorted properties make more texts equal, never fewer', () => {
     const a = { type: 'string', 'x-owner': 'risk', 'x-pii': false };
     const b = { 'x-pii': false, 'x-owner': 'risk', type: 'string' };
