@@ -63,9 +63,7 @@ export function createRouter(
         ...new Set((await service.usesOfId(id(params.id))).map((u) => u.subject)),
       ])
       .on('GET', '/schemas/guids/{guid}', async ({ params }) => service.schemaByGuid(p(params, 'guid')))
-      .on('GET', '/schemas/guids/{guid}/schema', async ({ params }) =>
-        JSON.parse((await service.schemaByGuid(p(params, 'guid'))).schema),
-      )
+      .on('GET', '/schemas/guids/{guid}/ids', async ({ params }) => service.idsByGuid(p(params, 'guid')))
 
       // Subjects
       .on('GET', '/subjects', async ({ query }) => service.subjects(list(query)))

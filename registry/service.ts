@@ -256,24 +256,32 @@ export class SchemaRegistryService {
 
   // ---- schemas by id ----
 
-  async schemaById(id: number): Promise<{ schema: string }> {
+  /** GET /schemas/ids/{id}: Confluent's SchemaString, `schema` and (Confluent 8) `guid`. */
+  async schemaById(id: number): Promise<{ schema: string; guid: string }> {
     return this.readOrCatchUp(() => {
       const schema = this.state.schemaOfId(id);
       if (schema === undefined) throw Errors.schemaNotFound(`Schema ${id} not found`);
-      return { schema };
+      return { schema, guid: schemaGuid(schema) };
     });
   }
 
   /** GET /schemas/guids/{guid} (see schemaGuid). */
-  async schemaByGuid(guid: string): Promise<{ schema: string; id: number; guid: string }> {
-    const wanted = guid.toLowerCase();
+  async schemaByGuid(guid: string): Promise<{ schema: string; guid: string }> {
     return this.readOrCatchUp(() => {
-      for (const id of this.state.ids()) {
-        const schema = this.state.schemaOfId(id) as string;
-        if (schemaGuid(schema) === wanted) return { schema, id, guid: wanted };
-      }
-      throw Errors.schemaNotFound(`Schema ${guid} not found`);
+      const id = this.idsOfGuid(guid)[0];
+      if (id === undefined) throw Errors.schemaNotFound(`Schema ${guid} not found`);
+      return { schema: this.state.schemaOfId(id) as string, guid: guid.toLowerCase() };
     });
+  }
+
+  /** GET /schemas/guids/{guid}/ids: Confluent's ContextIds, all in the default context. */
+  async idsByGuid(guid: string): Promise<{ context: string; id: number }[]> {
+    return this.idsOfGuid(guid).map((id) => ({ context: '.', id }));
+  }
+
+  private idsOfGuid(guid: string): number[] {
+    const wanted = guid.toLowerCase();
+    return this.state.ids().filter((id) => schemaGuid(this.state.schemaOfId(id) as string) === wanted);
   }
 
   async usesOfId(id: number): Promise<{ subject: string; version: number }[]> {

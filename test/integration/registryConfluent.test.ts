@@ -150,6 +150,8 @@ describe('schema registry with Confluent’s Python client (basic auth, roles, a
     expect(listed.map((s) => [s.subject, s.version])).toEqual([[other(), 1], [tx(), 1]]);
     expect(listed[0]!.guid).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     expect(result.schema_by_guid).toBe('Payment');
+    expect(result.ids_by_guid.body).toEqual([{ context: '.', id: listed[0]!.id }]);
+    expect(result.schema_by_id_raw.body.guid).toBe(listed[1]!.guid);
     expect(result.schema_by_unknown_guid).toMatchObject({ status: 404, body: { error_code: 40403 } });
     expect(result.contexts).toEqual(['.']);
     expect(JSON.parse(result.schema_by_id_raw.body.schema).name).toBe('Transaction');

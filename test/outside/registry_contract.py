@@ -118,6 +118,7 @@ raw("schemas_prefix", "GET", "/schemas", reader, params={"subjectPrefix": prefix
 raw("schemas_latest_only", "GET", "/schemas", reader, params={"subjectPrefix": other, "latestOnly": "true"})
 step("schema_by_guid", lambda: json.loads(
     client(reader).get_schema_by_guid(out["schemas_prefix"]["body"][0]["guid"]).schema_str)["name"])
+raw("ids_by_guid", "GET", f"/schemas/guids/{out['schemas_prefix']['body'][0]['guid']}/ids", reader)
 raw("schema_by_unknown_guid", "GET", "/schemas/guids/00000000-0000-8000-8000-000000000000", reader)
 step("contexts", lambda: client(reader).get_contexts())
 raw("schema_by_id_raw", "GET", f"/schemas/ids/{out['register_repo']}", reader)
