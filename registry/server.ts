@@ -154,6 +154,7 @@ export function createRouter(
         async (req) => service.setMode(null, await req.body(), flag(req.query, 'force'), req.actor),
         admin('mode.update', true),
       )
+      .on('DELETE', '/mode', async ({ actor }) => service.deleteMode(null, actor), admin('mode.delete', true))
       .on('GET', '/mode/{subject}', async ({ params, query }) =>
         service.subjectMode(p(params, 'subject'), flag(query, 'defaultToGlobal')),
       )

@@ -420,15 +420,18 @@ export class SchemaRegistryService {
     });
   }
 
-  /** DELETE /mode/{subject}: back to the global mode; answers the mode it had. */
-  async deleteMode(subject: string, actor: Actor): Promise<{ mode: Mode }> {
+  /**
+   * DELETE /mode/{subject} (back to the global mode) and DELETE /mode (`subject` null: back to
+   * READWRITE); answers the mode it had. Without one: 40401, as Confluent's ModeResource answers.
+   */
+  async deleteMode(subject: string | null, actor: Actor): Promise<{ mode: Mode }> {
     return this.store.write((state) => {
-      const current = state.subjectMode(subject);
-      if (current === undefined) throw Errors.subjectModeNotFound(subject);
+      const current = subject === null ? state.globalMode() : state.subjectMode(subject);
+      if (current === undefined) throw Errors.subjectNotFound(subject ?? '');
       return {
         records: [{ key: { keytype: 'MODE', subject }, value: null }],
         result: { mode: current },
-        audit: auditEvent(actor, 'mode.delete', subject, 'ok', { previous: current }),
+        audit: auditEvent(actor, 'mode.delete', subject ?? '(global)', 'ok', { previous: current }),
       };
     });
   }

@@ -181,6 +181,8 @@ describe('schema registry with Confluent’s Python client (basic auth, roles, a
     expect(result.set_subject_mode_bogus).toEqual(err(422, 42204));
     expect(result.delete_subject_mode).toBe('READONLY');
     expect(result.subject_mode_after_delete).toEqual(err(404, 40409));
+    // Confluent's ModeResource: deleting a mode that is not set is 40401.
+    expect(result.delete_subject_mode_again).toEqual(err(404, 40401));
   });
 
   it('IMPORT mode: only for an empty subject, keeps the given id and version, refuses an id taken by another schema', () => {
@@ -220,9 +222,9 @@ describe('schema registry with Confluent’s Python client (basic auth, roles, a
   });
 
   it('records every write, denied and failed attempt in the audit topic, with the principal and no secret', async () => {
-    const { events, raw } = await readAudit(auditTopic, 30);
-    // 14 writes that changed something, 9 denied attempts, 7 failed ones (registry_contract.py).
-    expect(events).toHaveLength(30);
+    const { events, raw } = await readAudit(auditTopic, 31);
+    // 14 writes that changed something, 9 denied attempts, 8 failed ones (registry_contract.py).
+    expect(events).toHaveLength(31);
     const seen = events.map((e) => `${e.action} ${e.target === tx() ? 'tx' : e.target === other() ? 'other' : e.target} ${e.outcome} ${e.principal}`);
     // Exactly one register of tx: the three re-registrations of the same schema wrote nothing.
     expect(seen.filter((s) => s.startsWith('schema.register tx'))).toEqual(['schema.register tx ok writer']);
@@ -427,6 +429,9 @@ describe('anonymous access only as configured', () => {
       expect(allowed.status).toBe(200);
       expect(await (await putAsOps('/mode', { mode: 'READWRITE' })).json()).toEqual({ mode: 'READWRITE' });
       expect(await (await fetch(`${registry.url}/mode`)).json()).toEqual({ mode: 'READWRITE' });
+      // DELETE /mode: back to the default; answers the mode it had.
+      expect(await (await fetch(`${registry.url}/mode`, { method: 'DELETE', headers: ops })).json()).toEqual({ mode: 'READWRITE' });
+      expect((await fetch(`${registry.url}/mode`, { method: 'DELETE', headers: ops })).status).toBe(404);
     } finally {
       await registry.close();
       rmSync(dir, { recursive: true, force: true });

@@ -148,6 +148,7 @@ step("delete_in_readonly", lambda: client(admin).delete_version(other, 1))
 step("set_subject_mode_bogus", lambda: client(admin).update_mode(other, "SOMETIMES"))
 step("delete_subject_mode", lambda: client(admin).delete_mode(other))
 step("subject_mode_after_delete", lambda: client(reader).get_mode(other))
+step("delete_subject_mode_again", lambda: client(admin).delete_mode(other))
 
 # IMPORT: only on an empty subject (unless force), then ids and versions come from the request.
 imported = f"{prefix}.imported-value"
