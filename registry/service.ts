@@ -354,6 +354,8 @@ export class SchemaRegistryService {
     const level = parseCompatibilityLevel(requested);
     if (level === undefined) throw Errors.invalidCompatibilityLevel(requested);
     return this.store.write((state) => {
+      // Confluent refuses config changes too while the subject (or, for the global level, the registry) is read-only.
+      this.assertWritable(subject ?? '(global)', subject === null ? (state.globalMode() ?? 'READWRITE') : effectiveMode(state, subject));
       const current = subject === null ? state.globalLevel() : state.subjectLevel(subject);
       if (firstOnly && (subject === null || (current !== undefined && current !== level) || level === 'NONE')) {
         throw Errors.forbidden(actor.principal, 'admin');
@@ -368,6 +370,8 @@ export class SchemaRegistryService {
   /** DELETE /config and DELETE /config/{subject}: back to the global level / the default. */
   async deleteConfig(subject: string | null, actor: Actor): Promise<{ compatibilityLevel: CompatibilityLevel }> {
     return this.store.write((state) => {
+      // Confluent refuses config changes too while the subject (or, for the global level, the registry) is read-only.
+      this.assertWritable(subject ?? '(global)', subject === null ? (state.globalMode() ?? 'READWRITE') : effectiveMode(state, subject));
       const current = subject === null ? state.globalLevel() : state.subjectLevel(subject);
       if (current === undefined) {
         if (subject !== null) throw Errors.subjectConfigNotFound(subject);

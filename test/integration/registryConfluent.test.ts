@@ -178,6 +178,7 @@ describe('schema registry with Confluent’s Python client (basic auth, roles, a
     expect(result.subject_mode_readonly).toBe('READONLY');
     expect(result.register_in_readonly).toEqual(err(422, 42205));
     expect(result.delete_in_readonly).toEqual(err(422, 42205));
+    expect(result.set_compat_in_readonly).toEqual(err(422, 42205));
     expect(result.set_subject_mode_bogus).toEqual(err(422, 42204));
     expect(result.delete_subject_mode).toBe('READONLY');
     expect(result.subject_mode_after_delete).toEqual(err(404, 40409));
@@ -222,9 +223,9 @@ describe('schema registry with Confluent’s Python client (basic auth, roles, a
   });
 
   it('records every write, denied and failed attempt in the audit topic, with the principal and no secret', async () => {
-    const { events, raw } = await readAudit(auditTopic, 31);
-    // 14 writes that changed something, 9 denied attempts, 8 failed ones (registry_contract.py).
-    expect(events).toHaveLength(31);
+    const { events, raw } = await readAudit(auditTopic, 32);
+    // 14 writes that changed something, 9 denied attempts, 9 failed ones (registry_contract.py).
+    expect(events).toHaveLength(32);
     const seen = events.map((e) => `${e.action} ${e.target === tx() ? 'tx' : e.target === other() ? 'other' : e.target} ${e.outcome} ${e.principal}`);
     // Exactly one register of tx: the three re-registrations of the same schema wrote nothing.
     expect(seen.filter((s) => s.startsWith('schema.register tx'))).toEqual(['schema.register tx ok writer']);

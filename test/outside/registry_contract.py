@@ -145,6 +145,7 @@ step("register_in_readonly", lambda: client(admin).register_schema(other, Schema
      "fields": [{"name": "id", "type": "string"}, {"name": "note", "type": "string", "default": ""},
                 {"name": "amount", "type": ["null", "long"], "default": None}]}), "AVRO")))
 step("delete_in_readonly", lambda: client(admin).delete_version(other, 1))
+step("set_compat_in_readonly", lambda: client(admin).set_compatibility(other, "BACKWARD"))
 step("set_subject_mode_bogus", lambda: client(admin).update_mode(other, "SOMETIMES"))
 step("delete_subject_mode", lambda: client(admin).delete_mode(other))
 step("subject_mode_after_delete", lambda: client(reader).get_mode(other))
