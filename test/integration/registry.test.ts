@@ -197,7 +197,8 @@ describe('schema registry: Confluent REST contract (stack registry)', () => {
       schema: JSON.stringify(paymentTypeChange),
     });
     expect(typeChange.status).toBe(409);
-    expect(typeChange.body.error_code).toBe(40901);
+    // Confluent's code: 409 up to 7.x, 40901 since (riskloop's registry answers 40901); clients branch on the status.
+    expect([409, 40901]).toContain(typeChange.body.error_code);
     expect(typeChange.body.message).toMatch(/incompatible with version 1/);
     expect(typeChange.body.message).toMatch(/BACKWARD/);
     expect(typeChange.body.message).toMatch(/cannot read "string" as "int"/);
@@ -432,7 +433,8 @@ describe('schema registry: state in the topic (in-process instances)', () => {
     // Registered on A, visible on B at once (B catches up before answering "not found").
     const first = await http(a.url, 'POST', '/subjects/first-value/versions', { schema: JSON.stringify(paymentV1) });
     expect(first.body.id).toBe(1);
-    expect((await http(b.url, 'GET', '/schemas/ids/1')).body).toEqual({ schema: JSON.stringify(paymentV1), guid: expect.any(String) });
+    // Confluent 8 and riskloop's registry add a `guid`.
+    expect((await http(b.url, 'GET', '/schemas/ids/1')).body).toMatchObject({ schema: JSON.stringify(paymentV1) });
     expect((await http(b.url, 'GET', '/subjects/first-value/versions/latest')).body).toMatchObject({ id: 1, version: 1 });
     expect((await http(b.url, 'POST', '/subjects/again-value/versions', { schema: JSON.stringify(paymentV1) })).body.id).toBe(1);
 
