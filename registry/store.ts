@@ -158,7 +158,12 @@ export class KafkaSchemaStore {
     const producer = this.noopProducer;
     if (producer === undefined) throw Errors.storeError('the store is not started');
     try {
-      await producer.send({ topic: this.config.auditTopic, acks: -1, messages: [encodeAuditEvent(event)] });
+      await producer.send({ topic: this.config.auditTopic, acks: -1, messages: [encodeAuditEvent(event)] }).catch(async (err: Error) => {
+        // Deleted under a running registry (see writeFenced): create it again and send once more.
+        if (!/does not host this topic-partition|UNKNOWN_TOPIC_OR_PARTITION/i.test(err.message)) throw err;
+        await this.ensureAuditTopic();
+        return producer.send({ topic: this.config.auditTopic, acks: -1, messages: [encodeAuditEvent(event)] });
+      });
     } catch (err) {
       throw Errors.storeError(`the audit event could not be written to ${this.config.auditTopic}: ${(err as Error).message}`);
     }
@@ -222,6 +227,11 @@ export class KafkaSchemaStore {
         // Usually another instance fenced this writer; back off with jitter so the two do not
         // keep fencing each other, then plan again on the state that includes its write.
         this.logger.info({ attempt, reason: error.message }, 'write to the schemas topic interrupted; retrying');
+        // The audit topic deleted under a running registry would fail every write until its
+        // deadline: create it again (writes stay audited from then on; the deletion is the operator's).
+        if (/does not host this topic-partition|UNKNOWN_TOPIC_OR_PARTITION/i.test(error.message)) {
+          await this.ensureAuditTopic().catch((e: unknown) => this.logger.warn({ err: (e as Error).message }, 'audit topic check failed'));
+        }
         await sleep(Math.random() * Math.min(MAX_RETRY_BACKOFF_MS, 20 * 2 ** attempt));
       } finally {
         await producer.disconnect().catch(() => undefined);

@@ -495,3 +495,33 @@ describe('schema registry: state in the topic (in-process instances)', () => {
     );
   });
 });
+
+describe('schema registry: audit topic', () => {
+  it('creates the audit topic again when it is deleted under a running registry, and the writes stay audited', async () => {
+    const topic = uniq('_schemas-test');
+    const auditTopic = `${topic}-audit`;
+    const kafka = new Kafka({ clientId: 'registry-test-audit', brokers: brokers(), logLevel: logLevel.NOTHING });
+    const admin = kafka.admin();
+    await admin.connect();
+    const registry = await startRegistry(parseRegistryConfig({ brokers: brokers(), port: 0, topic, auditTopic, logLevel: 'silent' }));
+    try {
+      const schema = (f: string) => JSON.stringify({ type: 'record', name: 'A', fields: [{ name: f, type: 'int' }] });
+      await http(registry.url, 'PUT', '/config/a-value', { compatibility: 'NONE' });
+      await admin.deleteTopics({ topics: [auditTopic] });
+      const res = await http(registry.url, 'POST', '/subjects/a-value/versions', { schema: schema('x') });
+      expect(res.status).toBe(200);
+      expect(await admin.listTopics()).toContain(auditTopic);
+      const consumer = kafka.consumer({ groupId: uniq('registry-test-audit') });
+      const seen: string[] = [];
+      await consumer.connect();
+      await consumer.subscribe({ topic: auditTopic, fromBeginning: true });
+      await consumer.run({ eachMessage: async ({ message }) => void seen.push(JSON.parse(message.value!.toString()).action) });
+      await expect.poll(() => seen, { timeout: 15_000 }).toEqual(['schema.register']);
+      await consumer.disconnect();
+    } finally {
+      await registry.close();
+      await admin.deleteTopics({ topics: [topic, auditTopic] }).catch(() => undefined);
+      await admin.disconnect();
+    }
+  }, 60_000);
+});
