@@ -5,6 +5,7 @@
  * audit database's credentials), so a user with Docker gets what the tests were run against.
  */
 import { readFileSync } from 'node:fs';
+import { auditSchemaSql } from '../../../ops/auditSchema.js';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -61,7 +62,16 @@ describe('docker-compose.yml', () => {
   it('gives the audit database the credentials the local one has (opt-in profile)', () => {
     expect(postgres!.profiles).toEqual(['postgres']);
     const script = read('stack/postgres.sh');
-    expect(script).toContain(`CREATE ROLE ${env(postgres, 'POSTGRES_USER')} LOGIN PASSWORD '${env(postgres, 'POSTGRES_PASSWORD')}'`);
+    // postgres.sh creates each role with its own name as password: the owner and the loop role.
+    expect(script).toContain(`for role in ${env(postgres, 'POSTGRES_USER')} riskloop; do`);
+    expect(script).toContain(`CREATE ROLE $role LOGIN PASSWORD '$role'`);
+    expect(env(postgres, 'POSTGRES_PASSWORD')).toBe(env(postgres, 'POSTGRES_USER'));
     expect(script).toContain(`CREATE DATABASE ${env(postgres, 'POSTGRES_DB')} OWNER ${env(postgres, 'POSTGRES_USER')}`);
+    expect(read('stack/postgres-init/00-loop-role.sql')).toContain("CREATE ROLE riskloop LOGIN PASSWORD 'riskloop'");
+  });
+
+  it('creates the same append-only audit tables as stack/postgres.sh (one definition: ops/auditSchema.ts)', () => {
+    const generated = read('stack/postgres-init/10-audit-schema.sql').split('\n').filter((l) => !l.startsWith('--')).join('\n');
+    expect(generated.trim()).toBe(auditSchemaSql({ loopRole: 'riskloop' }).trim());
   });
 });
