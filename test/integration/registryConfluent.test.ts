@@ -44,23 +44,10 @@ function runContract(python: string, job: object): Promise<Record<string, any>> 
   });
 }
 
-interface AuditRecord {
-  id: string;
-  at: string;
-  principal: string;
-  authenticated: boolean;
-  source: string;
-  from: string;
-  action: string;
-  target: string;
-  outcome: string;
-  details: Record<string, unknown>;
-}
-
-async function readAudit(topic: string, atLeast: number): Promise<{ events: AuditRecord[]; raw: string }> {
+async function readAudit(topic: string, atLeast: number): Promise<{ events: AuditEvent[]; raw: string }> {
   const kafka = new Kafka({ clientId: 'registry-confluent-test', brokers: brokers(), logLevel: logLevel.NOTHING });
   const consumer = kafka.consumer({ groupId: uniq('registry-audit-reader') });
-  const events: AuditRecord[] = [];
+  const events: AuditEvent[] = [];
   let raw = '';
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
@@ -68,7 +55,7 @@ async function readAudit(topic: string, atLeast: number): Promise<{ events: Audi
     eachMessage: async ({ message }) => {
       const text = message.value?.toString('utf8') ?? '';
       raw += text;
-      const e = JSON.parse(text) as AuditRecord;
+      const e = JSON.parse(text) as AuditEvent;
       expect(message.key?.toString()).toBe(e.id);
       events.push(e);
     },
