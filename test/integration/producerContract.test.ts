@@ -10,7 +10,6 @@
  *    partition already and nothing is re-routed.
  * The loop runs in-process (buildRiskLoopApp) under at_least_once, so its counters can be read.
  */
-import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -28,6 +27,7 @@ import { repartitionTopicName } from '../../topology/topology.js';
 import { testAppConfig } from '../support/appConfig.js';
 import { brokers, schemaRegistryUrl, uniq } from '../support/env.js';
 import { kafkaFor, readTopic } from '../support/kafkaIo.js';
+import { outsidePython, runOutsideScript } from '../support/outsideClient.js';
 
 const DAY = 86_400_000;
 const ACCOUNTS = 60;
@@ -36,12 +36,6 @@ afterAll(() => rmSync(stateRoot, { recursive: true, force: true }));
 const io = { out: () => undefined, err: (l: string) => console.error(l), env: process.env };
 const logger = pino({ level: 'error' });
 
-/** The venv with confluent-kafka (made from PyPI on first use; quick afterwards). */
-function outsidePython(): string {
-  const out = execFileSync('bash', ['test/outside/setup.sh'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 600_000 });
-  return out.trim().split('\n').pop()!;
-}
-
 interface Delivered {
   kind: 'kyc' | 'transactions' | 'chargebacks';
   key: string;
@@ -49,20 +43,8 @@ interface Delivered {
   offset: number;
 }
 
-function runProducer(python: string, job: object): Promise<Delivered[]> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(python, ['test/outside/produce.py'], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (code !== 0) return reject(new Error(`produce.py exited ${code}: ${stderr.slice(-2000)} ${stdout.slice(-500)}`));
-      resolve((JSON.parse(stdout) as { delivered: Delivered[] }).delivered);
-    });
-    child.stdin.end(JSON.stringify(job));
-  });
+async function runProducer(python: string, job: object): Promise<Delivered[]> {
+  return (await runOutsideScript<{ delivered: Delivered[] }>(python, 'produce.py', job)).delivered;
 }
 
 /** Waits until the loop's group has committed every input partition of `topics` to its end. */

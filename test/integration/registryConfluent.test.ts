@@ -6,7 +6,7 @@
  * schemas and audit topics. Then the audit topic is read back: one event per write, per denied and
  * per failed attempt, with the principal and no secret.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,27 +21,11 @@ import { hashPassword } from '../../registry/auth.js';
 import { parseRegistryConfig, type RunningRegistry, startRegistry } from '../../registry/index.js';
 import { createRegistryClient, registryClientFromEnv } from '../../schemas/registryClient.js';
 import { brokers, uniq } from '../support/env.js';
+import { outsidePython, runOutsideScript } from '../support/outsideClient.js';
 
-function outsidePython(): string {
-  const out = execFileSync('bash', ['test/outside/setup.sh'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 600_000 });
-  return out.trim().split('\n').pop()!;
-}
-
+// `any`: the script's answers are whatever the client returned; each assertion names its shape.
 function runContract(python: string, job: object): Promise<Record<string, any>> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(python, ['test/outside/registry_contract.py'], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (code !== 0) return reject(new Error(`registry_contract.py exited ${code}: ${stderr}`));
-      // `any`: the script's answers are whatever the client returned; each assertion names its shape.
-      resolve(JSON.parse(stdout) as Record<string, any>);
-    });
-    child.stdin.end(JSON.stringify(job));
-  });
+  return runOutsideScript<Record<string, any>>(python, 'registry_contract.py', job);
 }
 
 async function readAudit(topic: string, atLeast: number): Promise<{ events: AuditEvent[]; raw: string }> {
