@@ -289,24 +289,7 @@ export class KafkaSchemaStore {
     const admin = this.quietKafka.admin();
     await admin.connect();
     try {
-      if (!(await admin.listTopics()).includes(topic)) {
-        const { brokers } = await admin.describeCluster();
-        // Another instance may create it at the same moment; createTopics then answers false.
-        const created = await admin.createTopics({
-          waitForLeaders: true,
-          topics: [
-            {
-              topic,
-              numPartitions: 1,
-              // Confluent's default (3), bounded by what the cluster has.
-              replicationFactor: Math.min(3, brokers.length),
-              configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
-            },
-          ],
-        });
-        this.logger.info({ topic, created }, 'schemas topic checked');
-      }
-      const partitions = await this.partitionsWithLeader(admin, topic);
+      const partitions = await this.createIfMissing(admin, topic, [{ name: 'cleanup.policy', value: 'compact' }], 'schemas topic checked');
       if (partitions !== 1) {
         // Order across all records is what makes the state the same on every instance.
         throw new Error(`topic ${topic} has ${partitions} partitions; the schema registry needs exactly 1`);
@@ -335,18 +318,25 @@ export class KafkaSchemaStore {
     const admin = this.quietKafka.admin();
     await admin.connect();
     try {
-      if (!(await admin.listTopics()).includes(topic)) {
-        const { brokers } = await admin.describeCluster();
-        const created = await admin.createTopics({
-          waitForLeaders: true,
-          topics: [{ topic, numPartitions: 1, replicationFactor: Math.min(3, brokers.length) }],
-        });
-        this.logger.info({ topic, created }, 'audit topic checked');
-      }
-      await this.partitionsWithLeader(admin, topic);
+      await this.createIfMissing(admin, topic, [], 'audit topic checked');
     } finally {
       await admin.disconnect();
     }
+  }
+
+  /** Creates a one-partition topic unless it exists; answers its partition count once all have a leader. */
+  private async createIfMissing(admin: Admin, topic: string, configEntries: { name: string; value: string }[], checked: string): Promise<number> {
+    if (!(await admin.listTopics()).includes(topic)) {
+      const { brokers } = await admin.describeCluster();
+      // Another instance may create it at the same moment; createTopics then answers false.
+      const created = await admin.createTopics({
+        waitForLeaders: true,
+        // Replication: Confluent's default (3), bounded by what the cluster has.
+        topics: [{ topic, numPartitions: 1, replicationFactor: Math.min(3, brokers.length), configEntries }],
+      });
+      this.logger.info({ topic, created }, checked);
+    }
+    return this.partitionsWithLeader(admin, topic);
   }
 
   /**
