@@ -23,6 +23,8 @@ import type { Headers, RawRecord } from './records.js';
 import type { Serde } from './serde.js';
 import { StreamTask } from './streamTask.js';
 import { type Topology, resolvePartitionCounts } from './topology.js';
+import type { ValueAndTimestamp } from './dsl/internalSerdes.js';
+import { isTimestamped, plainView } from './dsl/timestampedStore.js';
 
 export interface TopologyTestDriverConfig {
   /** Initial wall-clock time, epoch ms (default 0). */
@@ -209,8 +211,16 @@ export class TopologyTestDriver {
     return task.stores().get(name) as S;
   }
 
+  /** A key-value store's plain values (a KTable's store keeps timestamps too: see getTimestampedKeyValueStore). */
   getKeyValueStore<K, V>(name: string, partition = 0): KeyValueStore<K, V> {
-    return this.getStateStore<KeyValueStore<K, V>>(name, partition);
+    return plainView(this.getStateStore<KeyValueStore<K, V>>(name, partition));
+  }
+
+  /** A KTable's store with each row's timestamp (Kafka Streams' getTimestampedKeyValueStore). */
+  getTimestampedKeyValueStore<K, V>(name: string, partition = 0): KeyValueStore<K, ValueAndTimestamp<V>> {
+    const store = this.getStateStore<KeyValueStore<K, ValueAndTimestamp<V>>>(name, partition);
+    if (!isTimestamped(store)) throw new Error(`store ${name} is not a timestamped key-value store`);
+    return store;
   }
 
   getWindowStore<K, V>(name: string, partition = 0): WindowStore<K, V> {

@@ -11,7 +11,8 @@ import { KTable } from './ktable.js';
 import type { Materialized, Named } from './options.js';
 import { AggregateProcessor, type Fold } from './processors/aggregate.js';
 import { addRepartition } from './repartition.js';
-import { keyValueStore, requireSerde } from './stores.js';
+import { requireSerde } from './stores.js';
+import { timestampedKeyValueStore } from './timestampedStore.js';
 import { TimeWindowedKStream } from './timeWindowedKStream.js';
 
 export class KGroupedStream<K, V> {
@@ -54,7 +55,7 @@ export class KGroupedStream<K, V> {
       ? addRepartition(this.ctx, this.nodeName, this.groupedName ?? storeName, keySerde, requireSerde(this.valueSerde, 'value', `repartition for ${storeName}`))
       : this.nodeName;
     const name = this.ctx.names.orNext(named?.name, prefix);
-    const store = keyValueStore(storeName, keySerde, aggSerde, materialized);
+    const store = timestampedKeyValueStore(storeName, keySerde, aggSerde, materialized);
     this.ctx.addStep((t) => {
       t.addProcessor(name, () => new AggregateProcessor<K, V, VA>(storeName, fold), parent);
       t.addStateStore(store, [name]);

@@ -20,6 +20,7 @@ import { NameGenerator } from './names.js';
 import type { Consumed, Materialized } from './options.js';
 import { TableSourceProcessor } from './processors/tableSource.js';
 import { keyValueStore } from './stores.js';
+import { timestampedKeyValueStore } from './timestampedStore.js';
 
 /** Used when build() is called without an application id (tests, describe()). */
 export const DEFAULT_APPLICATION_ID = 'riskloop';
@@ -52,14 +53,14 @@ export class StreamsBuilder implements BuildSteps {
     const sourceName = this.names.orNext(consumed.name, 'KSTREAM-SOURCE-');
     const storeName = this.names.storeName(materialized?.storeName, `${topic}-`);
     const name = this.names.next('KTABLE-SOURCE-');
-    const store = keyValueStore(storeName, consumed.keySerde, consumed.valueSerde, materialized);
+    const store = timestampedKeyValueStore(storeName, consumed.keySerde, consumed.valueSerde, materialized);
     this.addStep((t) => {
       t.addSource(sourceName, topic, {
         keySerde: consumed.keySerde,
         valueSerde: consumed.valueSerde,
         ...(consumed.timestampExtractor ? { timestampExtractor: consumed.timestampExtractor } : {}),
       });
-      t.addProcessor(name, () => new TableSourceProcessor<K, V>(storeName), sourceName);
+      t.addProcessor(name, () => new TableSourceProcessor<K, V>(storeName, true), sourceName);
       t.addStateStore(store, [name]);
     });
     return new KTable<K, V>(this, name, storeName, consumed.keySerde, consumed.valueSerde, true);
@@ -83,7 +84,7 @@ export class StreamsBuilder implements BuildSteps {
         },
         topic,
         name,
-        () => new TableSourceProcessor<K, V>(storeName),
+        () => new TableSourceProcessor<K, V>(storeName, false),
       ),
     );
     return new GlobalKTable<K, V>(storeName, consumed.keySerde, consumed.valueSerde);

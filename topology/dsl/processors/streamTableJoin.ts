@@ -6,6 +6,7 @@
 import type { KeyValueStore } from '../../../state/types.js';
 import type { Processor, ProcessorContext } from '../../processor.js';
 import type { Record } from '../../records.js';
+import { plainView } from '../timestampedStore.js';
 
 export class StreamTableJoinProcessor<K, V, KT, VT, VR> implements Processor<K, V, K, VR> {
   private ctx!: ProcessorContext<K, VR>;
@@ -22,7 +23,8 @@ export class StreamTableJoinProcessor<K, V, KT, VT, VR> implements Processor<K, 
 
   init(context: ProcessorContext<K, VR>): void {
     this.ctx = context;
-    this.table = context.getStateStore(this.storeName);
+    // KTable stores keep timestamps; the join needs only the value.
+    this.table = plainView(context.getStateStore<KeyValueStore<KT, VT>>(this.storeName));
   }
 
   process(record: Record<K, V>): void {
