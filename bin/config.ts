@@ -44,6 +44,18 @@ export const AppConfig = z.object({
    */
   stores: z.enum(['rocksdb', 'memory']),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']),
+  /**
+   * Label maturity (processors/labelJoin.ts maturityMs): a transaction with no label this many days
+   * after its event time becomes a legitimate training example. Fit it to the label delay of the
+   * traffic: 60 days for card-network chargebacks; a feed whose chargebacks all come within ~10 days
+   * can mature in 14 and have negatives weeks earlier.
+   */
+  labelMaturityDays: z.coerce.number().positive(),
+  /**
+   * Label delay (labelJoin.ts maturityGraceMs): how late a label may be processed after its own
+   * timestamp (a label-feed outage); the maturity pass waits this much longer before a negative.
+   */
+  labelDelayDays: z.coerce.number().min(0),
   /** Kept as text (the Tokenizer decodes it) but checked here, so a bad key fails at start. */
   tokenizer: z
     .object({
@@ -80,6 +92,8 @@ export const ENV = {
   metricsPort: 'RISKLOOP_METRICS_PORT',
   stores: 'RISKLOOP_STORES',
   logLevel: 'LOG_LEVEL',
+  labelMaturityDays: 'RISKLOOP_LABEL_MATURITY_DAYS',
+  labelDelayDays: 'RISKLOOP_LABEL_DELAY_DAYS',
 } as const;
 
 const DEFAULTS: Record<keyof typeof ENV, string | undefined> = {
@@ -98,6 +112,8 @@ const DEFAULTS: Record<keyof typeof ENV, string | undefined> = {
   metricsPort: '9464',
   stores: 'rocksdb',
   logLevel: 'info',
+  labelMaturityDays: '60',
+  labelDelayDays: '0',
 };
 
 /** What commands that only read or publish records need: everything but the tokenization keys. */
@@ -122,6 +138,55 @@ function fail(issues: readonly { path: PropertyKey[]; message: string }[], extra
     return `${path}${variable ? ` ($${variable})` : ''}: ${i.message}`;
   });
   throw new Error(`invalid configuration:\n  ${[...problems, ...extra].join('\n  ')}`);
+}
+
+const DAY_MS = 86_400_000;
+/** Snapshots are kept at least this long (labelJoin.ts retentionMs: the networks' 120-day window with margin). */
+const MIN_LABEL_RETENTION_MS = 180 * DAY_MS;
+
+/** The label join's timing from the configuration (processors/labelJoin.ts LabelJoinConfig). */
+export function labelJoinTiming(config: Pick<AppConfig, 'labelMaturityDays' | 'labelDelayDays'>): { maturityMs: number; maturityGraceMs: number; retentionMs: number } {
+  const maturityMs = Math.round(config.labelMaturityDays * DAY_MS);
+  const maturityGraceMs = Math.round(config.labelDelayDays * DAY_MS);
+  // A snapshot must outlive its maturity deadline, or it would never get its negative.
+  return { maturityMs, maturityGraceMs, retentionMs: Math.max(MIN_LABEL_RETENTION_MS, maturityMs + maturityGraceMs) };
+}
+
+/**
+ * The flags every loop command (run, replay, demo) takes for the label join, parsed by
+ * node:util parseArgs; `loopFlagValues` turns them into readAppConfig flags.
+ */
+export const LOOP_FLAG_OPTIONS = {
+  'label-maturity-days': { type: 'string' },
+  'label-delay-days': { type: 'string' },
+} as const;
+export const LOOP_FLAG_USAGE = [
+  '  --label-maturity-days D   days without a label before a transaction is a negative (default 60; $RISKLOOP_LABEL_MATURITY_DAYS)',
+  '  --label-delay-days D      how late a label may be processed; negatives wait that much longer (default 0; $RISKLOOP_LABEL_DELAY_DAYS)',
+];
+export function loopFlagValues(values: { 'label-maturity-days'?: string | undefined; 'label-delay-days'?: string | undefined }): Partial<Record<keyof typeof ENV, string>> {
+  const flags: Partial<Record<keyof typeof ENV, string>> = {};
+  if (values['label-maturity-days'] !== undefined) flags.labelMaturityDays = values['label-maturity-days'];
+  if (values['label-delay-days'] !== undefined) flags.labelDelayDays = values['label-delay-days'];
+  return flags;
+}
+
+/**
+ * Topic naming (prefix and partition count), for every command that names catalogue topics: the
+ * same variables (RISKLOOP_TOPIC_PREFIX, RISKLOOP_PARTITIONS), defaults and validation as the loop.
+ */
+export function readTopicNaming(
+  env: Readonly<Record<string, string | undefined>>,
+  flags: { topicPrefix?: string | undefined; partitions?: string | undefined } = {},
+): { topicPrefix: string; partitions: number } {
+  const pick = AppConfig.pick({ topicPrefix: true, partitions: true });
+  const raw = {
+    topicPrefix: flags.topicPrefix ?? env[ENV.topicPrefix] ?? DEFAULTS.topicPrefix,
+    partitions: flags.partitions ?? env[ENV.partitions] ?? DEFAULTS.partitions,
+  };
+  const parsed = pick.safeParse(raw);
+  if (!parsed.success) fail(parsed.error.issues);
+  return parsed.data;
 }
 
 /** For decisions tail, produce, release: no key material is read, so none is required. */

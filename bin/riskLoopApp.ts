@@ -18,7 +18,7 @@ import { parseStreamsConfig, type StreamsConfigInput } from '../topology/kafka/c
 import { KafkaStreams } from '../topology/kafka/kafkaStreams.js';
 import type { KafkaClient } from '../topology/kafka/client.js';
 import type { Topology } from '../topology/topology.js';
-import type { AppConfig } from './config.js';
+import { type AppConfig, labelJoinTiming } from './config.js';
 import { createRegistryClient } from '../schemas/registryClient.js';
 
 export interface RiskLoopApp {
@@ -49,6 +49,17 @@ export function loopSerdes(serdes: TopicSerdes): RiskLoopSerdes {
   };
 }
 
+/** The topology's configuration from the app's: label maturity and delay (bin/config.ts), stores, id; `loop` overrides. */
+export function riskLoopConfigFor(config: AppConfig, loop: Omit<RiskLoopConfigInput, 'applicationId'> = {}): RiskLoopConfigInput {
+  return {
+    persistentStores: config.stores === 'rocksdb',
+    // The child names are the topology's own (processors/riskLoop.ts).
+    labelJoin: { trainingExamplesChild: 'training-examples-sink', unknownLabelsChild: 'unknown-labels', ...labelJoinTiming(config) },
+    ...loop,
+    applicationId: config.applicationId,
+  };
+}
+
 export async function buildRiskLoopApp(
   config: AppConfig,
   logger: Logger,
@@ -65,7 +76,7 @@ export async function buildRiskLoopApp(
   }
   const counters: LoopCounters = { misrouted: new MisroutedCounters(), idempotency: newIdempotencyCounters() };
   const topology = riskLoopTopology(
-    { persistentStores: config.stores === 'rocksdb', ...opts.loop, applicationId: config.applicationId },
+    riskLoopConfigFor(config, opts.loop),
     { catalogue, serdes: loopSerdes(serdes), tokenizer, rules, models, logger, misroutedCounters: counters.misrouted, idempotencyCounters: counters.idempotency },
   );
   const streamsConfig: StreamsConfigInput = {

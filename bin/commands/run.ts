@@ -7,7 +7,7 @@
  */
 import { parseArgs } from 'node:util';
 import pino from 'pino';
-import { readAppConfig } from '../config.js';
+import { LOOP_FLAG_OPTIONS, LOOP_FLAG_USAGE, loopFlagValues, readAppConfig } from '../config.js';
 import { buildRiskLoopApp } from '../riskLoopApp.js';
 import { startOps, type OpsRuntime } from '../../ops/opsRuntime.js';
 import { ensureTopics } from './topicsEnsure.js';
@@ -40,6 +40,8 @@ export const RUN_USAGE = [
   'Ops server: RISKLOOP_METRICS_PORT, RISKLOOP_OPS_HOST, RISKLOOP_OPS_USERS_FILE, RISKLOOP_OPS_TOKENS_FILE,',
   'RISKLOOP_METRICS_TOKEN_FILE, RISKLOOP_OPS_COOKIE_SECURE (docs/operations.md). Audit: RISKLOOP_AUDIT_DB.',
   'Schema registry access: SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO_FILE (or ..._USER_INFO, user:password), SCHEMA_REGISTRY_CA_FILE (https).',
+  'Labels:',
+  ...LOOP_FLAG_USAGE,
 ];
 
 async function seededReferences(modelCard: string): Promise<Map<string, Record<string, { edges: number[]; proportions: number[] }>>> {
@@ -66,6 +68,7 @@ export async function runCommand(argv: string[], io: CommandIo): Promise<number>
       guarantee: { type: 'string' },
       'state-dir': { type: 'string' },
       'create-topics': { type: 'boolean' },
+      ...LOOP_FLAG_OPTIONS,
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -73,7 +76,7 @@ export async function runCommand(argv: string[], io: CommandIo): Promise<number>
     for (const l of RUN_USAGE) io.out(l);
     return 0;
   }
-  const flags: Record<string, string> = {};
+  const flags: Record<string, string> = loopFlagValues(values);
   if (values['app-id']) flags.applicationId = values['app-id'];
   if (values.prefix !== undefined) flags.topicPrefix = values.prefix;
   if (values.guarantee) flags.guarantee = values.guarantee;

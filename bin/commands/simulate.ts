@@ -26,6 +26,7 @@ import { SIMULATED_TOPICS, simulate } from '../../simulator/simulate.js';
 import { formatSummary } from '../../simulator/summary.js';
 import { type CommandIo, ensureTopics } from './topics.js';
 import { registryClientFromEnv } from '../../schemas/registryClient.js';
+import { readTopicNaming } from '../config.js';
 
 const { Kafka, logLevel } = kafkajs;
 const DAY = 86_400_000;
@@ -69,7 +70,7 @@ const USAGE = [
   '  --rate N                    with --kafka: records per second (default: as fast as possible)',
   '  --brokers host:port,...     Kafka bootstrap brokers (default: $KAFKA_BROKERS or 127.0.0.1:9092)',
   '  --registry URL              schema registry (default: $SCHEMA_REGISTRY_URL or http://127.0.0.1:8081)',
-  '  --prefix P                  topic name prefix (default: riskloop.)',
+  '  --prefix P                  topic name prefix (default: $RISKLOOP_TOPIC_PREFIX or riskloop.)',
   '  --partitions N              partitions of the co-partitioned topics, for --create-topics (default: 6)',
   '  --create-topics             create missing catalogue topics first',
   '  --account-token-key-file F  read the account-token key from F instead of the environment',
@@ -131,9 +132,9 @@ export async function simulateCommand(argv: string[], io: CommandIo): Promise<nu
     ];
     for (const [name, value] of flags) if (value !== undefined) input[name] = value;
 
-    const catalogue: Record<string, unknown> = {};
-    if (values.prefix !== undefined) catalogue.prefix = values.prefix;
-    if (values.partitions !== undefined) catalogue.partitions = numberOption(values.partitions);
+    // Prefix and partitions as every command reads them (bin/config.ts readTopicNaming).
+    const naming = readTopicNaming(io.env, { topicPrefix: values.prefix, partitions: values.partitions });
+    const catalogue: Record<string, unknown> = { prefix: naming.topicPrefix, partitions: naming.partitions };
     const cli: CliConfig = CliConfig.parse({
       outDir: values['out-dir'],
       kafka: values.kafka ?? false,

@@ -13,6 +13,7 @@ import { z } from 'zod';
 import { buildCatalogue, catalogueTopics, CatalogueConfig, type TopicSpec } from '../../schemas/catalogue.js';
 import { explainKafkaError, kafkajsConnectionOptions, type KafkaConnection } from '../../topology/kafka/connection.js';
 import { KafkaConnectionConfigError, kafkaConnectionFromEnv } from '../kafkaConnection.js';
+import { readTopicNaming } from '../config.js';
 
 // kafkajs is CommonJS: Node's ESM loader only sees named exports it can detect statically, and the
 // enums are not among them.
@@ -36,8 +37,8 @@ const OPTIONS = {
 export const TOPICS_OPTIONS_USAGE = [
   '  --brokers host:port,...     Kafka bootstrap brokers (default: $KAFKA_BROKERS or 127.0.0.1:9092);',
   '                              TLS/SASL from KAFKA_SECURITY_PROTOCOL, KAFKA_SSL_*, KAFKA_SASL_* (docs/operations.md)',
-  '  --prefix P                  topic name prefix (default: riskloop.)',
-  '  --partitions N              partitions of the co-partitioned topics (default: 6)',
+  '  --prefix P                  topic name prefix (default: $RISKLOOP_TOPIC_PREFIX or riskloop.)',
+  '  --partitions N              partitions of the co-partitioned topics (default: $RISKLOOP_PARTITIONS or 6)',
   '  --replication-factor N      replication factor of created topics (default: broker default)',
   '  --keep-history              retention.ms=-1 on delete topics (simulations and tests with old event times; never production)',
 ];
@@ -53,12 +54,14 @@ type CliConfig = z.output<typeof CliConfig> & { kafka: KafkaConnection };
 
 const intOption = (v: string | undefined): number | undefined => (v === undefined ? undefined : Number(v));
 
-function parseConfig(argv: string[], io: CommandIo): CliConfig | 'help' {
+/** The command line and environment of `topics create|list`; exported for its unit test. */
+export function parseConfig(argv: string[], io: CommandIo): CliConfig | 'help' {
   const { values } = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false });
   if (values.help) return 'help';
-  const catalogue: Record<string, unknown> = {};
-  if (values.prefix !== undefined) catalogue.prefix = values.prefix;
-  if (values.partitions !== undefined) catalogue.partitions = intOption(values.partitions);
+  // Prefix and partitions as every other command reads them (flag, else RISKLOOP_TOPIC_PREFIX /
+  // RISKLOOP_PARTITIONS, else the defaults): topics created here are the ones `run` uses.
+  const naming = readTopicNaming(io.env, { topicPrefix: values.prefix, partitions: values.partitions });
+  const catalogue: Record<string, unknown> = { prefix: naming.topicPrefix, partitions: naming.partitions };
   if (values['replication-factor'] !== undefined) catalogue.replicationFactor = intOption(values['replication-factor']);
   if (values['keep-history']) catalogue.keepHistory = true;
   const parsed = CliConfig.parse({ brokers: values.brokers ?? io.env.KAFKA_BROKERS ?? '127.0.0.1:9092', catalogue });

@@ -19,6 +19,7 @@ import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { z } from 'zod';
 import { kafkaConnectionFromEnv } from '../kafkaConnection.js';
+import { readTopicNaming } from '../config.js';
 import { exportTrainingExamples } from './exportTraining.js';
 import type { CommandIo } from './topics.js';
 import { registryClientFromEnv } from '../../schemas/registryClient.js';
@@ -71,7 +72,7 @@ const USAGE = [
   '  --export-only             export, then stop (needs --from-topic and --export-to)',
   '  --brokers host:port,...   Kafka brokers (default: $KAFKA_BROKERS or 127.0.0.1:9092)',
   '  --schema-registry URL     schema registry (default: $SCHEMA_REGISTRY_URL or http://127.0.0.1:8081)',
-  '  --prefix P                topic name prefix (default: riskloop.)',
+  '  --prefix P                topic name prefix (default: $RISKLOOP_TOPIC_PREFIX or riskloop.)',
   '',
   'trainer (training/train.py):',
   ...Object.entries({ ...TRAINER_OPTIONS, ...TRAINER_FLAGS }).map(([k, d]) => `  --${k.padEnd(22)}  ${d}`),
@@ -118,7 +119,8 @@ export function parseTrainArgs(argv: string[], env: CommandIo['env']): TrainConf
     exportOnly: values['export-only'] ?? false,
     brokers: values.brokers ?? env.KAFKA_BROKERS ?? '127.0.0.1:9092',
     schemaRegistryUrl: values['schema-registry'] ?? env.SCHEMA_REGISTRY_URL ?? 'http://127.0.0.1:8081',
-    prefix: values.prefix,
+    // RISKLOOP_TOPIC_PREFIX as every command reads it (bin/config.ts readTopicNaming).
+    prefix: readTopicNaming(env, { topicPrefix: values.prefix }).topicPrefix,
     trainerArgs,
   });
 }
