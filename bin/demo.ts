@@ -11,10 +11,17 @@
  *  5. a report: decisions by type, fraud caught and missed (against the simulator's truth, which
  *     the loop never sees), false positives, latency, and the two models side by side.
  * Everything lives under a fresh topic prefix and state folder, deleted at the end (--keep keeps them).
+ *
+ * `--generator handbook` runs the same loop on traffic from the second, independently written
+ * generator (generators/handbook/generate.py: the Fraud Detection Handbook's simulator with card
+ * testing, card-present, chargebacks ~7 days after fraud) instead of simulator/: one continuous run
+ * of days + days-after, split in time. This is the evaluation harness of docs/training.md
+ * "Results": the trainer's per-fold figures (candidate vs logistic regression vs parent) are
+ * printed and, with --report FILE, written as JSON with the in-stream outcomes.
  */
 import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { readFile, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import kafkajs from 'kafkajs';
@@ -23,13 +30,15 @@ import { Tokenizer } from '../processors/tokenizer.js';
 import { buildCatalogue, type Catalogue } from '../schemas/catalogue.js';
 import { createSerdes, type TopicSerdes } from '../schemas/createSerdes.js';
 import type { Decision, TrainingExample } from '../schemas/types.js';
-import { simulate, type SimulationResult, type TruthRecord } from '../simulator/index.js';
+import { simulate, type TruthRecord } from '../simulator/index.js';
+import { SIMULATED_TOPICS, type SimulatedRecords } from '../simulator/simulate.js';
+import { TOPIC_FILES, TRUTH_FILE } from '../simulator/sinks/files.js';
 import { produceSimulation } from '../simulator/sinks/kafka.js';
 import { kafkajsConnectionOptions } from '../topology/kafka/connection.js';
 import { readAppConfig, type AppConfig } from './config.js';
 import { ensureTopics } from './commands/topicsEnsure.js';
 import type { CommandIo } from './commands/topics.js';
-import { train } from './commands/train.js';
+import { ensureVenv, train } from './commands/train.js';
 import { publishRelease, releaseFromCard } from './modelRelease.js';
 import { Nodes } from '../processors/riskLoop.js';
 import { buildRiskLoopApp } from './riskLoopApp.js';
@@ -45,6 +54,126 @@ export interface DemoOptions {
   days2: number;
   fraudScale: number;
   keep: boolean;
+  /** Where the traffic comes from: simulator/ (`sim`) or generators/handbook (`handbook`). */
+  generator?: 'sim' | 'handbook';
+  /** Label join timing (bin/config.ts); default the environment's, else 60/0 — 14/0 for the handbook's 7-day chargebacks. */
+  labelMaturityDays?: number;
+  labelDelayDays?: number;
+  /** Feature-set declaration (RISKLOOP_FEATURE_SET_FILE). */
+  featureSet?: string;
+  /** Model cards released as shadows before phase 1, so the report shows how they score the same traffic. */
+  shadowCards?: string[];
+  /** Extra training/train.py options (e.g. ['--folds', '4']). */
+  trainerArgs?: string[];
+  /** Write the outcomes and the trainer's per-fold figures here (JSON). */
+  report?: string;
+}
+
+const DAY_MS = 86_400_000;
+const START = '2026-01-05';
+
+/** Two phases of traffic: history the loop learns from (with its labels), then the weeks after it. */
+interface Traffic {
+  phase1: SimulatedRecords;
+  phase2: SimulatedRecords;
+  truth: TruthRecord[];
+  describe: string;
+  summary: unknown;
+}
+
+const emptyRecords = (): SimulatedRecords => Object.fromEntries(SIMULATED_TOPICS.map((t) => [t, []])) as unknown as SimulatedRecords;
+
+function simulatorTraffic(opts: DemoOptions, keyFor: (accountId: string) => string): Traffic {
+  const sim1 = simulate({ seed: opts.seed, days: opts.days, customers: opts.customers, fraudScale: opts.fraudScale, start: START }, { keyFor });
+  const sim2 = simulate(
+    { seed: opts.seed + 1, days: opts.days2, customers: opts.customers, fraudScale: opts.fraudScale, start: new Date(Date.parse(START) + opts.days * DAY_MS).toISOString().slice(0, 10), labelTailDays: 0 },
+    { keyFor },
+  );
+  const s1 = sim1.summary;
+  return {
+    phase1: sim1.records,
+    phase2: { ...emptyRecords(), kyc: sim2.records.kyc, deviceSignals: sim2.records.deviceSignals, transactions: sim2.records.transactions },
+    truth: [...sim1.truth, ...sim2.truth],
+    describe: `${s1.records.transactions} transactions, ${s1.fraud.transactions} fraudulent (${(s1.fraud.rate * 100).toFixed(2)}%), ${s1.records.chargebacks} chargebacks, ${s1.records.analystOutcomes} analyst outcomes`,
+    summary: { phase1: s1, phase2: sim2.summary },
+  };
+}
+
+async function readJsonl<T>(file: string): Promise<T[]> {
+  return (await readFile(file, 'utf8'))
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l) as T);
+}
+
+/**
+ * The handbook generator (Python, the trainer's venv) over days + days-after as one run, split at
+ * the end of phase 1: phase 1 gets its transactions and every label of them, phase 2 only its
+ * transactions (their labels have not come yet when it is scored).
+ */
+async function handbookTraffic(opts: DemoOptions, accountTokenKey: string, dir: string, io: CommandIo): Promise<Traffic> {
+  const python = await ensureVenv({ ...io, out: () => undefined });
+  execFileSync(
+    python,
+    [path.join(ROOT, 'generators/handbook/generate.py'), '--out-dir', dir, '--seed', String(opts.seed), '--customers', String(opts.customers), '--days', String(opts.days + opts.days2), '--fraud-scale', String(opts.fraudScale), '--start', START],
+    // The key goes by the environment, never the command line (ps).
+    { env: { ...process.env, RISKLOOP_ACCOUNT_TOKEN_KEY: accountTokenKey }, stdio: ['ignore', 'ignore', 'inherit'], timeout: 600_000 },
+  );
+  const all = emptyRecords() as unknown as Record<string, { key: string; timestamp: number; value: Record<string, unknown> }[]>;
+  for (const topic of SIMULATED_TOPICS) all[topic] = await readJsonl(path.join(dir, TOPIC_FILES[topic]));
+  const records = all as unknown as SimulatedRecords;
+  const cut = Date.parse(START) + opts.days * DAY_MS;
+  const phase1Ids = new Set(records.transactions.filter((r) => r.timestamp < cut).map((r) => r.value.transactionId));
+  const phase1: SimulatedRecords = {
+    ...records,
+    transactions: records.transactions.filter((r) => r.timestamp < cut),
+    chargebacks: records.chargebacks.filter((r) => phase1Ids.has(r.value.transactionId)),
+  };
+  const phase2: SimulatedRecords = { ...emptyRecords(), transactions: records.transactions.filter((r) => r.timestamp >= cut) };
+  const truth = await readJsonl<TruthRecord>(path.join(dir, TRUTH_FILE));
+  const fraud1 = truth.filter((t) => t.fraud && phase1Ids.has(t.transactionId)).length;
+  const summary = JSON.parse(await readFile(path.join(dir, 'summary.json'), 'utf8')) as { fraud: { perPattern: Record<string, number> } };
+  return {
+    phase1,
+    phase2,
+    truth,
+    describe: `${phase1.transactions.length} transactions, ${fraud1} fraudulent (${((fraud1 / phase1.transactions.length) * 100).toFixed(2)}%), ${phase1.chargebacks.length} chargebacks (whole run by pattern: ${JSON.stringify(summary.fraud.perPattern)}); then ${phase2.transactions.length} more`,
+    summary,
+  };
+}
+
+interface FoldModelMetrics {
+  aucRoc?: number;
+  averagePrecision?: number;
+  precisionAtK?: { mean?: number };
+}
+interface CardFold {
+  fold: number;
+  testFrom?: string;
+  testRows?: number;
+  testFraud?: number;
+  candidate?: FoldModelMetrics;
+  baseline?: FoldModelMetrics;
+  parent?: FoldModelMetrics;
+}
+
+/** The trainer's per-fold table (card key `folds`): candidate vs the logistic-regression baseline vs the parent. */
+function printFolds(folds: CardFold[], io: CommandIo): void {
+  const f3 = (x: number | undefined) => (x === undefined ? '    - ' : x.toFixed(3).padStart(6));
+  io.out('  prequential folds (trainer; test week after a label-delay gap):        AP: cand    LR   parent | AUC: cand    LR   parent | P@100: cand    LR   parent');
+  for (const f of folds) {
+    const m = (k: 'candidate' | 'baseline' | 'parent', pick: (x: FoldModelMetrics) => number | undefined) => f3(f[k] ? pick(f[k]) : undefined);
+    const ap = (x: FoldModelMetrics) => x.averagePrecision;
+    const auc = (x: FoldModelMetrics) => x.aucRoc;
+    const p = (x: FoldModelMetrics) => x.precisionAtK?.mean;
+    io.out(
+      `    fold ${f.fold} ${(f.testFrom ?? '').slice(0, 10)} (${f.testRows ?? '?'} rows, ${f.testFraud ?? '?'} fraud)`.padEnd(68) +
+        `${m('candidate', ap)} ${m('baseline', ap)} ${m('parent', ap)} |     ${m('candidate', auc)} ${m('baseline', auc)} ${m('parent', auc)} |       ${m('candidate', p)} ${m('baseline', p)} ${m('parent', p)}`,
+    );
+  }
+  const usable = folds.filter((f) => f.candidate?.averagePrecision !== undefined && f.baseline?.averagePrecision !== undefined);
+  const wins = usable.filter((f) => f.candidate!.averagePrecision! > f.baseline!.averagePrecision!).length;
+  io.out(`    the candidate beats the logistic regression on average precision in ${wins} of ${usable.length} folds`);
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -176,6 +305,18 @@ function printOutcome(o: Outcome, io: CommandIo): void {
   for (const [v, a] of Object.entries(o.auc)) io.out(`    AUC of ${v} on this traffic: ${a === null ? '-' : a.toFixed(3)}`);
 }
 
+/** Label join settings for the demo's loop: flags, else the environment, else 14 days maturity for the handbook's 7-day chargebacks. */
+export function demoLabelEnv(opts: Pick<DemoOptions, 'generator' | 'labelMaturityDays' | 'labelDelayDays' | 'featureSet'>, env: CommandIo['env']): Record<string, string> {
+  const out: Record<string, string> = {};
+  const maturity = opts.labelMaturityDays ?? env.RISKLOOP_LABEL_MATURITY_DAYS ?? (opts.generator === 'handbook' ? 14 : undefined);
+  if (maturity !== undefined) out.RISKLOOP_LABEL_MATURITY_DAYS = String(maturity);
+  const delay = opts.labelDelayDays ?? env.RISKLOOP_LABEL_DELAY_DAYS;
+  if (delay !== undefined) out.RISKLOOP_LABEL_DELAY_DAYS = String(delay);
+  const featureSet = opts.featureSet ?? env.RISKLOOP_FEATURE_SET_FILE;
+  if (featureSet !== undefined) out.RISKLOOP_FEATURE_SET_FILE = featureSet;
+  return out;
+}
+
 export async function runDemo(opts: DemoOptions, io: CommandIo): Promise<number> {
   const started = Date.now();
   const step = (s: string) => io.out(`\n[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${s}`);
@@ -206,6 +347,7 @@ export async function runDemo(opts: DemoOptions, io: CommandIo): Promise<number>
     // exist yet), and the loop's own outcomes train its successor. RISKLOOP_MODEL_CARD overrides.
     RISKLOOP_MODEL_CARD: env.RISKLOOP_MODEL_CARD ?? 'models/bootstrap-v1.card.json',
     LOG_LEVEL: 'error',
+    ...demoLabelEnv(opts, env),
   });
   const logger = pino({ level: 'error' });
   // The champion the loop starts with (RISKLOOP_MODEL_CARD, default the committed bootstrap model).
@@ -221,35 +363,50 @@ export async function runDemo(opts: DemoOptions, io: CommandIo): Promise<number>
   const training = new Follower<TrainingExample>(kafka, catalogue.trainingExamples.name, serdes.trainingExamples);
   const sink = { brokers: config.brokers, connection: config.kafka, registryUrl: config.schemaRegistryUrl, registry: config.registry, catalogue, ratePerSecond: null, clientId: 'riskloop-demo' };
   const app = await buildRiskLoopApp(config, logger);
+  const generator = opts.generator ?? 'sim';
   let exit = 0;
   try {
-    step(`simulating ${opts.days} days of traffic for ${opts.customers} customers (seed ${opts.seed})`);
-    const sim1: SimulationResult = simulate({ seed: opts.seed, days: opts.days, customers: opts.customers, fraudScale: opts.fraudScale, start: '2026-01-05' }, { keyFor: (a) => tokenizer.accountToken(a) });
-    const s1 = sim1.summary;
-    io.out(`  ${s1.records.transactions} transactions, ${s1.fraud.transactions} fraudulent (${(s1.fraud.rate * 100).toFixed(2)}%), ${s1.records.chargebacks} chargebacks, ${s1.records.analystOutcomes} analyst outcomes`);
+    step(`${generator === 'sim' ? 'simulating' : 'generating (generators/handbook)'} ${opts.days} + ${opts.days2} days of traffic for ${opts.customers} customers (seed ${opts.seed})`);
+    const traffic =
+      generator === 'sim'
+        ? simulatorTraffic(opts, (a) => tokenizer.accountToken(a))
+        : await handbookTraffic(opts, config.tokenizer.accountTokenKey, path.join(stateDir, 'handbook'), io);
+    const p1 = traffic.phase1;
+    io.out(`  ${traffic.describe}`);
+    io.out(`  label maturity ${config.labelMaturityDays} days, label delay ${config.labelDelayDays} days`);
+    if (opts.shadowCards?.length) {
+      const releaser = await (await import('../topology/kafka/kafkajsClient.js')).createKafkajsClient({ connection: config.kafka, clientId: 'demo-shadows', logger }).producer();
+      for (const cardFile of opts.shadowCards) {
+        const release = await releaseFromCard(path.resolve(cardFile), 'shadow', { releasedBy: 'demo' });
+        await publishRelease(releaser, serdes.modelReleases, catalogue.modelReleases.name, release);
+      }
+      await releaser.disconnect();
+    }
 
     step(`starting the loop (exactly_once, ${champion} as champion) and publishing the traffic`);
     await app.streams.start();
     await decisions.start();
     await training.start();
     await app.streams.waitForRunning(120_000);
+    const shadowVersions = await Promise.all((opts.shadowCards ?? []).map(async (f) => (JSON.parse(await readFile(f, 'utf8')) as { version: string }).version));
+    for (let i = 0; i < 100 && !shadowVersions.every((v) => app.models.current().shadows.some((m) => m.version === v)); i++) await sleep(100);
     // Context first, then payments; labels only once their transactions are decided (they come
     // weeks later in life, and the live loop does not wait for a slower partition).
-    await produceSimulation({ ...sim1.records, transactions: [], chargebacks: [], analystOutcomes: [] }, sink);
-    await produceSimulation({ ...sim1.records, kyc: [], deviceSignals: [], chargebacks: [], analystOutcomes: [] }, sink);
-    const truth = new Map(sim1.truth.map((t) => [t.transactionId, t]));
+    await produceSimulation({ ...p1, transactions: [], chargebacks: [], analystOutcomes: [] }, sink);
+    await produceSimulation({ ...p1, kyc: [], deviceSignals: [], chargebacks: [], analystOutcomes: [] }, sink);
+    const truth = new Map(traffic.truth.map((t) => [t.transactionId, t]));
     const loopStart = Date.now();
-    await decisions.until(() => decisions.values.length >= sim1.records.transactions.length, 600_000, 'decisions of phase 1');
+    await decisions.until(() => decisions.values.length >= p1.transactions.length, 900_000, 'decisions of phase 1');
     const loopSecs = (Date.now() - loopStart) / 1000;
     io.out(`  ${decisions.values.length} decisions in ${loopSecs.toFixed(1)} s (${Math.round(decisions.values.length / loopSecs)} tx/s, including the producer)`);
     const phase1 = outcome(`phase 1 — ${champion} decides`, decisions.values.slice(), truth);
 
     step('chargebacks and analyst outcomes arrive; the label join writes training examples');
-    await produceSimulation({ ...sim1.records, kyc: [], deviceSignals: [], transactions: [] }, sink);
+    await produceSimulation({ ...p1, kyc: [], deviceSignals: [], transactions: [] }, sink);
     // Done when the label join has taken in every label (the runtime's per-processor counters;
     // decisions reach their snapshots through another node), and the examples that caused have
     // arrived: a pause in the output alone is no proof, a busy loop can be quiet for seconds.
-    const joinInputs = sim1.records.chargebacks.length + sim1.records.analystOutcomes.length;
+    const joinInputs = p1.chargebacks.length + p1.analystOutcomes.length;
     const joined = (): number => {
       app.streams.publishTaskMetrics();
       // A gauge per task (publishTaskMetrics copies the tasks' own counters): sum over tasks.
@@ -272,13 +429,14 @@ export async function runDemo(opts: DemoOptions, io: CommandIo): Promise<number>
     const version = `demo-lgbm-${opts.seed}`;
     const modelsDir = path.join(stateDir, 'models');
     const code = await train(
-      ['--from-topic', '--prefix', config.topicPrefix, '--brokers', config.brokers.join(','), '--schema-registry', config.schemaRegistryUrl, '--out-dir', modelsDir, '--version', version, '--parent', championOnnx],
+      ['--from-topic', '--prefix', config.topicPrefix, '--brokers', config.brokers.join(','), '--schema-registry', config.schemaRegistryUrl, '--out-dir', modelsDir, '--version', version, '--parent', championOnnx, ...(opts.trainerArgs ?? [])],
       { ...io, out: (l) => io.out(`  | ${l}`) },
     );
     if (code !== 0) throw new Error(`training failed (exit ${code})`);
     const card = JSON.parse(await readFile(path.join(modelsDir, `${version}.card.json`), 'utf8')) as {
       metrics: { aucRoc: number; averagePrecision: number; precisionAtK: { mean: number; k: number } };
       parentMetrics?: { aucRoc?: number; averagePrecision?: number; precisionAtK?: { mean: number } };
+      folds?: CardFold[];
     };
 
     step(`phase 2: ${opts.days2} more days of traffic; ${version} released as shadow, then promoted to champion`);
@@ -286,22 +444,18 @@ export async function runDemo(opts: DemoOptions, io: CommandIo): Promise<number>
     const cardPath = path.join(modelsDir, `${version}.card.json`);
     await publishRelease(producer, serdes.modelReleases, catalogue.modelReleases.name, await releaseFromCard(cardPath, 'shadow', { releasedBy: 'demo' }));
     for (let i = 0; i < 100 && !app.models.current().shadows.some((m) => m.version === version); i++) await sleep(100);
-    const sim2 = simulate(
-      { seed: opts.seed + 1, days: opts.days2, customers: opts.customers, fraudScale: opts.fraudScale, start: new Date(Date.UTC(2026, 0, 5) + opts.days * 86_400_000).toISOString().slice(0, 10), labelTailDays: 0 },
-      { keyFor: (a) => tokenizer.accountToken(a) },
-    );
-    for (const t of sim2.truth) truth.set(t.transactionId, t);
-    const half = Math.floor(sim2.records.transactions.length / 2);
+    const p2 = traffic.phase2;
+    const half = Math.floor(p2.transactions.length / 2);
     const before = decisions.values.length;
-    await produceSimulation({ ...sim2.records, transactions: [], chargebacks: [], analystOutcomes: [] }, sink);
-    await produceSimulation({ ...sim2.records, kyc: [], deviceSignals: [], chargebacks: [], analystOutcomes: [], transactions: sim2.records.transactions.slice(0, half) }, sink);
+    await produceSimulation({ ...p2, transactions: [], chargebacks: [], analystOutcomes: [] }, sink);
+    await produceSimulation({ ...p2, kyc: [], deviceSignals: [], chargebacks: [], analystOutcomes: [], transactions: p2.transactions.slice(0, half) }, sink);
     await decisions.until(() => decisions.values.length >= before + half, 600_000, 'decisions of phase 2a');
     const phase2a = outcome(`phase 2a — ${champion} decides, ${version} in shadow`, decisions.values.slice(before), truth);
     await publishRelease(producer, serdes.modelReleases, catalogue.modelReleases.name, await releaseFromCard(cardPath, 'champion', { releasedBy: 'demo' }));
     for (let i = 0; i < 100 && app.models.current().champion?.version !== version; i++) await sleep(100);
     const mid = decisions.values.length;
-    await produceSimulation({ ...sim2.records, kyc: [], deviceSignals: [], chargebacks: [], analystOutcomes: [], transactions: sim2.records.transactions.slice(half) }, sink);
-    await decisions.until(() => decisions.values.length >= mid + (sim2.records.transactions.length - half), 600_000, 'decisions of phase 2b');
+    await produceSimulation({ ...p2, kyc: [], deviceSignals: [], chargebacks: [], analystOutcomes: [], transactions: p2.transactions.slice(half) }, sink);
+    await decisions.until(() => decisions.values.length >= mid + (p2.transactions.length - half), 600_000, 'decisions of phase 2b');
     const phase2b = outcome(`phase 2b — ${version} decides (champion)`, decisions.values.slice(mid), truth);
     await producer.disconnect();
 
@@ -316,6 +470,16 @@ export async function runDemo(opts: DemoOptions, io: CommandIo): Promise<number>
     io.out(`    AUC ROC                  ${fmt(pm.aucRoc)}        ${fmt(card.metrics.aucRoc)}`);
     io.out(`    average precision        ${fmt(pm.averagePrecision)}        ${fmt(card.metrics.averagePrecision)}`);
     io.out(`    precision@${card.metrics.precisionAtK.k} (mean/day)   ${fmt(pm.precisionAtK?.mean)}        ${fmt(card.metrics.precisionAtK.mean)}`);
+    if (card.folds?.length) printFolds(card.folds, io);
+    if (opts.report) {
+      await mkdir(path.dirname(path.resolve(opts.report)), { recursive: true });
+      const { shadowCards: _s, report: _r, ...options } = opts;
+      await writeFile(
+        opts.report,
+        JSON.stringify({ generator, options, labelMaturityDays: config.labelMaturityDays, labelDelayDays: config.labelDelayDays, champion, candidate: version, generatorSummary: traffic.summary, phases: [phase1, phase2a, phase2b], card }, null, 2) + '\n',
+      );
+      io.out(`  report written to ${opts.report}`);
+    }
     io.out(`\ndone in ${((Date.now() - started) / 1000).toFixed(0)} s.`);
   } catch (err) {
     io.err(`demo failed: ${(err as Error).message}`);
