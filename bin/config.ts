@@ -38,6 +38,10 @@ export const AppConfig = z.object({
   /** Empty: start with no model (rules decide) until a release arrives on the model-releases topic. */
   modelCard: z.string(),
   metricsPort: z.coerce.number().int().min(0).max(65535),
+  /** Ingress-to-decision deadline p99 is held against (alerts, charts); the decision API's default deadline. */
+  latencySloMs: z.coerce.number().int().positive(),
+  /** Prometheus that scrapes this process: the dashboard's charts read their history from it. Empty: in-memory history. */
+  prometheusUrl: z.union([z.literal(''), z.string().url()]),
   /**
    * Where state stores keep their data: RocksDB on local disk (default; restarts skip the restore
    * via checkpoints) or memory (faster reads; every start restores from the changelogs).
@@ -90,6 +94,8 @@ export const ENV = {
   rulesPath: 'RISKLOOP_RULES',
   modelCard: 'RISKLOOP_MODEL_CARD',
   metricsPort: 'RISKLOOP_METRICS_PORT',
+  latencySloMs: 'RISKLOOP_LATENCY_SLO_MS',
+  prometheusUrl: 'RISKLOOP_PROMETHEUS_URL',
   stores: 'RISKLOOP_STORES',
   logLevel: 'LOG_LEVEL',
   labelMaturityDays: 'RISKLOOP_LABEL_MATURITY_DAYS',
@@ -110,6 +116,8 @@ const DEFAULTS: Record<keyof typeof ENV, string | undefined> = {
   // Trained by the trainer on simulator data (models/sim-bootstrap-v1.card.md); bootstrap-v1 is the synthetic seed model it replaced.
   modelCard: 'models/sim-bootstrap-v1.card.json',
   metricsPort: '9464',
+  latencySloMs: '300',
+  prometheusUrl: '',
   stores: 'rocksdb',
   logLevel: 'info',
   labelMaturityDays: '60',

@@ -6,6 +6,8 @@
  */
 import { newIdempotencyCounters } from '../processors/idempotency.js';
 import { type LoopCounters } from '../ops/opsRuntime.js';
+import { observeModelReleases, ReleaseEvents } from '../ops/releaseEvents.js';
+import { readFile } from 'node:fs/promises';
 import { MisroutedCounters } from '../processors/partitionCheck.js';
 import type { Logger } from 'pino';
 import { ModelRegistry, specFromModelCard } from '../processors/modelRegistry.js';
@@ -31,6 +33,8 @@ export interface RiskLoopApp {
   tokenizer: Tokenizer;
   /** Re-routed records and idempotency outcomes of the loop, for /metrics (ops/opsRuntime.ts). */
   counters: LoopCounters;
+  /** Model releases and rule sets applied or refused, for /metrics and the charts (ops/releaseEvents.ts). */
+  releases: ReleaseEvents;
   close(): Promise<void>;
 }
 
@@ -41,6 +45,7 @@ export function loopSerdes(serdes: TopicSerdes): RiskLoopSerdes {
     deviceSignals: serdes.deviceSignals,
     chargebacks: serdes.chargebacks,
     analystOutcomes: serdes.analystOutcomes,
+    challengeResults: serdes.challengeResults,
     decisions: serdes.decisions,
     trainingExamples: serdes.trainingExamples,
     modelReleases: serdes.modelReleases,
@@ -70,9 +75,15 @@ export async function buildRiskLoopApp(
   const tokenizer = new Tokenizer(config.tokenizer);
   const rules = await RuleSetHolder.fromFile(config.rulesPath, {}, logger);
   const models = new ModelRegistry(logger.child({ component: 'models' }));
+  // Before the runtime starts: the releases it replays at start are counted too.
+  const releases = new ReleaseEvents();
+  observeModelReleases(models, releases);
+  releases.record({ kind: 'rules', version: rules.current().version, mode: 'start', outcome: 'applied', reason: null });
   if (config.modelCard) {
     const outcome = await models.setChampion(await specFromModelCard(config.modelCard));
     if (!outcome.accepted) throw new Error(`model ${config.modelCard} refused: ${outcome.reason}`);
+    const card = JSON.parse(await readFile(config.modelCard, 'utf8')) as { referenceDistributions?: Parameters<ReleaseEvents['noteReferences']>[1] };
+    releases.noteReferences(outcome.model.version, card.referenceDistributions ?? {});
   }
   const counters: LoopCounters = { misrouted: new MisroutedCounters(), idempotency: newIdempotencyCounters() };
   const topology = riskLoopTopology(
@@ -112,6 +123,7 @@ export async function buildRiskLoopApp(
     serdes,
     tokenizer,
     counters,
+    releases,
     async close() {
       await streams.close();
       await models.close();

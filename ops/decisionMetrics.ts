@@ -17,9 +17,40 @@ import type { DriftMeasurement } from '../processors/driftMonitor.js';
 import type { Catalogue } from '../schemas/catalogue.js';
 import type { TopicSerdes } from '../schemas/createSerdes.js';
 import { kafkajsConnectionOptions, type KafkaConnection } from '../topology/kafka/connection.js';
-import type { Decision, DeadLetter, TrainingExample } from '../schemas/types.js';
+import type { Decision, DeadLetter, ReferenceHistogram, TrainingExample } from '../schemas/types.js';
 
 const RECENT_DECLINES = 25;
+/** Upper bounds of the score histogram (0.05 … 1): the live side of the score-vs-reference chart. */
+export const SCORE_BUCKETS = Array.from({ length: 20 }, (_, i) => Math.round((i + 1) * 5) / 100);
+/** Pipeline latency buckets (seconds); the latency SLO is added so `le` = SLO is a real series. */
+const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+export interface DecisionMetricsOptions {
+  /** Ingress-to-decision deadline the latency alert and charts compare p99 against (ms). */
+  latencySloMs?: number;
+  /** PSI above which the drift monitor alerts (the drift monitor's own threshold). */
+  driftThreshold?: number;
+  /** Reference histogram of the champion's score, by model version (model card, releases). */
+  scoreReference?: (modelVersion: string) => ReferenceHistogram | undefined;
+}
+
+/**
+ * Share of a reference histogram below each bound, assuming values spread evenly inside a
+ * reference bin: maps the trainer's quantile bins onto the live histogram's fixed buckets.
+ */
+export function referenceCumulative(ref: ReferenceHistogram, bounds: readonly number[]): number[] {
+  return bounds.map((b) => {
+    let share = 0;
+    for (let i = 0; i < ref.proportions.length; i++) {
+      const lo = ref.edges[i]!;
+      const hi = ref.edges[i + 1]!;
+      const p = ref.proportions[i]!;
+      if (b >= hi) share += p;
+      else if (b > lo) share += (p * (b - lo)) / (hi - lo);
+    }
+    return Math.min(1, share);
+  });
+}
 const LATENCY_SAMPLES = 5000;
 const RATE_WINDOW_S = 60;
 
@@ -53,6 +84,18 @@ export class DecisionMetrics {
   readonly drift: Gauge<'subject' | 'model_version'>;
   readonly driftAlerts: Counter<'subject' | 'model_version'>;
   readonly modelInfo: Gauge<'version' | 'role'>;
+  readonly latencySlo: Gauge;
+  readonly driftThreshold: Gauge;
+  readonly driftHoursAbove: Gauge<'subject' | 'model_version'>;
+  readonly scoreReference: Gauge<'model_version' | 'le'>;
+  readonly latencySloSeconds: number;
+  /** Finite bucket bounds of riskloop_decision_pipeline_latency_seconds. */
+  readonly latencyBounds: readonly number[];
+  readonly driftThresholdValue: number;
+  /** Consecutive closed event-time hours above the threshold, per model version and subject. */
+  private readonly hoursAbove = new Map<string, { windowStart: number; hours: number }>();
+  /** Every measurement of the last 48 event-time hours, for the page's heat map. */
+  private readonly driftHistory = new Map<string, DriftMeasurement>();
 
   private readonly perSecond = new Map<number, Map<string, number>>();
   private readonly latencies: number[] = [];
@@ -70,13 +113,18 @@ export class DecisionMetrics {
     registry: Registry,
     private readonly models: () => { version: string; role: string }[] = () => [],
     private readonly clock: () => number = Date.now,
+    options: DecisionMetricsOptions = {},
   ) {
     const registers = [registry];
+    this.latencySloSeconds = (options.latencySloMs ?? 300) / 1000;
+    this.driftThresholdValue = options.driftThreshold ?? 0.2;
+    const latencyBuckets = [...new Set([...LATENCY_BUCKETS, this.latencySloSeconds])].sort((a, b) => a - b);
+    this.latencyBounds = latencyBuckets;
     this.decisions = new Counter({ name: 'riskloop_decisions_total', help: 'Decisions on the decisions topic, by outcome and versions.', labelNames: ['outcome', 'model_version', 'rule_set_version'], registers });
     this.repeated = new Counter({ name: 'riskloop_decisions_repeated_total', help: 'Stored decisions repeated for a transaction id received again (duplicate = true); not counted in riskloop_decisions_total or anywhere else.', labelNames: ['outcome'], registers });
     this.reasons = new Counter({ name: 'riskloop_decision_reason_codes_total', help: 'Reason codes on decisions.', labelNames: ['reason_code'], registers });
-    this.scores = new Histogram({ name: 'riskloop_decision_score', help: 'Model score of decisions (0..1).', labelNames: ['model_version'], buckets: Array.from({ length: 20 }, (_, i) => (i + 1) / 20), registers });
-    this.pipelineLatency = new Histogram({ name: 'riskloop_decision_pipeline_latency_seconds', help: 'Ingress to decision, as recorded on the decision (pipelineLatencyMs).', buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers });
+    this.scores = new Histogram({ name: 'riskloop_decision_score', help: 'Model score of decisions (0..1).', labelNames: ['model_version'], buckets: SCORE_BUCKETS, registers });
+    this.pipelineLatency = new Histogram({ name: 'riskloop_decision_pipeline_latency_seconds', help: 'Ingress to decision, as recorded on the decision (pipelineLatencyMs).', buckets: latencyBuckets, registers });
     this.deadLetters = new Counter({ name: 'riskloop_dead_letters_total', help: 'Dead letters by reason and source topic.', labelNames: ['reason', 'source_topic'], registers });
     this.labels = new Counter({ name: 'riskloop_labels_total', help: 'Training examples (labels joined to decisions) by source and label.', labelNames: ['label_source', 'label'], registers });
     this.drift = new Gauge({ name: 'riskloop_drift_psi', help: 'PSI of the last closed event-time hour against the release reference.', labelNames: ['subject', 'model_version'], registers });
@@ -90,6 +138,30 @@ export class DecisionMetrics {
       collect() {
         this.reset();
         for (const m of self.models()) this.set({ version: m.version, role: m.role }, 1);
+      },
+    });
+    this.latencySlo = new Gauge({ name: 'riskloop_decision_latency_slo_seconds', help: 'The ingress-to-decision deadline (RISKLOOP_LATENCY_SLO_MS) that p99 latency is held against.', registers });
+    this.latencySlo.set(this.latencySloSeconds);
+    this.driftThreshold = new Gauge({ name: 'riskloop_drift_psi_threshold', help: 'PSI above which the drift monitor raises an alert.', registers });
+    this.driftThreshold.set(this.driftThresholdValue);
+    this.driftHoursAbove = new Gauge({
+      name: 'riskloop_drift_hours_above_threshold',
+      help: 'Consecutive closed event-time hours whose PSI was above the threshold (0 after an hour below it), by subject and model version.',
+      labelNames: ['subject', 'model_version'],
+      registers,
+    });
+    const reference = options.scoreReference;
+    this.scoreReference = new Gauge({
+      name: 'riskloop_score_reference_share',
+      help: "Cumulative share of the champion's training scores at or below each bound of riskloop_decision_score (le), from its reference histogram (evenly spread inside a reference bin).",
+      labelNames: ['model_version', 'le'],
+      registers,
+      collect() {
+        this.reset();
+        const champion = self.models().find((m) => m.role === 'champion');
+        const ref = champion && reference?.(champion.version);
+        if (!champion || !ref) return;
+        referenceCumulative(ref, SCORE_BUCKETS).forEach((share, i) => this.set({ model_version: champion.version, le: String(SCORE_BUCKETS[i]) }, share));
       },
     });
   }
@@ -140,7 +212,33 @@ export class DecisionMetrics {
   observeDrift(m: DriftMeasurement): void {
     this.drift.set({ subject: m.subject, model_version: m.modelVersion }, m.psi);
     if (m.alerted) this.driftAlerts.inc({ subject: m.subject, model_version: m.modelVersion });
-    this.driftLatest.set(`${m.modelVersion}|${m.subject}`, m);
+    const key = `${m.modelVersion}|${m.subject}`;
+    this.driftLatest.set(key, m);
+    // Hours close in order per subject; a replayed or skipped hour restarts the run of hours.
+    const run = this.hoursAbove.get(key);
+    const above = m.psi > this.driftThresholdValue;
+    const hours = !above ? 0 : run && run.windowStart === m.windowStart - (m.windowEnd - m.windowStart) ? run.hours + 1 : run && run.windowStart === m.windowStart ? run.hours : 1;
+    this.hoursAbove.set(key, { windowStart: m.windowStart, hours });
+    this.driftHoursAbove.set({ subject: m.subject, model_version: m.modelVersion }, hours);
+    this.driftHistory.set(`${key}|${m.windowStart}`, m);
+    const oldest = m.windowStart - 48 * (m.windowEnd - m.windowStart);
+    for (const [k, h] of this.driftHistory) if (h.windowStart < oldest) this.driftHistory.delete(k);
+  }
+
+  /** Per score bucket, the reference's share (the chart's reference bars). */
+  referenceShares(ref: ReferenceHistogram): number[] {
+    const c = referenceCumulative(ref, SCORE_BUCKETS);
+    return c.map((v, i) => v - (i === 0 ? 0 : c[i - 1]!));
+  }
+
+  /** PSI per subject and event-time hour (the last 48 hours seen), for the heat map. */
+  driftHours(): DriftMeasurement[] {
+    return [...this.driftHistory.values()].sort((a, b) => a.windowStart - b.windowStart || a.subject.localeCompare(b.subject));
+  }
+
+  /** Cumulative counts the page's in-memory time series sample (ops/timeSeries.ts). */
+  counts(): { byOutcome: ReadonlyMap<string, number>; deadLetters: number; labels: number; fraud: number } {
+    return { byOutcome: this.byOutcome, deadLetters: this.letters, labels: this.labelCount, fraud: this.fraud };
   }
 
   summary(): DashboardSummary {

@@ -13,7 +13,11 @@ import type { Catalogue } from '../schemas/catalogue.js';
 import type { TopicSerdes } from '../schemas/createSerdes.js';
 import type { KafkaConnection } from '../topology/kafka/connection.js';
 import type { KafkaStreams } from '../topology/kafka/kafkaStreams.js';
-import { DecisionMetrics, OutputTopicsConsumer } from './decisionMetrics.js';
+import { DriftConfig, SCORE_REFERENCE } from '../processors/driftMonitor.js';
+import { DecisionMetrics, OutputTopicsConsumer, SCORE_BUCKETS } from './decisionMetrics.js';
+import { GroupLagMonitor } from './groupLag.js';
+import { ReleaseEvents } from './releaseEvents.js';
+import { annotationsOf, PrometheusSource, psiHeatmap, SampleRing, WINDOWS, type ChartData, type WindowName } from './timeSeries.js';
 import { RuntimeMetricsBridge } from './runtimeMetrics.js';
 import { OpsServer, type OpsServerConfigInput, type OpsServerDeps } from './server.js';
 
@@ -32,7 +36,24 @@ export interface OpsRuntimeDeps {
   /** The rule set POST /api/rules/reload reloads, and where privileged actions are recorded. */
   rules?: OpsServerDeps['rules'];
   audit?: OpsServerDeps['audit'];
+  /** Releases seen by the loop (bin/riskLoopApp.ts); a fresh, empty one otherwise. */
+  releases?: ReleaseEvents;
+  settings?: OpsSettings;
 }
+
+/** Charts and alert inputs; from the process configuration (bin/config.ts). */
+export interface OpsSettings {
+  /** RISKLOOP_LATENCY_SLO_MS; default 300 (the decision API's default deadline). */
+  latencySloMs?: number;
+  /** RISKLOOP_PROMETHEUS_URL: charts read history from it; empty or absent: the in-memory ring. */
+  prometheusUrl?: string;
+  /** How often the in-memory ring samples (default 5 s, the 15-minute window's step). */
+  sampleIntervalMs?: number;
+  /** How often the group lag is polled from the broker (default 5 s). */
+  lagPollMs?: number;
+}
+
+export const RUNTIME_STATES = ['CREATED', 'REBALANCING', 'RUNNING', 'PENDING_SHUTDOWN', 'NOT_RUNNING', 'ERROR'] as const;
 
 /** Counters the loop's processors keep in process (summed over tasks). */
 export interface LoopCounters {
@@ -43,6 +64,7 @@ export interface LoopCounters {
 export interface OpsRuntime {
   registry: Registry;
   decisions: DecisionMetrics;
+  releases: ReleaseEvents;
   address: { host: string; port: number };
   close(): Promise<void>;
 }
@@ -103,7 +125,76 @@ export async function startOps(server: OpsServerConfigInput, deps: OpsRuntimeDep
     },
   });
   if (deps.loopCounters !== undefined) registerLoopCounters(registry, deps.loopCounters);
-  const decisions = new DecisionMetrics(registry, () => modelRoles(deps.models));
+  const settings = deps.settings ?? {};
+  const releases = deps.releases ?? new ReleaseEvents();
+  releases.register(registry);
+  const driftThreshold = DriftConfig.parse({}).threshold;
+  const decisions = new DecisionMetrics(registry, () => modelRoles(deps.models), Date.now, {
+    latencySloMs: settings.latencySloMs ?? 300,
+    driftThreshold,
+    scoreReference: (v) => releases.reference(v, SCORE_REFERENCE),
+  });
+  // One series per runtime and state, 1 for the state it is in (the enum pattern): "not RUNNING" alerts.
+  new Gauge({
+    name: 'riskloop_runtime_state',
+    help: 'State of each runtime of this process (loop, drift): 1 for the state it is in, 0 for the others.',
+    labelNames: ['runtime', 'state'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [runtime, s] of Object.entries(deps.streams)) for (const state of RUNTIME_STATES) this.set({ runtime, state }, s.state === state ? 1 : 0);
+    },
+  });
+  const lag = new GroupLagMonitor(registry, {
+    connection: deps.connection,
+    clientId: deps.applicationId,
+    groupId: deps.applicationId,
+    topics: [deps.catalogue.transactions.name, deps.catalogue.kyc.name, deps.catalogue.deviceSignals.name, deps.catalogue.chargebacks.name, deps.catalogue.analystOutcomes.name],
+    intervalMs: settings.lagPollMs ?? 5000,
+    logger: deps.logger.child({ component: 'ops-lag' }),
+  });
+  const ring = new SampleRing(decisions.latencyBounds, SCORE_BUCKETS, Math.ceil((WINDOWS['24h'].rangeS * 1000) / (settings.sampleIntervalMs ?? 5000)) + 2);
+  const sample = async (): Promise<void> => {
+    releases.noteModelSet(modelRoles(deps.models));
+    const c = decisions.counts();
+    const cumulative = async (h: { get(): Promise<{ values: { labels: Partial<Record<string, string | number>>; value: number; metricName?: string }[] }> }, bounds: readonly number[]): Promise<number[]> => {
+      const out = new Array<number>(bounds.length + 1).fill(0);
+      for (const v of (await h.get()).values) {
+        if (!v.metricName?.endsWith('_bucket')) continue;
+        const i = v.labels.le === '+Inf' ? bounds.length : bounds.indexOf(Number(v.labels.le));
+        if (i >= 0) out[i]! += v.value;
+      }
+      return out;
+    };
+    const sumBy = async (m: { get(): Promise<{ values: { labels: Partial<Record<string, string | number>>; value: number }[] }> }, label: string): Promise<Record<string, number>> => {
+      const out: Record<string, number> = {};
+      for (const v of (await m.get()).values) out[String(v.labels[label])] = (out[String(v.labels[label])] ?? 0) + v.value;
+      return out;
+    };
+    ring.push({
+      t: Date.now(),
+      decisions: Object.fromEntries(c.byOutcome),
+      deadLetters: await sumBy(decisions.deadLetters, 'reason'),
+      labels: await sumBy(decisions.labels, 'label_source'),
+      fraud: c.fraud,
+      labelsTotal: c.labels,
+      latency: await cumulative(decisions.pipelineLatency, decisions.latencyBounds),
+      score: await cumulative(decisions.scores, SCORE_BUCKETS),
+      lag: Object.fromEntries(lag.samples().map((s) => [`${s.topic}[${s.partition}]`, s.lag])),
+      runtimes: Object.fromEntries(Object.entries(deps.streams).map(([n, s]) => [n, s.state === 'RUNNING' ? 1 : 0])),
+    });
+  };
+  const prometheus = settings.prometheusUrl ? new PrometheusSource(settings.prometheusUrl) : undefined;
+  const charts = async (window: WindowName, nowMs: number): Promise<ChartData> => {
+    const fromMs = nowMs - WINDOWS[window].rangeS * 1000;
+    // PSI by event-time hour: the last 24 hours for the short windows too, so the heat map has rows to compare.
+    const local = { psi: psiHeatmap(decisions.driftHours(), Math.min(fromMs, nowMs - 86_400_000)), annotations: annotationsOf(releases.events(fromMs)) };
+    if (prometheus) return prometheus.chart(window, nowMs, local);
+    const champion = modelRoles(deps.models).find((m) => m.role === 'champion');
+    const ref = champion ? releases.reference(champion.version, SCORE_REFERENCE) : undefined;
+    const reference = ref ? decisions.referenceShares(ref) : null;
+    return ring.chart(window, nowMs, { sloSeconds: decisions.latencySloSeconds, psiThreshold: driftThreshold, reference, ...local });
+  };
   const bridge = new RuntimeMetricsBridge(registry, () => Object.values(deps.streams).map((s) => s.metrics));
   const consumer = new OutputTopicsConsumer(
     {
@@ -128,14 +219,23 @@ export async function startOps(server: OpsServerConfigInput, deps: OpsRuntimeDep
     logger: deps.logger.child({ component: 'ops-http' }),
     ...(deps.rules ? { rules: deps.rules } : {}),
     ...(deps.audit ? { audit: deps.audit } : {}),
+    charts,
+    releases,
   });
   const address = await http.start();
   await consumer.start();
+  await lag.start();
+  await sample();
+  const sampler = setInterval(() => void sample().catch((err: unknown) => deps.logger.warn({ err: (err as Error).message }, 'ops sample failed')), settings.sampleIntervalMs ?? 5000);
+  sampler.unref();
   return {
     registry,
     decisions,
     address,
+    releases,
     async close() {
+      clearInterval(sampler);
+      await lag.stop();
       await consumer.stop();
       await http.close();
     },

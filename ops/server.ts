@@ -17,6 +17,7 @@
  * Binds 127.0.0.1 by default.
  */
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
@@ -27,7 +28,9 @@ import type { KafkaStreams } from '../topology/kafka/kafkaStreams.js';
 import type { AuditInput } from './auditEvents.js';
 import type { DecisionMetrics } from './decisionMetrics.js';
 import { bearerToken, cookie, isLoopback, OpsAuthenticator, parseOpsAuthConfig, type OpsAuthConfig, type OpsPrincipal } from './opsAuth.js';
+import type { ReleaseEvents } from './releaseEvents.js';
 import type { RuntimeMetricsBridge } from './runtimeMetrics.js';
+import { WINDOWS, type ChartData, type WindowName } from './timeSeries.js';
 
 export const OpsServerConfig = z.object({
   host: z.string().min(1).default('127.0.0.1'),
@@ -48,6 +51,10 @@ export interface OpsServerDeps {
   rules?: { holder: RuleSetHolder; path: string };
   /** Privileged actions (logins, rule reloads) are recorded here (ops/auditEvents.ts). */
   audit?: { record(input: AuditInput): Promise<unknown> };
+  /** The charts' time series for a window (ops/timeSeries.ts): GET /api/series?window=15m|1h|24h. */
+  charts?: (window: WindowName, nowMs: number) => Promise<ChartData>;
+  /** Rule reloads through POST /api/rules/reload are counted here (applied / refused). */
+  releases?: ReleaseEvents;
 }
 
 export interface Health {
@@ -75,6 +82,16 @@ export function health(streams: OpsServerDeps['streams']): { alive: boolean; rea
 const DASHBOARD = readFileSync(new URL('./dashboard.html', import.meta.url), 'utf8');
 const LOGIN = readFileSync(new URL('./login.html', import.meta.url), 'utf8');
 const MAX_FORM_BYTES = 4096;
+/**
+ * uPlot (npm `uplot`, MIT, ~50 kB, no dependencies) draws the charts: served from node_modules by
+ * this server, so the page needs no CDN. Read once at start.
+ */
+const require = createRequire(import.meta.url);
+const UPLOT_DIR = new URL('.', `file://${require.resolve('uplot/dist/uPlot.iife.min.js')}`);
+const ASSETS: Record<string, { type: string; body: Buffer }> = {
+  '/assets/uPlot.iife.min.js': { type: 'text/javascript; charset=utf-8', body: readFileSync(new URL('uPlot.iife.min.js', UPLOT_DIR)) },
+  '/assets/uPlot.min.css': { type: 'text/css; charset=utf-8', body: readFileSync(new URL('uPlot.min.css', UPLOT_DIR)) },
+};
 
 /** Pages must not be framed (clickjacking) nor leak their URL onwards. */
 const PAGE_HEADERS = {
@@ -266,9 +283,11 @@ export class OpsServer {
     try {
       next = await rules.holder.load(rules.path);
     } catch (err) {
+      this.deps.releases?.record({ kind: 'rules', version: previous, mode: 'reload', outcome: 'refused', reason: (err as Error).message });
       await this.audit({ ...base, target: rules.path, outcome: 'failed', details: { path: rules.path, version: previous, error: (err as Error).name } }, false);
       throw new HttpError(422, 'RULESET_REFUSED', `the rule file was refused; rule set ${previous} stays in force: ${(err as Error).message}`);
     }
+    this.deps.releases?.record({ kind: 'rules', version: next.version, mode: 'reload', outcome: 'applied', reason: null });
     const details = { path: rules.path, version: next.version, previousVersion: previous, rules: next.rules.length };
     try {
       await this.audit({ ...base, target: next.version, outcome: 'ok', details }, true);
@@ -333,6 +352,12 @@ export class OpsServer {
           return;
         }
       }
+      const asset = method === 'GET' ? ASSETS[path] : undefined;
+      if (asset) {
+        res.writeHead(200, { 'content-type': asset.type, 'cache-control': 'max-age=3600', 'x-content-type-options': 'nosniff' });
+        res.end(asset.body);
+        return;
+      }
       if (path.startsWith('/api/')) {
         const who = this.principal(req);
         if (!who) {
@@ -340,6 +365,17 @@ export class OpsServer {
           throw new HttpError(401, 'UNAUTHORIZED', 'log in at /login or send "Authorization: Bearer <token>"', { 'www-authenticate': 'Bearer realm="riskloop-ops"' });
         }
         if (method === 'GET' && path === '/api/summary') return json(200, { ...this.deps.decisions.summary(), health: health(this.deps.streams).body, user: { name: who.name, role: who.role } });
+        if (method === 'GET' && path === '/api/series') {
+          const window = new URL(req.url ?? '/', 'http://x').searchParams.get('window') ?? '15m';
+          if (!(window in WINDOWS)) throw new HttpError(400, 'BAD_WINDOW', `window must be one of ${Object.keys(WINDOWS).join(', ')}`);
+          if (!this.deps.charts) throw new HttpError(404, 'NOT_FOUND', 'this ops server keeps no time series');
+          try {
+            return json(200, await this.deps.charts(window as WindowName, Date.now()));
+          } catch (err) {
+            this.deps.logger.warn({ err: (err as Error).message }, 'chart series failed');
+            throw new HttpError(502, 'SERIES_UNAVAILABLE', `the time series could not be read: ${(err as Error).message}`);
+          }
+        }
         if (method === 'POST' && path === '/api/rules/reload') {
           if (who.via === 'session' && this.crossOrigin(req)) {
             req.resume();

@@ -174,6 +174,8 @@ export async function runCommand(argv: string[], io: CommandIo): Promise<number>
         models: app.models,
         logger,
         loopCounters: app.counters,
+        releases: app.releases,
+        settings: { latencySloMs: config.latencySloMs, prometheusUrl: config.prometheusUrl },
         rules: { holder: app.rules, path: config.rulesPath },
         audit: opsAudit,
         onFatal: (err) => guard.runtimeFailed('ops', 'ops consumer stopped for good', err),
