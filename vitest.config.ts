@@ -15,6 +15,15 @@ export default defineConfig({
         },
       },
       {
+        // Kafka Streams' own DSL tests transcribed (test/conformance/README table lists differences).
+        test: {
+          name: 'conformance',
+          include: ['test/conformance/**/*.test.ts'],
+          pool: 'forks',
+          testTimeout: 30_000,
+        },
+      },
+      {
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],

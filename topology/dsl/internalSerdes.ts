@@ -51,3 +51,31 @@ export function listSerde<V>(inner: Serde<V>): Serde<V[]> {
     },
   };
 }
+
+/**
+ * Records waiting in a stream–stream outer-join store: the side is in the key (OuterJoinKey), so
+ * this only needs to know which serde to use — a leading byte 1 (left) or 0 (right), then the list.
+ */
+export function outerJoinValuesSerde<VL, VR>(left: Serde<VL>, right: Serde<VR>): Serde<unknown[]> {
+  const leftList = listSerde(left);
+  const rightList = listSerde(right);
+  return {
+    serialize(list) {
+      // Values carry no side tag at run time; the processor stores one side's values per key, so
+      // the tag is written by tagging the list (see taggedList below).
+      const tagged = list as TaggedList;
+      const side = tagged.leftSide === false ? 0 : 1;
+      const body = side === 1 ? leftList.serialize(list as VL[]) : rightList.serialize(list as VR[]);
+      return Buffer.concat([Buffer.from([side]), body]);
+    },
+    deserialize(data) {
+      const side = data.readUInt8(0);
+      const list: TaggedList = side === 1 ? leftList.deserialize(data.subarray(1)) : rightList.deserialize(data.subarray(1));
+      list.leftSide = side === 1;
+      return list;
+    },
+  };
+}
+
+/** A value list that knows which join side it belongs to (set by the outer-join processor). */
+export type TaggedList = unknown[] & { leftSide?: boolean };

@@ -16,7 +16,7 @@ import type { KeyValue } from './change.js';
 import { GlobalKTable } from './globalKTable.js';
 import { KGroupedStream } from './kgroupedStream.js';
 import { KTable } from './ktable.js';
-import { type Joined, Named, type Produced, type Repartitioned, type StreamJoined } from './options.js';
+import { type Joined, type Materialized, Named, type Produced, type Repartitioned, type StreamJoined } from './options.js';
 import {
   FilterProcessor,
   FlatMapProcessor,
@@ -28,10 +28,13 @@ import {
   SelectKeyProcessor,
 } from './processors/stateless.js';
 import { StreamTableJoinProcessor } from './processors/streamTableJoin.js';
-import { JoinBufferProcessor, StreamStreamJoinProcessor } from './processors/streamStreamJoin.js';
+import { JoinBufferProcessor, type OuterJoinKey, StreamStreamJoinProcessor, outerJoinKeySerde } from './processors/streamStreamJoin.js';
+import { TableSourceProcessor } from './processors/tableSource.js';
+import { timestampedKeyValueStore } from './timestampedStore.js';
+import { Stores } from '../../state/stores.js';
 import { addRepartition } from './repartition.js';
 import { requireSerde, windowStore } from './stores.js';
-import { listSerde } from './internalSerdes.js';
+import { listSerde, outerJoinValuesSerde } from './internalSerdes.js';
 
 export class KStream<K, V> {
   /** @internal Created by StreamsBuilder and by other DSL objects. */
@@ -166,11 +169,15 @@ export class KStream<K, V> {
     return this.doJoin(other, a, b, c, false);
   }
 
-  /** Like join with a KTable or GlobalKTable, but records without a row are joined with null. */
+  /**
+   * Like join, but every record of this stream gives a result: with a KTable or GlobalKTable,
+   * records without a row are joined with null; with a KStream, a record that found no partner by
+   * the time its window closed is emitted with null (never early, KIP-633).
+   */
   leftJoin<VT, VR>(table: KTable<K, VT>, joiner: (value: V, tableValue: VT | null) => VR, joined?: Joined<K, V, VT>): KStream<K, VR>;
   leftJoin<KG, VG, VR>(table: GlobalKTable<KG, VG>, keyMapper: (key: K, value: V) => KG, joiner: (value: V, tableValue: VG | null) => VR, named?: Named): KStream<K, VR>;
+  leftJoin<VO, VR>(other: KStream<K, VO>, joiner: (value: V, otherValue: VO | null) => VR, windows: JoinWindows, streamJoined?: StreamJoined<K, V, VO>): KStream<K, VR>;
   leftJoin(other: unknown, a: unknown, b?: unknown, c?: unknown): KStream<K, unknown> {
-    if (other instanceof KStream) throw new Error('leftJoin of two KStreams is not supported: riskloop has the inner windowed join only');
     return this.doJoin(other, a, b, c, true);
   }
 
@@ -181,7 +188,10 @@ export class KStream<K, V> {
     if (other instanceof GlobalKTable) {
       return this.joinGlobal(other as GlobalKTable<unknown, unknown>, a as (key: K, value: V) => unknown, b as Joiner, c as Named | undefined, left);
     }
-    if (other instanceof KStream) return this.joinStream(other as KStream<K, unknown>, a as Joiner, b as JoinWindows, (c ?? {}) as StreamJoined<K, V, unknown>);
+    if (other instanceof KStream) {
+      // The left side's value is never null here (only the right side's may be in a left join).
+      return this.joinStream(other as KStream<K, unknown>, a as (value: V | null, other: unknown, key: K) => unknown, b as JoinWindows, (c ?? {}) as StreamJoined<K, V, unknown>, left ? 'left' : 'inner');
+    }
     throw new Error('join needs a KTable, a GlobalKTable or a KStream');
   }
 
@@ -221,17 +231,25 @@ export class KStream<K, V> {
     return new KStream<K, VR>(this.ctx, name, this.keySerde, undefined, this.repartitionRequired);
   }
 
-  private joinStream<VO, VR>(other: KStream<K, VO>, joiner: (value: V, otherValue: VO, key: K) => VR, windows: JoinWindows, options: StreamJoined<K, V, VO>): KStream<K, VR> {
+  private joinStream<VO, VR>(
+    other: KStream<K, VO>,
+    joiner: (value: V | null, otherValue: VO | null, key: K) => VR,
+    windows: JoinWindows,
+    options: StreamJoined<K, V, VO>,
+    mode: 'inner' | 'left' | 'outer',
+  ): KStream<K, VR> {
     const base = options.name;
     const names = this.ctx.names;
     const thisWindowed = base ? `${base}-this-windowed` : names.next('KSTREAM-WINDOWED-');
     const otherWindowed = base ? `${base}-other-windowed` : names.next('KSTREAM-WINDOWED-');
-    const joinThis = base ? `${base}-join-this` : names.next('KSTREAM-JOINTHIS-');
-    const joinOther = base ? `${base}-join-other` : names.next('KSTREAM-JOINOTHER-');
+    // Kafka Streams' names: the other side is OUTER- in left and outer joins, this side in outer joins.
+    const joinThis = base ? `${base}-${mode === 'outer' ? 'outer-' : ''}join-this` : names.next(mode === 'outer' ? 'KSTREAM-OUTERTHIS-' : 'KSTREAM-JOINTHIS-');
+    const joinOther = base ? `${base}-${mode === 'inner' ? '' : 'outer-'}join-other` : names.next(mode === 'inner' ? 'KSTREAM-JOINOTHER-' : 'KSTREAM-OUTEROTHER-');
     const merge = base ? `${base}-merge` : names.next('KSTREAM-MERGE-');
     const storeBase = options.storeName ?? base;
     const thisStore = storeBase ? `${storeBase}-this-join-store` : `${joinThis}-store`;
     const otherStore = storeBase ? `${storeBase}-other-join-store` : `${joinOther}-store`;
+    const outerStore = mode === 'inner' ? undefined : storeBase ? `${storeBase}-outer-shared-join-store` : `${joinThis}-outer-shared-join-store`;
 
     const keySerde = requireSerde(options.keySerde ?? this.keySerde ?? other.keySerde, 'key', 'stream-stream join');
     const thisValueSerde = requireSerde(options.valueSerde ?? this.valueSerde, 'value', 'stream-stream join');
@@ -242,23 +260,60 @@ export class KStream<K, V> {
     const persistent = options.inMemory !== true;
     const thisBuffer = windowStore(thisStore, keySerde, listSerde(thisValueSerde), windows.retentionMs(), { persistent });
     const otherBuffer = windowStore(otherStore, keySerde, listSerde(otherValueSerde), windows.retentionMs(), { persistent });
-    const { beforeMs, afterMs } = windows;
+    const outerBuffer =
+      outerStore === undefined
+        ? undefined
+        : Stores.keyValue<OuterJoinKey<K>, unknown[]>(outerStore, outerJoinKeySerde(keySerde), outerJoinValuesSerde(thisValueSerde, otherValueSerde), { persistent });
+    const { beforeMs, afterMs, graceMs } = windows;
+    const common = { graceMs, windowBeforeMs: beforeMs, windowAfterMs: afterMs, outerStoreName: outerStore, joiner: joiner as (l: unknown, r: unknown, key: K) => VR };
     this.ctx.addStep((t) => {
-      t.addProcessor(thisWindowed, () => new JoinBufferProcessor<K, V>(thisStore), thisParent);
-      t.addProcessor(otherWindowed, () => new JoinBufferProcessor<K, VO>(otherStore), otherParent);
+      t.addProcessor(thisWindowed, () => new JoinBufferProcessor<K, V>(thisStore, mode !== 'inner'), thisParent);
+      t.addProcessor(otherWindowed, () => new JoinBufferProcessor<K, VO>(otherStore, mode === 'outer'), otherParent);
       // From the other side, "before" and "after" swap.
-      t.addProcessor(joinThis, () => new StreamStreamJoinProcessor<K, V, VO, VR>(otherStore, beforeMs, afterMs, joiner), thisWindowed);
+      t.addProcessor(
+        joinThis,
+        () => new StreamStreamJoinProcessor<K, V, VO, VR>({ ...common, thisStoreName: thisStore, otherStoreName: otherStore, beforeMs, afterMs, leftSide: true, outer: mode !== 'inner' }),
+        thisWindowed,
+      );
       t.addProcessor(
         joinOther,
-        () => new StreamStreamJoinProcessor<K, VO, V, VR>(thisStore, afterMs, beforeMs, (otherValue, value, key) => joiner(value, otherValue, key)),
+        () => new StreamStreamJoinProcessor<K, VO, V, VR>({ ...common, thisStoreName: otherStore, otherStoreName: thisStore, beforeMs: afterMs, afterMs: beforeMs, leftSide: false, outer: mode === 'outer' }),
         otherWindowed,
       );
       t.addProcessor(merge, () => new PassThroughProcessor<K, VR>(), joinThis, joinOther);
-      t.addStateStore(thisBuffer.builder, [thisWindowed, joinOther], thisBuffer.changelogConfig);
-      t.addStateStore(otherBuffer.builder, [otherWindowed, joinThis], otherBuffer.changelogConfig);
+      t.addStateStore(thisBuffer.builder, [thisWindowed, joinThis, joinOther], thisBuffer.changelogConfig);
+      t.addStateStore(otherBuffer.builder, [otherWindowed, joinThis, joinOther], otherBuffer.changelogConfig);
+      if (outerBuffer !== undefined) t.addStateStore(outerBuffer, [joinThis, joinOther]);
       t.requireCopartitioning(merge);
     });
     return new KStream<K, VR>(this.ctx, merge, keySerde, undefined, false);
+  }
+
+  /**
+   * Windowed stream–stream outer join: like the inner join, and a record of either side that found
+   * no partner by the time its window closed is emitted with null for the other side (see
+   * processors/streamStreamJoin.ts: never a spurious early null result, KIP-633).
+   */
+  outerJoin<VO, VR>(other: KStream<K, VO>, joiner: (value: V | null, otherValue: VO | null) => VR, windows: JoinWindows, streamJoined: StreamJoined<K, V, VO> = {}): KStream<K, VR> {
+    return this.joinStream(other, (v, o) => joiner(v, o), windows, streamJoined, 'outer');
+  }
+
+  /**
+   * A stream read as a table: each record upserts its key (a null value deletes it), kept in a
+   * timestamped store. Null-key records are dropped. Repartitions first if the key may have changed.
+   */
+  toTable(materialized?: Materialized<K, V>, named?: Named): KTable<K, V> {
+    const name = this.ctx.names.orNext(named?.name, 'KSTREAM-TOTABLE-');
+    const storeName = this.ctx.names.storeName(materialized?.storeName, 'KSTREAM-TOTABLE-');
+    const keySerde = requireSerde(materialized?.keySerde ?? this.keySerde, 'key', 'toTable');
+    const valueSerde = requireSerde(materialized?.valueSerde ?? this.valueSerde, 'value', 'toTable');
+    const parent = this.repartitionRequired ? addRepartition(this.ctx, this.nodeName, `${name}`, keySerde, valueSerde) : this.nodeName;
+    const store = timestampedKeyValueStore(storeName, keySerde, valueSerde, materialized);
+    this.ctx.addStep((t) => {
+      t.addProcessor(name, () => new TableSourceProcessor<K, V>(storeName, true), parent);
+      t.addStateStore(store, [name]);
+    });
+    return new KTable<K, V>(this.ctx, name, storeName, keySerde, valueSerde, true);
   }
 
   /**

@@ -1,18 +1,23 @@
 /**
  * KTable: a changelog stream read as a table — the latest value per key. Tables here come from
- * `StreamsBuilder.table()` and from aggregations, and are always materialized in a store, which
- * is what stream–table joins read. Between table processors flow Changes (new and old value).
+ * `StreamsBuilder.table()`, `KStream.toTable()`, aggregations and table–table joins, and are always
+ * materialized in a timestamped store, which is what joins read. Between table processors flow
+ * Changes (new and old value).
  */
 import type { BuildSteps } from './buildSteps.js';
+import type { KeyValue } from './change.js';
+import { KGroupedTable } from './kgroupedTable.js';
 import { KStream } from './kstream.js';
-import type { Named } from './options.js';
+import type { Grouped, Materialized, Named } from './options.js';
 import { TableToStreamProcessor } from './processors/stateless.js';
+import { TableMaterializeProcessor, type TableJoinSide, TableTableJoinProcessor } from './processors/tableTableJoin.js';
+import { timestampedKeyValueStore } from './timestampedStore.js';
 import type { Serde } from '../serde.js';
 
 export class KTable<K, V> {
   /** @internal */
   constructor(
-    private readonly ctx: BuildSteps,
+    protected readonly ctx: BuildSteps,
     readonly nodeName: string,
     /** The store holding the table's rows, readable through the driver or interactive queries. */
     readonly queryableStoreName: string,
@@ -28,6 +33,59 @@ export class KTable<K, V> {
     const parent = this.nodeName;
     this.ctx.addStep((t) => t.addProcessor(name, () => new TableToStreamProcessor<K, V>(), parent));
     return new KStream<K, V>(this.ctx, name, this.keySerde, this.valueSerde, false);
+  }
+
+  /**
+   * Re-groups the table by a new key for an aggregation with a subtractor (count, reduce,
+   * aggregate). `selector` returns the new key and value of a row.
+   */
+  groupBy<KR, VR>(selector: (key: K, value: V) => KeyValue<KR, VR>, grouped: Partial<Grouped<KR, VR>> = {}): KGroupedTable<KR, VR> {
+    this.joinableStoreName();
+    return new KGroupedTable<KR, VR>(this.ctx, this.nodeName, selector as (key: unknown, value: unknown) => KeyValue<KR, VR>, grouped.keySerde, grouped.valueSerde, grouped.name);
+  }
+
+  /** Inner join of two tables on their key: a row exists while both tables have one. */
+  join<VO, VR>(other: KTable<K, VO>, joiner: (value: V, otherValue: VO) => VR, materialized?: Materialized<K, VR>, named?: Named): KTable<K, VR> {
+    return this.tableJoin(other, joiner as (v: V | null, o: VO | null) => VR, 'inner', materialized, named);
+  }
+
+  /** Left join of two tables: a row for every row of this table, joined with null while the other has none. */
+  leftJoin<VO, VR>(other: KTable<K, VO>, joiner: (value: V, otherValue: VO | null) => VR, materialized?: Materialized<K, VR>, named?: Named): KTable<K, VR> {
+    return this.tableJoin(other, joiner as (v: V | null, o: VO | null) => VR, 'left', materialized, named);
+  }
+
+  /** Outer join of two tables: a row while either has one, null for the side that has none. */
+  outerJoin<VO, VR>(other: KTable<K, VO>, joiner: (value: V | null, otherValue: VO | null) => VR, materialized?: Materialized<K, VR>, named?: Named): KTable<K, VR> {
+    return this.tableJoin(other, joiner, 'outer', materialized, named);
+  }
+
+  private tableJoin<VO, VR>(other: KTable<K, VO>, joiner: (v: V | null, o: VO | null) => VR, mode: 'inner' | 'left' | 'outer', materialized: Materialized<K, VR> | undefined, named: Named | undefined): KTable<K, VR> {
+    const names = this.ctx.names;
+    const base = named?.name;
+    const joinThis = base ? `${base}-join-this` : names.next('KTABLE-JOINTHIS-');
+    const joinOther = base ? `${base}-join-other` : names.next('KTABLE-JOINOTHER-');
+    const merge = base ?? names.next('KTABLE-MERGE-');
+    const storeName = names.storeName(materialized?.storeName, 'KTABLE-MERGE-');
+    const thisStore = this.joinableStoreName();
+    const otherStore = other.joinableStoreName();
+    const keySerde = materialized?.keySerde ?? this.keySerde ?? other.keySerde;
+    if (keySerde === undefined) throw new Error('table-table join needs a key serde (Materialized.with)');
+    const valueSerde = materialized?.valueSerde;
+    if (valueSerde === undefined) throw new Error('table-table join needs the result value serde: pass Materialized.with(keySerde, valueSerde)');
+    const thisMode: TableJoinSide = mode;
+    const otherMode: TableJoinSide = mode === 'left' ? 'right' : mode;
+    const store = timestampedKeyValueStore(storeName, keySerde, valueSerde, materialized);
+    const thisParent = this.nodeName;
+    const otherParent = other.nodeName;
+    this.ctx.addStep((t) => {
+      t.addProcessor(joinThis, () => new TableTableJoinProcessor<K, V, VO, VR>(otherStore, thisMode, joiner), thisParent);
+      t.addProcessor(joinOther, () => new TableTableJoinProcessor<K, VO, V, VR>(thisStore, otherMode, (o, v) => joiner(v, o)), otherParent);
+      t.addProcessor(merge, () => new TableMaterializeProcessor<K, VR>(storeName), joinThis, joinOther);
+      t.connectProcessorAndStateStores([joinThis, otherStore], [joinOther, thisStore]);
+      t.addStateStore(store, [merge]);
+      t.requireCopartitioning(merge);
+    });
+    return new KTable<K, VR>(this.ctx, merge, storeName, keySerde, valueSerde, true);
   }
 
   /** @internal The key-value store a stream–table join reads. */
