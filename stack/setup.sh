@@ -5,6 +5,7 @@
 # the demo needs: Node, the broker's Java and Maven, Python.
 #   - Node 22.22+ (stack/node.sh installs Node 24 from the npm registry when the system's is older)
 #   - Chromium, for the dashboard's browser test (Debian's `chromium`, driven by playwright-core)
+#   - Prometheus with promtool, for the alert-rules test (Debian's `prometheus`)
 #   - PostgreSQL, for the audit-trail test (Debian's `postgresql`), unless RISKLOOP_AUDIT_DB names one
 #   - Java 17+ and Maven, for the local Kafka broker, unless KAFKA_BROKERS names one or a Docker
 #     engine answers (then testcontainers runs the broker)
@@ -36,6 +37,8 @@ missing=() # "what:apt-package" pairs
 check() {
   missing=()
   [[ -n "$for_demo" || -x "$chromium_path" ]] || missing+=("Chromium for the dashboard browser test ($chromium_path):chromium")
+  # Debian's prometheus (2.42, with promtool) scrapes a running loop in test/integration/prometheus.test.ts.
+  [[ -n "$for_demo" ]] || { command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1; } || missing+=("Prometheus for the alert-rules test:prometheus")
   if [[ -z "$for_demo" && -z "${RISKLOOP_AUDIT_DB:-}" ]] && ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
     missing+=("PostgreSQL for the audit-trail test:postgresql")
   fi
@@ -72,6 +75,7 @@ fi
 say "node $(node --version) ($(command -v node))"
 if [[ -z "$for_demo" ]]; then
   say "chromium: $("$chromium_path" --version 2>/dev/null | head -n 1 || echo "$chromium_path")"
+  say "prometheus: $(prometheus --version 2>&1 | head -n 1)"
   if [[ -n "${RISKLOOP_AUDIT_DB:-}" ]]; then say "postgresql: RISKLOOP_AUDIT_DB is set; using that database"
   else say "postgresql: $(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)"; fi
 fi
