@@ -31,6 +31,7 @@ import { type IdentifierProtection, buildDeadLetter, redactorFor, scrubText } fr
 import type { Catalogue } from '../schemas/catalogue.js';
 import type {
   AnalystOutcome,
+  ChallengeResult,
   Chargeback,
   Decision,
   DeadLetter,
@@ -46,6 +47,7 @@ import type { Processor, ProcessorContext } from '../topology/processor.js';
 import type { Record } from '../topology/records.js';
 import { Serdes, type Serde } from '../topology/serde.js';
 import { Topology, repartitionTopicName } from '../topology/topology.js';
+import { ChallengesConfig, challengeFeaturesProcessor, challengeHistoryProcessor, challengeHistoryStore } from './challenges.js';
 import { CrossEntityConfig } from './crossEntity/buckets.js';
 import { crossEntityFeaturesProcessor } from './crossEntity/features.js';
 import { CrossEntityNodes, addCrossEntitySide, addCrossEntityTable } from './crossEntity/wiring.js';
@@ -78,6 +80,8 @@ export const RiskLoopConfig = z.object({
   scoring: ScoringConfig.prefault({}),
   decide: DecideConfig.prefault({ defaultThresholds: { review: 0.5, decline: 0.9 } }),
   labelJoin: LabelJoinConfig.prefault({ trainingExamplesChild: 'training-examples-sink', unknownLabelsChild: 'unknown-labels' }),
+  /** Step-up results kept per account (processors/challenges.ts). */
+  challenges: ChallengesConfig.prefault({}),
   /** RocksDB stores (default) or in-memory ones (tests, quick demos). */
   persistentStores: z.boolean().default(true),
   /**
@@ -97,6 +101,7 @@ export interface RiskLoopSerdes {
   chargebacks: Serde<Chargeback>;
   analystOutcomes: Serde<AnalystOutcome>;
   decisions: Serde<Decision>;
+  challengeResults: Serde<ChallengeResult>;
   trainingExamples: Serde<TrainingExample>;
   modelReleases: Serde<ModelRelease>;
   deadLetters: Serde<DeadLetter>;
@@ -139,6 +144,10 @@ export const Nodes = {
   kycCheck: 'kyc-partition-check',
   kycTable: 'kyc-table',
   reroutedSink: 'rerouted-sink',
+  challengeResults: 'challenge-results-source',
+  challengeResultsCheck: 'challenge-results-check',
+  challengeHistory: 'challenge-history',
+  challengeFeatures: 'challenge-features',
   reroutedSource: 'rerouted-source',
   rerouted: 'rerouted',
   labelJoin: 'label-join',
@@ -177,7 +186,7 @@ export function riskLoopTopology(configInput: RiskLoopConfigInput, deps: RiskLoo
   if (hot) {
     // Records that reached the wrong task come back here, on the task that owns their key.
     t.addSource(Nodes.reroutedSource, reroutedTopic, reroutedSerdes)
-      .addProcessor(Nodes.rerouted, reroutedProcessor({ transaction: [Nodes.transactionIds], kyc: [Nodes.kycTable], label: [Nodes.labelJoin, CrossEntityNodes.labelKeys] }), Nodes.reroutedSource)
+      .addProcessor(Nodes.rerouted, reroutedProcessor({ transaction: [Nodes.transactionIds], kyc: [Nodes.kycTable], label: [Nodes.labelJoin, CrossEntityNodes.labelKeys], challenge: [Nodes.challengeHistory] }), Nodes.reroutedSource)
       .addRepartitionTopic(reroutedTopic);
   }
   if (hot) {
@@ -211,7 +220,8 @@ export function riskLoopTopology(configInput: RiskLoopConfigInput, deps: RiskLoo
       timestampExtractor: (r) => byEventTime(r, 'eventTime'),
       storeOptions: { persistent: config.persistentStores },
     });
-    t.addProcessor(Nodes.crossEntity, crossEntityFeaturesProcessor(deps.tokenizer, config.crossEntity), Nodes.enrich)
+    t.addProcessor(Nodes.challengeFeatures, challengeFeaturesProcessor(), Nodes.enrich);
+    t.addProcessor(Nodes.crossEntity, crossEntityFeaturesProcessor(deps.tokenizer, config.crossEntity), Nodes.challengeFeatures)
       .addProcessor(Nodes.rules, () => new RulesProcessor(deps.rules), Nodes.crossEntity)
       .addProcessor(Nodes.score, () => new ScoringProcessor(deps.models, config.scoring), Nodes.rules)
       .addProcessor(Nodes.decide, () => new DecideProcessor(config.decide, (v) => deps.models.thresholdsFor(v)), Nodes.score);
@@ -240,13 +250,28 @@ export function riskLoopTopology(configInput: RiskLoopConfigInput, deps: RiskLoo
     });
   if (hot) t.addSink(Nodes.chargebackDeadLetters, topics.deadLetters.name, { keySerde: Serdes.String, valueSerde: serdes.deadLetters }, Nodes.chargebacksTokenize);
   else t.addProcessor(Nodes.chargebackDeadLetters, () => new DropRecords(), Nodes.chargebacksTokenize);
-  const labelParents = hot ? [Nodes.chargebacksTokenize, Nodes.analystOutcomesCheck, Nodes.rerouted] : [Nodes.chargebacksTokenize, Nodes.analystOutcomes];
+  const labelParents = hot
+    ? [Nodes.chargebacksTokenize, Nodes.analystOutcomesCheck, Nodes.challengeHistory, Nodes.rerouted]
+    : [Nodes.chargebacksTokenize, Nodes.analystOutcomes, Nodes.challengeResults];
+    })
+    .addSource(Nodes.challengeResults, topics.challengeResults.name, {
+      keySerde: Serdes.String,
+      valueSerde: serdes.challengeResults,
+      timestampExtractor: (r) => byEventTime(r, 'completedAt'),
   if (hot) {
     t.addProcessor(
       Nodes.analystOutcomesCheck,
       partitionCheckProcessor<AnalystOutcome>({ ...check!, wrap: (value) => ({ kind: 'analyst-outcome', value: value! }), tombstones: 'reject', what: 'analyst outcome' }),
       Nodes.analystOutcomes,
-    ).addSink(Nodes.reroutedSink, reroutedTopic, reroutedSerdes, Nodes.ingress, Nodes.kycCheck, Nodes.chargebacksTokenize, Nodes.analystOutcomesCheck);
+    )
+      .addProcessor(
+        Nodes.challengeResultsCheck,
+        partitionCheckProcessor<ChallengeResult>({ ...check!, wrap: (value) => ({ kind: 'challenge-result', value: value! }), tombstones: 'reject', what: 'challenge result' }),
+        Nodes.challengeResults,
+      )
+      .addProcessor(Nodes.challengeHistory, challengeHistoryProcessor(config.challenges), Nodes.challengeResultsCheck, Nodes.rerouted)
+      .addStateStore(challengeHistoryStore(storeOptions), [Nodes.challengeHistory, Nodes.challengeFeatures])
+      .addSink(Nodes.reroutedSink, reroutedTopic, reroutedSerdes, Nodes.ingress, Nodes.kycCheck, Nodes.chargebacksTokenize, Nodes.analystOutcomesCheck, Nodes.challengeResultsCheck);
     addLabelJoin(t, {
       decisionParent: Nodes.decide,
       labelParents,

@@ -12,7 +12,8 @@
  */
 import type { DecisionAction, FeatureContribution, ShadowScore, TokenizedTransaction } from '../schemas/types.js';
 
-export type RuleAction = 'ALLOW' | 'REVIEW' | 'DECLINE';
+/** CHALLENGE: step-up (3-D Secure, a second factor) for risky actions such as a new device or a large transfer; decide.ts ranks it. */
+export type RuleAction = 'ALLOW' | 'CHALLENGE' | 'REVIEW' | 'DECLINE';
 
 export interface RuleHit {
   ruleId: string;

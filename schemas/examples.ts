@@ -105,6 +105,13 @@ export const EXAMPLES: { readonly [K in SchemaName]: RecordTypes[K] } = {
     caseId: 'CASE-2024-55012',
     decidedAt: eventTime + 2 * 3_600_000,
   },
+  ChallengeResult: {
+    transactionId: 'txn-20240614-000917',
+    accountToken,
+    result: 'FAILED',
+    method: 'THREE_DS',
+    completedAt: eventTime + 90_000,
+  },
   Decision: {
     transactionId: 'txn-20240614-000917',
     accountToken,

@@ -42,6 +42,7 @@ export const RECORD_FIELDS: Readonly<Record<string, readonly string[]>> = {
   AnalystOutcome: fieldsOf<T.AnalystOutcome>()([
     'transactionId', 'accountToken', 'outcome', 'analystId', 'caseId', 'decidedAt',
   ]),
+  ChallengeResult: fieldsOf<T.ChallengeResult>()(['transactionId', 'accountToken', 'result', 'method', 'completedAt']),
   Decision: fieldsOf<T.Decision>()([
     'transactionId', 'accountToken', 'cardToken', 'eventTime', 'decidedAt', 'decision', 'score', 'modelVersion',
     'shadowScores', 'ruleSetVersion', 'reasonCodes', 'features', 'facts', 'topContributions', 'pipelineLatencyMs',
@@ -87,6 +88,8 @@ export const ENUM_SYMBOLS: Readonly<Record<string, readonly string[]>> = {
   KycStatus: symbolsOf<T.KycStatus>()(['PENDING', 'VERIFIED', 'REJECTED', 'EXPIRED', 'SUSPENDED']),
   RiskTier: symbolsOf<T.RiskTier>()(['LOW', 'MEDIUM', 'HIGH']),
   Outcome: symbolsOf<T.Outcome>()(['FRAUD', 'LEGITIMATE']),
-  DecisionAction: symbolsOf<T.DecisionAction>()(['APPROVE', 'REVIEW', 'DECLINE']),
-  LabelSource: symbolsOf<T.LabelSource>()(['CHARGEBACK', 'ANALYST', 'MATURITY']),
+  DecisionAction: symbolsOf<T.DecisionAction>()(['APPROVE', 'REVIEW', 'DECLINE', 'CHALLENGE']),
+  LabelSource: symbolsOf<T.LabelSource>()(['CHARGEBACK', 'ANALYST', 'MATURITY', 'CHALLENGE']),
+  ChallengeOutcome: symbolsOf<T.ChallengeOutcome>()(['PASSED', 'FAILED', 'ABANDONED']),
+  ChallengeMethod: symbolsOf<T.ChallengeMethod>()(['THREE_DS', 'OTP', 'BIOMETRIC', 'OTHER']),
 };

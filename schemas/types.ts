@@ -15,8 +15,10 @@ export type EntityType = 'PERSON' | 'BUSINESS';
 export type KycStatus = 'PENDING' | 'VERIFIED' | 'REJECTED' | 'EXPIRED' | 'SUSPENDED';
 export type RiskTier = 'LOW' | 'MEDIUM' | 'HIGH';
 export type Outcome = 'FRAUD' | 'LEGITIMATE';
-export type DecisionAction = 'APPROVE' | 'REVIEW' | 'DECLINE';
-export type LabelSource = 'CHARGEBACK' | 'ANALYST' | 'MATURITY';
+export type DecisionAction = 'APPROVE' | 'REVIEW' | 'DECLINE' | 'CHALLENGE';
+export type LabelSource = 'CHARGEBACK' | 'ANALYST' | 'MATURITY' | 'CHALLENGE';
+export type ChallengeOutcome = 'PASSED' | 'FAILED' | 'ABANDONED';
+export type ChallengeMethod = 'THREE_DS' | 'OTP' | 'BIOMETRIC' | 'OTHER';
 
 /** Raw ingress transaction. Carries the PAN: only the ingress tokeniser may read it. */
 export interface Transaction {
@@ -120,6 +122,15 @@ export interface AnalystOutcome {
   analystId: string;
   caseId: string | null;
   decidedAt: number;
+}
+
+/** A step-up challenge's result, from the gateway or the 3DS server (ChallengeResult.avsc). */
+export interface ChallengeResult {
+  transactionId: string;
+  accountToken: string;
+  result: ChallengeOutcome;
+  method: ChallengeMethod;
+  completedAt: number;
 }
 
 export interface ShadowScore {
@@ -266,3 +277,4 @@ export interface RecordTypes {
 }
 
 export type SchemaName = keyof RecordTypes;
+  ChallengeResult: ChallengeResult;

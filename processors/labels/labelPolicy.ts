@@ -4,6 +4,9 @@
  *
  * The rules, per transaction:
  *  - A fraud chargeback or an analyst FRAUD verdict is label 1; an analyst LEGITIMATE verdict is 0.
+ *    A FAILED step-up challenge is 1 and a PASSED one 0 (a chargeback that comes later still
+ *    corrects it: passing 3-D Secure proves who answered, not that the payment was theirs); an
+ *    ABANDONED challenge says nothing and produces nothing.
  *    A non-fraud chargeback (a service dispute) says nothing about fraud and produces nothing.
  *  - The first label emits an example. A later label with the same value emits nothing (duplicate
  *    chargebacks, a chargeback confirming an analyst's FRAUD): the training set already says so.
@@ -18,10 +21,10 @@
  *    transaction independent of where punctuations fall between records, which differs between
  *    the test driver (after every record) and the Kafka runtime (after every poll).
  */
-import type { AnalystOutcome, LabelSource, TokenizedChargeback, TrainingExample } from '../../schemas/types.js';
+import type { AnalystOutcome, ChallengeResult, LabelSource, TokenizedChargeback, TrainingExample } from '../../schemas/types.js';
 import type { DecisionSnapshot } from '../snapshotStore.js';
 
-export type LabelEvent = TokenizedChargeback | AnalystOutcome;
+export type LabelEvent = TokenizedChargeback | AnalystOutcome | ChallengeResult;
 
 /**
  * Header of a chargeback's copy under a previous account-token key (processors/chargebackIngress.ts,
@@ -43,13 +46,21 @@ export interface EmittedLabel {
 /** A label event reduced to what the join needs. */
 export interface LabelObservation {
   label: 0 | 1;
-  labelSource: 'CHARGEBACK' | 'ANALYST';
+  labelSource: 'CHARGEBACK' | 'ANALYST' | 'CHALLENGE';
   labeledAt: number;
 }
 
-/** null for a chargeback that is not about fraud. */
+export function isChallengeResult(event: LabelEvent): event is ChallengeResult {
+  return 'completedAt' in event;
+}
+
+/** null for a chargeback that is not about fraud and for an abandoned challenge. */
 export function observe(event: LabelEvent): LabelObservation | null {
   if (isChargeback(event)) return event.fraud ? { label: 1, labelSource: 'CHARGEBACK', labeledAt: event.reportedAt } : null;
+  if (isChallengeResult(event)) {
+    if (event.result === 'ABANDONED') return null;
+    return { label: event.result === 'FAILED' ? 1 : 0, labelSource: 'CHALLENGE', labeledAt: event.completedAt };
+  }
   return { label: event.outcome === 'FRAUD' ? 1 : 0, labelSource: 'ANALYST', labeledAt: event.decidedAt };
 }
 
