@@ -9,13 +9,14 @@
  *   RISKLOOP_API_ALLOW_ANONYMOUS                 "true" to accept calls without a key (default false)
  *   RISKLOOP_API_DEFAULT_DEADLINE_MS             deadline when the request gives none (300)
  *   RISKLOOP_API_MAX_DEADLINE_MS                 the largest deadline a request may ask for (5000)
- *   RISKLOOP_API_ON_DEADLINE                     error (default) | static:APPROVE|REVIEW|DECLINE | rules
+ *   RISKLOOP_API_ON_DEADLINE                     error (default) | static:APPROVE|REVIEW|DECLINE|CHALLENGE | rules
  *   RISKLOOP_API_CACHE_TTL_MS / _CACHE_MAX       recent decisions kept for retries (600000 ms, 100000)
  * plus the SDK's: KAFKA_BROKERS, SCHEMA_REGISTRY_URL, RISKLOOP_TOPIC_PREFIX, RISKLOOP_ACCOUNT_TOKEN_KEY.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import type { DecisionAction } from '../schemas/types.js';
 import { clientConfigFromEnv, type RiskloopClientConfigInput } from '../sdk/config.js';
 
 const ApiKeys = z
@@ -37,9 +38,9 @@ const ApiKeys = z
 const OnDeadlineText = z.string().transform((s, ctx) => {
   if (s === 'error') return { mode: 'error' as const };
   if (s === 'rules') return { mode: 'rules' as const, rulesPath: 'rules/ruleset.json', noHit: 'APPROVE' as const };
-  const m = /^static:(APPROVE|REVIEW|DECLINE)$/.exec(s);
-  if (m) return { mode: 'static' as const, decision: m[1] as 'APPROVE' | 'REVIEW' | 'DECLINE' };
-  ctx.addIssue({ code: 'custom', message: 'must be error, rules or static:APPROVE|REVIEW|DECLINE' });
+  const m = /^static:(APPROVE|REVIEW|DECLINE|CHALLENGE)$/.exec(s);
+  if (m) return { mode: 'static' as const, decision: m[1] as DecisionAction };
+  ctx.addIssue({ code: 'custom', message: 'must be error, rules or static:APPROVE|REVIEW|DECLINE|CHALLENGE' });
   return z.NEVER;
 });
 

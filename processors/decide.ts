@@ -2,24 +2,36 @@
  * The decision step: turns the scored, rule-checked RiskContext into the Decision record, keyed by
  * the account token (as the catalogue keys the decisions topic), transactionId inside.
  *
- * Precedence, DECLINE > REVIEW > ALLOW:
- *   1. DECLINE if any DECLINE rule hit, or the score is at or above the decline threshold;
+ * The score falls in one band: DECLINE at or above the decline threshold; else CHALLENGE inside the
+ * configured challenge band, when there is one; else REVIEW at or above the review threshold; else
+ * none. Precedence, DECLINE > REVIEW > CHALLENGE > APPROVE:
+ *   1. DECLINE if any DECLINE rule hit, or the score is in the DECLINE band;
  *   2. else REVIEW if any REVIEW rule hit;
- *   3. else, if the score is at or above the review threshold: APPROVE when an ALLOW rule hit,
- *      REVIEW otherwise;
- *   4. else APPROVE.
- * So an ALLOW rule can only turn a model-only REVIEW into APPROVE: it says "this customer and
- * amount are not worth an analyst's time", not "trust this payment whatever else we know". It
- * cannot override a DECLINE (rule or score) nor a REVIEW rule, which encode policy (sanctions, PEP
- * due diligence) rather than a statistical guess.
+ *   3. else CHALLENGE if any CHALLENGE rule hit;
+ *   4. else, if the score is in the CHALLENGE or REVIEW band: APPROVE when an ALLOW rule hit, the
+ *      band's action otherwise;
+ *   5. else APPROVE.
+ * So an ALLOW rule can only turn a model-only REVIEW or CHALLENGE into APPROVE: it says "this
+ * customer and amount are not worth an analyst's time or the customer's friction", not "trust this
+ * payment whatever else we know". It cannot override a DECLINE (rule or score) nor a REVIEW or
+ * CHALLENGE rule, which encode policy (sanctions, PEP due diligence, step-up on a new device)
+ * rather than a statistical guess. REVIEW outranks CHALLENGE because a passed challenge proves who
+ * pays, not that a policy's concern is met; a person still has to look.
+ *
+ * The challenge band is `[challengeBand.from, challengeBand.to)` in score units; both thresholds
+ * are probabilities once the model is calibrated (training/). Putting it between the review and
+ * decline thresholds (the usual choice) sends the grey zone to step-up instead of an analyst:
+ * the customer answers in seconds, a failed challenge becomes a fraud label at once, and analysts
+ * keep what rules send them. Without a band, no score gives CHALLENGE (only rules can).
  *
  * Thresholds are the scoring model's own (from its release, looked up by version) and fall back to
  * the configured ones. Without a score (no model, model error, features missing) the rules decide
  * alone; the scorer's reason code says why.
  *
  * Reason codes, in order of precedence: DECLINE rules, SCORE_ABOVE_DECLINE, REVIEW rules,
- * SCORE_ABOVE_REVIEW, ALLOW rules, then the other codes gathered on the way (scoring fallbacks,
- * enrichment gaps), each once. A plain approval with nothing to say has none.
+ * CHALLENGE rules, SCORE_IN_CHALLENGE_BAND, SCORE_ABOVE_REVIEW, ALLOW rules, then the other codes
+ * gathered on the way (scoring fallbacks, enrichment gaps), each once. A plain approval with
+ * nothing to say has none.
  *
  * Wall-clock fields: decidedAt (this task's clock) and pipelineLatencyMs = decidedAt − ingressAt.
  * Everything else depends only on the input, so a replay gives the same decisions.
@@ -35,15 +47,24 @@ export const ThresholdsSchema = z
   .object({ review: z.number().min(0).max(1), decline: z.number().min(0).max(1) })
   .refine((t) => t.review <= t.decline, 'the review threshold must not exceed the decline threshold');
 
+/** Scores in [from, to) get CHALLENGE (when no rule decided otherwise); see the file header. */
+export const ChallengeBandSchema = z
+  .object({ from: z.number().min(0).max(1), to: z.number().min(0).max(1) })
+  .refine((b) => b.from < b.to, 'the challenge band needs from < to');
+export type ChallengeBand = z.output<typeof ChallengeBandSchema>;
+
 export const DecideConfig = z.object({
   /** Score cut-offs for a model version the registry has no thresholds for. */
   defaultThresholds: ThresholdsSchema,
+  /** Score band that asks for step-up instead of review or approval; none by default. */
+  challengeBand: ChallengeBandSchema.optional(),
 });
 export type DecideConfigInput = z.input<typeof DecideConfig>;
 
 export const DecisionReasonCodes = {
   scoreAboveDecline: 'SCORE_ABOVE_DECLINE',
   scoreAboveReview: 'SCORE_ABOVE_REVIEW',
+  scoreInChallengeBand: 'SCORE_IN_CHALLENGE_BAND',
 } as const;
 
 /** Written to Decision.ruleSetVersion when no rule step ran (the field is required). */
@@ -54,24 +75,37 @@ export interface Verdict {
   reasonCodes: string[];
 }
 
+type Band = 'DECLINE' | 'CHALLENGE' | 'REVIEW' | null;
+
+function bandOf(score: number | null, thresholds: Thresholds, challengeBand: ChallengeBand | undefined): Band {
+  if (score === null) return null;
+  if (score >= thresholds.decline) return 'DECLINE';
+  if (challengeBand !== undefined && score >= challengeBand.from && score < challengeBand.to) return 'CHALLENGE';
+  return score >= thresholds.review ? 'REVIEW' : null;
+}
+
 /** The decision and its reason codes for a context, given the thresholds of the model that scored it. */
-export function decide(risk: Pick<RiskContext, 'ruleHits' | 'score' | 'reasonCodes'>, thresholds: Thresholds): Verdict {
+export function decide(risk: Pick<RiskContext, 'ruleHits' | 'score' | 'reasonCodes'>, thresholds: Thresholds, challengeBand?: ChallengeBand): Verdict {
   const codesOf = (action: RuleAction) => risk.ruleHits.filter((h) => h.action === action).map((h) => h.reasonCode);
   const declineRules = codesOf('DECLINE');
   const reviewRules = codesOf('REVIEW');
+  const challengeRules = codesOf('CHALLENGE');
   const allowRules = codesOf('ALLOW');
-  const band = risk.score === null ? null : risk.score >= thresholds.decline ? 'DECLINE' : risk.score >= thresholds.review ? 'REVIEW' : null;
+  const band = bandOf(risk.score, thresholds, challengeBand);
 
   let decision: DecisionAction;
   if (declineRules.length > 0 || band === 'DECLINE') decision = 'DECLINE';
   else if (reviewRules.length > 0) decision = 'REVIEW';
-  else if (band === 'REVIEW') decision = allowRules.length > 0 ? 'APPROVE' : 'REVIEW';
+  else if (challengeRules.length > 0) decision = 'CHALLENGE';
+  else if (band !== null) decision = allowRules.length > 0 ? 'APPROVE' : band;
   else decision = 'APPROVE';
 
   const ordered = [
     ...declineRules,
     ...(band === 'DECLINE' ? [DecisionReasonCodes.scoreAboveDecline] : []),
     ...reviewRules,
+    ...challengeRules,
+    ...(band === 'CHALLENGE' ? [DecisionReasonCodes.scoreInChallengeBand] : []),
     ...(band === 'REVIEW' ? [DecisionReasonCodes.scoreAboveReview] : []),
     ...allowRules,
     ...risk.reasonCodes,
@@ -104,6 +138,7 @@ export function toDecision(risk: RiskContext, verdict: Verdict, decidedAt: numbe
     facts: { ...risk.facts },
     topContributions: risk.score === null ? [] : risk.topContributions.map((c) => ({ ...c })),
     pipelineLatencyMs: decidedAt - risk.ingressAt,
+    featureSetVersion: risk.featureSetVersion,
   };
 }
 
@@ -133,7 +168,7 @@ export class DecideProcessor implements Processor<string, RiskContext, string, D
       return;
     }
     const thresholds = (risk.modelVersion !== null ? this.thresholdsFor(risk.modelVersion) : undefined) ?? this.config.defaultThresholds;
-    const decision = toDecision(risk, decide(risk, thresholds), this.ctx.currentSystemTimeMs());
+    const decision = toDecision(risk, decide(risk, thresholds, this.config.challengeBand), this.ctx.currentSystemTimeMs());
     this.ctx.forward({ key: decision.accountToken, value: decision, timestamp: record.timestamp, headers: record.headers });
   }
 }

@@ -25,7 +25,7 @@
  * created with another count, every record looks misrouted and is re-routed (still to the right
  * task: the internal topic is partitioned by its real count) — visible at once in the metric.
  */
-import type { AnalystOutcome, KycRecord, TokenizedChargeback } from '../schemas/types.js';
+import type { AnalystOutcome, ChallengeResult, KycRecord, TokenizedChargeback } from '../schemas/types.js';
 import { partitionForKey } from '../topology/murmur2.js';
 import type { Processor, ProcessorContext, ProcessorSupplier } from '../topology/processor.js';
 import type { Headers, Record } from '../topology/records.js';
@@ -42,7 +42,8 @@ export type Rerouted =
   | { kind: 'transaction'; value: RiskContext }
   | { kind: 'kyc'; value: KycRecord | null }
   | { kind: 'chargeback'; value: TokenizedChargeback }
-  | { kind: 'analyst-outcome'; value: AnalystOutcome };
+  | { kind: 'analyst-outcome'; value: AnalystOutcome }
+  | { kind: 'challenge-result'; value: ChallengeResult };
 
 /** Re-routed records per source topic, summed over the tasks sharing the object. */
 export class MisroutedCounters {
@@ -185,6 +186,8 @@ export interface ReroutedChildren {
   transaction: readonly string[];
   kyc: readonly string[];
   label: readonly string[];
+  /** Where challenge results go (the challenge history, which hands them to the label join); default `label`. */
+  challenge?: readonly string[];
 }
 
 /** Reads the internal topic back on the owning task and hands each record to where it belongs. */
@@ -199,7 +202,7 @@ export class ReroutedProcessor implements Processor<string, Rerouted, string, un
     const present = new Set(ctx.childNames());
     // The side-only or hot-only builds lack some children (label-attribution-keys, for one).
     const keep = (names: readonly string[]) => names.filter((n) => present.has(n));
-    this.targets = { transaction: keep(this.children.transaction), kyc: keep(this.children.kyc), label: keep(this.children.label) };
+    this.targets = { transaction: keep(this.children.transaction), kyc: keep(this.children.kyc), label: keep(this.children.label), challenge: keep(this.children.challenge ?? this.children.label) };
   }
 
   process(record: Record<string, Rerouted>): void {
@@ -208,7 +211,8 @@ export class ReroutedProcessor implements Processor<string, Rerouted, string, un
       this.ctx.recordDropped('null-value');
       return;
     }
-    const targets = envelope.kind === 'transaction' ? this.targets.transaction : envelope.kind === 'kyc' ? this.targets.kyc : this.targets.label;
+    const targets =
+      envelope.kind === 'transaction' ? this.targets.transaction : envelope.kind === 'kyc' ? this.targets.kyc : envelope.kind === 'challenge-result' ? this.targets.challenge! : this.targets.label;
     const out = { key: record.key, value: envelope.value, timestamp: record.timestamp, headers: record.headers };
     for (const child of targets) this.ctx.forward(out, child);
   }

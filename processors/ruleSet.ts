@@ -85,7 +85,7 @@ const RuleShape = z.strictObject({
   id: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,79}$/, 'must be lower-case letters, digits, ".", "_" or "-" (at most 80)'),
   description: z.string().min(1),
   when: z.unknown(),
-  action: z.enum(['DECLINE', 'REVIEW', 'ALLOW']),
+  action: z.enum(['DECLINE', 'REVIEW', 'CHALLENGE', 'ALLOW']),
   reasonCode: z.string().regex(/^[A-Z][A-Z0-9_]{0,63}$/, 'must be UPPER_SNAKE_CASE (at most 64)'),
 });
 

@@ -158,6 +158,17 @@ const TOPIC_DEFS = {
     public: true,
     containsPan: false,
   },
+  challengeResults: {
+    suffix: 'challenge-results',
+    carries: 'Results (PASSED/FAILED/ABANDONED) of the step-up challenges CHALLENGE decisions asked for, from the gateway or the 3DS server.',
+    key: 'accountToken',
+    valueSchema: 'ChallengeResult',
+    partitions: 'hot',
+    cleanupPolicy: 'delete',
+    retentionMs: 180 * DAY,
+    public: true,
+    containsPan: false,
+  },
   decisions: {
     suffix: 'decisions',
     carries: 'One decision per transaction with reason codes, model version and the exact feature snapshot.',

@@ -21,6 +21,7 @@ export const SCHEMA_NAMES = [
   'Chargeback',
   'TokenizedChargeback',
   'AnalystOutcome',
+  'ChallengeResult',
   'Decision',
   'TrainingExample',
   'ModelRelease',

@@ -9,7 +9,8 @@ import { SecretKey } from '../processors/tokenizer.js';
 import type { KafkaConnection } from '../topology/kafka/connection.js';
 import { registryClientFromEnv } from '../schemas/registryClient.js';
 
-const DecisionAction = z.enum(['APPROVE', 'REVIEW', 'DECLINE']);
+// CHALLENGE as a static fallback: step the customer up when the loop is late, instead of guessing.
+const DecisionAction = z.enum(['APPROVE', 'REVIEW', 'DECLINE', 'CHALLENGE']);
 
 /**
  * What decide() does when the deadline passes without the loop's decision:

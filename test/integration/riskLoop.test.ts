@@ -79,7 +79,7 @@ describe('risk loop on the real broker', () => {
       expect(new Set(ids).size).toBe(ids.length);
       expect(new Set(ids)).toEqual(data.validIds);
       expect(decisions.every((d) => d.modelVersion === 'bootstrap-v1' && d.score !== null)).toBe(true);
-      const byType = { APPROVE: 0, REVIEW: 0, DECLINE: 0 };
+      const byType = { APPROVE: 0, REVIEW: 0, DECLINE: 0, CHALLENGE: 0 };
       for (const d of decisions) byType[d.decision]++;
       console.log(`loop: ${decisions.length} decisions ${JSON.stringify(byType)}, p50 pipeline ${decisions.map((d) => d.pipelineLatencyMs).sort((a, b) => a - b)[decisions.length >> 1]} ms`);
 

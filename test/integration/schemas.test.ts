@@ -56,6 +56,7 @@ const EXAMPLE_KEYS: { [K in TopicId]: string } = {
   chargebacks: EXAMPLES.Chargeback.accountId,
   chargebacksTokenized: EXAMPLES.TokenizedChargeback.accountToken,
   analystOutcomes: EXAMPLES.AnalystOutcome.accountToken,
+  challengeResults: EXAMPLES.ChallengeResult.accountToken,
   decisions: EXAMPLES.Decision.accountToken,
   trainingExamples: EXAMPLES.TrainingExample.accountToken,
   modelReleases: EXAMPLES.ModelRelease.version,

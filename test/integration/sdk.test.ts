@@ -124,7 +124,7 @@ describe('client SDK: decide() through the real loop', () => {
     const byId = new Map(onTopic.map((d) => [d.transactionId, d]));
     expect(onTopic.filter((d) => wanted.has(d.transactionId))).toHaveLength(5000);
     for (const a of answers) expect(a).toEqual(byId.get(a.transactionId));
-    const kinds = { APPROVE: 0, REVIEW: 0, DECLINE: 0 };
+    const kinds = { APPROVE: 0, REVIEW: 0, DECLINE: 0, CHALLENGE: 0 };
     for (const a of answers) kinds[a.decision]++;
     console.log(`sdk: decisions ${JSON.stringify(kinds)}`);
     expect(sdk.stats.pending).toBe(0);

@@ -36,6 +36,7 @@ export function localRiskLoopSerdes(): RiskLoopSerdes {
     deviceSignals: localAvroSerde('DeviceSignal'),
     chargebacks: localAvroSerde('Chargeback'),
     analystOutcomes: localAvroSerde('AnalystOutcome'),
+    challengeResults: localAvroSerde('ChallengeResult'),
     decisions: localAvroSerde('Decision'),
     trainingExamples: localAvroSerde('TrainingExample'),
     modelReleases: localAvroSerde('ModelRelease'),

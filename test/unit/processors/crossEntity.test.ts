@@ -90,7 +90,7 @@ async function setup(configInput: CrossEntityConfigInput = TEST_CONFIG) {
       return seen.get(txn.transactionId)!;
     },
     async label(event: LabelEvent): Promise<void> {
-      await labelIn.pipeInput(event.accountToken, event, 'chargebackId' in event ? event.reportedAt : event.decidedAt);
+      await labelIn.pipeInput(event.accountToken, event, 'chargebackId' in event ? event.reportedAt : 'decidedAt' in event ? event.decidedAt : event.completedAt);
     },
     table(): KeyValueStore<string, EntityStats> {
       return d.getKeyValueStore<string, EntityStats>(CrossEntityStores.stats);

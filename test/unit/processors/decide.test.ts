@@ -55,6 +55,34 @@ describe('decide (review 0.3, decline 0.8)', () => {
   for (const [label, actual, expected] of cases) it(label, () => expect(actual).toEqual(expected));
 });
 
+const CHALLENGE_RULE = hit('CHALLENGE', 'STEP_UP_NEW_DEVICE');
+
+describe('decide with a challenge band [0.4, 0.8) (review 0.3, decline 0.8)', () => {
+  const thresholds = { review: 0.3, decline: 0.8 };
+  const band = { from: 0.4, to: 0.8 };
+  const verdict = (score: number | null, ruleHits: RuleHit[] = []): Verdict => decide({ score, ruleHits, reasonCodes: ruleHits.map((h) => h.reasonCode) }, thresholds, band);
+
+  const cases: [string, Verdict, Verdict][] = [
+    ['under review: approval', verdict(0.2999), { decision: 'APPROVE', reasonCodes: [] }],
+    ['review band below the challenge band', verdict(0.3999), { decision: 'REVIEW', reasonCodes: ['SCORE_ABOVE_REVIEW'] }],
+    ['at the band start (inclusive)', verdict(0.4), { decision: 'CHALLENGE', reasonCodes: ['SCORE_IN_CHALLENGE_BAND'] }],
+    ['just under decline', verdict(0.7999), { decision: 'CHALLENGE', reasonCodes: ['SCORE_IN_CHALLENGE_BAND'] }],
+    ['decline beats the band', verdict(0.8), { decision: 'DECLINE', reasonCodes: ['SCORE_ABOVE_DECLINE'] }],
+    ['a CHALLENGE rule on a low score', verdict(0.01, [CHALLENGE_RULE]), { decision: 'CHALLENGE', reasonCodes: ['STEP_UP_NEW_DEVICE'] }],
+    ['a CHALLENGE rule outranks a model-only REVIEW', verdict(0.35, [CHALLENGE_RULE]), { decision: 'CHALLENGE', reasonCodes: ['STEP_UP_NEW_DEVICE', 'SCORE_ABOVE_REVIEW'] }],
+    ['a REVIEW rule outranks a CHALLENGE rule', verdict(0.01, [CHALLENGE_RULE, REVIEW_RULE]), { decision: 'REVIEW', reasonCodes: ['PEP_REVIEW', 'STEP_UP_NEW_DEVICE'] }],
+    ['a DECLINE rule outranks the band', verdict(0.5, [DECLINE_RULE]), { decision: 'DECLINE', reasonCodes: ['DEVICE_BLOCKED', 'SCORE_IN_CHALLENGE_BAND'] }],
+    ['ALLOW lifts a model-only CHALLENGE', verdict(0.5, [ALLOW_RULE]), { decision: 'APPROVE', reasonCodes: ['SCORE_IN_CHALLENGE_BAND', 'TRUSTED_LOW_RISK_SMALL_AMOUNT'] }],
+    ['ALLOW cannot lift a CHALLENGE rule', verdict(0.01, [ALLOW_RULE, CHALLENGE_RULE]), { decision: 'CHALLENGE', reasonCodes: ['STEP_UP_NEW_DEVICE', 'TRUSTED_LOW_RISK_SMALL_AMOUNT'] }],
+    ['no score: only rules can challenge', verdict(null, [CHALLENGE_RULE]), { decision: 'CHALLENGE', reasonCodes: ['STEP_UP_NEW_DEVICE'] }],
+  ];
+  for (const [label, actual, expected] of cases) it(label, () => expect(actual).toEqual(expected));
+
+  it('without a band no score challenges', () => {
+    expect(decide({ score: 0.5, ruleHits: [], reasonCodes: [] }, thresholds).decision).toBe('REVIEW');
+  });
+});
+
 const decisionSerde = Serdes.Json<Decision>();
 const contextSerde = Serdes.Json<RiskContext>();
 let driver: TopologyTestDriver | undefined;
@@ -214,7 +242,7 @@ describe('rules, scoring and decision together', () => {
     expect([pep!.decision, pep!.reasonCodes]).toEqual(['REVIEW', ['PEP_REVIEW']]);
     expect([suspended!.decision, suspended!.reasonCodes]).toEqual(['DECLINE', ['KYC_REJECTED_OR_SUSPENDED']]);
     for (const d of [fraud, legit, pep, suspended]) {
-      expect([d!.modelVersion, d!.ruleSetVersion]).toEqual(['bootstrap-v1', '2026-11-25.2']);
+      expect([d!.modelVersion, d!.ruleSetVersion]).toEqual(['bootstrap-v1', '2026-12-03.1']);
     }
   });
 

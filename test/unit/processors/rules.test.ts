@@ -3,6 +3,7 @@
  * handling of missing inputs, and the rules processor through the test driver, including a rule set
  * swapped and reloaded between two records.
  */
+import { ChallengeFeatures } from '../../../processors/challenges.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -62,7 +63,7 @@ const firing = (ctx: RiskContext): string[] => evaluateRules(shipped, ruleInputs
 
 describe('the shipped rule set', () => {
   it('loads, carries its version, and fires nothing on a clean transaction', () => {
-    expect(shipped.version).toBe('2026-11-25.2');
+    expect(shipped.version).toBe('2026-12-03.1');
     expect(firing(cleanContext())).toEqual([]);
   });
 
@@ -127,6 +128,32 @@ describe('the shipped rule set', () => {
       ],
     },
     {
+      rule: 'failed-challenge-24h',
+      fires: [['failed 23:59:59 ago', { features: { 'challenge.failed_30d': 1, 'challenge.secs_since_failed': 86_399 } }]],
+      quiet: [
+        ['failed 24 h ago', { features: { 'challenge.failed_30d': 1, 'challenge.secs_since_failed': 86_400 } }],
+        ['no failure (feature absent)', { features: { 'challenge.failed_30d': 0 } }],
+      ],
+    },
+    {
+      rule: 'step-up-new-device',
+      fires: [['device of 0.99 days, 100.00 online', { features: { 'device.age_days': 0.99, 'txn.amount_minor': 10_000 } }]],
+      quiet: [
+        ['99.99', { features: { 'device.age_days': 0.99, 'txn.amount_minor': 9_999 } }],
+        ['device of 1 day', { features: { 'device.age_days': 1, 'txn.amount_minor': 10_000 } }],
+        ['card present', { features: { 'device.age_days': 0, 'txn.amount_minor': 10_000, 'txn.card_present': 1 } }],
+        ['unknown device', { features: { 'device.age_days': 0, 'device.missing': 1, 'txn.amount_minor': 10_000 } }],
+      ],
+    },
+    {
+      rule: 'step-up-large-cnp',
+      fires: [['2,000.00 online', { features: { 'txn.amount_minor': 200_000 } }]],
+      quiet: [
+        ['1,999.99', { features: { 'txn.amount_minor': 199_999 } }],
+        ['card present', { features: { 'txn.amount_minor': 500_000, 'txn.card_present': 1 } }],
+      ],
+    },
+    {
       rule: 'trusted-low-risk-small',
       fires: [['tier 0, 365 days, 25.00', { features: { 'kyc.risk_tier': 0, 'kyc.account_age_days': 365, 'txn.amount_minor': 2_500 } }]],
       quiet: [
@@ -148,7 +175,7 @@ describe('the shipped rule set', () => {
   }
 
   it('names only features and facts the hot path produces', async () => {
-    const knownFeatures = [...VELOCITY_FEATURE_NAMES, ...Object.values(EnrichmentFeatures), ...CROSS_ENTITY_FEATURE_NAMES];
+    const knownFeatures = [...VELOCITY_FEATURE_NAMES, ...Object.values(EnrichmentFeatures), ...CROSS_ENTITY_FEATURE_NAMES, ...Object.values(ChallengeFeatures)];
     const knownFacts = Object.values(EnrichmentFacts);
     await expect(loadRuleSet(RULE_FILE, { knownFeatures, knownFacts })).resolves.toMatchObject({ version: shipped.version });
   });

@@ -24,6 +24,7 @@ describe('topic catalogue', () => {
     expect(accountKeyed.map((t) => t.id).sort()).toEqual(
       [
         'analystOutcomes',
+        'challengeResults',
         'chargebacks',
         'chargebacksTokenized',
         'decisions',
