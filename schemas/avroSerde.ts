@@ -89,10 +89,7 @@ export class AvroSerde<T> implements Serde<T> {
     if (!this.registerOnInit || this.writerId !== undefined) return this;
     let id: number;
     try {
-      ({ id } = await this.registry.register(
-        { type: SchemaType.AVRO, schema: this.schemaText },
-        { subject: this.subject, compatibility: this.compatibility },
-      ));
+      ({ id } = await this.registerUnderSubjectLevel());
     } catch (err) {
       const status = httpStatus(err);
       // 409 (incompatible), 422 (invalid schema) and a subject configured with another compatibility
@@ -114,6 +111,25 @@ export class AvroSerde<T> implements Serde<T> {
     this.writerId = id;
     this.resolvers.set(id, null);
     return this;
+  }
+
+  /**
+   * Registers under the subject's own compatibility level. @kafkajs/confluent-schema-registry refuses
+   * to register when the subject's level differs from the one passed (Confluent's serializers never
+   * check it: the registry enforces the subject's level itself). A platform team that made a public
+   * topic FULL or FULL_TRANSITIVE is stricter than riskloop's BACKWARD default, and must not stop
+   * the loop from starting: the registry still refuses a schema that breaks that level (409).
+   * `compatibility` is what a subject gets at its first registration.
+   */
+  private async registerUnderSubjectLevel(): Promise<{ id: number }> {
+    const schema = { type: SchemaType.AVRO, schema: this.schemaText } as const;
+    try {
+      return await this.registry.register(schema, { subject: this.subject, compatibility: this.compatibility });
+    } catch (err) {
+      const level = err instanceof Error && err.name === 'ConfluentSchemaRegistryCompatibilityError' ? /!= ([A-Z_]+)\)/.exec(err.message)?.[1] : undefined;
+      if (level === undefined || !(level in COMPATIBILITY)) throw err;
+      return this.registry.register(schema, { subject: this.subject, compatibility: level as COMPATIBILITY });
+    }
   }
 
   serialize(value: T): Buffer {

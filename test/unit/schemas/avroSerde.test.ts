@@ -165,4 +165,23 @@ describe('AvroSerde wire format', () => {
     await consumer.prefetch([bytes]);
     expect(consumer.deserialize(bytes)).toEqual(EXAMPLES.Transaction);
   });
+
+  it("registers under the subject's own compatibility level when it is not the default (FULL set by a platform team)", async () => {
+    // What @kafkajs/confluent-schema-registry does when the subject's level differs from the one passed.
+    const levels: (string | undefined)[] = [];
+    const strict: SchemaRegistryClient = {
+      async register(schema, opts) {
+        levels.push(opts.compatibility);
+        if (opts.compatibility !== 'FULL') throw Object.assign(new Error(`Compatibility does not match the configuration (${opts.compatibility} != FULL)`), { name: 'ConfluentSchemaRegistryCompatibilityError' });
+        return registry.register(schema);
+      },
+      getSchema: (id) => registry.getSchema(id),
+    };
+    const s = await new AvroSerde<Transaction>({ registry: strict, topic: 'public', schema: SCHEMAS.Transaction }).init();
+    expect(levels).toEqual(['BACKWARD', 'FULL']);
+    expect(s.schemaId).toBeDefined();
+    // Anything else stays a rejection with the subject named.
+    const refusing: SchemaRegistryClient = { register: async () => Promise.reject(Object.assign(new Error('Schema being registered is incompatible'), { status: 409 })), getSchema: (id) => registry.getSchema(id) };
+    await expect(new AvroSerde<Transaction>({ registry: refusing, topic: 'public', schema: SCHEMAS.Transaction }).init()).rejects.toThrow(/rejected the schema for public-value/);
+  });
 });
