@@ -31,7 +31,10 @@ export class StreamTableJoinProcessor<K, V, KT, VT, VR> implements Processor<K, 
     if (record.value === null || record.value === undefined) return this.ctx.recordDropped('null-value');
     const tableKey = this.lookupKey(record.key, record.value);
     if (tableKey === null || tableKey === undefined) {
-      if (!this.left) return this.ctx.recordDropped('null-key');
+      // As Kafka Streams' KStreamKTableJoinProcessor: a left join keeps a record whose own key is
+      // null (KIP-962), but a null key from a GlobalKTable key mapper has nothing to join: dropped.
+      const nullRecordKey = record.key === null || record.key === undefined;
+      if (!this.left || !nullRecordKey) return this.ctx.recordDropped('null-key');
       return this.emit(record, null);
     }
     const row = this.table.get(tableKey);
