@@ -34,10 +34,15 @@ from pathlib import Path
 import lightgbm as lgb
 import numpy as np
 
+from riskloop_training.baseline import DESCRIPTION as BASELINE_DESCRIPTION
+from riskloop_training.baseline import baseline_scores, fit_baseline
 from riskloop_training.examples import ExampleError, Examples, feature_matrix, feature_union, load_examples
+from riskloop_training.explain import importances, trees_document, trees_json
+from riskloop_training.folds import mature_until, weekly_folds
+from riskloop_training.gbm import IMBALANCE_NOTE, STOPPING_ROUNDS, Platt, brier, fit, fit_fixed, fit_platt, positive_weight, raw_scores, reliability, search_space, sigmoid
 from riskloop_training.metrics import alert_rate_thresholds, evaluate
-from riskloop_training.model_card import metric_rows, scored_metrics, write_card
-from riskloop_training.onnx_export import PARITY_TOLERANCE, lightgbm_to_onnx, onnx_scores, open_session, parity, sha256
+from riskloop_training.model_card import fold_lines, metric_rows, scored_metrics, write_card
+from riskloop_training.onnx_export import PARITY_TOLERANCE, bake_platt, lightgbm_to_onnx, onnx_scores, open_session, parity, sha256
 from riskloop_training.parent import ParentError, ParentModel, load_parent, score_parent
 from riskloop_training.reference import REFERENCE_VALUES_ARE, reference_distributions, reference_values
 from riskloop_training.split import DAY_MS, Split, SplitError, iso_time, parse_day, time_split
@@ -63,18 +68,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--top-k", type=int, default=100, help="k of precision@k per day (default 100)")
     parser.add_argument("--review-alert-rate", type=float, default=0.02, help="share of test transactions at or above the review threshold (default 0.02)")
     parser.add_argument("--decline-alert-rate", type=float, default=0.005, help="share at or above the decline threshold (default 0.005)")
-    parser.add_argument("--trees", type=int, default=200)
-    parser.add_argument("--leaves", type=int, default=31)
-    parser.add_argument("--learning-rate", type=float, default=0.05)
-    parser.add_argument("--min-child-samples", type=int, default=50)
+    parser.add_argument("--trees", type=int, default=600, help="most trees per model; early stopping usually ends sooner (default 600)")
+    parser.add_argument("--leaves", type=int, default=31, help="leaves of the search's first (default) configuration (default 31)")
+    parser.add_argument("--learning-rate", type=float, default=0.05, help="of the default configuration (default 0.05)")
+    parser.add_argument("--min-child-samples", type=int, default=50, help="of the default configuration (default 50)")
+    parser.add_argument("--search-budget", type=int, default=10, help="hyper-parameter configurations tried, the default one first (default 10; 1 = no search)")
+    parser.add_argument("--folds", type=int, default=4, help="prequential weekly folds (default 4)")
+    parser.add_argument("--fold-days", type=int, default=7, help="days per fold's test period (default 7)")
+    parser.add_argument("--valid-days", type=int, default=7, help="last days of each train period used for early stopping, the search and calibration (default 7)")
+    parser.add_argument("--allow-mixed-feature-sets", action="store_true", help="train on examples from more than one feature set")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--threads", type=int, default=1, help="LightGBM threads (default 1)")
     parser.add_argument("--dump-predictions", type=Path, help="write the test rows (features in model order, label, booster and ONNX scores) as JSON")
     args = parser.parse_args(argv)
     if not 0 < args.decline_alert_rate <= args.review_alert_rate < 1:
         parser.error("need 0 < --decline-alert-rate <= --review-alert-rate < 1")
-    if args.top_k < 1 or args.trees < 1 or args.leaves < 2 or args.threads < 1:
-        parser.error("--top-k, --trees and --threads must be >= 1, --leaves >= 2")
+    if args.top_k < 1 or args.trees < 1 or args.leaves < 2 or args.threads < 1 or args.search_budget < 1 or args.folds < 0 or args.fold_days < 1 or args.valid_days < 1:
+        parser.error("--top-k, --trees, --threads, --search-budget, --fold-days and --valid-days must be >= 1, --folds >= 0, --leaves >= 2")
     return args
 
 
@@ -111,6 +121,47 @@ def label_maturity_warning(examples: Examples, split: Split) -> str | None:
             f"Use --test-end {iso_time(horizon)[:10]} or earlier for a fully labelled test period.")
 
 
+def feature_set_version(examples: Examples, allow_mixed: bool) -> tuple[str | None, dict[str, int]]:
+    """The examples' feature-set version (the most common; None for data from before the field), and the counts."""
+    counts = Counter(examples.feature_set_versions)
+    named = {("null" if k is None else k): v for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))}
+    if len(counts) > 1 and not allow_mixed:
+        raise UsageError(f"the examples come from more than one feature set ({', '.join(f'{k}: {v}' for k, v in named.items())}): "
+                         "train on one (a model's features must all be produced by the running set) or pass --allow-mixed-feature-sets")
+    most_common = sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))[0][0]
+    return most_common, named
+
+
+def both_classes(labels: np.ndarray) -> bool:
+    return 0 < int(labels.sum()) < len(labels)
+
+
+def spread(values: list[float | None]) -> dict:
+    present = [v for v in values if v is not None]
+    if not present:
+        return {"mean": None, "std": None, "min": None, "max": None}
+    return {"mean": float(np.mean(present)), "std": float(np.std(present)), "min": float(np.min(present)), "max": float(np.max(present))}
+
+
+def fold_summary(folds: list[dict]) -> dict:
+    """Mean, population std, min and max over the folds, per model and metric."""
+    out: dict = {}
+    for model in ("candidate", "baseline", "parent"):
+        rows = [f[model] for f in folds if f.get(model) and "aucRoc" in f[model]]
+        if not rows:
+            out[model] = None
+            continue
+        out[model] = {
+            "folds": len(rows),
+            "aucRoc": spread([r["aucRoc"] for r in rows]),
+            "averagePrecision": spread([r["averagePrecision"] for r in rows]),
+            "precisionAtK": spread([r["precisionAtK"]["mean"] for r in rows]),
+        }
+    out["candidateBeatsBaselineOnAveragePrecision"] = sum(1 for f in folds if f["candidate"]["averagePrecision"] > f["baseline"]["averagePrecision"])
+    out["candidateBeatsParentOnAveragePrecision"] = sum(1 for f in folds if f.get("parent") and "averagePrecision" in f["parent"] and f["candidate"]["averagePrecision"] > f["parent"]["averagePrecision"])
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started = time.perf_counter()
@@ -119,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         parent = load_parent(args.parent) if args.parent else None
         features = choose_features(args.features, examples, parent)
         split = time_split(examples.event_time, examples.labels, args.test_days, args.gap_days, parse_day(args.test_end) if args.test_end else None)
+        set_version, set_counts = feature_set_version(examples, args.allow_mixed_feature_sets)
     except (ExampleError, ParentError, SplitError, UsageError) as error:
         print(f"riskloop train: {error}", file=sys.stderr)
         return 2
@@ -130,47 +182,92 @@ def main(argv: list[str] | None = None) -> int:
         print(f"riskloop train: {model_path} exists; a version names one artifact (pass --overwrite or another --version)", file=sys.stderr)
         return 2
 
-    x_train, y_train = feature_matrix(examples, features, split.train), examples.labels[split.train]
-    x_test, y_test = feature_matrix(examples, features, split.test), examples.labels[split.test]
-    hyperparameters = {
-        "n_estimators": args.trees,
-        "num_leaves": args.leaves,
-        "learning_rate": args.learning_rate,
-        "min_child_samples": args.min_child_samples,
-        "random_state": args.seed,
-    }
-    model = lgb.LGBMClassifier(**hyperparameters, subsample=1.0, colsample_bytree=1.0, deterministic=True, force_row_wise=True, n_jobs=args.threads, verbose=-1)
-    model.fit(x_train, y_train)
+    labels, event_time = examples.labels, examples.event_time
+    unit_of = examples.units
 
-    onnx_bytes = lightgbm_to_onnx(model.booster_, version, features).SerializeToString()
+    def metrics_on(mask: np.ndarray, days: list[int], scores: np.ndarray, scored: np.ndarray | None = None) -> dict:
+        rows = np.flatnonzero(mask)
+        if scored is not None:
+            rows = rows[scored]
+        return evaluate(days, event_time[rows], [unit_of[i] for i in rows], examples.unit_kind, labels[rows], scores, args.top_k)
+
+    def parent_on(mask: np.ndarray, days: list[int]) -> dict | None:
+        if parent is None:
+            return None
+        scores, scored = score_parent(parent, examples, mask)
+        y = labels[mask]
+        if scored.any() and 0 < y[scored].sum() < scored.sum():
+            return {**metrics_on(mask, days, scores, scored), "rowsNotScored": int((~scored).sum())}
+        return {"rows": 0, "rowsNotScored": int((~scored).sum()), "note": "the parent could not score rows of both classes"}
+
+    # --- prequential folds and the hyper-parameter search on their inner validation slices ---
+    mature_to, maturity = mature_until(examples.label_source, event_time, examples.labeled_at)
+    folds, skipped = weekly_folds(event_time, labels, mature_to, args.folds, args.gap_days, args.valid_days, args.fold_days)
+    final_valid = split.train & (event_time >= split.gap_from - args.valid_days * DAY_MS)
+    final_fit = split.train & ~final_valid
+    final_usable = both_classes(labels[final_fit]) and both_classes(labels[final_valid])
+    slices = [(f.fit, f.valid) for f in folds] or ([(final_fit, final_valid)] if final_usable else [])
+    data = [(feature_matrix(examples, features, a), labels[a], feature_matrix(examples, features, b), labels[b]) for a, b in slices]
+    default = {"num_leaves": args.leaves, "min_child_samples": args.min_child_samples, "learning_rate": args.learning_rate, "feature_fraction": 1.0, "class_weight": "none"}
+    configs = search_space(args.seed, args.search_budget, default)
+    search_rows, fits = [], []
+    for config in configs:
+        fitted = [fit(config, xf, yf, xv, yv, args.seed, args.threads, args.trees) for xf, yf, xv, yv in data]
+        fits.append(fitted)
+        search_rows.append({**config, "validAveragePrecision": [round(f.valid_ap, 6) for f in fitted],
+                            "meanValidAveragePrecision": float(np.mean([f.valid_ap for f in fitted])) if fitted else None,
+                            "trees": [f.trees for f in fitted]})
+    chosen = max(range(len(configs)), key=lambda c: (search_rows[c]["meanValidAveragePrecision"] or 0.0, -c)) if data else 0
+    config = configs[chosen]
+
+    fold_rows = []
+    for fold, fitted, (xf, yf, xv, yv) in zip(folds, fits[chosen] if folds else [], data if folds else []):
+        platt = fit_platt(raw_scores(fitted.booster, xv), yv)
+        x_test, y_test = feature_matrix(examples, features, fold.test), labels[fold.test]
+        raw = raw_scores(fitted.booster, x_test)
+        candidate_scores = platt.apply(raw)
+        baseline = fit_baseline(np.vstack([xf, xv]), np.concatenate([yf, yv]))
+        fold_rows.append({
+            **fold.summary(labels),
+            "trees": fitted.trees,
+            "calibration": {"a": platt.a, "b": platt.b, "brierUncalibrated": brier(y_test, sigmoid(raw)), "brierCalibrated": brier(y_test, candidate_scores),
+                            **({"note": platt.note} if platt.note else {})},
+            "candidate": metrics_on(fold.test, fold.test_days, candidate_scores),
+            "baseline": metrics_on(fold.test, fold.test_days, baseline_scores(baseline, x_test)),
+            "parent": parent_on(fold.test, fold.test_days),
+        })
+
+    # --- the released model: the chosen recipe on the train period, early-stopped and calibrated on its last days ---
+    x_test, y_test = feature_matrix(examples, features, split.test), labels[split.test]
+    training_note = None
+    if final_usable:
+        final = fits[chosen][0] if not folds else fit(config, *(feature_matrix(examples, features, final_fit), labels[final_fit],
+                                                                feature_matrix(examples, features, final_valid), labels[final_valid]), args.seed, args.threads, args.trees)
+        platt = fit_platt(raw_scores(final.booster, feature_matrix(examples, features, final_valid)), labels[final_valid])
+        booster, trees = final.booster, final.trees
+    else:
+        # No usable validation slice: the chosen configuration with a fixed tree count, uncalibrated.
+        trees = int(np.median([f["trees"] for f in fold_rows])) if fold_rows else 200
+        training_note = (f"the last {args.valid_days} d of the train period lack a class: no early stopping ({trees} trees) and no calibration")
+        booster = fit_fixed(config, feature_matrix(examples, features, split.train), labels[split.train], trees, args.seed, args.threads)
+        platt = Platt(1.0, 0.0, training_note)
+
+    onnx_model = bake_platt(lightgbm_to_onnx(booster, version, features), platt.a, platt.b)
+    onnx_bytes = onnx_model.SerializeToString()
     session = open_session(onnx_bytes)
-    booster_predict = lambda rows: model.predict_proba(rows)[:, 1]  # noqa: E731
+    booster_predict = lambda rows: platt.apply(raw_scores(booster, rows))  # noqa: E731
     max_diff = parity(session, booster_predict, x_test, args.seed + 1)
     if max_diff > PARITY_TOLERANCE:
         print(f"riskloop train: the ONNX export differs from the LightGBM booster by {max_diff:.3g} (> {PARITY_TOLERANCE}); nothing written", file=sys.stderr)
         return 1
     # Metrics and thresholds from the exported graph: that is what the hot path will compute.
     test_scores = onnx_scores(session, x_test)
+    raw_test = raw_scores(booster, x_test)
 
-    test_rows = np.flatnonzero(split.test)
-    test_units = [examples.units[i] for i in test_rows]
-    test_time = examples.event_time[split.test]
-
-    def metrics_of(labels: np.ndarray, scores: np.ndarray, rows: np.ndarray) -> dict:
-        return evaluate(split.test_days, test_time[rows], [test_units[i] for i in np.flatnonzero(rows)], examples.unit_kind, labels[rows], scores, args.top_k)
-
-    every_test_row = np.ones(len(test_rows), dtype=bool)
-    metrics = {"holdoutAuc": None, **metrics_of(y_test, test_scores, every_test_row), "onnxBoosterMaxAbsDiff": max_diff}
+    metrics = {"holdoutAuc": None, **metrics_on(split.test, split.test_days, test_scores), "onnxBoosterMaxAbsDiff": max_diff}
     # The bootstrap card's key, read by tooling that compares cards: here the holdout is the test period.
     metrics["holdoutAuc"] = metrics["aucRoc"]
-
-    parent_metrics = None
-    if parent is not None:
-        parent_scores, scored = score_parent(parent, examples, split.test)
-        if scored.any() and 0 < y_test[scored].sum() < scored.sum():
-            parent_metrics = {**metrics_of(y_test, parent_scores, scored), "rowsNotScored": int((~scored).sum())}
-        else:
-            parent_metrics = {"rows": 0, "rowsNotScored": int((~scored).sum()), "note": "the parent could not score rows of both classes"}
+    parent_metrics = parent_on(split.test, split.test_days)
 
     thresholds = alert_rate_thresholds(test_scores, args.review_alert_rate, args.decline_alert_rate)
     warnings = [w for w in [label_maturity_warning(examples, split)] if w]
@@ -180,40 +277,60 @@ def main(argv: list[str] | None = None) -> int:
     if declined:
         warnings.append(f"{declined} training transactions were declined: a declined transaction rarely gets a chargeback, so their labels lean legitimate (selection bias)")
 
+    trees_document_ = trees_document(booster, version, features, platt.a, platt.b)
+    trees_path = args.out_dir / f"{version}.trees.json"
     model_path.write_bytes(onnx_bytes)
+    trees_path.write_text(trees_json(trees_document_))
     split_summary = {
-        "trainFrom": iso_time(int(examples.event_time[split.train].min())),
+        "trainFrom": iso_time(int(event_time[split.train].min())),
         "trainTo": iso_time(split.gap_from),
         "gapDays": args.gap_days,
         "testFrom": iso_time(split.test_from),
         "testTo": iso_time(split.test_to),
         "testDays": args.test_days,
         "trainRows": int(split.train.sum()),
-        "trainFraud": int(y_train.sum()),
+        "trainFraud": int(labels[split.train].sum()),
         "gapRows": int(split.gap.sum()),
-        "gapFraud": int(examples.labels[split.gap].sum()),
+        "gapFraud": int(labels[split.gap].sum()),
         "testRows": int(split.test.sum()),
         "testFraud": int(y_test.sum()),
         "afterTestRows": int(split.after.sum()),
+        "validFrom": iso_time(split.gap_from - args.valid_days * DAY_MS),
+        "validRows": int(final_valid.sum()),
+        "validFraud": int(labels[final_valid].sum()),
+    }
+    hyperparameters = {
+        **config,
+        "n_estimators": trees,
+        "scale_pos_weight": positive_weight(config, labels[final_fit] if final_usable else labels[split.train]),
+        "maxTrees": args.trees,
+        "earlyStoppingRounds": STOPPING_ROUNDS,
+        "random_state": args.seed,
+        "threads": args.threads,
     }
     card = {
         "version": version,
         "artifact": model_path.name,
         "sha256": sha256(model_path),
-        "algorithm": f"LightGBM {lgb.__version__} binary, {args.trees} trees, {args.leaves} leaves; ONNX via onnxmltools (zipmap off)",
+        "treesArtifact": trees_path.name,
+        "treesSha256": sha256(trees_path),
+        "algorithm": (f"LightGBM {lgb.__version__} binary, {trees} trees (early-stopped), {config['num_leaves']} leaves, Platt-calibrated; "
+                      "ONNX via onnxmltools (zipmap off), calibration in the leaf weights"),
         "features": features,
+        "feature_set_version": set_version,
         "missingValues": "nan",
         "scoreOutput": "probabilities[:, 1]",
-        "dataWindow": f"{iso_time(int(examples.event_time.min()))} .. {iso_time(int(examples.event_time.max()))} (transaction event time, UTC)",
+        "dataWindow": f"{iso_time(int(event_time.min()))} .. {iso_time(int(event_time.max()))} (transaction event time, UTC)",
         "split": split_summary,
         "data": {
             "source": str(args.input),
             "examplesRead": examples.lines_read,
             "supersededByCorrections": examples.superseded,
             "transactions": len(examples),
-            "fraudRate": float(examples.labels.mean()),
+            "fraudRate": float(labels.mean()),
             "labelSources": dict(sorted(Counter(examples.label_source).items())),
             "decisions": dict(sorted(Counter(examples.decisions).items())),
+            "featureSets": set_counts,
             "featureSource": "TrainingExample.features: the decision-time snapshots, used as recorded (nothing recomputed offline)",
             "precisionUnit": examples.unit_kind,
             "precisionUnitNote": (
@@ -224,13 +341,51 @@ def main(argv: list[str] | None = None) -> int:
         "metrics": metrics,
         "parentModel": None if parent is None else {"version": parent.version, "artifact": str(parent.path), "sha256": parent.sha256, "features": len(parent.features)},
         "parentMetrics": parent_metrics,
+        "foldScheme": {
+            "method": (f"prequential: {args.folds} weekly folds ending at the maturity horizon; each trains on everything before its test week "
+                       f"minus a {args.gap_days} d label-delay gap; the last {args.valid_days} d of its train period are the inner validation "
+                       "slice (early stopping, hyper-parameter choice, Platt calibration); the test week chooses nothing"),
+            "requested": args.folds,
+            "foldDays": args.fold_days,
+            "gapDays": args.gap_days,
+            "validDays": args.valid_days,
+            "matureUntil": iso_time(mature_to),
+            "maturityWindowDays": None if maturity is None else maturity / DAY_MS,
+            "skipped": skipped,
+            "baseline": BASELINE_DESCRIPTION,
+        },
+        "folds": fold_rows,
+        "foldSummary": fold_summary(fold_rows) if fold_rows else None,
+        "search": {
+            "budget": args.search_budget,
+            "seed": args.seed,
+            "selectedBy": ("mean average precision on the folds' inner validation slices" if folds
+                           else "average precision on the final model's validation slice (no usable fold)" if data else "no usable validation slice: the default configuration"),
+            "chosen": chosen,
+            "configs": search_rows,
+            "classImbalance": IMBALANCE_NOTE,
+        },
+        "calibration": {
+            "method": "Platt scaling (sigmoid(a * raw + b)) fitted on the train period's last days, baked into the ONNX leaf weights",
+            "a": platt.a,
+            "b": platt.b,
+            **({"note": platt.note} if platt.note else {}),
+            "test": {
+                "brierUncalibrated": brier(y_test, sigmoid(raw_test)),
+                "brierCalibrated": brier(y_test, test_scores.astype(float)),
+                "reliabilityUncalibrated": reliability(y_test, sigmoid(raw_test)),
+                "reliabilityCalibrated": reliability(y_test, test_scores.astype(float)),
+            },
+        },
+        "featureImportance": importances(booster, features, x_test, platt.a, args.seed),
         "thresholds": thresholds,
-        "thresholdPolicy": {"reviewAlertRate": args.review_alert_rate, "declineAlertRate": args.decline_alert_rate, "on": "test-period scores of the ONNX graph"},
-        "referenceValues": reference_values(x_train, features),
+        "thresholdPolicy": {"reviewAlertRate": args.review_alert_rate, "declineAlertRate": args.decline_alert_rate, "on": "test-period scores of the ONNX graph (calibrated)"},
+        "referenceValues": reference_values(feature_matrix(examples, features, split.train), features),
         "referenceValuesAre": REFERENCE_VALUES_ARE,
-        "referenceDistributions": reference_distributions(x_train, features, test_scores),
-        "hyperparameters": {**hyperparameters, "threads": args.threads},
+        "referenceDistributions": reference_distributions(feature_matrix(examples, features, split.train), features, test_scores),
+        "hyperparameters": hyperparameters,
         "warnings": warnings,
+        "notes": [n for n in [training_note] if n],
         "intendedUse": "Candidate to replace the parent model: release it as shadow or canary first and compare on live traffic before making it champion.",
         "trainedAt": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "trainingSeconds": round(time.perf_counter() - started, 2),
@@ -239,6 +394,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.dump_predictions:
         booster_scores = booster_predict(x_test)
+        test_rows = np.flatnonzero(split.test)
         dump = {
             "version": version,
             "featureNames": features,
@@ -259,7 +415,7 @@ def main(argv: list[str] | None = None) -> int:
         args.dump_predictions.parent.mkdir(parents=True, exist_ok=True)
         args.dump_predictions.write_text(json.dumps(dump) + "\n")
 
-    print_summary(card, [model_path, json_path, md_path])
+    print_summary(card, [model_path, trees_path, json_path, md_path])
     return 0
 
 
@@ -276,6 +432,12 @@ def print_summary(card: dict, written: list[Path]) -> None:
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     for r in rows:
         print("  " + "  ".join(c.ljust(widths[i]) if i == 0 else c.rjust(widths[i]) for i, c in enumerate(r)))
+    for line in fold_lines(card):
+        print("  " + line)
+    cal = card["calibration"]
+    print(f"  calibration Platt a={cal['a']:.4f} b={cal['b']:.4f}; test Brier {cal['test']['brierUncalibrated']:.5f} uncalibrated -> {cal['test']['brierCalibrated']:.5f}")
+    top = card["featureImportance"][:5]
+    print("  top features (mean |SHAP|, gain share): " + ", ".join(f"{r['feature']} {r['meanAbsShap']:.3f} {r['gainShare']:.0%}" for r in top))
     t, policy = card["thresholds"], card["thresholdPolicy"]
     print(f"  thresholds review >= {t['review']:.4f} ({policy['reviewAlertRate']:.1%} alerts), decline >= {t['decline']:.4f} ({policy['declineAlertRate']:.1%})")
     print(f"  onnx vs booster max |diff| {card['metrics']['onnxBoosterMaxAbsDiff']:.1e}; trained in {card['trainingSeconds']} s")

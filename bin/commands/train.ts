@@ -38,15 +38,19 @@ const TRAINER_OPTIONS = {
   'top-k': 'k of precision@k per day (default 100)',
   'review-alert-rate': 'share of test transactions at or above the review threshold (default 0.02)',
   'decline-alert-rate': 'share at or above the decline threshold (default 0.005)',
-  trees: 'LightGBM trees (default 200)',
-  leaves: 'leaves per tree (default 31)',
-  'learning-rate': 'default 0.05',
-  'min-child-samples': 'default 50',
+  trees: 'most LightGBM trees per model; early stopping usually ends sooner (default 600)',
+  leaves: 'leaves of the search\'s first (default) configuration (default 31)',
+  'learning-rate': 'of the default configuration (default 0.05)',
+  'min-child-samples': 'of the default configuration (default 50)',
+  'search-budget': 'hyper-parameter configurations tried, the default first (default 10; 1 = no search)',
+  folds: 'prequential weekly folds (default 4)',
+  'fold-days': 'days per fold\'s test period (default 7)',
+  'valid-days': 'last days of each train period for early stopping, the search and calibration (default 7)',
   seed: 'random seed (default 20261125)',
   threads: 'LightGBM threads (default 1)',
   'dump-predictions': 'write the test rows with the trainer\'s own predictions to this JSON file',
 } as const;
-const TRAINER_FLAGS = { overwrite: 'replace an existing model of the same version' } as const;
+const TRAINER_FLAGS = { overwrite: 'replace an existing model of the same version', 'allow-mixed-feature-sets': 'train on examples from more than one feature set' } as const;
 
 const OPTIONS = {
   input: { type: 'string' },

@@ -5,14 +5,20 @@ came later. The trainer uses the snapshot's `features` as they are and computes 
 what the model is trained on is, by construction, what the hot path fed the model it replaces.
 
 Corrections: a later, different label for a transaction arrives as a new example with
-isCorrection = true. An explicit label (chargeback, analyst verdict) always beats a MATURITY
-negative, as in the label join (processors/labels/labelPolicy.ts: maturity never overrides an
-explicit label): a chargeback reported before the maturity deadline but processed after it carries
-a labeledAt earlier than the negative it corrects, and ranking by labeledAt alone would drop that
-fraud label. Between explicit labels the latest by labeledAt wins (ties: the correction, then the
-later line, which for an export of the topic is the later offset in the transaction's partition).
-The ranking uses only the records, not their order in the file, so a shuffled export trains the
-same model.
+isCorrection = true, and the label join (processors/labels/labelPolicy.ts) writes one only when the
+new label supersedes what it wrote before. So a correction always beats the example(s) it corrects,
+**whatever their labeledAt**: a chargeback reported before the maturity deadline but processed after
+it, or an analyst verdict processed after a later-dated chargeback, carries a labeledAt earlier
+than the label it overrules, and ranking by labeledAt would silently drop it. The rank per
+transaction is therefore:
+  1. a correction beats a non-correction;
+  2. between corrections, the later one in topic order (the label join's processing order; an
+     export keeps each partition's offset order and a transaction lives in one partition, so this
+     is the later line);
+  3. between non-corrections (duplicates from a replay), an explicit label (chargeback, analyst)
+     beats a MATURITY negative, then the later labeledAt, then the later line.
+Only rule 2 reads the line order, and only for a transaction corrected twice or more; any other
+shuffle of an export trains the same model.
 
 Missing values follow the scorer (processors/scoring.ts): a feature absent from the snapshot, or not
 finite (the export writes non-finite doubles as null), is NaN in the matrix, and values are rounded
@@ -54,6 +60,9 @@ class Examples:
     labeled_at: np.ndarray  # int64 epoch ms
     decisions: list[str]
     model_versions: list[str | None]
+    # TrainingExample.featureSetVersion: the feature set that produced the snapshot (None in data
+    # from before the field existed).
+    feature_set_versions: list[str | None]
     features: list[dict[str, float]]
     lines_read: int
     superseded: int
@@ -110,7 +119,8 @@ def load_examples(path: Path) -> Examples:
             record = _parse(line, where)
             record["features"] = {name: _number(v, f"{where}: features.{name}") for name, v in record["features"].items()}
             explicit = record.get("labelSource") != "MATURITY"
-            rank = (explicit, _integer(record, "labeledAt", where), bool(record.get("isCorrection", False)), number)
+            correction = bool(record.get("isCorrection", False))
+            rank = (correction, number if correction else 0, explicit, _integer(record, "labeledAt", where), number)
             _integer(record, "eventTime", where)
             held = latest.get(record["transactionId"])
             if held is None or rank > held[0]:
@@ -131,6 +141,7 @@ def load_examples(path: Path) -> Examples:
         labeled_at=np.array([int(r["labeledAt"]) for r in rows], dtype=np.int64),
         decisions=[str(r.get("decision", "UNKNOWN")) for r in rows],
         model_versions=[r.get("modelVersion") for r in rows],
+        feature_set_versions=[r.get("featureSetVersion") if isinstance(r.get("featureSetVersion"), str) else None for r in rows],
         features=[r["features"] for r in rows],
         lines_read=lines_read,
         superseded=lines_read - len(rows),

@@ -41,6 +41,50 @@ def metric_rows(new: dict, parent: dict | None) -> list[tuple[str, str, str]]:
     return rows
 
 
+def _cell(metrics: dict | None, key: str) -> str:
+    if not metrics or "aucRoc" not in metrics:
+        return "-"
+    return _fmt(metrics["precisionAtK"]["mean"] if key == "precisionAtK" else metrics[key])
+
+
+FOLD_METRICS = (("aucRoc", "AUC"), ("averagePrecision", "AP"), ("precisionAtK", "P@k"))
+
+
+def fold_table(card: dict) -> list[list[str]]:
+    """Rows (header first) of the per-fold comparison: candidate, logistic-regression baseline, parent."""
+    header = ["fold", "test week", "rows", "fraud"] + [f"{label} {model}" for _, label in FOLD_METRICS for model in ("cand", "LR", "parent")]
+    rows = [header]
+    for f in card.get("folds") or []:
+        rows.append([str(f["fold"]), f["testFrom"][:10], str(f["testRows"]), str(f["testFraud"])]
+                    + [_cell(f.get(model), key) for key, _ in FOLD_METRICS for model in ("candidate", "baseline", "parent")])
+    summary = card.get("foldSummary")
+    if summary:
+        for stat in ("mean", "std", "min"):
+            cells = []
+            for key, _ in FOLD_METRICS:
+                for model in ("candidate", "baseline", "parent"):
+                    m = summary.get(model)
+                    cells.append(_fmt(m[key][stat]) if m else "-")
+            rows.append([stat, "", "", ""] + cells)
+    return rows
+
+
+def fold_lines(card: dict) -> list[str]:
+    """The fold comparison for the console."""
+    scheme = card.get("foldScheme") or {}
+    out = [f"prequential folds ({len(card.get('folds') or [])} of {scheme.get('requested')}, weekly, gap {scheme.get('gapDays')} d, "
+           f"mature until {scheme.get('matureUntil')}); LR = logistic-regression baseline on the same folds"]
+    for s in scheme.get("skipped") or []:
+        out.append(f"  fold {s['fold']} ({s['testFrom'][:10]}) skipped: {s['reason']}")
+    table = fold_table(card)
+    if len(table) > 1:
+        widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
+        out += ["  " + "  ".join(c.rjust(widths[i]) for i, c in enumerate(r)) for r in table]
+        summary = card["foldSummary"]
+        out.append(f"  candidate beats LR on average precision in {summary['candidateBeatsBaselineOnAveragePrecision']} of {len(card['folds'])} folds")
+    return out
+
+
 def write_card(out_dir: Path, card: dict) -> tuple[Path, Path]:
     json_path = out_dir / f"{card['version']}.card.json"
     md_path = out_dir / f"{card['version']}.card.md"
@@ -64,6 +108,7 @@ def markdown(card: dict) -> str:
         f"| data window | {card['dataWindow']} |",
         f"| trained at | {card['trainedAt']} in {card['trainingSeconds']} s |",
         f"| thresholds | review >= {card['thresholds']['review']:.6f}, decline >= {card['thresholds']['decline']:.6f} |",
+        f"| feature set | {card.get('feature_set_version') or 'not recorded (examples from before featureSetVersion)'} |",
         "",
         "## Data",
         "",
@@ -77,6 +122,8 @@ def markdown(card: dict) -> str:
         f"| gap ({split['gapDays']} d, dropped) | {split['trainTo']} | {split['testFrom']} | {split['gapRows']} | {split['gapFraud']} |",
         f"| test ({split['testDays']} d) | {split['testFrom']} | {split['testTo']} | {split['testRows']} | {split['testFraud']} |",
         "",
+        *([f"The train period's last days, from {split['validFrom']} ({split['validRows']} rows, {split['validFraud']} fraud), are its validation "
+           "slice: the trees are fitted on the rows before it, early-stopped and Platt-calibrated on it.", ""] if "validFrom" in split else []),
         f"Label sources: {', '.join(f'{k} {v}' for k, v in sorted(data['labelSources'].items()))}. "
         f"Decisions taken: {', '.join(f'{k} {v}' for k, v in sorted(data['decisions'].items()))}.",
         "",
@@ -95,6 +142,54 @@ def markdown(card: dict) -> str:
     lines += [
         "",
         f"ONNX export vs LightGBM booster, max |difference| on the test rows (and with 30% of cells blanked): {metrics['onnxBoosterMaxAbsDiff']:.2e}.",
+        "",
+        "## Prequential folds",
+        "",
+        (card.get("foldScheme") or {}).get("method", ""),
+        "",
+        f"Baseline: {(card.get('foldScheme') or {}).get('baseline', '')}.",
+        "",
+    ]
+    table = fold_table(card)
+    if len(table) > 1:
+        lines += ["| " + " | ".join(table[0]) + " |", "|" + " --- |" * len(table[0])] + ["| " + " | ".join(r) + " |" for r in table[1:]]
+        lines += ["", f"The candidate beats the logistic regression on average precision in {card['foldSummary']['candidateBeatsBaselineOnAveragePrecision']} "
+                  f"of {len(card['folds'])} folds (std is the population standard deviation over folds)."]
+    else:
+        lines += ["No usable fold."]
+    for s in (card.get("foldScheme") or {}).get("skipped") or []:
+        lines.append(f"- fold {s['fold']} ({s['testFrom'][:10]} .. {s['testTo'][:10]}) skipped: {s['reason']}")
+    search = card.get("search") or {}
+    if search:
+        lines += ["", "## Hyper-parameter search", "",
+                  f"{len(search['configs'])} configurations (budget {search['budget']}, seed {search['seed']}), chosen by {search['selectedBy']}; "
+                  f"{search['classImbalance']}.", "",
+                  "| # | leaves | min child | learning rate | feature fraction | class weight | mean valid AP | trees per slice |",
+                  "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+        for i, c in enumerate(search["configs"]):
+            mark = " (chosen)" if i == search["chosen"] else ""
+            lines.append(f"| {i}{mark} | {c['num_leaves']} | {c['min_child_samples']} | {c['learning_rate']} | {c['feature_fraction']} | {c['class_weight']} | "
+                         f"{_fmt(c['meanValidAveragePrecision'])} | {', '.join(str(t) for t in c['trees'])} |")
+    cal = card.get("calibration")
+    if cal:
+        t = cal["test"]
+        lines += ["", "## Calibration", "", f"{cal['method']}: a = {cal['a']:.6f}, b = {cal['b']:.6f}.{' ' + cal['note'] if cal.get('note') else ''}",
+                  f"Brier score on the test period: {t['brierUncalibrated']:.6f} uncalibrated, {t['brierCalibrated']:.6f} calibrated.", "",
+                  "| probability bin | rows | mean predicted (uncal.) | observed (uncal.) | rows | mean predicted (cal.) | observed (cal.) |",
+                  "| --- | --- | --- | --- | --- | --- | --- |"]
+        for u, c in zip(t["reliabilityUncalibrated"], t["reliabilityCalibrated"]):
+            lines.append(f"| {u['from']:g} .. {u['to']:g} | {u['rows']} | {_fmt(u['meanPredicted'])} | {_fmt(u['observedRate'])} | "
+                         f"{c['rows']} | {_fmt(c['meanPredicted'])} | {_fmt(c['observedRate'])} |")
+        fold_brier = [(f["fold"], f["calibration"]["brierUncalibrated"], f["calibration"]["brierCalibrated"]) for f in card.get("folds") or []]
+        if fold_brier:
+            lines += ["", "Per fold (Platt fitted on the fold's validation slice, Brier on its test week): "
+                      + "; ".join(f"fold {i} {u:.5f} -> {c:.5f}" for i, u, c in fold_brier) + "."]
+    if card.get("featureImportance"):
+        lines += ["", "## Feature importance", "", "Gain: total loss reduction of the feature's splits. Mean |SHAP|: mean absolute TreeSHAP "
+                  "contribution in calibrated log-odds over the test rows (up to 2000).", "",
+                  "| feature | mean abs SHAP | gain | gain share | splits |", "| --- | --- | --- | --- | --- |"]
+        lines += [f"| `{r['feature']}` | {r['meanAbsShap']:.4f} | {r['gain']:.1f} | {r['gainShare']:.1%} | {r['splits']} |" for r in card["featureImportance"]]
+    lines += [
         "",
         "## Thresholds",
         "",

@@ -75,6 +75,27 @@ def lightgbm_to_onnx(booster: lgb.Booster, version: str, features: list[str]) ->
     return model
 
 
+def bake_platt(model: onnx.ModelProto, a: float, b: float) -> onnx.ModelProto:
+    """The same graph computing sigmoid(a * raw + b) instead of sigmoid(raw): every leaf weight times
+    a, and b added to the leaves of the first tree (exactly one of which every row reaches). The
+    scorer loads it as any other export; the calibrated probability is what comes out."""
+    if a == 1.0 and b == 0.0:
+        return model
+    nodes = [n for n in model.graph.node if n.op_type == "TreeEnsembleClassifier"]
+    if len(nodes) != 1:
+        raise ValueError(f"expected one TreeEnsembleClassifier, found {len(nodes)}")
+    attributes = {attribute.name: attribute for attribute in nodes[0].attribute}
+    if attributes["post_transform"].s != b"LOGISTIC" or "base_values" in attributes:
+        raise ValueError("calibration expects a LOGISTIC tree ensemble without base_values")
+    weights, trees = attributes["class_weights"], list(attributes["class_treeids"].ints)
+    first = min(trees)
+    calibrated = [a * w + (b if t == first else 0.0) for w, t in zip(weights.floats, trees)]
+    del weights.floats[:]
+    weights.floats.extend(calibrated)
+    onnx.checker.check_model(model)
+    return model
+
+
 def open_session(model: Path | bytes) -> ort.InferenceSession:
     """A CPU session on a model file or its serialised bytes."""
     source = model if isinstance(model, bytes) else str(model)

@@ -48,4 +48,27 @@ describe('trainer: which label counts', () => {
     expect((await labelsOf([chargeback, analyst])).t2).toEqual([0, 'ANALYST']);
     expect((await labelsOf([analyst, chargeback])).t2).toEqual([0, 'ANALYST']);
   });
+
+  it('a correction beats the explicit label it corrects even when that label is dated later', async () => {
+    // An analyst said LEGITIMATE on day 30; a fraud chargeback reported on day 20 was processed
+    // after it, so the label join wrote it as a correction (latest processed explicit label wins).
+    const analyst = example('t3', 0, 'ANALYST', 30 * DAY, false);
+    const chargeback = example('t3', 1, 'CHARGEBACK', 20 * DAY, true);
+    expect((await labelsOf([analyst, chargeback])).t3).toEqual([1, 'CHARGEBACK']);
+    expect((await labelsOf([chargeback, analyst])).t3).toEqual([1, 'CHARGEBACK']);
+  });
+
+  it('between corrections, the later in topic order wins whatever their labeledAt; other transactions are unaffected', async () => {
+    // Maturity (day 60), then a chargeback dated day 50 (correction), then an analyst LEGITIMATE
+    // verdict dated day 40 processed last (correction of the correction).
+    const lines = [
+      example('t4', 0, 'MATURITY', 60 * DAY, false),
+      example('t5', 1, 'CHARGEBACK', 9 * DAY, false),
+      example('t4', 1, 'CHARGEBACK', 50 * DAY, true),
+      example('t4', 0, 'ANALYST', 40 * DAY, true),
+    ];
+    const labels = await labelsOf(lines);
+    expect(labels.t4).toEqual([0, 'ANALYST']);
+    expect(labels.t5).toEqual([1, 'CHARGEBACK']);
+  });
 });
