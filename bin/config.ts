@@ -60,6 +60,8 @@ export const AppConfig = z.object({
    * timestamp (a label-feed outage); the maturity pass waits this much longer before a negative.
    */
   labelDelayDays: z.coerce.number().min(0),
+  /** Feature-set declaration the hot path computes (processors/featureSet/, docs/features.md). */
+  featureSetPath: z.string().min(1),
   /** Kept as text (the Tokenizer decodes it) but checked here, so a bad key fails at start. */
   tokenizer: z
     .object({
@@ -100,6 +102,7 @@ export const ENV = {
   logLevel: 'LOG_LEVEL',
   labelMaturityDays: 'RISKLOOP_LABEL_MATURITY_DAYS',
   labelDelayDays: 'RISKLOOP_LABEL_DELAY_DAYS',
+  featureSetPath: 'RISKLOOP_FEATURE_SET_FILE',
 } as const;
 
 const DEFAULTS: Record<keyof typeof ENV, string | undefined> = {
@@ -122,6 +125,7 @@ const DEFAULTS: Record<keyof typeof ENV, string | undefined> = {
   logLevel: 'info',
   labelMaturityDays: '60',
   labelDelayDays: '0',
+  featureSetPath: 'features/default.json',
 };
 
 /** What commands that only read or publish records need: everything but the tokenization keys. */
@@ -172,8 +176,9 @@ export const LOOP_FLAG_USAGE = [
   '  --label-maturity-days D   days without a label before a transaction is a negative (default 60; $RISKLOOP_LABEL_MATURITY_DAYS)',
   '  --label-delay-days D      how late a label may be processed; negatives wait that much longer (default 0; $RISKLOOP_LABEL_DELAY_DAYS)',
 ];
-export function loopFlagValues(values: { 'label-maturity-days'?: string | undefined; 'label-delay-days'?: string | undefined }): Partial<Record<keyof typeof ENV, string>> {
+export function loopFlagValues(values: { 'label-maturity-days'?: string | undefined; 'label-delay-days'?: string | undefined; 'feature-set'?: string | undefined }): Partial<Record<keyof typeof ENV, string>> {
   const flags: Partial<Record<keyof typeof ENV, string>> = {};
+  if (values['feature-set'] !== undefined) flags.featureSetPath = values['feature-set'];
   if (values['label-maturity-days'] !== undefined) flags.labelMaturityDays = values['label-maturity-days'];
   if (values['label-delay-days'] !== undefined) flags.labelDelayDays = values['label-delay-days'];
   return flags;

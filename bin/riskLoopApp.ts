@@ -12,6 +12,7 @@ import { MisroutedCounters } from '../processors/partitionCheck.js';
 import type { Logger } from 'pino';
 import { ModelRegistry, specFromModelCard } from '../processors/modelRegistry.js';
 import { type RiskLoopConfigInput, type RiskLoopSerdes, riskLoopErrorHandlers, riskLoopTopology } from '../processors/riskLoop.js';
+import { loadFeatureSet } from '../processors/featureSet/declaration.js';
 import { RuleSetHolder } from '../processors/rules.js';
 import { Tokenizer } from '../processors/tokenizer.js';
 import { type Catalogue, buildCatalogue } from '../schemas/catalogue.js';
@@ -75,6 +76,10 @@ export async function buildRiskLoopApp(
   const tokenizer = new Tokenizer(config.tokenizer);
   const rules = await RuleSetHolder.fromFile(config.rulesPath, {}, logger);
   const models = new ModelRegistry(logger.child({ component: 'models' }));
+  // Before any model is installed: a model needing a feature this set does not produce is refused.
+  const featureSet = await loadFeatureSet(config.featureSetPath);
+  models.useFeatureSet(featureSet);
+  logger.info({ featureSetVersion: featureSet.version, path: config.featureSetPath, features: featureSet.velocityNames.length + featureSet.crossEntityNames.length }, 'feature set loaded');
   // Before the runtime starts: the releases it replays at start are counted too.
   const releases = new ReleaseEvents();
   observeModelReleases(models, releases);
@@ -88,7 +93,7 @@ export async function buildRiskLoopApp(
   const counters: LoopCounters = { misrouted: new MisroutedCounters(), idempotency: newIdempotencyCounters() };
   const topology = riskLoopTopology(
     riskLoopConfigFor(config, opts.loop),
-    { catalogue, serdes: loopSerdes(serdes), tokenizer, rules, models, logger, misroutedCounters: counters.misrouted, idempotencyCounters: counters.idempotency },
+    { catalogue, serdes: loopSerdes(serdes), tokenizer, rules, models, logger, misroutedCounters: counters.misrouted, idempotencyCounters: counters.idempotency, featureSet },
   );
   const streamsConfig: StreamsConfigInput = {
     applicationId: config.applicationId,

@@ -122,7 +122,7 @@ function finiteFeatures(features: Readonly<{ [name: string]: number }>): { [name
 
 export function toDecision(risk: RiskContext, verdict: Verdict, decidedAt: number): Decision {
   const { txn } = risk;
-  return {
+  const decision: Decision = {
     transactionId: txn.transactionId,
     accountToken: txn.accountToken,
     cardToken: txn.cardToken,
@@ -138,8 +138,10 @@ export function toDecision(risk: RiskContext, verdict: Verdict, decidedAt: numbe
     facts: { ...risk.facts },
     topContributions: risk.score === null ? [] : risk.topContributions.map((c) => ({ ...c })),
     pipelineLatencyMs: decidedAt - risk.ingressAt,
-    featureSetVersion: risk.featureSetVersion,
   };
+  // Absent (Avro default null) when no feature step ran, as on decisions made before it existed.
+  if (risk.featureSetVersion !== null) decision.featureSetVersion = risk.featureSetVersion;
+  return decision;
 }
 
 export class DecideProcessor implements Processor<string, RiskContext, string, Decision> {

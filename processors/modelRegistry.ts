@@ -117,8 +117,15 @@ export function parseReleaseMode(mode: string): ReleaseMode {
   throw new Error(`unknown release mode "${mode}" (expected champion, shadow, canary:N with 0 < N <= 100, or retired)`);
 }
 
+/** The features the running hot path produces (its feature set, processors/featureSet/), which models are checked against. */
+export interface ProducedFeatures {
+  version: string;
+  produced: ReadonlySet<string>;
+}
+
 export class ModelRegistry {
   private set: ModelSet = EMPTY;
+  private featureSet: ProducedFeatures | null = null;
   private readonly versionThresholds = new Map<string, Thresholds>();
   private installs: Promise<unknown> = Promise.resolve();
   private readonly options: z.output<typeof RegistryOptions>;
@@ -133,6 +140,21 @@ export class ModelRegistry {
 
   current(): ModelSet {
     return this.set;
+  }
+
+  /**
+   * From now on a model is refused when its feature_names list a feature the running feature set
+   * does not produce (it would score on values that are never there). Models already installed
+   * are not re-checked: the set is fixed for the life of the process, set it before installing.
+   */
+  useFeatureSet(featureSet: ProducedFeatures): void {
+    this.featureSet = featureSet;
+  }
+
+  /** Features `names` needs that the running feature set does not produce (empty without a set). */
+  missingFeatures(names: readonly string[]): string[] {
+    const fs = this.featureSet;
+    return fs === null ? [] : names.filter((n) => !fs.produced.has(n));
   }
 
   /** The current set, held until release(): its models' sessions stay open even if swapped out meanwhile. */
@@ -185,6 +207,15 @@ export class ModelRegistry {
     if (typeof names === 'string') return this.refuse(spec.version, names);
     if (spec.featureNames && JSON.stringify(spec.featureNames) !== JSON.stringify(names)) {
       return this.refuse(spec.version, `release featureNames ${JSON.stringify(spec.featureNames)} differ from the model's metadata ${JSON.stringify(names)}`);
+    }
+    const missing = this.missingFeatures(names);
+    if (missing.length > 0) {
+      const trainedOn = metadata.get('feature_set_version');
+      return this.refuse(
+        spec.version,
+        `the model needs ${missing.length} feature(s) the running feature set ${this.featureSet!.version} does not produce: ${missing.join(', ')}` +
+          `${trainedOn === undefined ? '' : ` (it was trained on feature set ${trainedOn})`}; run with a feature set that declares them (--feature-set) or retrain on this one`,
+      );
     }
     const embeddedVersion = metadata.get('model_version');
     if (embeddedVersion !== undefined && embeddedVersion !== spec.version) {

@@ -52,6 +52,7 @@ import { CrossEntityConfig } from './crossEntity/buckets.js';
 import { crossEntityFeaturesProcessor } from './crossEntity/features.js';
 import { CrossEntityNodes, addCrossEntitySide, addCrossEntityTable } from './crossEntity/wiring.js';
 import { DecideConfig, DecideProcessor } from './decide.js';
+import { type FeatureSet, defaultFeatureSet } from './featureSet/declaration.js';
 import { DeviceTableConfig, addDeviceTable } from './deviceTable.js';
 import { enrichProcessor } from './enrich.js';
 import { FirstSightProcessor, type IdempotencyCounters, inFlightStore, newIdempotencyCounters, seenIdsStore, transactionIdProcessor } from './idempotency.js';
@@ -119,6 +120,8 @@ export interface RiskLoopDeps {
   idempotencyCounters?: IdempotencyCounters;
   /** Records re-routed to the task owning their key, per source topic (partitionCheck.ts). */
   misroutedCounters?: MisroutedCounters;
+  /** The declared features the hot path computes (processors/featureSet/); the shipped features/default.json when not given. */
+  featureSet?: FeatureSet;
 }
 
 /** Node names; the decisions and training sinks are what consumers of the loop read. */
@@ -170,6 +173,7 @@ export function riskLoopTopology(configInput: RiskLoopConfigInput, deps: RiskLoo
   const hot = config.parts !== 'side';
   const side = config.parts !== 'hot';
   const idempotencyCounters = deps.idempotencyCounters ?? newIdempotencyCounters();
+  const featureSet = deps.featureSet ?? defaultFeatureSet();
   // Partitions matter only where account state lives: the hot path. The side-only build keys by entity.
   const check = hot ? { partitions: config.accountPartitions ?? topics.transactions.partitions, counters: deps.misroutedCounters ?? new MisroutedCounters(), rerouteChild: Nodes.reroutedSink } : undefined;
   const reroutedTopic = repartitionTopicName(config.applicationId, REROUTED_TOPIC_BASE);
@@ -199,7 +203,7 @@ export function riskLoopTopology(configInput: RiskLoopConfigInput, deps: RiskLoo
   if (hot) {
     // Idempotency by transaction id before anything counts the transaction (idempotency.ts).
     t.addProcessor(Nodes.transactionIds, transactionIdProcessor({ decisionsChild: Nodes.decisionsSink, deadLetterChild: Nodes.idempotencyDeadLetters }, idempotencyCounters), Nodes.ingress, Nodes.rerouted);
-    t.addProcessor(Nodes.velocity, velocityFeaturesProcessor(config.velocity), Nodes.transactionIds);
+    t.addProcessor(Nodes.velocity, velocityFeaturesProcessor(config.velocity, featureSet), Nodes.transactionIds);
     for (const store of velocityStoreBuilders(config.velocity, storeOptions)) t.addStateStore(store, [Nodes.velocity]);
     t.addProcessor(Nodes.enrich, enrichProcessor(), Nodes.velocity);
     addKycTable(t, {
@@ -221,7 +225,7 @@ export function riskLoopTopology(configInput: RiskLoopConfigInput, deps: RiskLoo
       storeOptions: { persistent: config.persistentStores },
     });
     t.addProcessor(Nodes.challengeFeatures, challengeFeaturesProcessor(), Nodes.enrich);
-    t.addProcessor(Nodes.crossEntity, crossEntityFeaturesProcessor(deps.tokenizer, config.crossEntity), Nodes.challengeFeatures)
+    t.addProcessor(Nodes.crossEntity, crossEntityFeaturesProcessor(deps.tokenizer, config.crossEntity, featureSet), Nodes.challengeFeatures)
       .addProcessor(Nodes.rules, () => new RulesProcessor(deps.rules), Nodes.crossEntity)
       .addProcessor(Nodes.score, () => new ScoringProcessor(deps.models, config.scoring), Nodes.rules)
       .addProcessor(Nodes.decide, () => new DecideProcessor(config.decide, (v) => deps.models.thresholdsFor(v)), Nodes.score);

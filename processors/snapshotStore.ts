@@ -37,6 +37,8 @@ export interface DecisionSnapshot {
   facts: Record<string, string>;
   decision: DecisionAction;
   modelVersion: string | null;
+  /** Feature set that computed `features`; absent on snapshots written before it was recorded. */
+  featureSetVersion?: string | null;
   decided?: DecidedFields;
   fingerprint?: string;
 }
@@ -53,6 +55,7 @@ export function snapshotOf(decision: Decision, fingerprint?: string): DecisionSn
     facts: decision.facts,
     decision: decision.decision,
     modelVersion: decision.modelVersion,
+    ...(decision.featureSetVersion == null ? {} : { featureSetVersion: decision.featureSetVersion }),
     decided: {
       cardToken: decision.cardToken,
       decidedAt: decision.decidedAt,
@@ -80,6 +83,7 @@ export function repeatedDecision(snapshot: DecisionSnapshot): Decision | undefin
     decision: snapshot.decision,
     score: d.score,
     modelVersion: snapshot.modelVersion,
+    ...(snapshot.featureSetVersion == null ? {} : { featureSetVersion: snapshot.featureSetVersion }),
     shadowScores: d.shadowScores,
     ruleSetVersion: d.ruleSetVersion,
     reasonCodes: d.reasonCodes,

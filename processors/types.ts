@@ -34,6 +34,8 @@ export interface RiskContext {
   reasonCodes: string[];
   ruleHits: RuleHit[];
   ruleSetVersion: string | null;
+  /** Version of the feature set whose features are in `features` (set by the velocity step). */
+  featureSetVersion: string | null;
   score: number | null;
   modelVersion: string | null;
   shadowScores: ShadowScore[];
@@ -51,6 +53,7 @@ export function newRiskContext(txn: TokenizedTransaction, ingressAt: number): Ri
     reasonCodes: [],
     ruleHits: [],
     ruleSetVersion: null,
+    featureSetVersion: null,
     score: null,
     modelVersion: null,
     shadowScores: [],

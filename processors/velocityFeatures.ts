@@ -40,11 +40,12 @@ import type { Processor, ProcessorContext, ProcessorSupplier } from '../topology
 import type { Record } from '../topology/records.js';
 import { Serdes } from '../topology/serde.js';
 import { isValidLatLon } from './geo.js';
-import { TRAVEL_FEATURE_NAMES, TravelConfig, assessTravel, travelFeatures } from './impossibleTravel.js';
+import { TravelConfig, assessTravel, travelFeatures } from './impossibleTravel.js';
 import { type RiskContext, StoreNames } from './types.js';
-import { DAY_MS, HOUR_MS, MINUTE_MS, type Profile, type ProfileLimits, floorTo, recordEvent } from './velocity/profile.js';
-import { type ReadOptions, readProfile } from './velocity/profileReader.js';
-import { sampleStd } from './velocity/stats.js';
+import { type FeatureSet, PREVIOUS_SEARCH_DAYS, type ProfileOutput, type ProfilePlan, type ZscoreOutput, defaultFeatureSet } from './featureSet/declaration.js';
+import { DAY_MS, type Profile, type ProfileLimits, floorTo, recordEvent } from './velocity/profile.js';
+import { type ProfileReading, type WindowAcc, newReading, readProfile } from './velocity/profileReader.js';
+import { type RunningStats, sampleStd } from './velocity/stats.js';
 
 export const VelocityConfig = z.object({
   /** How late (behind stream time) a transaction may be and still find its full history. */
@@ -59,7 +60,7 @@ export const VelocityConfig = z.object({
   maxDistinctPerBucket: z.number().int().min(1).max(10_000).default(64),
   /** How often (stream time) profiles with nothing left in reach are deleted. */
   sweepIntervalMs: z.number().int().positive().default(DAY_MS),
-  /** Fewer earlier transactions than this and the z-score is not given. */
+  /** Fewer earlier transactions than this and a z-score is not given (unless its declaration sets minHistory). */
   zscoreMinHistory: z.number().int().min(2).default(5),
   travel: TravelConfig.prefault({}),
 });
@@ -67,19 +68,6 @@ export type VelocityConfigInput = z.input<typeof VelocityConfig>;
 export type VelocityConfig = z.output<typeof VelocityConfig>;
 
 export const VELOCITY_LATE_EVENT = 'VELOCITY_LATE_EVENT';
-
-/** In the feature names, hence fixed: a different length would be a different feature. */
-const ZSCORE_HISTORY_DAYS = 30;
-const MAX_WINDOW_MS = 7 * DAY_MS;
-
-const WINDOWS: readonly { name: string; ms: number }[] = [
-  { name: '1m', ms: MINUTE_MS },
-  { name: '1h', ms: HOUR_MS },
-  { name: '24h', ms: DAY_MS },
-  { name: '7d', ms: MAX_WINDOW_MS },
-];
-
-const ENTITIES = ['card', 'account'] as const;
 
 export const VELOCITY_FEATURES = {
   cardSecsSincePrev: 'card.secs_since_prev',
@@ -89,12 +77,8 @@ export const VELOCITY_FEATURES = {
   accountAmountZscore30d: 'account.amount_zscore_30d',
 } as const;
 
-/** Every feature this step may add, in a stable order (the model's input order is decided elsewhere). */
-export const VELOCITY_FEATURE_NAMES: readonly string[] = [
-  ...ENTITIES.flatMap((entity) => WINDOWS.flatMap((w) => [`${entity}.count_${w.name}`, `${entity}.sum_${w.name}`])),
-  ...Object.values(VELOCITY_FEATURES),
-  ...TRAVEL_FEATURE_NAMES,
-];
+/** Every feature this step adds with the shipped feature set (features/default.json), in declaration order. */
+export const VELOCITY_FEATURE_NAMES: readonly string[] = defaultFeatureSet().velocityNames;
 
 export interface VelocityStoreOptions {
   /** RocksDB (default) or memory. */
@@ -115,23 +99,24 @@ export class VelocityFeaturesProcessor implements Processor<string, RiskContext,
   private ctx!: ProcessorContext<string, RiskContext>;
   private readonly config: VelocityConfig;
   private readonly limits: ProfileLimits;
-  private readonly read: ReadOptions = {
-    windowsMs: WINDOWS.map((w) => w.ms),
-    distinctWindowMs: DAY_MS,
-    baselineDays: ZSCORE_HISTORY_DAYS,
-    previousSearchDays: ZSCORE_HISTORY_DAYS,
-  };
+  private readonly plan: ProfilePlan;
+  private readonly reading: ProfileReading;
+  private readonly featureSetVersion: string;
   private profiles!: KeyValueStore<string, Profile>;
 
-  constructor(config: VelocityConfigInput = {}) {
+  constructor(config: VelocityConfigInput = {}, featureSet: FeatureSet = defaultFeatureSet()) {
     this.config = VelocityConfig.parse(config);
+    this.plan = featureSet.profile;
+    this.featureSetVersion = featureSet.version;
+    this.reading = newReading(this.plan);
     this.limits = {
-      // A transaction up to `graceMs` behind the newest still finds its whole 7-day window.
-      horizonMs: MAX_WINDOW_MS + this.config.graceMs,
-      // ... and its 30 whole days of baseline and previous-transaction search.
-      dayHorizonMs: ZSCORE_HISTORY_DAYS * DAY_MS + this.config.graceMs,
+      // A transaction up to `graceMs` behind the newest still finds its whole longest exact window.
+      horizonMs: this.plan.eventHorizonMs + this.config.graceMs,
+      // ... and every whole day its day-aligned windows, baselines and previous-transaction search read.
+      dayHorizonMs: this.plan.dayHorizonDays * DAY_MS + this.config.graceMs,
       maxEvents: this.config.maxEventsPerAccount,
       maxDistinctPerBucket: this.config.maxDistinctPerBucket,
+      daySets: this.plan.daySets,
     };
   }
 
@@ -149,29 +134,22 @@ export class VelocityFeaturesProcessor implements Processor<string, RiskContext,
     }
     const { txn, features } = risk;
     const t = txn.eventTime;
+    const plan = this.plan;
     const profile = this.profiles.get(txn.accountToken);
-    const r = readProfile(profile, txn.cardToken, t, this.read);
+    const r = readProfile(profile, txn.cardToken, t, plan, this.reading, PREVIOUS_SEARCH_DAYS);
 
-    for (const [i, w] of WINDOWS.entries()) {
-      features[`card.count_${w.name}`] = r.card[i]!.count;
-      features[`card.sum_${w.name}`] = r.card[i]!.sum;
-      features[`account.count_${w.name}`] = r.account[i]!.count;
-      features[`account.sum_${w.name}`] = r.account[i]!.sum;
-    }
-    features[VELOCITY_FEATURES.accountDistinctMerchants24h] = r.merchants.size;
-    features[VELOCITY_FEATURES.accountDistinctCountries24h] = r.countries.size;
-    if (r.cardPrevious !== null) features[VELOCITY_FEATURES.cardSecsSincePrev] = (t - r.cardPrevious) / 1000;
-    if (r.accountPrevious !== null) features[VELOCITY_FEATURES.accountSecsSincePrev] = (t - r.accountPrevious) / 1000;
-
-    const std = sampleStd(r.baseline);
-    if (r.baseline.n >= this.config.zscoreMinHistory && std !== null && std > 0) {
-      features[VELOCITY_FEATURES.accountAmountZscore30d] = (txn.amountMinor - r.baseline.mean) / std;
-    }
+    writeOutputs(features, plan.card.outputs, r.cardExact, r.cardDay, r.cardExactMerchants, r.cardExactCountries, null, null);
+    writeOutputs(features, plan.account.outputs, r.accountExact, r.accountDay, r.accountExactMerchants, r.accountExactCountries, r.accountDayMerchants, r.accountDayCountries);
+    if (plan.card.secsSincePrev !== null && r.cardPrevious !== null) features[plan.card.secsSincePrev] = (t - r.cardPrevious) / 1000;
+    if (plan.account.secsSincePrev !== null && r.accountPrevious !== null) features[plan.account.secsSincePrev] = (t - r.accountPrevious) / 1000;
+    writeZscores(features, plan.card.zscores, r.cardBaselines, txn.amountMinor, this.config.zscoreMinHistory);
+    writeZscores(features, plan.account.zscores, r.accountBaselines, txn.amountMinor, this.config.zscoreMinHistory);
 
     const located = isValidLatLon(txn.lat, txn.lon);
-    if (located && r.previousLocated !== null) {
+    if (plan.travel && located && r.previousLocated !== null) {
       Object.assign(features, travelFeatures(assessTravel(r.previousLocated, { time: t, lat: txn.lat!, lon: txn.lon! }, this.config.travel)));
     }
+    risk.featureSetVersion = this.featureSetVersion;
 
     if (t < this.ctx.currentStreamTimeMs() - this.config.graceMs) risk.reasonCodes.push(VELOCITY_LATE_EVENT);
 
@@ -182,18 +160,63 @@ export class VelocityFeaturesProcessor implements Processor<string, RiskContext,
 
   /**
    * Deletes the profiles of accounts quiet for longer than anything reads back: a transaction
-   * within grace of `now` reads events and days no older than now − grace − 30 days.
+   * within grace of `now` reads events and days no older than now − grace − the day horizon.
    */
   private sweep(now: number): void {
-    const cutoff = floorTo(now - this.config.graceMs, DAY_MS) - ZSCORE_HISTORY_DAYS * DAY_MS;
+    const cutoff = floorTo(now - this.config.graceMs, DAY_MS) - this.plan.dayHorizonDays * DAY_MS;
     const idle: string[] = [];
     for (const { key, value } of this.profiles.all()) if (value.newest < cutoff) idle.push(key);
     for (const key of idle) this.profiles.delete(key);
   }
 }
 
+function writeOutputs(
+  features: { [name: string]: number },
+  outputs: readonly ProfileOutput[],
+  exact: readonly WindowAcc[],
+  day: readonly WindowAcc[],
+  exactMerchants: readonly (Set<string> | null)[],
+  exactCountries: readonly (Set<string> | null)[],
+  dayMerchants: readonly (Set<string> | null)[] | null,
+  dayCountries: readonly (Set<string> | null)[] | null,
+): void {
+  for (const o of outputs) {
+    const a = (o.dayAligned ? day : exact)[o.window]!;
+    switch (o.aggregate) {
+      case 'count':
+        features[o.name] = a.count;
+        break;
+      case 'sum':
+        features[o.name] = a.sum;
+        break;
+      // Absent with nothing in the window: there is no mean or max of no transactions.
+      case 'mean':
+        if (a.count > 0) features[o.name] = a.sum / a.count;
+        break;
+      case 'max':
+        if (a.count > 0 && a.max !== Number.NEGATIVE_INFINITY) features[o.name] = a.max;
+        break;
+      case 'distinct_merchants':
+        features[o.name] = (o.dayAligned ? dayMerchants?.[o.window] : exactMerchants[o.window])?.size ?? 0;
+        break;
+      case 'distinct_countries':
+        features[o.name] = (o.dayAligned ? dayCountries?.[o.window] : exactCountries[o.window])?.size ?? 0;
+        break;
+    }
+  }
+}
+
+function writeZscores(features: { [name: string]: number }, zscores: readonly ZscoreOutput[], baselines: readonly RunningStats[], amount: number, defaultMinHistory: number): void {
+  for (let i = 0; i < zscores.length; i++) {
+    const z = zscores[i]!;
+    const b = baselines[i]!;
+    const std = sampleStd(b);
+    if (b.n >= (z.minHistory ?? defaultMinHistory) && std !== null && std > 0) features[z.name] = (amount - b.mean) / std;
+  }
+}
+
 /** Supplier for Topology.addProcessor; connect the store of `velocityStoreBuilders` to it. */
-export function velocityFeaturesProcessor(config: VelocityConfigInput = {}): ProcessorSupplier<string, RiskContext, string, RiskContext> {
+export function velocityFeaturesProcessor(config: VelocityConfigInput = {}, featureSet: FeatureSet = defaultFeatureSet()): ProcessorSupplier<string, RiskContext, string, RiskContext> {
   VelocityConfig.parse(config); // fail at wiring time, not when the first task starts
-  return () => new VelocityFeaturesProcessor(config);
+  return () => new VelocityFeaturesProcessor(config, featureSet);
 }

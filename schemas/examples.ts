@@ -141,6 +141,7 @@ export const EXAMPLES: { readonly [K in SchemaName]: RecordTypes[K] } = {
     ],
     pipelineLatencyMs: 6.25,
     duplicate: false,
+    featureSetVersion: 'default-2',
   },
   TrainingExample: {
     transactionId: 'txn-20240614-000917',
@@ -155,6 +156,7 @@ export const EXAMPLES: { readonly [K in SchemaName]: RecordTypes[K] } = {
     modelVersion: '2024-06-01.3',
     decision: 'REVIEW',
     isCorrection: false,
+    featureSetVersion: 'default-2',
   },
   ModelRelease: {
     version: '2024-06-01.3',
@@ -204,5 +206,6 @@ export const EXAMPLES: { readonly [K in SchemaName]: RecordTypes[K] } = {
     minuteBuckets: [{ bucketStart: Date.UTC(2024, 5, 14, 18, 42), count: 2, sumMinor: 25_998, fraudLabels: 0, accounts: [] }],
     hourBuckets: [{ bucketStart: Date.UTC(2024, 5, 14, 18), count: 3, sumMinor: 31_497, fraudLabels: 0, accounts: ['at_0Zr8d2kQw9xY', 'at_Kp2mV7cLx4nB'] }],
     dayBuckets: [{ bucketStart: Date.UTC(2024, 5, 14), count: 5, sumMinor: 40_112, fraudLabels: 0, accounts: [] }],
+    labelBuckets: [],
   },
 };

@@ -46,13 +46,13 @@ export const RECORD_FIELDS: Readonly<Record<string, readonly string[]>> = {
   Decision: fieldsOf<T.Decision>()([
     'transactionId', 'accountToken', 'cardToken', 'eventTime', 'decidedAt', 'decision', 'score', 'modelVersion',
     'shadowScores', 'ruleSetVersion', 'reasonCodes', 'features', 'facts', 'topContributions', 'pipelineLatencyMs',
-    'duplicate',
+    'duplicate', 'featureSetVersion',
   ]),
   ShadowScore: fieldsOf<T.ShadowScore>()(['modelVersion', 'score']),
   FeatureContribution: fieldsOf<T.FeatureContribution>()(['feature', 'contribution']),
   TrainingExample: fieldsOf<T.TrainingExample>()([
     'transactionId', 'accountToken', 'eventTime', 'features', 'facts', 'label', 'labelSource', 'labeledAt',
-    'labelDelayMs', 'modelVersion', 'decision', 'isCorrection',
+    'labelDelayMs', 'modelVersion', 'decision', 'isCorrection', 'featureSetVersion',
   ]),
   ModelRelease: fieldsOf<T.ModelRelease>()([
     'version', 'artifact', 'artifactPath', 'sha256', 'featureNames', 'thresholds', 'mode', 'referenceDistributions',
@@ -69,9 +69,10 @@ export const RECORD_FIELDS: Readonly<Record<string, readonly string[]>> = {
     'kind', 'subject', 'value', 'threshold', 'windowStart', 'windowEnd', 'raisedAt', 'details',
   ]),
   EntityStats: fieldsOf<T.EntityStats>()([
-    'entityKey', 'firstSeenAt', 'lastSeenAt', 'lastLabelAt', 'minuteBuckets', 'hourBuckets', 'dayBuckets',
+    'entityKey', 'firstSeenAt', 'lastSeenAt', 'lastLabelAt', 'minuteBuckets', 'hourBuckets', 'dayBuckets', 'labelBuckets',
   ]),
   EntityBucket: fieldsOf<T.EntityBucket>()(['bucketStart', 'count', 'sumMinor', 'fraudLabels', 'accounts']),
+  LabelBucket: fieldsOf<T.LabelBucket>()(['txnDay', 'arrivalDay', 'fraudLabels']),
 };
 
 /** Accepts only a list holding every member of the string union U. */

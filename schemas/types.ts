@@ -164,6 +164,8 @@ export interface Decision {
    * on the one real decision. Optional here because the schema gives it a default (false).
    */
   duplicate?: boolean;
+  /** Version of the feature set that computed `features` (features/*.json); null or absent before issue 16. */
+  featureSetVersion?: string | null;
 }
 
 export interface TrainingExample {
@@ -179,6 +181,8 @@ export interface TrainingExample {
   modelVersion: string | null;
   decision: DecisionAction;
   isCorrection: boolean;
+  /** The decision's featureSetVersion, copied by the label join. */
+  featureSetVersion?: string | null;
 }
 
 export interface Thresholds {
@@ -257,6 +261,15 @@ export interface EntityStats {
   minuteBuckets: EntityBucket[];
   hourBuckets: EntityBucket[];
   dayBuckets: EntityBucket[];
+  /** Merchant fraud labels by (transaction day, arrival day); absent on records written before it existed. */
+  labelBuckets?: LabelBucket[];
+}
+
+/** Fraud labels of one merchant's transactions of one UTC day that arrived on one UTC day (EntityStats.avsc). */
+export interface LabelBucket {
+  txnDay: number;
+  arrivalDay: number;
+  fraudLabels: number;
 }
 
 /** Schema (record) name → its TypeScript type; the .avsc file of each is `schemas/<name>.avsc`. */

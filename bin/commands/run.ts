@@ -42,6 +42,7 @@ export const RUN_USAGE = [
   'Schema registry access: SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO_FILE (or ..._USER_INFO, user:password), SCHEMA_REGISTRY_CA_FILE (https).',
   'Labels:',
   ...LOOP_FLAG_USAGE,
+  '  --feature-set FILE        feature-set declaration the hot path computes (default features/default.json; $RISKLOOP_FEATURE_SET_FILE)',
 ];
 
 async function seededReferences(modelCard: string): Promise<Map<string, Record<string, { edges: number[]; proportions: number[] }>>> {
@@ -68,6 +69,8 @@ export async function runCommand(argv: string[], io: CommandIo): Promise<number>
       guarantee: { type: 'string' },
       'state-dir': { type: 'string' },
       'create-topics': { type: 'boolean' },
+      // --feature-set FILE (usage in LOOP_FLAG_USAGE); replay and demo declare it themselves.
+      'feature-set': { type: 'string' },
       ...LOOP_FLAG_OPTIONS,
       help: { type: 'boolean', short: 'h' },
     },

@@ -24,6 +24,10 @@
  *   _7d  g = 1 d,   W = 7 d    (ends at the last UTC midnight at or before t − L)
  *   merchant fraud_*_Nd: g = 1 d, W = N days, lag L_merchant: labels that ARRIVED in [e − W, e)
  *        over transactions with event time in [e − W, e).
+ *   merchant txn_fraud_*_Nd: g = 1 d, W = N days, lag L_merchant: labels of the transactions with
+ *        event time in [e − W, e) that ARRIVED before e, over those transactions (label buckets).
+ *   Longer windows of the feature set follow the same rule on their series (≤ 1 h minute
+ *   buckets, ≤ 24 h hour buckets, else day buckets).
  * An entity is known as of a when its first transaction lies in a bucket closed by then
  * (firstSeenAt < floor(a / 1 min) · 1 min); an unknown entity gives no features at all (absent),
  * a known one with nothing in a window gives 0.
@@ -35,14 +39,14 @@
  * whatever the order: a replay that reads the table at its end reads the same buckets.
  */
 import { z } from 'zod';
-import type { EntityBucket, EntityStats } from '../../schemas/types.js';
+import type { EntityBucket, EntityStats, LabelBucket } from '../../schemas/types.js';
 
 export const MINUTE = 60_000;
 export const HOUR = 60 * MINUTE;
 export const DAY = 24 * HOUR;
 
 /** The series' types are the Avro record's (schemas/EntityStats.avsc): the topic carries them as they are. */
-export type { EntityBucket, EntityStats };
+export type { EntityBucket, EntityStats, LabelBucket };
 
 export type Series = 'minuteBuckets' | 'hourBuckets' | 'dayBuckets';
 export const SERIES_SIZE: { readonly [S in Series]: number } = { minuteBuckets: MINUTE, hourBuckets: HOUR, dayBuckets: DAY };
@@ -82,7 +86,7 @@ export type CrossEntityConfigInput = z.input<typeof CrossEntityConfig>;
 export const ACCOUNT_PREFIX_CHARS = 15;
 
 export function emptyStats(entityKey: string): EntityStats {
-  return { entityKey, firstSeenAt: NOT_SEEN, lastSeenAt: 0, lastLabelAt: 0, minuteBuckets: [], hourBuckets: [], dayBuckets: [] };
+  return { entityKey, firstSeenAt: NOT_SEEN, lastSeenAt: 0, lastLabelAt: 0, minuteBuckets: [], hourBuckets: [], dayBuckets: [], labelBuckets: [] };
 }
 
 function retentionOf(series: Series, config: CrossEntityConfig): number {
@@ -158,13 +162,51 @@ export function applyTransaction(stats: EntityStats, activity: TransactionActivi
   return stats;
 }
 
-/** Adds a fraud label (+1) or an overturned one (−1) to the day bucket of its arrival time. */
-export function applyFraudLabel(stats: EntityStats, arrivedAt: number, delta: 1 | -1, config: CrossEntityConfig): EntityStats {
+/**
+ * Adds a fraud label (+1) or an overturned one (−1) to the day bucket of its arrival time and,
+ * when the labelled transaction's event time is known, to the label bucket (transaction day,
+ * arrival day): the "by the transactions' own days" merchant features read those.
+ */
+export function applyFraudLabel(stats: EntityStats, arrivedAt: number, delta: 1 | -1, config: CrossEntityConfig, txnEventTime?: number): EntityStats {
   stats.lastLabelAt = Math.max(stats.lastLabelAt, arrivedAt);
   const start = Math.floor(arrivedAt / DAY) * DAY;
-  if (start + DAY > cutoff(stats, 'dayBuckets', config)) bucketFor(stats.dayBuckets, start).fraudLabels += delta;
+  const cut = cutoff(stats, 'dayBuckets', config);
+  if (start + DAY > cut) bucketFor(stats.dayBuckets, start).fraudLabels += delta;
   prune(stats, 'dayBuckets', config);
+  const labels = (stats.labelBuckets ??= []);
+  if (txnEventTime !== undefined) {
+    const txnDay = Math.floor(txnEventTime / DAY) * DAY;
+    if (txnDay + DAY > cut) {
+      // Sorted by (txnDay, arrivalDay); one entry per pair.
+      let i = labels.length;
+      while (i > 0 && (labels[i - 1]!.txnDay > txnDay || (labels[i - 1]!.txnDay === txnDay && labels[i - 1]!.arrivalDay > start))) i--;
+      const at = labels[i - 1];
+      if (at !== undefined && at.txnDay === txnDay && at.arrivalDay === start) at.fraudLabels += delta;
+      else labels.splice(i, 0, { txnDay, arrivalDay: start, fraudLabels: delta });
+    }
+  }
+  let drop = 0;
+  while (drop < labels.length && labels[drop]!.txnDay + DAY <= cut) drop++;
+  if (drop > 0) labels.splice(0, drop);
   return stats;
+}
+
+/**
+ * Fraud labels of the transactions made in [e − widthMs, e) that had arrived before e, with
+ * e = the last UTC midnight ≤ a: labels are counted when known, by their transaction's own day.
+ */
+export function labelsByTransactionDay(stats: EntityStats, a: number, widthMs: number): number {
+  const labels = stats.labelBuckets;
+  if (labels === undefined) return 0;
+  const e = windowEnd(a, DAY);
+  const from = e - widthMs;
+  let n = 0;
+  for (const b of labels) {
+    if (b.txnDay < from) continue;
+    if (b.txnDay >= e) break;
+    if (b.arrivalDay < e) n += b.fraudLabels;
+  }
+  return n;
 }
 
 export interface WindowTotals {

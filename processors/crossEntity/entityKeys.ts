@@ -47,7 +47,7 @@ export function entityKeysOf(txn: TokenizedTransaction, tokenizer: Tokenizer): {
 /** Value of the entity-activity repartition topic (internal, JSON). */
 export type EntityActivity =
   | { type: 'txn'; eventTime: number; amountMinor: number; accountToken: string }
-  | { type: 'fraud-label'; arrivedAt: number; delta: 1 | -1 };
+  | { type: 'fraud-label'; arrivedAt: number; delta: 1 | -1; /** Event time of the labelled transaction (absent on records of older versions). */ eventTime?: number };
 
 /** Value of the label-attribution repartition topic (internal, JSON), keyed by transaction id. */
 export type AttributionEvent = { type: 'txn'; eventTime: number; merchantKey: string } | { type: 'label'; arrivedAt: number; label: 0 | 1 };

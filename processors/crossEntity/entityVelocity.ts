@@ -13,10 +13,10 @@
  * still open costs nothing extra (the whole series is one record) and lets the table follow as
  * closely as the side topology runs; the hot path ignores open buckets anyway.
  *
- * Features (names below; exact window definition in buckets.ts):
+ * Features: those the feature set declares (processors/featureSet/), e.g. with the shipped set
  *   <kind>.count_1m / sum_1m / count_1h / sum_1h / count_24h / sum_24h / count_7d / sum_7d
- *   device.distinct_accounts_24h, ip.distinct_accounts_24h
- * for kind = device, ip, merchant. All absent when the transaction does not name the entity or
+ *   device.distinct_accounts_24h, ip.distinct_accounts_24h, merchant.count_30d, merchant.mean_30d
+ * (exact window definition in buckets.ts). All absent when the transaction does not name the entity or
  * the table does not know it as of t − lag (never an exception, never NaN).
  */
 import { Stores, type KeyValueStoreBuilder, type StoreOptions } from '../../state/stores.js';
@@ -24,12 +24,10 @@ import type { KeyValueStore } from '../../state/types.js';
 import type { Processor, ProcessorContext, ProcessorSupplier } from '../../topology/processor.js';
 import type { Record } from '../../topology/records.js';
 import { Serdes } from '../../topology/serde.js';
+import { type CrossEntityKindPlan, defaultFeatureSet } from '../featureSet/declaration.js';
 import {
   type CrossEntityConfig,
-  DAY,
   type EntityStats,
-  HOUR,
-  MINUTE,
   applyFraudLabel,
   applyTransaction,
   distinctAccounts,
@@ -37,7 +35,7 @@ import {
   knownAsOf,
   windowTotals,
 } from './buckets.js';
-import { type EntityActivity, type EntityKind, TRACKS_ACCOUNTS, kindOfKey } from './entityKeys.js';
+import { type EntityActivity, TRACKS_ACCOUNTS, kindOfKey } from './entityKeys.js';
 
 export const CrossEntityStores = {
   /** The aggregator's own state (side sub-topology, logged). */
@@ -48,33 +46,28 @@ export const CrossEntityStores = {
   attribution: 'label-attribution',
 } as const;
 
-const WINDOWS = [
-  { suffix: '1m', series: 'minuteBuckets', size: MINUTE, width: MINUTE },
-  { suffix: '1h', series: 'minuteBuckets', size: MINUTE, width: HOUR },
-  { suffix: '24h', series: 'hourBuckets', size: HOUR, width: DAY },
-  { suffix: '7d', series: 'dayBuckets', size: DAY, width: 7 * DAY },
-] as const;
+/** Every velocity feature name this step writes with the shipped feature set (features/default.json). */
+export const ENTITY_VELOCITY_FEATURE_NAMES: readonly string[] = (['device', 'ip', 'merchant'] as const).flatMap((kind) => {
+  const plan = defaultFeatureSet().entities[kind];
+  return [...plan.windows.flatMap((w) => [w.count, w.sum, w.mean].filter((n): n is string => n !== null)), ...plan.distinctAccounts.map((d) => d.name)];
+});
 
-function velocityNames(kind: EntityKind): string[] {
-  const names = WINDOWS.flatMap((w) => [`${kind}.count_${w.suffix}`, `${kind}.sum_${w.suffix}`]);
-  if (TRACKS_ACCOUNTS[kind]) names.push(`${kind}.distinct_accounts_24h`);
-  return names;
-}
-
-/** Every velocity feature name this file can write. */
-export const ENTITY_VELOCITY_FEATURE_NAMES: readonly string[] = (['device', 'ip', 'merchant'] as const).flatMap(velocityNames);
-
-/** Adds the velocity features of one entity as of event time t (nothing when unknown as of t − lag). */
-export function addEntityVelocityFeatures(features: { [name: string]: number }, kind: EntityKind, stats: EntityStats | undefined, t: number, config: CrossEntityConfig): void {
+/**
+ * Adds the declared velocity features of one entity as of event time t (nothing when unknown as of
+ * t − lag). A window of up to 1 h reads the minute buckets, up to 24 h the hour buckets, longer
+ * ones the day buckets (declaration.ts checks the window is a whole number of them).
+ */
+export function addEntityVelocityFeatures(features: { [name: string]: number }, plan: CrossEntityKindPlan, stats: EntityStats | undefined, t: number, config: CrossEntityConfig): void {
   if (stats === undefined) return;
   const a = t - config.lagMs;
   if (!knownAsOf(stats, a)) return;
-  for (const w of WINDOWS) {
+  for (const w of plan.windows) {
     const totals = windowTotals(stats[w.series], w.size, a, w.width);
-    features[`${kind}.count_${w.suffix}`] = totals.count;
-    features[`${kind}.sum_${w.suffix}`] = totals.sumMinor;
+    if (w.count !== null) features[w.count] = totals.count;
+    if (w.sum !== null) features[w.sum] = totals.sumMinor;
+    if (w.mean !== null && totals.count > 0) features[w.mean] = totals.sumMinor / totals.count;
   }
-  if (TRACKS_ACCOUNTS[kind]) features[`${kind}.distinct_accounts_24h`] = distinctAccounts(stats.hourBuckets, a, DAY);
+  for (const d of plan.distinctAccounts) features[d.name] = distinctAccounts(stats.hourBuckets, a, d.width);
 }
 
 export function entityAggregatesStore(options: StoreOptions = {}): KeyValueStoreBuilder<string, EntityStats> {
@@ -121,7 +114,7 @@ export class EntityAggregateProcessor implements Processor<string, EntityActivit
     // the apply functions only do arithmetic on validated numbers, so no change is half-applied.
     const stats: EntityStats = this.store.get(key) ?? emptyStats(key);
     if (value.type === 'txn') applyTransaction(stats, value, TRACKS_ACCOUNTS[kind], this.config);
-    else applyFraudLabel(stats, value.arrivedAt, value.delta, this.config);
+    else applyFraudLabel(stats, value.arrivedAt, value.delta, this.config, value.eventTime);
     this.store.put(key, stats);
     this.dirty.add(key);
   }

@@ -23,8 +23,13 @@
  *   merchant.fraud_count_90d  fraud labels that arrived in [e − 90 d, e)       (present when the merchant is known as of a)
  *   merchant.fraud_rate_30d   fraud labels arrived in [e − 30 d, e) / transactions in [e − 30 d, e)
  *   merchant.fraud_rate_90d   the same over 90 days
+ *   merchant.txn_fraud_count_30d  fraud labels of the transactions made in [e − 30 d, e), counted once
+ *                                 they had arrived before e (labels by the transactions' own days)
+ *   merchant.txn_fraud_rate_Nd    those labels / transactions in [e − N d, e)
  * A rate is absent below `merchantMinVolume` transactions in its window; it is clamped to [0, 1]
- * (labels arriving in the window may be about transactions before it).
+ * (labels arriving in the window may be about transactions before it). The by-transaction rate
+ * of recent days is low until their labels arrive (chargebacks take days): it says "known fraud
+ * so far", which is what the loop could know at t.
  */
 import { Stores, type StoreOptions, type WindowStoreBuilder } from '../../state/stores.js';
 import type { WindowStore } from '../../state/types.js';
@@ -32,26 +37,28 @@ import type { Processor, ProcessorContext, ProcessorSupplier } from '../../topol
 import type { Record } from '../../topology/records.js';
 import { Serdes } from '../../topology/serde.js';
 import { type LabelEvent, observe } from '../labels/labelPolicy.js';
-import { type CrossEntityConfig, DAY, type EntityStats, knownAsOf, windowTotals } from './buckets.js';
+import { type MerchantFraudPlan, defaultFeatureSet } from '../featureSet/declaration.js';
+import { type CrossEntityConfig, DAY, type EntityStats, knownAsOf, labelsByTransactionDay, windowTotals } from './buckets.js';
 import type { AttributionEvent, EntityActivity } from './entityKeys.js';
 import { CrossEntityStores } from './entityVelocity.js';
 
 /** How long a transaction can still be attributed a label: the label join's snapshot retention. */
 export const ATTRIBUTION_RETENTION_MS = 180 * DAY;
 
-export const MERCHANT_RISK_FEATURE_NAMES = ['merchant.fraud_count_90d', 'merchant.fraud_rate_30d', 'merchant.fraud_rate_90d'] as const;
+/** The merchant fraud features of the shipped feature set (features/default.json). */
+export const MERCHANT_RISK_FEATURE_NAMES: readonly string[] = defaultFeatureSet().merchantFraud.map((f) => f.name);
 
-/** Adds the merchant fraud features as of event time t. */
-export function addMerchantRiskFeatures(features: { [name: string]: number }, stats: EntityStats | undefined, t: number, config: CrossEntityConfig): void {
-  if (stats === undefined) return;
+/** Adds the declared merchant fraud features as of event time t. */
+export function addMerchantRiskFeatures(features: { [name: string]: number }, plan: readonly MerchantFraudPlan[], stats: EntityStats | undefined, t: number, config: CrossEntityConfig): void {
+  if (stats === undefined || plan.length === 0) return;
   const a = t - config.merchantRiskLagMs;
   if (!knownAsOf(stats, a)) return;
-  const d90 = windowTotals(stats.dayBuckets, DAY, a, 90 * DAY);
-  const d30 = windowTotals(stats.dayBuckets, DAY, a, 30 * DAY);
-  features['merchant.fraud_count_90d'] = Math.max(0, d90.fraudLabels);
-  const rate = (w: { count: number; fraudLabels: number }): number => Math.min(1, Math.max(0, w.fraudLabels / w.count));
-  if (d30.count >= config.merchantMinVolume) features['merchant.fraud_rate_30d'] = rate(d30);
-  if (d90.count >= config.merchantMinVolume) features['merchant.fraud_rate_90d'] = rate(d90);
+  for (const f of plan) {
+    const totals = windowTotals(stats.dayBuckets, DAY, a, f.width);
+    const labels = f.by === 'arrival' ? totals.fraudLabels : labelsByTransactionDay(stats, a, f.width);
+    if (f.measure === 'count') features[f.name] = Math.max(0, labels);
+    else if (totals.count >= config.merchantMinVolume) features[f.name] = Math.min(1, Math.max(0, labels / totals.count));
+  }
 }
 
 /** Hot task: turns each label into an attribution event keyed by its transaction id. */
@@ -139,7 +146,7 @@ export class LabelAttributionProcessor implements Processor<string, AttributionE
     this.store.put(key, { merchantKey: entry.value.merchantKey, label: value.label }, entry.windowStart);
     const delta: 1 | -1 | 0 = value.label === 1 ? 1 : before === 1 ? -1 : 0;
     if (delta === 0) return;
-    this.ctx.forward({ key: entry.value.merchantKey, value: { type: 'fraud-label', arrivedAt: value.arrivedAt, delta }, timestamp: value.arrivedAt, headers: {} });
+    this.ctx.forward({ key: entry.value.merchantKey, value: { type: 'fraud-label', arrivedAt: value.arrivedAt, delta, eventTime: entry.windowStart }, timestamp: value.arrivedAt, headers: {} });
   }
 }
 

@@ -70,7 +70,7 @@ export function maturityDeadline(snapshot: DecisionSnapshot, maturityMs: number)
 
 /** The example for a snapshot and a label: features and facts exactly as stored at decision time. */
 export function trainingExample(snapshot: DecisionSnapshot, label: EmittedLabel, isCorrection: boolean): TrainingExample {
-  return {
+  const example: TrainingExample = {
     transactionId: snapshot.transactionId,
     accountToken: snapshot.accountToken,
     eventTime: snapshot.eventTime,
@@ -86,6 +86,9 @@ export function trainingExample(snapshot: DecisionSnapshot, label: EmittedLabel,
     decision: snapshot.decision,
     isCorrection,
   };
+  // The feature set that computed the snapshot's features, for the trainer's model card.
+  if (snapshot.featureSetVersion != null) example.featureSetVersion = snapshot.featureSetVersion;
+  return example;
 }
 
 export interface LabelResult {

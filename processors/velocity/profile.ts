@@ -12,8 +12,12 @@
  *   ev      the account's recent transactions, one small tuple each, sorted by event time (ties in
  *           arrival order), back to `horizonMs` before the newest; at most `maxEvents` of them
  *   hours   transactions pushed out of `ev` by that cap, folded per UTC hour (busy accounts only)
- *   days    every transaction, aggregated per UTC day, back to 30 days + grace: the z-score
- *           baseline and the previous-transaction search past the event horizon
+ *   days    every transaction, aggregated per UTC day (per account and per card), back to the
+ *           longest day-aligned window of the feature set + grace (30 days at least when the
+ *           previous-transaction search is declared, 90 + grace at most): day-aligned windows,
+ *           z-score baselines and the previous-transaction search past the event horizon. When the
+ *           feature set has a distinct count over a day-aligned window, each day also keeps its
+ *           merchant and country sets (capped at `maxDistinctPerBucket`).
  *
  * Windows over `ev` are exact to the millisecond at both edges. A folded hour is counted only when
  * it lies wholly inside the window and all its events are ≤ t (so nothing outside the window, and
@@ -41,6 +45,8 @@ export interface Aggregate extends RunningStats {
   sum: number;
   /** Latest event time in the aggregate. */
   last: number;
+  /** Largest amount (absent on buckets written before max existed: read as unknown). */
+  max?: number;
   loc: Loc | null;
 }
 
@@ -48,14 +54,23 @@ export interface FoldedHour extends Aggregate {
   start: number;
   mer: string[];
   cty: string[];
-  /** Per card: [card index, count, sum, latest event time]. */
-  cards: [number, number, number, number][];
+  /** Per card: [card index, count, sum, latest event time, max amount]. */
+  cards: [number, number, number, number, number?][];
 }
+
+/**
+ * Per card and day: [card index, latest event time, count, sum, max, mean, m2]. Entries written
+ * before issue 16 hold the first two only; their count reads as 0 (day-aligned card windows
+ * undercount for the days before the upgrade, never overcount).
+ */
+export type DayCard = [card: number, last: number, n?: number, sum?: number, max?: number, mean?: number, m2?: number];
 
 export interface DayBucket extends Aggregate {
   start: number;
-  /** Per card: [card index, latest event time]. */
-  cards: [number, number][];
+  cards: DayCard[];
+  /** Merchant / country sets of the day, only when the feature set needs day-aligned distinct counts. */
+  mer?: string[];
+  cty?: string[];
 }
 
 export interface Profile {
@@ -75,6 +90,8 @@ export interface ProfileLimits {
   dayHorizonMs: number;
   maxEvents: number;
   maxDistinctPerBucket: number;
+  /** Whether day buckets keep merchant / country sets. */
+  daySets?: boolean;
 }
 
 /** JSON has no -Infinity: the earliest time a Date can hold stands for "never". */
@@ -104,6 +121,7 @@ function addToAggregate<A extends Aggregate>(a: A, t: number, amount: number, lo
   a.mean = s.mean;
   a.m2 = s.m2;
   a.sum += amount;
+  a.max = Math.max(a.max ?? amount, amount);
   a.last = Math.max(a.last, t);
   // Ties go to the later arrival, the rule the event scan in profileReader.ts applies.
   if (loc !== null && (a.loc === null || loc[0] >= a.loc[0])) a.loc = loc;
@@ -130,11 +148,12 @@ function fold(hours: FoldedHour[], e: EventEntry, cap: number): void {
   addCapped(h.mer, e[2], cap);
   addCapped(h.cty, e[3], cap);
   const c = h.cards.find((x) => x[0] === e[6]);
-  if (c === undefined) h.cards.push([e[6], 1, e[1], e[0]]);
+  if (c === undefined) h.cards.push([e[6], 1, e[1], e[0], e[1]]);
   else {
     c[1] += 1;
     c[2] += e[1];
     c[3] = Math.max(c[3], e[0]);
+    c[4] = Math.max(c[4] ?? e[1], e[1]);
   }
 }
 
@@ -168,8 +187,24 @@ export function recordEvent(profile: Profile | undefined, cardToken: string, x: 
   const day = bucketAt(p.days, floorTo(t, DAY_MS), () => ({ ...newAggregate(), start: floorTo(t, DAY_MS), cards: [] }));
   addToAggregate(day, t, x.amount, isLocated(entry) ? [t, entry[4], entry[5]] : null);
   const dc = day.cards.find((c) => c[0] === card);
-  if (dc === undefined) day.cards.push([card, t]);
-  else dc[1] = Math.max(dc[1], t);
+  if (dc === undefined) day.cards.push([card, t, 1, x.amount, x.amount, x.amount, 0]);
+  else {
+    dc[1] = Math.max(dc[1], t);
+    // Welford's update, as addValue (stats.ts) does for the account, without allocating.
+    const n = (dc[2] ?? 0) + 1;
+    const mean = dc[5] ?? 0;
+    const delta = x.amount - mean;
+    const nextMean = mean + delta / n;
+    dc[2] = n;
+    dc[3] = (dc[3] ?? 0) + x.amount;
+    dc[4] = Math.max(dc[4] ?? x.amount, x.amount);
+    dc[5] = nextMean;
+    dc[6] = (dc[6] ?? 0) + delta * (x.amount - nextMean);
+  }
+  if (limits.daySets === true) {
+    addCapped((day.mer ??= []), x.merchant, limits.maxDistinctPerBucket);
+    addCapped((day.cty ??= []), x.country, limits.maxDistinctPerBucket);
+  }
 
   p.newest = Math.max(p.newest, t);
   trim(p, limits);

@@ -348,6 +348,15 @@ function randomStream(seed: number, n: number): Txn[] {
   return out;
 }
 
+/** Mean and max of the card's and the account's window, absent for an empty window. */
+function meanMax(f: Record<string, number>, name: string, c: readonly Txn[], a: readonly Txn[]): void {
+  for (const [entity, list] of [['card', c], ['account', a]] as const) {
+    if (list.length === 0) continue;
+    f[`${entity}.mean_${name}`] = list.reduce((s, h) => s + h.amount!, 0) / list.length;
+    f[`${entity}.max_${name}`] = Math.max(...list.map((h) => h.amount!));
+  }
+}
+
 /** The features as defined, computed from the list of transactions processed before. */
 function expectedFeatures(history: readonly Txn[], x: Txn): Record<string, number> {
   const card = x.card!;
@@ -366,6 +375,27 @@ function expectedFeatures(history: readonly Txn[], x: Txn): Record<string, numbe
     if (name === '24h') {
       f['account.distinct_merchants_24h'] = new Set(a.map((h) => h.merchant)).size;
       f['account.distinct_countries_24h'] = new Set(a.map((h) => h.country)).size;
+    }
+    if (name !== '1m' && name !== '1h') meanMax(f, name, c, a);
+  }
+  // The shipped set's 30-day windows are day-aligned: t's day up to t plus the 30 whole UTC days before it.
+  const dayStart0 = Math.floor(x.t / DAY) * DAY;
+  const c30 = ofCard.filter((h) => h.t >= dayStart0 - 30 * DAY);
+  const a30 = ofAccount.filter((h) => h.t >= dayStart0 - 30 * DAY);
+  f['card.count_30d'] = c30.length;
+  f['card.sum_30d'] = c30.reduce((s, h) => s + h.amount!, 0);
+  f['account.count_30d'] = a30.length;
+  f['account.sum_30d'] = a30.reduce((s, h) => s + h.amount!, 0);
+  f['account.distinct_merchants_30d'] = new Set(a30.map((h) => h.merchant)).size;
+  f['account.distinct_countries_30d'] = new Set(a30.map((h) => h.country)).size;
+  meanMax(f, '30d', c30, a30);
+  // The gapped z-score: the 30 whole days ending before yesterday (t's day and the day before left out).
+  for (const [entity, list] of [['card', ofCard], ['account', ofAccount]] as const) {
+    const gapped = list.filter((h) => h.t >= dayStart0 - 31 * DAY && h.t < dayStart0 - DAY).map((h) => h.amount!);
+    if (gapped.length >= 5) {
+      const mean = gapped.reduce((s, v) => s + v, 0) / gapped.length;
+      const std = Math.sqrt(gapped.reduce((s, v) => s + (v - mean) ** 2, 0) / (gapped.length - 1));
+      if (std > 0) f[`${entity}.amount_zscore_30d_gap1d`] = (x.amount! - mean) / std;
     }
   }
   if (ofCard.length > 0) f['card.secs_since_prev'] = (x.t - Math.max(...ofCard.map((h) => h.t))) / 1000;
@@ -392,7 +422,14 @@ function expectedFeatures(history: readonly Txn[], x: Txn): Record<string, numbe
   return f;
 }
 
-const FLOAT_FEATURES = new Set(['travel.distance_km', 'travel.speed_kmh', 'account.amount_zscore_30d']);
+const FLOAT_FEATURES = new Set([
+  'travel.distance_km',
+  'travel.speed_kmh',
+  'account.amount_zscore_30d',
+  'card.amount_zscore_30d_gap1d',
+  'account.amount_zscore_30d_gap1d',
+  ...['24h', '7d', '30d'].flatMap((w) => [`card.mean_${w}`, `account.mean_${w}`]),
+]);
 
 describe('velocity against brute force', () => {
   it('matches a from-scratch computation on every transaction of a random out-of-order stream', async () => {
@@ -401,6 +438,7 @@ describe('velocity against brute force', () => {
     const { pipe } = await harness({ maxDistinctPerBucket: 100, graceMs: 3 * DAY });
     const history: Txn[] = [];
     let outOfOrder = 0;
+    let gappedZscores = 0;
     let maxT = -Infinity;
     for (const x of stream) {
       if (x.t < maxT) outOfOrder++;
@@ -410,6 +448,7 @@ describe('velocity against brute force', () => {
       // Within grace the history is complete, and the brute force below assumes exactly that.
       expect(risk.reasonCodes).not.toContain(VELOCITY_LATE_EVENT);
       const want = expectedFeatures(history, x);
+      if (want['card.amount_zscore_30d_gap1d'] !== undefined) gappedZscores++;
       expect(Object.keys(got).sort(), `keys of ${x.t}`).toEqual(Object.keys(want).sort());
       for (const [name, value] of Object.entries(want)) {
         // Counts, sums, seconds and flags are exact; floats merged in another order agree to ~1e-12.
@@ -420,6 +459,7 @@ describe('velocity against brute force', () => {
     }
     // The stream did exercise what it is meant to.
     expect(outOfOrder).toBeGreaterThan(40);
+    expect(gappedZscores).toBeGreaterThan(20);
   });
 
   it('past a small event cap never overcounts and stays exact inside the kept events', async () => {
