@@ -79,6 +79,8 @@ interface Traffic {
   truth: TruthRecord[];
   describe: string;
   summary: unknown;
+  /** Labels of the period are published merged in time with the payments (not after them). */
+  liveLabels: boolean;
 }
 
 const emptyRecords = (): SimulatedRecords => Object.fromEntries(SIMULATED_TOPICS.map((t) => [t, []])) as unknown as SimulatedRecords;
@@ -96,6 +98,8 @@ function simulatorTraffic(opts: DemoOptions, keyFor: (accountId: string) => stri
     truth: [...sim1.truth, ...sim2.truth],
     describe: `${s1.records.transactions} transactions, ${s1.fraud.transactions} fraudulent (${(s1.fraud.rate * 100).toFixed(2)}%), ${s1.records.chargebacks} chargebacks, ${s1.records.analystOutcomes} analyst outcomes`,
     summary: { phase1: s1, phase2: sim2.summary },
+    // Analyst outcomes come minutes after their payment: published after phase 1, as the demo always has.
+    liveLabels: false,
   };
 }
 
@@ -137,6 +141,7 @@ async function handbookTraffic(opts: DemoOptions, accountTokenKey: string, dir: 
     phase1,
     phase2,
     truth,
+    liveLabels: true,
     describe: `${phase1.transactions.length} transactions, ${fraud1} fraudulent (${((fraud1 / phase1.transactions.length) * 100).toFixed(2)}%), ${phase1.chargebacks.length} chargebacks (whole run by pattern: ${JSON.stringify(summary.fraud.perPattern)}); then ${phase2.transactions.length} more`,
     summary,
   };
@@ -392,8 +397,14 @@ export async function runDemo(opts: DemoOptions, io: CommandIo): Promise<number>
     for (let i = 0; i < 100 && !shadowVersions.every((v) => app.models.current().shadows.some((m) => m.version === v)); i++) await sleep(100);
     // Context first, then payments; labels only once their transactions are decided (they come
     // weeks later in life, and the live loop does not wait for a slower partition).
+    // With live labels (the handbook: chargebacks come >= 1 day after their transaction), the
+    // chargebacks of the period go out merged with the payments in event time, as they would arrive
+    // in life, so features built on known labels (merchant risk) see them; later ones after.
+    const cut = Date.parse(START) + opts.days * DAY_MS;
+    const live = traffic.liveLabels ? p1.chargebacks.filter((r) => r.timestamp < cut) : [];
+    const later = { chargebacks: traffic.liveLabels ? p1.chargebacks.filter((r) => r.timestamp >= cut) : p1.chargebacks, analystOutcomes: p1.analystOutcomes };
     await produceSimulation({ ...p1, transactions: [], chargebacks: [], analystOutcomes: [] }, sink);
-    await produceSimulation({ ...p1, kyc: [], deviceSignals: [], chargebacks: [], analystOutcomes: [] }, sink);
+    await produceSimulation({ ...p1, kyc: [], deviceSignals: [], chargebacks: live, analystOutcomes: [] }, sink);
     const truth = new Map(traffic.truth.map((t) => [t.transactionId, t]));
     const loopStart = Date.now();
     await decisions.until(() => decisions.values.length >= p1.transactions.length, 900_000, 'decisions of phase 1');
@@ -402,7 +413,7 @@ export async function runDemo(opts: DemoOptions, io: CommandIo): Promise<number>
     const phase1 = outcome(`phase 1 — ${champion} decides`, decisions.values.slice(), truth);
 
     step('chargebacks and analyst outcomes arrive; the label join writes training examples');
-    await produceSimulation({ ...p1, kyc: [], deviceSignals: [], transactions: [] }, sink);
+    await produceSimulation({ ...p1, kyc: [], deviceSignals: [], transactions: [], ...later }, sink);
     // Done when the label join has taken in every label (the runtime's per-processor counters;
     // decisions reach their snapshots through another node), and the examples that caused have
     // arrived: a pause in the output alone is no proof, a busy loop can be quiet for seconds.
