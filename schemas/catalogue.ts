@@ -100,7 +100,8 @@ const TOPIC_DEFS = {
   },
   kyc: {
     suffix: 'kyc',
-    carries: 'Latest KYC/KYB facts per account (table).',
+    carries:
+      'Latest KYC/KYB facts per account (table). May carry the holder name for screening (KycRecord.holderName): personal data that the loop screens at ingress and keeps only sealed; producers that send names should know the compacted topic keeps the latest record per account.',
     key: 'accountToken',
     valueSchema: 'KycRecord',
     partitions: 'hot',
@@ -230,6 +231,20 @@ const TOPIC_DEFS = {
     cleanupPolicy: 'compact',
     retentionMs: null,
     public: false,
+    containsPan: false,
+  },
+  screeningHits: {
+    suffix: 'screening-hits',
+    carries:
+      'New sanctions/PEP screening hits per account (list entry, score, token-level explanation, holder name only sealed), from KYC arrival and from re-screens on a new list version; consumed by the review queue as cases (processors/screening/).',
+    key: 'accountToken',
+    valueSchema: 'ScreeningHit',
+    partitions: 'hot',
+    cleanupPolicy: 'delete',
+    // A hit is worked by an analyst within days; compliance records of the decision live in the case
+    // system. Same horizon as the other review inputs.
+    retentionMs: 180 * DAY,
+    public: true,
     containsPan: false,
   },
   alerts: {

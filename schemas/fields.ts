@@ -28,7 +28,7 @@ export const RECORD_FIELDS: Readonly<Record<string, readonly string[]>> = {
   ]),
   KycRecord: fieldsOf<T.KycRecord>()([
     'accountToken', 'entityType', 'status', 'riskTier', 'accountOpenedAt', 'pep', 'sanctioned', 'watchlistHits',
-    'country', 'updatedAt',
+    'country', 'updatedAt', 'holderName',
   ]),
   DeviceSignal: fieldsOf<T.DeviceSignal>()([
     'deviceId', 'eventTime', 'accountToken', 'emulator', 'rooted', 'blocked', 'os', 'userAgent', 'ip',
@@ -72,6 +72,12 @@ export const RECORD_FIELDS: Readonly<Record<string, readonly string[]>> = {
     'entityKey', 'firstSeenAt', 'lastSeenAt', 'lastLabelAt', 'minuteBuckets', 'hourBuckets', 'dayBuckets', 'labelBuckets',
   ]),
   EntityBucket: fieldsOf<T.EntityBucket>()(['bucketStart', 'count', 'sumMinor', 'fraudLabels', 'accounts']),
+  ScreeningHit: fieldsOf<T.ScreeningHit>()([
+    'hitId', 'accountToken', 'listEntryId', 'listEntryName', 'matchedName', 'matchedAlias', 'listKind', 'programs',
+    'entityType', 'score', 'threshold', 'method', 'pairs', 'unmatchedListTokens', 'unmatchedQueryTokens',
+    'queryTokenCount', 'formula', 'trigger', 'listVersion', 'listFileDate', 'holderNameSealed', 'screenedAt',
+  ]),
+  ScreeningTokenPair: fieldsOf<T.ScreeningTokenPair>()(['queryIndex', 'listToken', 'similarity', 'how', 'queryTokensGlued']),
   LabelBucket: fieldsOf<T.LabelBucket>()(['txnDay', 'arrivalDay', 'fraudLabels']),
 };
 
@@ -93,4 +99,6 @@ export const ENUM_SYMBOLS: Readonly<Record<string, readonly string[]>> = {
   LabelSource: symbolsOf<T.LabelSource>()(['CHARGEBACK', 'ANALYST', 'MATURITY', 'CHALLENGE']),
   ChallengeOutcome: symbolsOf<T.ChallengeOutcome>()(['PASSED', 'FAILED', 'ABANDONED']),
   ChallengeMethod: symbolsOf<T.ChallengeMethod>()(['THREE_DS', 'OTP', 'BIOMETRIC', 'OTHER']),
+  ScreeningListKind: symbolsOf<T.ScreeningListKind>()(['SANCTION', 'PEP', 'OTHER']),
+  ScreeningTrigger: symbolsOf<T.ScreeningTrigger>()(['KYC_UPDATE', 'LIST_UPDATE', 'OTHER']),
 };

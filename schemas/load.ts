@@ -28,6 +28,7 @@ export const SCHEMA_NAMES = [
   'DeadLetter',
   'Alert',
   'EntityStats',
+  'ScreeningHit',
 ] as const satisfies readonly SchemaName[];
 
 type Missing = Exclude<SchemaName, (typeof SCHEMA_NAMES)[number]>;

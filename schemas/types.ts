@@ -78,6 +78,8 @@ export interface KycRecord {
   watchlistHits: number;
   country: string;
   updatedAt: number;
+  /** Personal data, ingress only (screened, then sealed or dropped: processors/screening/). Optional: older producers send none. */
+  holderName?: string | null;
 }
 
 export interface DeviceSignal {
@@ -272,6 +274,43 @@ export interface LabelBucket {
   fraudLabels: number;
 }
 
+export type ScreeningListKind = 'SANCTION' | 'PEP' | 'OTHER';
+export type ScreeningTrigger = 'KYC_UPDATE' | 'LIST_UPDATE' | 'OTHER';
+
+export interface ScreeningTokenPair {
+  queryIndex: number;
+  listToken: string;
+  similarity: number;
+  how: string;
+  queryTokensGlued: number;
+}
+
+/** A new sanctions/PEP screening hit of an account (ScreeningHit.avsc); no clear name in it. */
+export interface ScreeningHit {
+  hitId: string;
+  accountToken: string;
+  listEntryId: string;
+  listEntryName: string;
+  matchedName: string;
+  matchedAlias: boolean;
+  listKind: ScreeningListKind;
+  programs: string[];
+  entityType: string;
+  score: number;
+  threshold: number;
+  method: string;
+  pairs: ScreeningTokenPair[];
+  unmatchedListTokens: string[];
+  unmatchedQueryTokens: number;
+  queryTokenCount: number;
+  formula: string;
+  trigger: ScreeningTrigger;
+  listVersion: string;
+  listFileDate: string;
+  holderNameSealed: string | null;
+  screenedAt: number;
+}
+
 /** Schema (record) name → its TypeScript type; the .avsc file of each is `schemas/<name>.avsc`. */
 export interface RecordTypes {
   Transaction: Transaction;
@@ -287,6 +326,7 @@ export interface RecordTypes {
   DeadLetter: DeadLetter;
   Alert: Alert;
   EntityStats: EntityStats;
+  ScreeningHit: ScreeningHit;
 }
 
 export type SchemaName = keyof RecordTypes;

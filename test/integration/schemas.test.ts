@@ -63,6 +63,7 @@ const EXAMPLE_KEYS: { [K in TopicId]: string } = {
   deadLetters: `${EXAMPLES.DeadLetter.sourceTopic}/${EXAMPLES.DeadLetter.partition}/${EXAMPLES.DeadLetter.offset}`,
   alerts: EXAMPLES.Alert.subject,
   entityStats: EXAMPLES.EntityStats.entityKey,
+  screeningHits: EXAMPLES.ScreeningHit.accountToken,
 };
 
 interface Received {

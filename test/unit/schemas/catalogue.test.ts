@@ -29,6 +29,7 @@ describe('topic catalogue', () => {
         'chargebacksTokenized',
         'decisions',
         'kyc',
+        'screeningHits',
         'trainingExamples',
         'transactions',
         'transactionsTokenized',
