@@ -14,6 +14,7 @@ import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { ChallengeFeatures } from '../challenges.js';
 import { EnrichmentFeatures } from '../enrich.js';
 import { TRAVEL_FEATURE_NAMES } from '../impossibleTravel.js';
 
@@ -207,7 +208,7 @@ export interface FeatureSet {
   velocityNames: readonly string[];
   /** Names the cross-entity step writes (device, IP, merchant, ratios), in declaration order. */
   crossEntityNames: readonly string[];
-  /** Every feature the running hot path can produce: the declared ones plus enrichment (kyc.*, device flags, txn.*). */
+  /** Every feature the running hot path can produce: the declared ones plus FIXED_FEATURE_NAMES (enrichment, challenge history). */
   produced: ReadonlySet<string>;
 }
 
@@ -221,7 +222,13 @@ export class FeatureSetError extends Error {
   }
 }
 
-const ENRICHMENT_NAMES: readonly string[] = Object.values(EnrichmentFeatures);
+/**
+ * Features other hot-path steps always write, whatever the set declares: enrichment (kyc.*, the
+ * device table's flags, txn.*) and step-up history (challenge.*). Ratios may use them; a model may
+ * need them.
+ */
+export const FIXED_FEATURE_NAMES: readonly string[] = [...Object.values(EnrichmentFeatures), ...Object.values(ChallengeFeatures)];
+const ENRICHMENT_NAMES = FIXED_FEATURE_NAMES;
 
 function pathOf(path: readonly PropertyKey[]): string {
   return path.length === 0 ? '(top)' : path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '');
