@@ -159,6 +159,8 @@ export function applyTransaction(stats: EntityStats, activity: TransactionActivi
     }
     prune(stats, series, config);
   }
+  // A transaction moves the day cut too: label buckets follow it whatever the arrival order.
+  pruneLabels(stats, config);
   return stats;
 }
 
@@ -185,10 +187,18 @@ export function applyFraudLabel(stats: EntityStats, arrivedAt: number, delta: 1 
       else labels.splice(i, 0, { txnDay, arrivalDay: start, fraudLabels: delta });
     }
   }
+  pruneLabels(stats, config);
+  return stats;
+}
+
+/** Drops label buckets whose transaction day ended at or before the day series' cut (as `prune`). */
+function pruneLabels(stats: EntityStats, config: CrossEntityConfig): void {
+  const labels = stats.labelBuckets;
+  if (labels === undefined || labels.length === 0) return;
+  const cut = cutoff(stats, 'dayBuckets', config);
   let drop = 0;
   while (drop < labels.length && labels[drop]!.txnDay + DAY <= cut) drop++;
   if (drop > 0) labels.splice(0, drop);
-  return stats;
 }
 
 /**
