@@ -37,6 +37,11 @@ export const AppConfig = z.object({
   rulesPath: z.string().min(1),
   /** Empty: start with no model (rules decide) until a release arrives on the model-releases topic. */
   modelCard: z.string(),
+  /**
+   * Model cards seeded as shadows at start (comma-separated): scored and recorded on every decision,
+   * never deciding — a cold start can run rules-first with the bootstrap model measured beside them.
+   */
+  shadowModelCards: z.string().transform((s) => s.split(',').map((c) => c.trim()).filter(Boolean)),
   metricsPort: z.coerce.number().int().min(0).max(65535),
   /** Ingress-to-decision deadline p99 is held against (alerts, charts); the decision API's default deadline. */
   latencySloMs: z.coerce.number().int().positive(),
@@ -95,6 +100,7 @@ export const ENV = {
   instanceId: 'RISKLOOP_INSTANCE_ID',
   rulesPath: 'RISKLOOP_RULES',
   modelCard: 'RISKLOOP_MODEL_CARD',
+  shadowModelCards: 'RISKLOOP_SHADOW_MODEL_CARDS',
   metricsPort: 'RISKLOOP_METRICS_PORT',
   latencySloMs: 'RISKLOOP_LATENCY_SLO_MS',
   prometheusUrl: 'RISKLOOP_PROMETHEUS_URL',
@@ -118,6 +124,7 @@ const DEFAULTS: Record<keyof typeof ENV, string | undefined> = {
   rulesPath: 'rules/ruleset.json',
   // Trained by the trainer on simulator data (models/sim-bootstrap-v1.card.md); bootstrap-v1 is the synthetic seed model it replaced.
   modelCard: 'models/sim-bootstrap-v1.card.json',
+  shadowModelCards: '',
   metricsPort: '9464',
   latencySloMs: '300',
   prometheusUrl: '',

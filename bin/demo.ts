@@ -356,9 +356,11 @@ export async function runDemo(opts: DemoOptions, io: CommandIo): Promise<number>
   });
   const logger = pino({ level: 'error' });
   // The champion the loop starts with (RISKLOOP_MODEL_CARD, default the committed bootstrap model).
-  const championCard = JSON.parse(await readFile(path.resolve(ROOT, config.modelCard), 'utf8')) as { version: string; artifact: string };
-  const champion = championCard.version;
-  const championOnnx = path.resolve(path.dirname(path.resolve(ROOT, config.modelCard)), championCard.artifact);
+  // RISKLOOP_MODEL_CARD='' starts rules-first (no champion): the trainer then compares with the first shadow, if any.
+  const parentCardFile = config.modelCard || opts.shadowCards?.[0];
+  const parentCard = parentCardFile ? (JSON.parse(await readFile(path.resolve(ROOT, parentCardFile), 'utf8')) as { version: string; artifact: string }) : undefined;
+  const champion = config.modelCard ? parentCard!.version : 'rules only';
+  const championOnnx = parentCardFile && parentCard ? path.resolve(path.dirname(path.resolve(ROOT, parentCardFile)), parentCard.artifact) : undefined;
   const catalogue: Catalogue = buildCatalogue({ prefix: config.topicPrefix, partitions: config.partitions });
   await ensureTopics(config, io, { keepHistory: true });
   const serdes: TopicSerdes = await createSerdes(createRegistryClient(config.registry), catalogue);
@@ -440,7 +442,7 @@ export async function runDemo(opts: DemoOptions, io: CommandIo): Promise<number>
     const version = `demo-lgbm-${opts.seed}`;
     const modelsDir = path.join(stateDir, 'models');
     const code = await train(
-      ['--from-topic', '--prefix', config.topicPrefix, '--brokers', config.brokers.join(','), '--schema-registry', config.schemaRegistryUrl, '--out-dir', modelsDir, '--version', version, '--parent', championOnnx, ...(opts.trainerArgs ?? [])],
+      ['--from-topic', '--prefix', config.topicPrefix, '--brokers', config.brokers.join(','), '--schema-registry', config.schemaRegistryUrl, '--out-dir', modelsDir, '--version', version, ...(championOnnx ? ['--parent', championOnnx] : []), ...(opts.trainerArgs ?? [])],
       { ...io, out: (l) => io.out(`  | ${l}`) },
     );
     if (code !== 0) throw new Error(`training failed (exit ${code})`);
@@ -477,7 +479,7 @@ export async function runDemo(opts: DemoOptions, io: CommandIo): Promise<number>
     const pm = card.parentMetrics ?? {};
     const fmt = (x: number | undefined) => (x === undefined ? '   -  ' : x.toFixed(3).padStart(6));
     io.out('  models on the trainer\'s held-out test period (the latest week, after a label-delay gap):');
-    io.out(`                         ${champion.padEnd(16)} ${version}`);
+    io.out(`                         ${(parentCard?.version ?? '-').padEnd(16)} ${version}`);
     io.out(`    AUC ROC                  ${fmt(pm.aucRoc)}        ${fmt(card.metrics.aucRoc)}`);
     io.out(`    average precision        ${fmt(pm.averagePrecision)}        ${fmt(card.metrics.averagePrecision)}`);
     io.out(`    precision@${card.metrics.precisionAtK.k} (mean/day)   ${fmt(pm.precisionAtK?.mean)}        ${fmt(card.metrics.precisionAtK.mean)}`);

@@ -90,6 +90,12 @@ export async function buildRiskLoopApp(
     const card = JSON.parse(await readFile(config.modelCard, 'utf8')) as { referenceDistributions?: Parameters<ReleaseEvents['noteReferences']>[1] };
     releases.noteReferences(outcome.model.version, card.referenceDistributions ?? {});
   }
+  for (const shadowCard of config.shadowModelCards) {
+    const outcome = await models.setShadow(await specFromModelCard(shadowCard));
+    if (!outcome.accepted) throw new Error(`shadow model ${shadowCard} refused: ${outcome.reason}`);
+    const card = JSON.parse(await readFile(shadowCard, 'utf8')) as { referenceDistributions?: Parameters<ReleaseEvents['noteReferences']>[1] };
+    releases.noteReferences(outcome.model.version, card.referenceDistributions ?? {});
+  }
   const counters: LoopCounters = { misrouted: new MisroutedCounters(), idempotency: newIdempotencyCounters() };
   const topology = riskLoopTopology(
     riskLoopConfigFor(config, opts.loop),

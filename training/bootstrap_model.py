@@ -53,6 +53,23 @@ from riskloop_training.onnx_export import (
 from riskloop_training.reference import REFERENCE_VALUES_ARE, reference_distributions, reference_values
 
 MODEL_VERSION = "bootstrap-v1"
+DATA_LEARNED_FROM = (
+    "60 000 synthetic feature vectors drawn independently by generate() in this script, labelled by the hand-written "
+    "rule fraud_logit() (card-testing bursts, impossible travel, blocked devices, new accounts, ...). No transaction "
+    "stream, no simulator run, no real or simulated chargeback: it has learned that rule, not fraud."
+)
+INTENDED_USE = (
+    "Shadow model at cold start: scored and recorded beside the rules, which decide, until the first model retrained "
+    "on the loop's own labels is released (docs/training.md 'Results', 'Cold start'). Not validated on real traffic; "
+    "on traffic from another generator it ranks fraud only weakly (see evaluations)."
+)
+EVALUATIONS_FILE = "bootstrap-v1.evaluations.json"
+
+
+def evaluations(out: Path) -> list:
+    """The recorded evaluations (models/bootstrap-v1.evaluations.json), kept when the card is rebuilt."""
+    f = out / EVALUATIONS_FILE
+    return json.loads(f.read_text()) if f.exists() else []
 SEED = 20261125
 ROWS = 60_000
 HOLDOUT_SHARE = 0.25
@@ -246,7 +263,11 @@ def build_bootstrap(out: Path) -> None:
         "referenceValues": reference_values(x_train, FEATURES),
         "referenceValuesAre": REFERENCE_VALUES_ARE,
         "referenceDistributions": reference_distributions(x_train, FEATURES, hold_scores),
-        "intendedUse": "Bootstrap champion until models trained on real labels are released. Not validated on real traffic.",
+        "dataLearnedFrom": DATA_LEARNED_FROM,
+        # Measured outside this script (docs/training.md "Results"): how the model ranks traffic of
+        # the project's simulator and of the second, independently written generator.
+        "evaluations": evaluations(out),
+        "intendedUse": INTENDED_USE,
         "trainedAt": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "trainingSeconds": round(time.perf_counter() - started, 2),
     }

@@ -93,3 +93,13 @@ describe('topic prefix: one reading for every command', () => {
     expect(() => readTopicNaming({ RISKLOOP_TOPIC_PREFIX: 'bad prefix/' })).toThrow(/RISKLOOP_TOPIC_PREFIX/);
   });
 });
+
+describe('shadow models seeded at start', () => {
+  it('RISKLOOP_SHADOW_MODEL_CARDS lists model cards (comma-separated); none by default', () => {
+    expect(readAppConfig(KEYS).shadowModelCards).toEqual([]);
+    expect(readAppConfig({ ...KEYS, RISKLOOP_MODEL_CARD: '', RISKLOOP_SHADOW_MODEL_CARDS: 'models/a.card.json, models/b.card.json,' })).toMatchObject({
+      modelCard: '',
+      shadowModelCards: ['models/a.card.json', 'models/b.card.json'],
+    });
+  });
+});
