@@ -7,10 +7,13 @@
  * Append-only: the loop's role gets SELECT and INSERT only, and a trigger refuses UPDATE, DELETE and
  * TRUNCATE for everyone, the owner included. Changing a recorded row therefore needs a DDL change
  * (dropping the trigger) by the owner, which PostgreSQL's own log shows (log_statement = ddl).
+ * The review queue's tables (ops/reviewQueueStore.ts) come last: the loop's role may UPDATE cases
+ * (claims, verdicts) but never DELETE them.
  */
 import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
 import { createTableSql, privilegedTableSql } from './auditSink.js';
+import { reviewSchemaSql } from './reviewQueueStore.js';
 
 const Ident = z.string().regex(/^[a-z_][a-z0-9_]*$/, 'a plain lower-case identifier');
 
@@ -41,7 +44,7 @@ REVOKE ALL ON ${decision}, ${privileged} FROM PUBLIC;
 REVOKE ALL ON ${decision}, ${privileged} FROM ${loopRole};
 GRANT USAGE ON SCHEMA ${schema} TO ${loopRole};
 GRANT SELECT, INSERT ON ${decision}, ${privileged} TO ${loopRole};
-`;
+${reviewSchemaSql({ loopRole, schema })}`;
 }
 
 // `node --import tsx ops/auditSchema.ts --loop-role riskloop [--schema S]` prints the script.

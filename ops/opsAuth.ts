@@ -1,7 +1,7 @@
 /**
  * Who may use the ops server (ops/server.ts), read once at start and validated with zod:
  *
- *   RISKLOOP_OPS_USERS_FILE     JSON [{"name","role":"viewer"|"admin","password":"scrypt$…"}]: people,
+ *   RISKLOOP_OPS_USERS_FILE     JSON [{"name","role":"viewer"|"analyst"|"admin","password":"scrypt$…"}]: people,
  *                               who log in through the form (session cookie). Hashes come from
  *                               `node --import tsx ops/opsUsers.ts hash` (password on stdin).
  *   RISKLOOP_OPS_TOKENS_FILE    JSON [{"name","role","token":"<>= 32 chars>"}]: machines calling
@@ -24,7 +24,8 @@ import { createHash, randomBytes, scrypt as scryptCb, timingSafeEqual, type Scry
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 
-export const ROLES = ['viewer', 'admin'] as const;
+/** analyst: a viewer who may also claim review cases and give verdicts (ops/reviewQueue.ts); admin may too. */
+export const ROLES = ['viewer', 'analyst', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
 
 function scrypt(password: string, salt: Buffer, keylen: number, opts: ScryptOptions): Promise<Buffer> {

@@ -36,6 +36,8 @@ export interface OpsRuntimeDeps {
   /** The rule set POST /api/rules/reload reloads, and where privileged actions are recorded. */
   rules?: OpsServerDeps['rules'];
   audit?: OpsServerDeps['audit'];
+  /** Route modules the ops server mounts (the review queue, ops/reviewQueue.ts). */
+  routes?: OpsServerDeps['routes'];
   /** Releases seen by the loop (bin/riskLoopApp.ts); a fresh, empty one otherwise. */
   releases?: ReleaseEvents;
   settings?: OpsSettings;
@@ -219,6 +221,7 @@ export async function startOps(server: OpsServerConfigInput, deps: OpsRuntimeDep
     logger: deps.logger.child({ component: 'ops-http' }),
     ...(deps.rules ? { rules: deps.rules } : {}),
     ...(deps.audit ? { audit: deps.audit } : {}),
+    ...(deps.routes ? { routes: deps.routes } : {}),
     charts,
     releases,
   });

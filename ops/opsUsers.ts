@@ -4,7 +4,7 @@
  *
  *   printf '%s' "$PASSWORD" | node --import tsx ops/opsUsers.ts hash
  *       prints the scrypt hash for a {"name","role","password":"<hash>"} entry
- *   printf '%s' "$PASSWORD" | node --import tsx ops/opsUsers.ts add FILE NAME viewer|admin
+ *   printf '%s' "$PASSWORD" | node --import tsx ops/opsUsers.ts add FILE NAME viewer|analyst|admin
  *       adds or replaces NAME in FILE (created with mode 600); the way to rotate a password too
  */
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -36,7 +36,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
       await addUser(file, name, role as Role, password);
       process.stdout.write(`${name} (${role}) written to ${file}\n`);
     } else {
-      throw new Error('usage: ops/opsUsers.ts hash | add FILE NAME viewer|admin   (password on stdin)');
+      throw new Error('usage: ops/opsUsers.ts hash | add FILE NAME viewer|analyst|admin   (password on stdin)');
     }
   };
   run().catch((err: unknown) => {

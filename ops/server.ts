@@ -31,6 +31,7 @@ import { bearerToken, cookie, isLoopback, OpsAuthenticator, parseOpsAuthConfig, 
 import type { ReleaseEvents } from './releaseEvents.js';
 import type { RuntimeMetricsBridge } from './runtimeMetrics.js';
 import { WINDOWS, type ChartData, type WindowName } from './timeSeries.js';
+import type { OpsRequestContext } from './reviewQueue.js';
 
 export const OpsServerConfig = z.object({
   host: z.string().min(1).default('127.0.0.1'),
@@ -55,6 +56,8 @@ export interface OpsServerDeps {
   charts?: (window: WindowName, nowMs: number) => Promise<ChartData>;
   /** Rule reloads through POST /api/rules/reload are counted here (applied / refused). */
   releases?: ReleaseEvents;
+  /** Route modules of their own (ops/reviewQueue.ts), asked in turn before the 404: true when they answered. */
+  routes?: { handle(req: http.IncomingMessage, res: http.ServerResponse, ctx: OpsRequestContext): Promise<boolean> }[];
 }
 
 export interface Health {
@@ -352,6 +355,7 @@ export class OpsServer {
           return;
         }
       }
+      for (const r of this.deps.routes ?? []) if (await r.handle(req, res, { principal: this.principal(req), crossOrigin: this.crossOrigin(req), from: this.client(req) })) return;
       const asset = method === 'GET' ? ASSETS[path] : undefined;
       if (asset) {
         res.writeHead(200, { 'content-type': asset.type, 'cache-control': 'max-age=3600', 'x-content-type-options': 'nosniff' });

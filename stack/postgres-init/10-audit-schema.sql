@@ -54,3 +54,40 @@ REVOKE ALL ON public.decision_audit, public.privileged_audit FROM PUBLIC;
 REVOKE ALL ON public.decision_audit, public.privileged_audit FROM riskloop;
 GRANT USAGE ON SCHEMA public TO riskloop;
 GRANT SELECT, INSERT ON public.decision_audit, public.privileged_audit TO riskloop;
+CREATE TABLE IF NOT EXISTS public.review_cases (
+  case_id          text PRIMARY KEY,
+  kind             text NOT NULL CHECK (kind IN ('decision', 'screening')),
+  transaction_id   text,
+  account_token    text NOT NULL,
+  opened_at        timestamptz NOT NULL,
+  event_time       timestamptz,
+  payload          jsonb NOT NULL,
+  status           text NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'closed')),
+  claimed_by       text,
+  claimed_at       timestamptz,
+  claim_expires_at timestamptz,
+  verdict          text,
+  note             text,
+  closed_by        text,
+  closed_at        timestamptz,
+  source_partition integer,
+  source_offset    bigint,
+  recorded_at      timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS review_cases_open ON public.review_cases (opened_at) WHERE status = 'open';
+CREATE INDEX IF NOT EXISTS review_cases_account ON public.review_cases (account_token, opened_at);
+CREATE TABLE IF NOT EXISTS public.review_labels (
+  transaction_id text NOT NULL,
+  labeled_at     timestamptz NOT NULL,
+  account_token  text NOT NULL,
+  label          smallint NOT NULL,
+  label_source   text NOT NULL,
+  is_correction  boolean NOT NULL,
+  decision       text NOT NULL,
+  PRIMARY KEY (transaction_id, labeled_at, label_source)
+);
+CREATE INDEX IF NOT EXISTS review_labels_account ON public.review_labels (account_token, labeled_at);
+REVOKE ALL ON public.review_cases, public.review_labels FROM PUBLIC;
+REVOKE ALL ON public.review_cases, public.review_labels FROM riskloop;
+GRANT SELECT, INSERT, UPDATE ON public.review_cases TO riskloop;
+GRANT SELECT, INSERT ON public.review_labels TO riskloop;

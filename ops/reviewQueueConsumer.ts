@@ -1,0 +1,146 @@
+/**
+ * Fills the review queue (ops/reviewQueueStore.ts) from the loop's committed output, under a
+ * consumer group of its own (`<app>-review`, read_committed: a decision of an aborted transaction
+ * never becomes a case):
+ *  - decisions: every REVIEW decision that is not a repeat (`duplicate: true` is the stored decision
+ *    sent again for a retried transaction id) becomes a case;
+ *  - training examples: kept per account, for the case page's label history;
+ *  - screening hits (when the topic is given): each new hit becomes a case.
+ * Offsets are committed after the rows are in; a redelivery inserts nothing (case id = transaction
+ * id, ON CONFLICT DO NOTHING), so the queue is exactly the REVIEW decisions, once each.
+ *
+ * Errors as in ops/auditSink.ts: a failed database write throws out of the batch (kafkajs retries,
+ * then restarts from the committed offsets); a record that cannot be decoded is skipped with its
+ * position logged; a crash kafkajs will not restart from is retried in 2 s unless fatal, which is
+ * emitted as 'error' (riskloop run then exits for its supervisor).
+ */
+import { EventEmitter } from 'node:events';
+import { Kafka, logLevel, type Consumer, type EachBatchPayload } from 'kafkajs';
+import type { Logger } from 'pino';
+import type { Decision, TrainingExample } from '../schemas/types.js';
+import { classifyError } from '../topology/kafka/errorClass.js';
+import { kafkajsConnectionOptions, type KafkaConnection } from '../topology/kafka/connection.js';
+import type { LabelRow, ReviewStore, ScreeningHitLike } from './reviewQueueStore.js';
+
+/** A value serde as the registry-backed ones are: prefetch the writer schemas, then decode. */
+export interface ValueReader<T> {
+  deserialize(data: Buffer): T;
+  prefetch?(payloads: readonly Buffer[]): Promise<void>;
+}
+
+export interface ReviewConsumerOptions {
+  connection: KafkaConnection;
+  applicationId: string;
+  logger: Logger;
+  decisions: { topic: string; serde: ValueReader<Decision> };
+  trainingExamples: { topic: string; serde: ValueReader<TrainingExample> };
+  screeningHits?: { topic: string; serde: ValueReader<ScreeningHitLike> };
+}
+
+export class ReviewCaseConsumer extends EventEmitter {
+  private consumer: Consumer | undefined;
+  private stopping = false;
+
+  constructor(
+    private readonly opts: ReviewConsumerOptions,
+    private readonly store: ReviewStore,
+  ) {
+    super();
+  }
+
+  get groupId(): string {
+    return `${this.opts.applicationId}-review`;
+  }
+
+  async start(): Promise<void> {
+    const { logger } = this.opts;
+    const kafka = new Kafka({ clientId: this.groupId, ...kafkajsConnectionOptions(this.opts.connection), logLevel: logLevel.NOTHING });
+    const consumer = kafka.consumer({ groupId: this.groupId, readUncommitted: false, maxWaitTimeInMs: 250 });
+    this.consumer = consumer;
+    consumer.on(consumer.events.CRASH, (e) => {
+      logger.warn({ component: 'review', err: e.payload.error.message, restart: e.payload.restart }, 'review consumer crashed');
+      if (e.payload.restart || this.stopping) return;
+      if (classifyError(e.payload.error).kind === 'fatal') {
+        this.emit('error', e.payload.error);
+        return;
+      }
+      this.restartLater(consumer);
+    });
+    await consumer.connect();
+    const topics = [this.opts.decisions.topic, this.opts.trainingExamples.topic, ...(this.opts.screeningHits ? [this.opts.screeningHits.topic] : [])];
+    // From the beginning on first start: every REVIEW decision still on the topic is a case.
+    await consumer.subscribe({ topics, fromBeginning: true });
+    await consumer.run({ autoCommit: false, eachBatch: (p) => this.batch(p) });
+  }
+
+  private async decode<T>(serde: ValueReader<T>, payload: EachBatchPayload): Promise<{ value: T; offset: number }[]> {
+    const { batch } = payload;
+    const values = batch.messages.filter((m) => m.value !== null);
+    // A registry that cannot be reached rejects here: the batch is retried, nothing skipped.
+    await serde.prefetch?.(values.map((m) => m.value!));
+    const out: { value: T; offset: number }[] = [];
+    for (const m of values) {
+      try {
+        out.push({ value: serde.deserialize(m.value!), offset: Number(m.offset) });
+      } catch (err) {
+        this.opts.logger.warn({ component: 'review', topic: batch.topic, partition: batch.partition, offset: m.offset, err: (err as Error).message }, 'review queue skipped a record it cannot decode');
+      }
+    }
+    return out;
+  }
+
+  private async batch(payload: EachBatchPayload): Promise<void> {
+    const { batch, resolveOffset } = payload;
+    const { decisions, trainingExamples, screeningHits } = this.opts;
+    try {
+      if (batch.topic === decisions.topic) {
+        const rows = (await this.decode(decisions.serde, payload))
+          .filter(({ value: d }) => d.decision === 'REVIEW' && d.duplicate !== true)
+          .map(({ value, offset }) => ({ decision: value, partition: batch.partition, offset }));
+        const added = await this.store.addDecisions(rows);
+        if (added > 0) this.opts.logger.debug({ component: 'review', partition: batch.partition, added }, 'review cases opened');
+      } else if (batch.topic === trainingExamples.topic) {
+        const rows: LabelRow[] = (await this.decode(trainingExamples.serde, payload)).map(({ value: e }) => ({
+          transactionId: e.transactionId,
+          accountToken: e.accountToken,
+          label: e.label,
+          labelSource: e.labelSource,
+          labeledAt: e.labeledAt,
+          isCorrection: e.isCorrection,
+          decision: e.decision,
+        }));
+        await this.store.addLabels(rows);
+      } else if (screeningHits && batch.topic === screeningHits.topic) {
+        const rows = (await this.decode(screeningHits.serde, payload)).map(({ value, offset }) => ({ hit: value, partition: batch.partition, offset }));
+        await this.store.addScreeningHits(rows);
+      }
+    } catch (err) {
+      this.opts.logger.warn({ component: 'review', database: this.store.where(), topic: batch.topic, partition: batch.partition, err: (err as Error).message }, 'review queue write failed; the batch will be retried');
+      throw err;
+    }
+    for (const m of batch.messages) resolveOffset(m.offset);
+    const last = batch.messages[batch.messages.length - 1];
+    if (last) await this.consumer!.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: String(Number(last.offset) + 1) }]);
+  }
+
+  /** A new consumer in 2 s; again while the broker refuses, until a fatal error or stop(). */
+  private restartLater(old: Consumer): void {
+    setTimeout(() => {
+      if (this.stopping) return;
+      this.opts.logger.warn({ component: 'review' }, 'review consumer restarting');
+      void old
+        .disconnect()
+        .catch(() => undefined)
+        .then(() => this.start())
+        .catch((err: unknown) => {
+          if (classifyError(err).kind === 'fatal') this.emit('error', err);
+          else if (this.consumer) this.restartLater(this.consumer);
+        });
+    }, 2000);
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await this.consumer?.disconnect();
+  }
+}
