@@ -26,7 +26,8 @@ export default defineConfig({
       {
         test: {
           name: 'integration',
-          include: ['test/integration/**/*.test.ts'],
+          // test/examples: the streams library's examples, run on the broker as another project would.
+          include: ['test/integration/**/*.test.ts', 'test/examples/**/*.test.ts'],
           globalSetup: ['test/support/globalSetup.ts'],
           pool: 'forks',
           // One broker on two cores: integration files run one at a time, in one fork.

@@ -43,7 +43,10 @@ import path from 'node:path';
 import pino, { type Logger } from 'pino';
 import { existsSync, readdirSync } from 'node:fs';
 import { CHECKPOINT_FILE, CorruptCheckpointError, deleteCheckpoint, readCheckpoint, writeCheckpoint } from '../../state/checkpoint.js';
-import type { ChangeRecord } from '../../state/types.js';
+import type { ChangeRecord, KeyValue, KeyValueStore, StateStore, WindowStore, WindowedKeyValue, WindowedValue } from '../../state/types.js';
+import { plainView } from '../dsl/timestampedStore.js';
+import { partitionForKey } from '../murmur2.js';
+import type { Serde } from '../serde.js';
 import type { ErrorHandlers } from '../errors.js';
 import { GlobalStateTask } from '../globalStateTask.js';
 import type { RawRecord, TopicPartition, TopicPartitionOffset } from '../records.js';
@@ -84,6 +87,32 @@ function backoffMs(attempt: number): number {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Interactive queries: a key-value store read across this instance's tasks. */
+export interface ReadOnlyKeyValueStore<K, V> {
+  get(key: K): V | undefined;
+  all(): IterableIterator<KeyValue<K, V>>;
+  /** Each task's entries in key-byte order, task after task (not globally ordered). */
+  range(from: K | undefined, to: K | undefined): IterableIterator<KeyValue<K, V>>;
+  approximateNumEntries(): number;
+}
+
+export interface ReadOnlyWindowStore<K, V> {
+  fetch(key: K, windowStart: number): V | undefined;
+  fetchRange(key: K, timeFrom: number, timeTo: number): IterableIterator<WindowedValue<V>>;
+  all(): IterableIterator<WindowedKeyValue<K, V>>;
+}
+
+/** Where a key of a store lives (Kafka Streams' KeyQueryMetadata, without other instances' hosts). */
+export interface KeyQueryMetadata {
+  storeName: string;
+  /** The input topic the store's sub-topology is partitioned by. */
+  topic: string;
+  partition: number;
+  taskId: string;
+  /** Whether this instance runs that task now (and so `keyValueStore(storeName).get(key)` answers). */
+  local: boolean;
+}
 
 export type StreamsState = 'CREATED' | 'REBALANCING' | 'RUNNING' | 'PENDING_SHUTDOWN' | 'NOT_RUNNING' | 'ERROR';
 
@@ -181,6 +210,84 @@ export class KafkaStreams extends EventEmitter {
   }
 
   /** Ids of the tasks this instance owns, with their status. */
+  /**
+   * Interactive queries: a read-only view of a named key-value store over this instance's running
+   * tasks (restoring ones are left out, as Kafka Streams does by default). A KTable's rows are
+   * returned as plain values. A key held by another instance reads as undefined: ask
+   * `queryMetadataForKey` which partition holds it and whether it is local.
+   */
+  keyValueStore<K, V>(storeName: string): ReadOnlyKeyValueStore<K, V> {
+    const local = (): KeyValueStore<K, V>[] => this.localStores<KeyValueStore<K, V>>(storeName).map((s) => plainView(s));
+    return {
+      get: (key) => {
+        for (const store of local()) {
+          const v = store.get(key);
+          if (v !== undefined) return v;
+        }
+        return undefined;
+      },
+      *all() {
+        for (const store of local()) yield* store.all();
+      },
+      *range(from, to) {
+        for (const store of local()) yield* store.range(from, to);
+      },
+      approximateNumEntries: () => local().reduce((n, s) => n + s.approximateNumEntries(), 0),
+    };
+  }
+
+  /** Interactive queries on a window store (windowed aggregations hold { value, timestamp } per window). */
+  windowStore<K, V>(storeName: string): ReadOnlyWindowStore<K, V> {
+    const local = (): WindowStore<K, V>[] => this.localStores<WindowStore<K, V>>(storeName);
+    return {
+      fetch: (key, windowStart) => {
+        for (const store of local()) {
+          const v = store.fetch(key, windowStart);
+          if (v !== undefined) return v;
+        }
+        return undefined;
+      },
+      *fetchRange(key, timeFrom, timeTo) {
+        for (const store of local()) yield* store.fetchRange(key, timeFrom, timeTo);
+      },
+      *all() {
+        for (const store of local()) yield* store.all();
+      },
+    };
+  }
+
+  /**
+   * Which partition (and so which task) holds `key` in `storeName`, and whether it runs here: the
+   * key's murmur2 partition among the store's sub-topology's input partitions (the default
+   * partitioner, as writes to it use). Instances learn only their own assignment from KafkaJS, so
+   * `local: false` says "ask another instance", not which one.
+   */
+  async queryMetadataForKey<K>(storeName: string, key: K, keySerde: Serde<K>): Promise<KeyQueryMetadata> {
+    const sub = this.topology.subtopologies().find((s) => s.stores.includes(storeName));
+    if (!sub) throw new Error(`no store named ${storeName} in this topology`);
+    if (!this.admin) throw new Error('queryMetadataForKey needs a started KafkaStreams');
+    const topic = sub.sourceTopics[0]!;
+    const count = (await this.admin.partitionCounts([topic])).get(topic);
+    if (count === undefined) throw new Error(`topic ${topic} of store ${storeName} does not exist`);
+    const partition = partitionForKey(keySerde.serialize(key, topic), count);
+    const taskId = `${sub.id}_${partition}`;
+    const task = this.tasks.get(taskId);
+    return { storeName, topic, partition, taskId, local: task !== undefined && task.status === 'running' };
+  }
+
+  private localStores<S extends StateStore>(storeName: string): S[] {
+    const global = this.globalTask?.stores().get(storeName);
+    if (global) return [global as S];
+    const out: S[] = [];
+    for (const at of this.tasks.values()) {
+      if (at.status !== 'running') continue;
+      const store = at.task.stores().get(storeName);
+      if (store) out.push(store as S);
+    }
+    if (out.length === 0 && !this.topology.subtopologies().some((s) => s.stores.includes(storeName))) throw new Error(`no store named ${storeName} in this topology`);
+    return out;
+  }
+
   taskStates(): { id: string; status: ActiveTask['status'] }[] {
     return [...this.tasks.values()].map((t) => ({ id: t.task.id, status: t.status }));
   }
