@@ -65,7 +65,10 @@ export class KycTableProcessor implements Processor<string, KycRecord | null> {
     // Stored under the key would attach one account's facts (say, sanctioned) to another; stored
     // under the value's token would break co-partitioning. Neither is safe, so refuse the record.
     if (record.value.accountToken !== record.key) throw new KycKeyMismatchError();
-    this.store.put(record.key, record.value);
+    // The holder name is personal data for screening at ingress (processors/screening/): never a
+    // table column, so never in the store or its changelog, screening configured or not.
+    const { holderName, ...row } = record.value;
+    this.store.put(record.key, holderName === undefined || holderName === null ? record.value : { ...row, holderName: null });
   }
 }
 
@@ -91,6 +94,12 @@ export interface AddKycTableOptions {
   /** Further parents of the table processor (the re-routed records' step); they must already exist. */
   extraParents?: readonly string[];
   /**
+   * A step between the check and the table (sanctions screening, processors/screening/): source →
+   * check → screen → table. It must forward table records to the table processor by name; the
+   * extra parents then feed it instead of the table.
+   */
+  screen?: { name: string; supplier: ProcessorSupplier<string, KycRecord | null, string, unknown> };
+  /**
    * Processors that read the KYC store (the enrichment step). They must already be in the topology;
    * otherwise connect them later with `topology.connectProcessorAndStateStores([name, StoreNames.kyc])`.
    */
@@ -107,8 +116,10 @@ export function addKycTable(topology: Topology, options: AddKycTableOptions): { 
     ...(options.timestampExtractor ? { timestampExtractor: options.timestampExtractor } : {}),
   });
   if (options.check) topology.addProcessor(options.check.name, options.check.supplier, sourceName);
+  const upstream = [options.check?.name ?? sourceName, ...(options.extraParents ?? [])];
+  if (options.screen) topology.addProcessor(options.screen.name, options.screen.supplier, ...upstream);
   topology
-    .addProcessor(processorName, kycTableProcessor(), options.check?.name ?? sourceName, ...(options.extraParents ?? []))
+    .addProcessor(processorName, kycTableProcessor(), ...(options.screen ? [options.screen.name] : upstream))
     .addStateStore(kycStore(options.storeOptions), [processorName, ...(options.readers ?? [])])
     .requireCopartitioning(processorName);
   return { sourceName, processorName };

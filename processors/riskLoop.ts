@@ -65,6 +65,7 @@ import type { ModelRegistry } from './modelRegistry.js';
 import { modelReleaseProcessor, modelReleasesStore } from './modelReleases.js';
 import { RulesProcessor, type RuleSetHolder } from './rules.js';
 import { ScoringConfig, ScoringProcessor } from './scoring.js';
+import { type ScreeningDeps, ScreeningNodes, addScreeningOutputs, kycScreeningStep } from './screening/wiring.js';
 import type { Tokenizer } from './tokenizer.js';
 import { StoreNames } from './types.js';
 import { VelocityConfig, velocityFeaturesProcessor, velocityStoreBuilders } from './velocityFeatures.js';
@@ -122,6 +123,8 @@ export interface RiskLoopDeps {
   misroutedCounters?: MisroutedCounters;
   /** The declared features the hot path computes (processors/featureSet/); the shipped features/default.json when not given. */
   featureSet?: FeatureSet;
+  /** Sanctions/PEP screening of KYC holder names (processors/screening/); none when not given. */
+  screening?: ScreeningDeps;
 }
 
 /** Node names; the decisions and training sinks are what consumers of the loop read. */
@@ -190,7 +193,7 @@ export function riskLoopTopology(configInput: RiskLoopConfigInput, deps: RiskLoo
   if (hot) {
     // Records that reached the wrong task come back here, on the task that owns their key.
     t.addSource(Nodes.reroutedSource, reroutedTopic, reroutedSerdes)
-      .addProcessor(Nodes.rerouted, reroutedProcessor({ transaction: [Nodes.transactionIds], kyc: [Nodes.kycTable], label: [Nodes.labelJoin, CrossEntityNodes.labelKeys], challenge: [Nodes.challengeHistory] }), Nodes.reroutedSource)
+      .addProcessor(Nodes.rerouted, reroutedProcessor({ transaction: [Nodes.transactionIds], kyc: [deps.screening ? ScreeningNodes.kycScreening : Nodes.kycTable], label: [Nodes.labelJoin, CrossEntityNodes.labelKeys], challenge: [Nodes.challengeHistory] }), Nodes.reroutedSource)
       .addRepartitionTopic(reroutedTopic);
   }
   if (hot) {
@@ -216,6 +219,7 @@ export function riskLoopTopology(configInput: RiskLoopConfigInput, deps: RiskLoo
       // A table: a misrouted tombstone is re-routed too, so that the delete happens where the row is.
       check: { name: Nodes.kycCheck, supplier: partitionCheckProcessor<KycRecord>({ ...check!, wrap: (value) => ({ kind: 'kyc', value }), tombstones: 'forward', what: 'kyc' }) },
       extraParents: [Nodes.rerouted],
+      ...(deps.screening ? { screen: kycScreeningStep(deps.screening, Nodes.kycTable) } : {}),
     });
     addDeviceTable(t, {
       topic: topics.deviceSignals.name,
@@ -225,7 +229,10 @@ export function riskLoopTopology(configInput: RiskLoopConfigInput, deps: RiskLoo
       storeOptions: { persistent: config.persistentStores },
     });
     t.addProcessor(Nodes.challengeFeatures, challengeFeaturesProcessor(), Nodes.enrich);
-    t.addProcessor(Nodes.crossEntity, crossEntityFeaturesProcessor(deps.tokenizer, config.crossEntity, featureSet), Nodes.challengeFeatures)
+    const beforeCrossEntity = deps.screening
+      ? addScreeningOutputs(t, { hitsTopic: topics.screeningHits.name, deps: deps.screening, factsParent: Nodes.challengeFeatures, storeOptions })
+      : Nodes.challengeFeatures;
+    t.addProcessor(Nodes.crossEntity, crossEntityFeaturesProcessor(deps.tokenizer, config.crossEntity, featureSet), beforeCrossEntity)
       .addProcessor(Nodes.rules, () => new RulesProcessor(deps.rules), Nodes.crossEntity)
       .addProcessor(Nodes.score, () => new ScoringProcessor(deps.models, config.scoring), Nodes.rules)
       .addProcessor(Nodes.decide, () => new DecideProcessor(config.decide, (v) => deps.models.thresholdsFor(v)), Nodes.score);

@@ -17,6 +17,7 @@ import { VELOCITY_FEATURE_NAMES } from '../../../processors/velocityFeatures.js'
 import { EXAMPLES } from '../../../schemas/examples.js';
 import { Serdes } from '../../../topology/serde.js';
 import { TopologyTestDriver } from '../../../topology/testDriver.js';
+import { ScreeningFacts, ScreeningFeatures } from '../../../processors/screening/facts.js';
 import { Topology } from '../../../topology/topology.js';
 
 const RULE_FILE = path.resolve(import.meta.dirname, '../../../rules/ruleset.json');
@@ -63,7 +64,7 @@ const firing = (ctx: RiskContext): string[] => evaluateRules(shipped, ruleInputs
 
 describe('the shipped rule set', () => {
   it('loads, carries its version, and fires nothing on a clean transaction', () => {
-    expect(shipped.version).toBe('2026-12-03.1');
+    expect(shipped.version).toBe('2026-12-03.2');
     expect(firing(cleanContext())).toEqual([]);
   });
 
@@ -71,6 +72,17 @@ describe('the shipped rule set', () => {
   // Each rule: changes that sit exactly on its boundary (fires) and just beyond it (does not).
   const boundaries: { rule: string; fires: Case[]; quiet: Case[] }[] = [
     { rule: 'sanctions-hit', fires: [['sanctioned', { features: { 'kyc.sanctioned': 1 } }]], quiet: [] },
+    {
+      rule: 'screening-sanctions-strong',
+      fires: [['score 0.95', { features: { 'screening.sanctions_hit': 1, 'screening.sanctions_score': 0.95 } }]],
+      quiet: [['no hit (score 0)', { features: { 'screening.sanctions_hit': 0, 'screening.sanctions_score': 0 } }]],
+    },
+    {
+      rule: 'screening-sanctions-possible',
+      fires: [['score 0.949', { features: { 'screening.sanctions_hit': 1, 'screening.sanctions_score': 0.949 } }]],
+      quiet: [['no hit', { features: { 'screening.sanctions_hit': 0, 'screening.sanctions_score': 0 } }]],
+    },
+    { rule: 'screening-pep', fires: [['pep hit', { features: { 'screening.pep_hit': 1 } }]], quiet: [['none', { features: { 'screening.pep_hit': 0 } }]] },
     {
       rule: 'kyc-rejected-or-suspended',
       fires: [['rejected', { facts: { 'kyc.status': 'REJECTED' } }], ['suspended', { facts: { 'kyc.status': 'SUSPENDED' } }]],
@@ -175,8 +187,8 @@ describe('the shipped rule set', () => {
   }
 
   it('names only features and facts the hot path produces', async () => {
-    const knownFeatures = [...VELOCITY_FEATURE_NAMES, ...Object.values(EnrichmentFeatures), ...CROSS_ENTITY_FEATURE_NAMES, ...Object.values(ChallengeFeatures)];
-    const knownFacts = Object.values(EnrichmentFacts);
+    const knownFeatures = [...VELOCITY_FEATURE_NAMES, ...Object.values(EnrichmentFeatures), ...CROSS_ENTITY_FEATURE_NAMES, ...Object.values(ChallengeFeatures), ...Object.values(ScreeningFeatures)];
+    const knownFacts = [...Object.values(EnrichmentFacts), ...Object.values(ScreeningFacts)];
     await expect(loadRuleSet(RULE_FILE, { knownFeatures, knownFacts })).resolves.toMatchObject({ version: shipped.version });
   });
 
