@@ -10,7 +10,6 @@
  * See topology/README.md for the one-page API, the examples and what differs from Kafka Streams.
  */
 export * from './index.js';
-export { KGroupedTable } from './dsl/kgroupedTable.js';
 export {
   KafkaStreams,
   type KafkaStreamsDeps,

@@ -8,7 +8,10 @@ import type { BuildSteps } from './buildSteps.js';
 import type { KeyValue } from './change.js';
 import { KGroupedTable } from './kgroupedTable.js';
 import { KStream } from './kstream.js';
-import type { Grouped, Materialized, Named } from './options.js';
+import type { Grouped, Materialized, Named, Suppressed } from './options.js';
+import { SuppressUntilWindowClosesProcessor, bufferedSerde, suppressKeySerde } from './processors/suppress.js';
+import { Stores } from '../../state/stores.js';
+import type { Windowed } from '../windows.js';
 import { TableToStreamProcessor } from './processors/stateless.js';
 import { TableMaterializeProcessor, type TableJoinSide, TableTableJoinProcessor } from './processors/tableTableJoin.js';
 import { timestampedKeyValueStore } from './timestampedStore.js';
@@ -25,7 +28,32 @@ export class KTable<K, V> {
     readonly valueSerde: Serde<V> | undefined,
     /** false for windowed tables: their store is a window store, not a key-value store. */
     private readonly keyValueStore: boolean,
+    /** Windowed tables: their windows' grace, which suppress(untilWindowCloses) waits for. */
+    private readonly windowGraceMs?: number,
   ) {}
+
+  /**
+   * Final results of a windowed table: each window's last value, emitted once when the window
+   * closes (stream time ≥ end + grace), as Kafka Streams' suppress(untilWindowCloses(unbounded())).
+   * The buffer is a logged store (<applicationId>-<name>-store-changelog): restored after a crash.
+   */
+  suppress(suppressed: Suppressed, named?: Named): KTable<K, V> {
+    if (suppressed.kind !== 'untilWindowCloses') throw new Error(`unknown suppression ${String(suppressed.kind)}`);
+    if (this.windowGraceMs === undefined) throw new Error('suppress(untilWindowCloses) needs a windowed table (groupByKey().windowedBy(...).aggregate/count/reduce)');
+    const name = this.ctx.names.orNext(suppressed.name ?? named?.name, 'KTABLE-SUPPRESS-');
+    const storeName = `${name}-store`;
+    const keySerde = this.keySerde as Serde<Windowed<unknown>> | undefined;
+    if (keySerde === undefined || this.valueSerde === undefined) throw new Error('suppress needs the windowed table’s serdes');
+    const store = Stores.keyValue(storeName, suppressKeySerde(keySerde), bufferedSerde(this.valueSerde), { persistent: suppressed.inMemory !== true });
+    const parent = this.nodeName;
+    const grace = this.windowGraceMs;
+    this.ctx.addStep((t) => {
+      t.addProcessor(name, () => new SuppressUntilWindowClosesProcessor<unknown, V>(storeName, grace), parent);
+      t.addStateStore(store, [name]);
+    });
+    // Not materialized itself: queries read the upstream window store.
+    return new KTable<K, V>(this.ctx, name, this.queryableStoreName, this.keySerde, this.valueSerde, false, this.windowGraceMs);
+  }
 
   /** Every update as a record: the new value, or null when the row was deleted. */
   toStream(named?: Named): KStream<K, V> {

@@ -159,3 +159,21 @@ export const StreamJoined = {
     return { ...options, storeName };
   },
 };
+
+/**
+ * How a KTable.suppress holds back updates. Only untilWindowCloses (Kafka Streams'
+ * untilWindowCloses(BufferConfig.unbounded())): the buffer is bounded by the windows' grace, not
+ * by a size, and kept in a logged store.
+ */
+export interface Suppressed {
+  readonly kind: 'untilWindowCloses';
+  readonly name?: string;
+  /** Keep the buffer in memory (still logged) instead of RocksDB. */
+  readonly inMemory?: boolean;
+}
+
+export const Suppressed = {
+  untilWindowCloses(options: { name?: string; inMemory?: boolean } = {}): Suppressed {
+    return { kind: 'untilWindowCloses', ...options };
+  },
+} as const;

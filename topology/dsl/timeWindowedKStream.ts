@@ -78,6 +78,6 @@ export class TimeWindowedKStream<K, V> {
       t.addStateStore(store.builder, [name], store.changelogConfig);
       if (lateSink !== undefined && lateTopic !== undefined) t.addSink(lateSink, lateTopic, { keySerde, valueSerde: valueSerde! }, name);
     });
-    return new KTable<Windowed<K>, VA>(this.ctx, name, storeName, timeWindowedSerde(keySerde, sizeMs), aggSerde, false);
+    return new KTable<Windowed<K>, VA>(this.ctx, name, storeName, timeWindowedSerde(keySerde, sizeMs), aggSerde, false, windows.graceMs);
   }
 }
