@@ -67,6 +67,19 @@ export const AppConfig = z.object({
   labelDelayDays: z.coerce.number().min(0),
   /** Feature-set declaration the hot path computes (processors/featureSet/, docs/features.md). */
   featureSetPath: z.string().min(1),
+  /** Sanctions/PEP list to screen KYC holder names against (docs/screening.md); empty: no screening. */
+  sanctionsListFile: z.string(),
+  /** auto: detected from the file's first line. */
+  sanctionsListFormat: z.enum(['auto', 'ofac-sdn', 'opensanctions']),
+  /** How often the list file is checked for a new version (content hash), in ms. */
+  sanctionsListReloadMs: z.coerce.number().int().positive(),
+  /**
+   * File holding the 32-byte AES-256-GCM key that seals holder names for re-screening (64 hex
+   * digits or base64). Empty: no name is kept; a new list version applies at each account's next KYC update.
+   */
+  screeningKeyFile: z.string(),
+  /** Hit threshold on the match score (docs/screening.md). */
+  screeningThreshold: z.coerce.number().min(0.5).max(1),
   /** Kept as text (the Tokenizer decodes it) but checked here, so a bad key fails at start. */
   tokenizer: z
     .object({
@@ -109,6 +122,11 @@ export const ENV = {
   labelMaturityDays: 'RISKLOOP_LABEL_MATURITY_DAYS',
   labelDelayDays: 'RISKLOOP_LABEL_DELAY_DAYS',
   featureSetPath: 'RISKLOOP_FEATURE_SET_FILE',
+  sanctionsListFile: 'RISKLOOP_SANCTIONS_LIST_FILE',
+  sanctionsListFormat: 'RISKLOOP_SANCTIONS_LIST_FORMAT',
+  sanctionsListReloadMs: 'RISKLOOP_SANCTIONS_LIST_RELOAD_MS',
+  screeningKeyFile: 'RISKLOOP_SCREENING_KEY_FILE',
+  screeningThreshold: 'RISKLOOP_SCREENING_THRESHOLD',
 } as const;
 
 const DEFAULTS: Record<keyof typeof ENV, string | undefined> = {
@@ -133,6 +151,11 @@ const DEFAULTS: Record<keyof typeof ENV, string | undefined> = {
   labelMaturityDays: '60',
   labelDelayDays: '0',
   featureSetPath: 'features/default.json',
+  sanctionsListFile: '',
+  sanctionsListFormat: 'auto',
+  sanctionsListReloadMs: '60000',
+  screeningKeyFile: '',
+  screeningThreshold: '0.85',
 };
 
 /** What commands that only read or publish records need: everything but the tokenization keys. */
