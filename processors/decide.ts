@@ -29,7 +29,9 @@
  * alone; the scorer's reason code says why.
  *
  * Reason codes, in order of precedence: DECLINE rules, SCORE_ABOVE_DECLINE, REVIEW rules,
- * CHALLENGE rules, SCORE_IN_CHALLENGE_BAND, SCORE_ABOVE_REVIEW, ALLOW rules, then the other codes
+ * CHALLENGE rules, SCORE_IN_CHALLENGE_BAND, SCORE_ABOVE_REVIEW, MODEL_TOP_FEATURE:<feature> for the
+ * features that raised the score most (only when the score put it in a band, from the model's trees:
+ * processors/contributions.ts), ALLOW rules, then the other codes
  * gathered on the way (scoring fallbacks, enrichment gaps), each once. A plain approval with
  * nothing to say has none.
  *
@@ -40,6 +42,7 @@ import { z } from 'zod';
 import type { Decision, DecisionAction, Thresholds } from '../schemas/types.js';
 import type { Processor, ProcessorContext } from '../topology/processor.js';
 import type { Record } from '../topology/records.js';
+import { modelReasonCodes } from './contributions.js';
 import type { RiskContext, RuleAction } from './types.js';
 
 /** Score cut-offs of a model version: REVIEW from `review`, DECLINE from `decline` (both inclusive). */
@@ -85,7 +88,7 @@ function bandOf(score: number | null, thresholds: Thresholds, challengeBand: Cha
 }
 
 /** The decision and its reason codes for a context, given the thresholds of the model that scored it. */
-export function decide(risk: Pick<RiskContext, 'ruleHits' | 'score' | 'reasonCodes'>, thresholds: Thresholds, challengeBand?: ChallengeBand): Verdict {
+export function decide(risk: Pick<RiskContext, 'ruleHits' | 'score' | 'reasonCodes' | 'contributions'>, thresholds: Thresholds, challengeBand?: ChallengeBand): Verdict {
   const codesOf = (action: RuleAction) => risk.ruleHits.filter((h) => h.action === action).map((h) => h.reasonCode);
   const declineRules = codesOf('DECLINE');
   const reviewRules = codesOf('REVIEW');
@@ -107,6 +110,8 @@ export function decide(risk: Pick<RiskContext, 'ruleHits' | 'score' | 'reasonCod
     ...challengeRules,
     ...(band === 'CHALLENGE' ? [DecisionReasonCodes.scoreInChallengeBand] : []),
     ...(band === 'REVIEW' ? [DecisionReasonCodes.scoreAboveReview] : []),
+    // The model put the decision in a band: say which features drove its score.
+    ...(band !== null ? modelReasonCodes(risk.contributions ?? null) : []),
     ...allowRules,
     ...risk.reasonCodes,
   ];
@@ -141,6 +146,8 @@ export function toDecision(risk: RiskContext, verdict: Verdict, decidedAt: numbe
   };
   // Absent (Avro default null) when no feature step ran, as on decisions made before it existed.
   if (risk.featureSetVersion !== null) decision.featureSetVersion = risk.featureSetVersion;
+  // Absent (Avro default null) without a score or when the model has no trees file.
+  if (risk.score !== null && risk.contributions) decision.contributions = risk.contributions.map((c) => ({ ...c }));
   return decision;
 }
 

@@ -24,6 +24,7 @@ import ort from 'onnxruntime-node';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { ModelRelease, ReferenceHistogram, Thresholds } from '../schemas/types.js';
+import { TreeExplainer } from './contributions.js';
 import { ThresholdsSchema } from './decide.js';
 
 export const ModelSpec = z
@@ -64,6 +65,8 @@ export class LoadedModel {
     /** Which column of each output row is the fraud probability (1 of a [N, 2] output, 0 of [N, 1] or [N]). */
     readonly scoreColumn: number,
     readonly outputWidth: number,
+    /** Per-decision contributions from the trees file beside the artifact (processors/contributions.ts); null without one. */
+    readonly explainer: TreeExplainer | null = null,
   ) {}
 }
 
@@ -245,6 +248,7 @@ export class ModelRegistry {
       await session.release().catch(() => undefined);
       return this.refuse(spec.version, probe);
     }
+    const explainer = spec.artifactPath === null ? null : await this.loadTrees(spec.version, spec.artifactPath, names, probe.score, Float32Array.from(names, (f) => referenceValues?.[f] ?? 0));
     const model = new LoadedModel(
       spec.version,
       actual,
@@ -257,8 +261,34 @@ export class ModelRegistry {
       shape.outputName,
       probe.scoreColumn,
       probe.outputWidth,
+      explainer,
     );
     return { accepted: true, model };
+  }
+
+  /**
+   * The trees file `<artifact without .onnx>.trees.json` (training/train.py writes it) as an
+   * explainer, or null when there is none or it does not fit. It must reproduce the probe score:
+   * a trees file of another model must not explain this one's decisions.
+   */
+  private async loadTrees(version: string, artifactPath: string, names: readonly string[], probeScore: number, probeRow: Float32Array): Promise<TreeExplainer | null> {
+    const treesPath = `${artifactPath.replace(/\.onnx$/, '')}.trees.json`;
+    let text: string;
+    try {
+      text = await readFile(treesPath, 'utf8');
+    } catch {
+      return null;
+    }
+    try {
+      const explainer = TreeExplainer.fromDocument(JSON.parse(text), names);
+      const raw = explainer.contributionsInto(probeRow, 0, new Float64Array(names.length));
+      const score = 1 / (1 + Math.exp(-raw));
+      if (!(Math.abs(score - probeScore) <= 1e-4)) throw new Error(`its trees give ${score} on the probe row where the model gives ${probeScore}`);
+      return explainer;
+    } catch (error) {
+      this.logger.warn({ modelVersion: version, treesPath, reason: (error as Error).message }, 'trees file not used: decisions of this model go out without contributions');
+      return null;
+    }
   }
 
   /** Installs a model as champion; it leaves any other role it had. */
@@ -385,7 +415,7 @@ export class ModelRegistry {
 }
 
 /** One row (reference values, else zeros) through the model: learns the output layout and checks it is a probability. */
-async function probeRun(session: ort.InferenceSession, inputName: string, outputName: string, row: Float32Array): Promise<{ scoreColumn: number; outputWidth: number } | string> {
+async function probeRun(session: ort.InferenceSession, inputName: string, outputName: string, row: Float32Array): Promise<{ scoreColumn: number; outputWidth: number; score: number } | string> {
   try {
     const output = (await session.run({ [inputName]: new ort.Tensor('float32', row, [1, row.length]) }, [outputName]))[outputName]!;
     const width = output.dims.length === 1 ? 1 : Number(output.dims[1]);
@@ -395,7 +425,7 @@ async function probeRun(session: ort.InferenceSession, inputName: string, output
     const scoreColumn = width === 2 ? 1 : 0;
     const p = Number((output.data as Float32Array | Float64Array)[scoreColumn]);
     if (!(p >= 0 && p <= 1)) return `output ${outputName} is not a probability (probe gave ${p})`;
-    return { scoreColumn, outputWidth: width };
+    return { scoreColumn, outputWidth: width, score: p };
   } catch (error) {
     return `probe run failed: ${(error as Error).message}`;
   }

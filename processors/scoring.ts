@@ -21,6 +21,13 @@
  * the same model for the whole canary, and a new canary version draws a fresh cohort. Shadows are
  * scored on every record and recorded in `shadowScores` (in install order); they never set `score`.
  *
+ * Tree contributions (`contributions`): for a model with a trees file (training/train.py writes
+ * `<version>.trees.json` beside the ONNX; the registry loads it), every decision it scores gets its
+ * top `contributionsTopK` (default 3) features by path-based (Saabas) attribution in log-odds, from
+ * the same float32 row the model was fed: base value + contributions = logit(score). One walk per
+ * tree, no extra inference run (processors/contributions.ts says why not TreeSHAP, and the cost).
+ * The decision step turns the positive ones into MODEL_TOP_FEATURE:<feature> reason codes.
+ *
  * Explanations (`topContributions`): occlusion importance, not SHAP. For a record whose outcome is
  * not a plain approval (score at or above the model's review threshold, or a REVIEW/DECLINE rule
  * hit), each present feature whose value differs from the model card's reference value (training
@@ -32,7 +39,7 @@
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import type { FeatureContribution, ShadowScore } from '../schemas/types.js';
+import type { FeatureContribution, ScoreContribution, ShadowScore } from '../schemas/types.js';
 import type { Processor, ProcessorContext } from '../topology/processor.js';
 import type { Record } from '../topology/records.js';
 import type { CanarySlot, LoadedModel, ModelRegistry, ModelSet } from './modelRegistry.js';
@@ -41,6 +48,8 @@ import type { RiskContext } from './types.js';
 export const ScoringConfig = z.object({
   /** Features reported per explained decision; 0 turns explanations (and their extra run) off. */
   explainTopK: z.number().int().min(0).max(100).default(3),
+  /** Tree contributions kept per scored decision (`contributions`, from the model's trees file); 0 turns them off. */
+  contributionsTopK: z.number().int().min(0).max(100).default(3),
 });
 export type ScoringConfigInput = z.input<typeof ScoringConfig>;
 
@@ -141,7 +150,7 @@ export class ScoringProcessor implements Processor<string, RiskContext, string, 
   }
 
   private async scoreBatch(inputs: readonly RiskContext[], models: ModelSet): Promise<RiskContext[]> {
-    const contexts = inputs.map((c) => ({ ...c, reasonCodes: [...c.reasonCodes], shadowScores: [...c.shadowScores], topContributions: [...c.topContributions] }));
+    const contexts = inputs.map((c) => ({ ...c, reasonCodes: [...c.reasonCodes], shadowScores: [...c.shadowScores], topContributions: [...c.topContributions], contributions: null as ScoreContribution[] | null }));
     const all = contexts.map((_, i) => i);
 
     const deciding = new Map<LoadedModel, number[]>();
@@ -168,9 +177,12 @@ export class ScoringProcessor implements Processor<string, RiskContext, string, 
         for (const i of matrix.records) contexts[i]!.reasonCodes.push(ScoringReasonCodes.error);
         continue;
       }
+      const { explainer, featureNames } = matrix.model;
+      const k = this.config.contributionsTopK;
       matrix.records.forEach((i, row) => {
         contexts[i]!.score = scores[row]!;
         contexts[i]!.modelVersion = matrix.model.version;
+        if (explainer !== null && k > 0) contexts[i]!.contributions = explainer.top(matrix.data, row * featureNames.length, k);
       });
     }
     for (const { matrix, scores } of shadowed) {

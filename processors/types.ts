@@ -10,7 +10,7 @@
  * record. `features` is exactly what the model sees and what the training topic will carry, so a
  * step may only add features computed from data available at the transaction's event time.
  */
-import type { DecisionAction, FeatureContribution, ShadowScore, TokenizedTransaction } from '../schemas/types.js';
+import type { DecisionAction, FeatureContribution, ScoreContribution, ShadowScore, TokenizedTransaction } from '../schemas/types.js';
 
 /** CHALLENGE: step-up (3-D Secure, a second factor) for risky actions such as a new device or a large transfer; decide.ts ranks it. */
 export type RuleAction = 'ALLOW' | 'CHALLENGE' | 'REVIEW' | 'DECLINE';
@@ -40,6 +40,8 @@ export interface RiskContext {
   modelVersion: string | null;
   shadowScores: ShadowScore[];
   topContributions: FeatureContribution[];
+  /** Top contributions of the deciding model's score from its trees (processors/contributions.ts); absent without them. */
+  contributions?: ScoreContribution[] | null;
   /** Set by the decision step. */
   decision?: DecisionAction;
 }

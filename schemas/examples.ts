@@ -143,6 +143,11 @@ export const EXAMPLES: { readonly [K in SchemaName]: RecordTypes[K] } = {
     pipelineLatencyMs: 6.25,
     duplicate: false,
     featureSetVersion: 'default-2',
+    contributions: [
+      { feature: 'txn_count_1h', value: 9, contribution: 1.12 },
+      { feature: 'device_rooted', value: 1, contribution: 0.64 },
+      { feature: 'account_age_days', value: null, contribution: -0.2 },
+    ],
   },
   TrainingExample: {
     transactionId: 'txn-20240614-000917',

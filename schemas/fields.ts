@@ -46,8 +46,9 @@ export const RECORD_FIELDS: Readonly<Record<string, readonly string[]>> = {
   Decision: fieldsOf<T.Decision>()([
     'transactionId', 'accountToken', 'cardToken', 'eventTime', 'decidedAt', 'decision', 'score', 'modelVersion',
     'shadowScores', 'ruleSetVersion', 'reasonCodes', 'features', 'facts', 'topContributions', 'pipelineLatencyMs',
-    'duplicate', 'featureSetVersion',
+    'duplicate', 'featureSetVersion', 'contributions',
   ]),
+  ScoreContribution: fieldsOf<T.ScoreContribution>()(['feature', 'value', 'contribution']),
   ShadowScore: fieldsOf<T.ShadowScore>()(['modelVersion', 'score']),
   FeatureContribution: fieldsOf<T.FeatureContribution>()(['feature', 'contribution']),
   TrainingExample: fieldsOf<T.TrainingExample>()([

@@ -145,6 +145,14 @@ export interface FeatureContribution {
   contribution: number;
 }
 
+/** Decision.contributions entry: a feature's share of the score in log-odds (processors/contributions.ts). */
+export interface ScoreContribution {
+  feature: string;
+  /** The value the model was fed; null when the feature was missing. */
+  value: number | null;
+  contribution: number;
+}
+
 export interface Decision {
   transactionId: string;
   accountToken: string;
@@ -168,6 +176,8 @@ export interface Decision {
   duplicate?: boolean;
   /** Version of the feature set that computed `features` (features/*.json); null or absent before issue 16. */
   featureSetVersion?: string | null;
+  /** Top contributions of the deciding model's score; null or absent without a score or a trees file. */
+  contributions?: ScoreContribution[] | null;
 }
 
 export interface TrainingExample {

@@ -252,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
         booster = fit_fixed(config, feature_matrix(examples, features, split.train), labels[split.train], trees, args.seed, args.threads)
         platt = Platt(1.0, 0.0, training_note)
 
-    onnx_model = bake_platt(lightgbm_to_onnx(booster, version, features), platt.a, platt.b)
+    onnx_model = bake_platt(lightgbm_to_onnx(booster, version, features, set_version), platt.a, platt.b)
     onnx_bytes = onnx_model.SerializeToString()
     session = open_session(onnx_bytes)
     booster_predict = lambda rows: platt.apply(raw_scores(booster, rows))  # noqa: E731

@@ -49,7 +49,7 @@ def read_metadata(model: onnx.ModelProto) -> dict[str, str]:
     return {entry.key: entry.value for entry in model.metadata_props}
 
 
-def lightgbm_to_onnx(booster: lgb.Booster, version: str, features: list[str]) -> onnx.ModelProto:
+def lightgbm_to_onnx(booster: lgb.Booster, version: str, features: list[str], feature_set_version: str | None = None) -> onnx.ModelProto:
     """The checked ONNX graph of a binary LightGBM booster, with the scorer's metadata."""
     model = convert_lightgbm(
         booster,
@@ -70,6 +70,9 @@ def lightgbm_to_onnx(booster: lgb.Booster, version: str, features: list[str]) ->
         "model_version": version,
         "missing_values": "nan",
         "score_output": SCORE_OUTPUT,
+        # The feature set the examples came from (TrainingExample.featureSetVersion), so that a refusal
+        # at release can name it; absent for data from before feature sets were versioned.
+        **({"feature_set_version": feature_set_version} if feature_set_version else {}),
     })
     onnx.checker.check_model(model)
     return model

@@ -9,6 +9,7 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { TreeExplainer } from '../../../processors/contributions.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../../..');
 const PYTHON = path.join(ROOT, '.venv/bin/python');
@@ -85,7 +86,8 @@ describe('trainer: prequential folds, logistic-regression baseline, calibration'
     dir = await mkdtemp(path.join(tmpdir(), 'riskloop-folds-'));
     input = path.join(dir, 'examples.jsonl');
     await writeFile(input, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
-    printed = trainer(['--input', input, '--out-dir', path.join(dir, 'a'), '--version', 'v1', '--search-budget', '4', '--parent', path.join(ROOT, 'models/bootstrap-v1.onnx')]);
+    printed = trainer(['--input', input, '--out-dir', path.join(dir, 'a'), '--version', 'v1', '--search-budget', '4', '--parent', path.join(ROOT, 'models/bootstrap-v1.onnx'),
+      '--dump-predictions', path.join(dir, 'a', 'predictions.json')]);
     card = JSON.parse(await readFile(path.join(dir, 'a', 'v1.card.json'), 'utf8')) as Card;
   }, 120_000);
 
@@ -151,6 +153,22 @@ describe('trainer: prequential folds, logistic-regression baseline, calibration'
     const out = execFileSync(PYTHON, ['-c', script, input, path.join(dir, 'a', 'v1.card.json'), path.join(dir, 'a', 'v1.onnx')], { cwd: path.join(ROOT, 'training'), encoding: 'utf8' });
     const [predicted, observed] = JSON.parse(out) as [number, number];
     expect(predicted).toBeCloseTo(observed, 3);
+  });
+
+  it('exports the trees beside the ONNX: per row, sigmoid(base + path contributions) is the exported graph\'s calibrated score', async () => {
+    const doc: unknown = JSON.parse(await readFile(path.join(dir, 'a', 'v1.trees.json'), 'utf8'));
+    const dump = JSON.parse(await readFile(path.join(dir, 'a', 'predictions.json'), 'utf8')) as { featureNames: string[]; rows: { features: (number | null)[]; onnxScore: number }[] };
+    const explainer = TreeExplainer.fromDocument(doc, dump.featureNames);
+    const out = new Float64Array(dump.featureNames.length);
+    expect(dump.rows.length).toBeGreaterThan(500);
+    let worst = 0;
+    for (const row of dump.rows) {
+      const x = Float32Array.from(row.features, (v) => v ?? Number.NaN);
+      const raw = explainer.contributionsInto(x, 0, out);
+      expect(out.reduce((a, b) => a + b, explainer.baseValue)).toBeCloseTo(raw, 9);
+      worst = Math.max(worst, Math.abs(1 / (1 + Math.exp(-raw)) - row.onnxScore));
+    }
+    expect(worst).toBeLessThan(1e-5);
   });
 
   it('is deterministic: the same input and seed give the same ONNX, trees file and fold figures', async () => {
