@@ -81,7 +81,7 @@ describe('tree contributions on decisions', () => {
     const input = driver.createInputTopic('ctx', Serdes.String, json);
     const output = driver.createOutputTopic('decisions', Serdes.String, Serdes.Json<Decision>());
     for (const c of contexts) await input.pipeInput(c.txn.accountToken, c);
-    return output.readValuesToList();
+    return output.readValuesToList().filter((d): d is Decision => d !== null);
   }
 
   function context(id: string, features: Record<string, number>): RiskContext {
