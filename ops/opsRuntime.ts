@@ -189,8 +189,8 @@ export async function startOps(server: OpsServerConfigInput, deps: OpsRuntimeDep
   const prometheus = settings.prometheusUrl ? new PrometheusSource(settings.prometheusUrl) : undefined;
   const charts = async (window: WindowName, nowMs: number): Promise<ChartData> => {
     const fromMs = nowMs - WINDOWS[window].rangeS * 1000;
-    // PSI by event-time hour: the last 24 hours for the short windows too, so the heat map has rows to compare.
-    const local = { psi: psiHeatmap(decisions.driftHours(), Math.min(fromMs, nowMs - 86_400_000)), annotations: annotationsOf(releases.events(fromMs)) };
+    // PSI by event-time hour, the last 24 measured, whatever the window: hours close once an hour.
+    const local = { psi: psiHeatmap(decisions.driftHours(), 24), annotations: annotationsOf(releases.events(fromMs)) };
     if (prometheus) return prometheus.chart(window, nowMs, local);
     const champion = modelRoles(deps.models).find((m) => m.role === 'champion');
     const ref = champion ? releases.reference(champion.version, SCORE_REFERENCE) : undefined;

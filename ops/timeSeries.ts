@@ -110,15 +110,20 @@ export function sharesFromCumulative(cumulative: readonly number[]): number[] | 
   return cumulative.map((c, i) => (c - (i === 0 ? 0 : cumulative[i - 1]!)) / total);
 }
 
-export function psiHeatmap(measurements: readonly DriftMeasurement[], fromMs: number): ChartData['psi'] {
-  const recent = measurements.filter((m) => m.windowEnd > fromMs);
-  const hours = [...new Set(recent.map((m) => m.windowStart / 1000))].sort((a, b) => a - b);
+/**
+ * PSI per subject and event-time hour, for the `hours` most recent hours measured. Event time, not
+ * the wall clock: a replay or a backlog shows the hours it measured.
+ */
+export function psiHeatmap(measurements: readonly DriftMeasurement[], hours = 24): ChartData['psi'] {
+  const latest = Math.max(...measurements.map((m) => m.windowStart));
+  const recent = measurements.filter((m) => m.windowStart > latest - hours * 3_600_000);
+  const starts = [...new Set(recent.map((m) => m.windowStart / 1000))].sort((a, b) => a - b);
   const subjects = [...new Set(recent.map((m) => m.subject))].sort();
-  const values = subjects.map((s) => hours.map((h) => {
+  const values = subjects.map((s) => starts.map((h) => {
     const hit = recent.filter((m) => m.subject === s && m.windowStart / 1000 === h);
     return hit.length ? Math.max(...hit.map((m) => m.psi)) : null;
   }));
-  return { hours, subjects, values };
+  return { hours: starts, subjects, values };
 }
 
 export function annotationsOf(events: readonly ReleaseEvent[]): ChartData['annotations'] {
