@@ -36,6 +36,8 @@ function times(x: number): string {
 }
 
 function rate(x: number): string {
+  if (x === 0) return 'none';
+  if (x < 0.1) return 'under 0.1';
   return x >= 10 ? String(Math.round(x)) : x.toFixed(1);
 }
 

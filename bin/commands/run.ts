@@ -15,6 +15,7 @@ import { readFile } from 'node:fs/promises';
 import { AuditConsumer, AuditSink } from '../../ops/auditSink.js';
 import { AuditLog, auditTopicName, ensureAuditTopic, osPrincipal } from '../../ops/auditEvents.js';
 import { readOpsAuthConfig } from '../../ops/opsAuth.js';
+import { readReviewQueueConfig, startReviewQueue, type ReviewQueue } from '../../ops/reviewQueueRuntime.js';
 import { assertOpsExposureAllowed } from '../../ops/server.js';
 import { driftTopology } from '../../ops/driftTopology.js';
 import { KafkaStreams } from '../../topology/kafka/kafkaStreams.js';
@@ -39,6 +40,7 @@ export const RUN_USAGE = [
   'RISKLOOP_ACCOUNT_TOKEN_KEY, RISKLOOP_CARD_KEYS (JSON [{id,key}]), RISKLOOP_CARD_KEY_ID (environment only).',
   'Ops server: RISKLOOP_METRICS_PORT, RISKLOOP_OPS_HOST, RISKLOOP_OPS_USERS_FILE, RISKLOOP_OPS_TOKENS_FILE,',
   'RISKLOOP_METRICS_TOKEN_FILE, RISKLOOP_OPS_COOKIE_SECURE (docs/operations.md). Audit: RISKLOOP_AUDIT_DB.',
+  'Review queue (with RISKLOOP_AUDIT_DB, docs/review-queue.md): RISKLOOP_REVIEW_QUEUE (on|off), RISKLOOP_REVIEW_CLAIM_TTL_S (900), RISKLOOP_REVIEW_SLA_S (14400).',
   'Schema registry access: SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO_FILE (or ..._USER_INFO, user:password), SCHEMA_REGISTRY_CA_FILE (https).',
   'Labels:',
   ...LOOP_FLAG_USAGE,
@@ -165,6 +167,15 @@ export async function runCommand(argv: string[], io: CommandIo): Promise<number>
     guard.watch('drift', drift);
     closers.push({ name: 'drift', close: () => drift.close() });
     await drift.start();
+    // The analysts' review queue (/review, docs/review-queue.md) in the audit database, when there is one.
+    const reviewConfig = readReviewQueueConfig(io.env);
+    let review: ReviewQueue | undefined;
+    if (reviewConfig) {
+      review = await startReviewQueue({ store: reviewConfig, connection: config.kafka, applicationId: config.applicationId, catalogue: app.catalogue, serdes: app.serdes, ruleSet: () => app.rules.current(), audit: opsAudit, logger });
+      guard.watch('review', review.consumer);
+      const reviewQueue = review;
+      closers.push({ name: 'review', close: () => reviewQueue.close() });
+    }
     // Metrics, health and the dashboard on 127.0.0.1:RISKLOOP_METRICS_PORT (see docs/operations.md).
     ops = await startOps(
       { port: config.metricsPort, host: opsHost, auth: opsAuth },
@@ -181,10 +192,12 @@ export async function runCommand(argv: string[], io: CommandIo): Promise<number>
         settings: { latencySloMs: config.latencySloMs, prometheusUrl: config.prometheusUrl },
         rules: { holder: app.rules, path: config.rulesPath },
         audit: opsAudit,
+        ...(review ? { routes: [review.routes] } : {}),
         onFatal: (err) => guard.runtimeFailed('ops', 'ops consumer stopped for good', err),
       },
     );
     const opsRuntime = ops;
+    review?.registerMetrics(opsRuntime.registry);
     closers.push({ name: 'ops', close: () => opsRuntime.close() });
     // Audit trail in PostgreSQL when RISKLOOP_AUDIT_DB is set (docs/operations.md).
     if (io.env.RISKLOOP_AUDIT_DB) {

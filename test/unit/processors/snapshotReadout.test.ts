@@ -54,7 +54,7 @@ describe('snapshot read-out', () => {
     const byTopic = (t: string) => lines.filter((l) => l.topic === t).map((l) => l.text);
     expect(byTopic('amount')[0]).toBe("Amount 2,500.00 EUR is 63× the account's 30-day mean of 40.00; above its 30-day largest (90.00); z-score 7.3.");
     expect(byTopic('velocity')).toEqual([
-      '6 earlier payments on the account in the hour before; usually 0.1 an hour (30-day average).',
+      '6 earlier payments on the account in the hour before; usually under 0.1 an hour (30-day average).',
       '9 in the 24 hours before; usually 1.5 a day.',
       '4,000.00 spent in the 24 hours before, against 60.00 a day on average over 30 days.',
     ]);
