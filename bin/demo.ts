@@ -406,7 +406,25 @@ export async function runDemo(opts: DemoOptions, io: CommandIo): Promise<number>
     const live = traffic.liveLabels ? p1.chargebacks.filter((r) => r.timestamp < cut) : [];
     const later = { chargebacks: traffic.liveLabels ? p1.chargebacks.filter((r) => r.timestamp >= cut) : p1.chargebacks, analystOutcomes: p1.analystOutcomes };
     await produceSimulation({ ...p1, transactions: [], chargebacks: [], analystOutcomes: [] }, sink);
-    await produceSimulation({ ...p1, kyc: [], deviceSignals: [], chargebacks: live, analystOutcomes: [] }, sink);
+    if (live.length === 0) {
+      await produceSimulation({ ...p1, kyc: [], deviceSignals: [], chargebacks: [], analystOutcomes: [] }, sink);
+    } else {
+      // Day by day, and a chargeback only once the loop has decided its transaction: the producer
+      // runs far ahead of the loop, and a label that overtakes its decision finds no snapshot.
+      const decided = new Set<string>();
+      let seen = 0;
+      const isDecided = (id: string): boolean => {
+        for (; seen < decisions.values.length; seen++) decided.add(decisions.values[seen]!.transactionId);
+        return decided.has(id);
+      };
+      const dayOf = (t: number) => Math.floor(t / DAY_MS);
+      const days = [...new Set([...p1.transactions, ...live].map((r) => dayOf(r.timestamp)))].sort((a, b) => a - b);
+      for (const day of days) {
+        const chargebacks = live.filter((r) => dayOf(r.timestamp) === day);
+        await decisions.until(() => chargebacks.every((c) => isDecided(c.value.transactionId)), 900_000, `decisions before the chargebacks of day ${new Date(day * DAY_MS).toISOString().slice(0, 10)}`);
+        await produceSimulation({ ...emptyRecords(), transactions: p1.transactions.filter((r) => dayOf(r.timestamp) === day), chargebacks }, sink);
+      }
+    }
     const truth = new Map(traffic.truth.map((t) => [t.transactionId, t]));
     const loopStart = Date.now();
     await decisions.until(() => decisions.values.length >= p1.transactions.length, 900_000, 'decisions of phase 1');
