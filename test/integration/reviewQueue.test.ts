@@ -30,7 +30,7 @@ import { hashPassword, parseOpsAuthConfig } from '../../ops/opsAuth.js';
 import { startOps } from '../../ops/opsRuntime.js';
 import { startReviewQueue } from '../../ops/reviewQueueRuntime.js';
 import { EXAMPLES } from '../../schemas/examples.js';
-import type { AnalystOutcome, Decision, KycRecord, TrainingExample } from '../../schemas/types.js';
+import type { AnalystOutcome, Decision, KycRecord, ScreeningHit, TrainingExample } from '../../schemas/types.js';
 import { createKafkajsClient } from '../../topology/kafka/kafkajsClient.js';
 import { testAppConfig } from '../support/appConfig.js';
 import { createAuditSchema, LOOP_DB } from '../support/auditDb.js';
@@ -145,6 +145,10 @@ describe('review queue in the browser', () => {
       await produce(brokers(), catalogue.transactions.name, first);
       await waitFor('the first case', () => review.store.openCases(), (cs) => cs.length === 1);
       await produce(brokers(), catalogue.transactions.name, second);
+      // A sanctions screening hit (engineer F's screening-hits topic) is a case too, opened last.
+      const hit: ScreeningHit = { ...EXAMPLES.ScreeningHit, accountToken: acc.n, hitId: `${acc.n}|ofac:90001|59711a111547c521`, screenedAt: Date.now() + 5_000 };
+      await produce(brokers(), catalogue.screeningHits.name, [{ key: acc.n, value: serdes.screeningHits.serialize(hit) }]);
+      const hitCase = `screening:${hit.hitId}`;
       const decisions = (await readTopic(brokers(), catalogue.decisions.name, { done: (r) => r.length >= 4, timeoutMs: 90_000 })).map((r) => serdes.decisions.deserialize(r.value!) as Decision);
       const byTxn = new Map(decisions.map((d) => [d.transactionId, d]));
       const reviewIds = [`${id}-p1-a`, `${id}-p2-a`, `${id}-p1-b`];
@@ -157,13 +161,14 @@ describe('review queue in the browser', () => {
 
       // The queue: exactly the REVIEW decisions, oldest first (the first wave's case on top).
       await alice.page.goto(`${base}/review`);
-      const rows = await waitFor('three cases in the page', () => rowsOf(alice.page), (r) => r.length === 3);
+      const rows = await waitFor('four cases in the page', () => rowsOf(alice.page), (r) => r.length === 4);
       expect(rows[0]!.caseId).toBe(`${id}-p1-a`);
-      expect(new Set(rows.map((r) => r.caseId))).toEqual(new Set(reviewIds));
+      expect(rows[3]!.caseId).toBe(hitCase);
+      expect(new Set(rows.map((r) => r.caseId))).toEqual(new Set([...reviewIds, hitCase]));
       const api = (await (await alice.context.request.get(`${base}/api/review/cases`)).json()) as { cases: { caseId: string; openedAt: number }[]; open: number };
       expect(api.cases.map((x) => x.caseId)).toEqual(rows.map((r) => r.caseId));
       expect(api.cases.map((x) => x.openedAt)).toEqual([...api.cases.map((x) => x.openedAt)].sort((a, b) => a - b));
-      await alice.page.waitForSelector('[data-testid="queue-size"]:has-text("3")');
+      await alice.page.waitForSelector('[data-testid="queue-size"]:has-text("4")');
       expect(rows[0]!.age).toMatch(/^\d+ (s|min)$/);
       await alice.page.screenshot({ path: path.join(root, 'docs/review-queue.png'), fullPage: true });
 
@@ -229,6 +234,13 @@ describe('review queue in the browser', () => {
       expect(await alice.page.textContent(`[data-testid="account-label"][data-transaction-id="${target}"]`)).toContain('fraud');
       await alice.page.screenshot({ path: path.join(root, 'docs/review-closed.png'), fullPage: true });
 
+      // The screening case: a match verdict closes it and publishes no transaction label.
+      expect(await postFromPage(bob.page, `/api/review/cases/${encodeURIComponent(hitCase)}/verdict`, { verdict: 'FALSE_POSITIVE', note: 'x' })).toMatchObject({ status: 409, json: { error: 'NOT_CLAIMED' } });
+      expect((await postFromPage(bob.page, `/api/review/cases/${encodeURIComponent(hitCase)}/claim`, {})).status).toBe(200);
+      expect(await postFromPage(bob.page, `/api/review/cases/${encodeURIComponent(hitCase)}/verdict`, { verdict: 'FRAUD', note: 'x' })).toMatchObject({ status: 400, json: { error: 'BAD_VERDICT' } });
+      expect(await postFromPage(bob.page, `/api/review/cases/${encodeURIComponent(hitCase)}/verdict`, { verdict: 'FALSE_POSITIVE', note: 'Different date of birth and nationality than the list entry.' })).toMatchObject({ status: 200, json: { outcomePublished: false } });
+      expect((await readTopic(brokers(), catalogue.analystOutcomes.name, { idleMs: 2000, timeoutMs: 10_000 })).length).toBe(1);
+
       // Closed means closed: neither a new claim nor a second verdict.
       expect(await postFromPage(bob.page, `/api/review/cases/${encodeURIComponent(target)}/claim`, {})).toMatchObject({ status: 409, json: { error: 'CASE_CLOSED' } });
 
@@ -245,7 +257,7 @@ describe('review queue in the browser', () => {
       // Every claim and verdict, refused ones too, audited under the analyst's name.
       const audit = (await readTopic(brokers(), auditTopic, { done: (r) => r.map((x) => parseAuditEvent(x.value!)).some((e) => e.action === 'review.verdict'), timeoutMs: 30_000 })).map((r) => parseAuditEvent(r.value!));
       const seen = audit.filter((e) => e.action.startsWith('review.')).map((e) => `${e.action} ${e.outcome} ${e.principal} ${e.target}`);
-      expect(seen).toEqual(expect.arrayContaining([`review.claim ok alice ${target}`, `review.claim denied bob ${target}`, `review.claim ok ${winner} ${race}`, `review.claim denied wallboard ${race}`, `review.verdict ok alice ${target}`, `review.claim denied bob ${target}`]));
+      expect(seen).toEqual(expect.arrayContaining([`review.verdict denied bob ${hitCase}`, `review.verdict ok bob ${hitCase}`, `review.claim ok alice ${target}`, `review.claim denied bob ${target}`, `review.claim ok ${winner} ${race}`, `review.claim denied wallboard ${race}`, `review.verdict ok alice ${target}`, `review.claim denied bob ${target}`]));
       expect(audit.find((e) => e.action === 'review.verdict')).toMatchObject({ authenticated: true, source: 'ops', details: { verdict: 'FRAUD', outcomePublished: true } });
     } finally {
       await browser?.close().catch(() => undefined);
