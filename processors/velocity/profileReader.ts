@@ -49,6 +49,9 @@ export interface ProfileReading {
   /** Per declared z-score of the card / the account, in plan order. */
   cardBaselines: RunningStats[];
   accountBaselines: RunningStats[];
+  /** Every accumulator and set above, flat: what `reset` clears before each read. */
+  readonly allAccs: readonly WindowAcc[];
+  readonly allSets: readonly Set<string>[];
 }
 
 const EMPTY: RunningStats = { n: 0, mean: 0, m2: 0 };
@@ -56,17 +59,24 @@ const acc = (): WindowAcc => ({ count: 0, sum: 0, max: Number.NEGATIVE_INFINITY 
 const sets = (flags: readonly boolean[]): (Set<string> | null)[] => flags.map((f) => (f ? new Set<string>() : null));
 
 export function newReading(plan: ProfilePlan): ProfileReading {
+  const cardExact = plan.exact.map(acc);
+  const accountExact = plan.exact.map(acc);
+  const cardDay = plan.dayAligned.map(acc);
+  const accountDay = plan.dayAligned.map(acc);
+  const setLists = [sets(plan.exactDistinct), sets(plan.exactDistinct), sets(plan.exactDistinct), sets(plan.exactDistinct), sets(plan.dayDistinct), sets(plan.dayDistinct)] as const;
   return {
-    cardExact: plan.exact.map(acc),
-    accountExact: plan.exact.map(acc),
-    cardDay: plan.dayAligned.map(acc),
-    accountDay: plan.dayAligned.map(acc),
-    cardExactMerchants: sets(plan.exactDistinct),
-    cardExactCountries: sets(plan.exactDistinct),
-    accountExactMerchants: sets(plan.exactDistinct),
-    accountExactCountries: sets(plan.exactDistinct),
-    accountDayMerchants: sets(plan.dayDistinct),
-    accountDayCountries: sets(plan.dayDistinct),
+    cardExact,
+    accountExact,
+    cardDay,
+    accountDay,
+    cardExactMerchants: setLists[0],
+    cardExactCountries: setLists[1],
+    accountExactMerchants: setLists[2],
+    accountExactCountries: setLists[3],
+    accountDayMerchants: setLists[4],
+    accountDayCountries: setLists[5],
+    allAccs: [...cardExact, ...accountExact, ...cardDay, ...accountDay],
+    allSets: setLists.flatMap((list) => list.filter((x): x is Set<string> => x !== null)),
     cardPrevious: null,
     accountPrevious: null,
     previousLocated: null,
@@ -76,16 +86,12 @@ export function newReading(plan: ProfilePlan): ProfileReading {
 }
 
 function reset(r: ProfileReading): void {
-  for (const list of [r.cardExact, r.accountExact, r.cardDay, r.accountDay]) {
-    for (const a of list) {
-      a.count = 0;
-      a.sum = 0;
-      a.max = Number.NEGATIVE_INFINITY;
-    }
+  for (const a of r.allAccs) {
+    a.count = 0;
+    a.sum = 0;
+    a.max = Number.NEGATIVE_INFINITY;
   }
-  for (const list of [r.cardExactMerchants, r.cardExactCountries, r.accountExactMerchants, r.accountExactCountries, r.accountDayMerchants, r.accountDayCountries]) {
-    for (const s of list) s?.clear();
-  }
+  for (const s of r.allSets) s.clear();
   r.cardPrevious = null;
   r.accountPrevious = null;
   r.previousLocated = null;
