@@ -1,6 +1,7 @@
 /**
  * Per-decision feature contributions of a tree model's score, from the trees the trainer exports
- * beside the ONNX file (`<version>.trees.json`, training/riskloop_training/explain.py).
+ * with the model (ONNX metadata `riskloop_trees`, copied to `<version>.trees.json` beside it;
+ * training/riskloop_training/explain.py).
  *
  * Method: path-based attribution (Saabas). Each tree node carries the mean output of the training
  * rows that reached it; walking a row's path through a tree, the split feature of each node is
@@ -30,6 +31,8 @@ import { z } from 'zod';
 import type { ScoreContribution } from '../schemas/types.js';
 
 export const TREES_FORMAT = 'riskloop-trees-1';
+/** ONNX metadata key of the trees document (training/riskloop_training/explain.py). */
+export const TREES_METADATA_KEY = 'riskloop_trees';
 
 const MissingType = z.enum(['None', 'Zero', 'NaN']);
 

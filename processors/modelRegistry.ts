@@ -24,7 +24,7 @@ import ort from 'onnxruntime-node';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { ModelRelease, ReferenceHistogram, Thresholds } from '../schemas/types.js';
-import { TreeExplainer } from './contributions.js';
+import { TREES_METADATA_KEY, TreeExplainer } from './contributions.js';
 import { ThresholdsSchema } from './decide.js';
 
 export const ModelSpec = z
@@ -248,7 +248,7 @@ export class ModelRegistry {
       await session.release().catch(() => undefined);
       return this.refuse(spec.version, probe);
     }
-    const explainer = spec.artifactPath === null ? null : await this.loadTrees(spec.version, spec.artifactPath, names, probe.score, Float32Array.from(names, (f) => referenceValues?.[f] ?? 0));
+    const explainer = await this.loadTrees(spec.version, metadata.get(TREES_METADATA_KEY), spec.artifactPath, names, probe.score, Float32Array.from(names, (f) => referenceValues?.[f] ?? 0));
     const model = new LoadedModel(
       spec.version,
       actual,
@@ -267,18 +267,22 @@ export class ModelRegistry {
   }
 
   /**
-   * The trees file `<artifact without .onnx>.trees.json` (training/train.py writes it) as an
-   * explainer, or null when there is none or it does not fit. It must reproduce the probe score:
-   * a trees file of another model must not explain this one's decisions.
+   * The model's trees (training/train.py puts them in the ONNX metadata `riskloop_trees`, so they
+   * travel with inline release artifacts; else the file `<artifact without .onnx>.trees.json`) as
+   * an explainer, or null when there are none or they do not fit. They must reproduce the probe
+   * score: trees of another model must not explain this one's decisions.
    */
-  private async loadTrees(version: string, artifactPath: string, names: readonly string[], probeScore: number, probeRow: Float32Array): Promise<TreeExplainer | null> {
-    const treesPath = `${artifactPath.replace(/\.onnx$/, '')}.trees.json`;
-    let text: string;
-    try {
-      text = await readFile(treesPath, 'utf8');
-    } catch {
-      return null;
+  private async loadTrees(version: string, embedded: string | undefined, artifactPath: string | null, names: readonly string[], probeScore: number, probeRow: Float32Array): Promise<TreeExplainer | null> {
+    const treesPath = embedded !== undefined || artifactPath === null ? null : `${artifactPath.replace(/\.onnx$/, '')}.trees.json`;
+    let text = embedded;
+    if (treesPath !== null) {
+      try {
+        text = await readFile(treesPath, 'utf8');
+      } catch {
+        return null;
+      }
     }
+    if (text === undefined) return null;
     try {
       const explainer = TreeExplainer.fromDocument(JSON.parse(text), names);
       const raw = explainer.contributionsInto(probeRow, 0, new Float64Array(names.length));
@@ -286,7 +290,7 @@ export class ModelRegistry {
       if (!(Math.abs(score - probeScore) <= 1e-4)) throw new Error(`its trees give ${score} on the probe row where the model gives ${probeScore}`);
       return explainer;
     } catch (error) {
-      this.logger.warn({ modelVersion: version, treesPath, reason: (error as Error).message }, 'trees file not used: decisions of this model go out without contributions');
+      this.logger.warn({ modelVersion: version, trees: treesPath ?? `metadata ${TREES_METADATA_KEY}`, reason: (error as Error).message }, 'model trees not used: decisions of this model go out without contributions');
       return null;
     }
   }

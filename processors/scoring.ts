@@ -21,8 +21,9 @@
  * the same model for the whole canary, and a new canary version draws a fresh cohort. Shadows are
  * scored on every record and recorded in `shadowScores` (in install order); they never set `score`.
  *
- * Tree contributions (`contributions`): for a model with a trees file (training/train.py writes
- * `<version>.trees.json` beside the ONNX; the registry loads it), every decision it scores gets its
+ * Tree contributions (`contributions`): for a model that carries its trees (training/train.py puts
+ * them in the ONNX metadata; the registry loads them, or a `<version>.trees.json` beside an older
+ * artifact, and checks they reproduce the model), every decision it scores gets its
  * top `contributionsTopK` (default 3) features by path-based (Saabas) attribution in log-odds, from
  * the same float32 row the model was fed: base value + contributions = logit(score). One walk per
  * tree, no extra inference run (processors/contributions.ts says why not TreeSHAP, and the cost).
@@ -48,7 +49,7 @@ import type { RiskContext } from './types.js';
 export const ScoringConfig = z.object({
   /** Features reported per explained decision; 0 turns explanations (and their extra run) off. */
   explainTopK: z.number().int().min(0).max(100).default(3),
-  /** Tree contributions kept per scored decision (`contributions`, from the model's trees file); 0 turns them off. */
+  /** Tree contributions kept per scored decision (`contributions`, from the model's trees); 0 turns them off. */
   contributionsTopK: z.number().int().min(0).max(100).default(3),
 });
 export type ScoringConfigInput = z.input<typeof ScoringConfig>;

@@ -37,12 +37,12 @@ import numpy as np
 from riskloop_training.baseline import DESCRIPTION as BASELINE_DESCRIPTION
 from riskloop_training.baseline import baseline_scores, fit_baseline
 from riskloop_training.examples import ExampleError, Examples, feature_matrix, feature_union, load_examples
-from riskloop_training.explain import importances, trees_document, trees_json
+from riskloop_training.explain import TREES_METADATA_KEY, importances, trees_document, trees_json
 from riskloop_training.folds import mature_until, weekly_folds
 from riskloop_training.gbm import IMBALANCE_NOTE, STOPPING_ROUNDS, Platt, brier, fit, fit_fixed, fit_platt, positive_weight, raw_scores, reliability, search_space, sigmoid
 from riskloop_training.metrics import alert_rate_thresholds, evaluate
 from riskloop_training.model_card import fold_lines, metric_rows, scored_metrics, write_card
-from riskloop_training.onnx_export import PARITY_TOLERANCE, bake_platt, lightgbm_to_onnx, onnx_scores, open_session, parity, sha256
+from riskloop_training.onnx_export import PARITY_TOLERANCE, add_metadata, bake_platt, lightgbm_to_onnx, onnx_scores, open_session, parity, sha256
 from riskloop_training.parent import ParentError, ParentModel, load_parent, score_parent
 from riskloop_training.reference import REFERENCE_VALUES_ARE, reference_distributions, reference_values
 from riskloop_training.split import DAY_MS, Split, SplitError, iso_time, parse_day, time_split
@@ -253,6 +253,10 @@ def main(argv: list[str] | None = None) -> int:
         platt = Platt(1.0, 0.0, training_note)
 
     onnx_model = bake_platt(lightgbm_to_onnx(booster, version, features, set_version), platt.a, platt.b)
+    trees_document_ = trees_document(booster, version, features, platt.a, platt.b)
+    # The trees travel inside the model (covered by its sha256, inline in a model release), so the
+    # scorer's contributions always describe the model that scored; <version>.trees.json is a copy.
+    add_metadata(onnx_model, TREES_METADATA_KEY, trees_json(trees_document_).strip())
     onnx_bytes = onnx_model.SerializeToString()
     session = open_session(onnx_bytes)
     booster_predict = lambda rows: platt.apply(raw_scores(booster, rows))  # noqa: E731
@@ -277,7 +281,6 @@ def main(argv: list[str] | None = None) -> int:
     if declined:
         warnings.append(f"{declined} training transactions were declined: a declined transaction rarely gets a chargeback, so their labels lean legitimate (selection bias)")
 
-    trees_document_ = trees_document(booster, version, features, platt.a, platt.b)
     trees_path = args.out_dir / f"{version}.trees.json"
     model_path.write_bytes(onnx_bytes)
     trees_path.write_text(trees_json(trees_document_))

@@ -6,7 +6,7 @@ Importances (card `featureImportance`), per feature:
   - mean |SHAP|: mean absolute TreeSHAP contribution (LightGBM predict(pred_contrib=True)) in
     calibrated log-odds, over up to SHAP_ROWS test rows drawn with the seed.
 
-Trees file (`<version>.trees.json`, beside the ONNX): the ensemble in a flat layout the TypeScript
+Trees document (ONNX metadata `riskloop_trees`, and a copy in `<version>.trees.json`): the ensemble in a flat layout the TypeScript
 scorer walks to attribute each decision's score to features (processors/contributions.ts), with
 Platt calibration already applied (values times a; b in baseValue), so that
 baseValue + sum of tree outputs = the calibrated log-odds the ONNX graph turns into a probability.
@@ -26,6 +26,8 @@ import numpy as np
 
 SHAP_ROWS = 2000
 TREES_FORMAT = "riskloop-trees-1"
+# ONNX metadata_props key holding the same document (processors/modelRegistry.ts reads it there first).
+TREES_METADATA_KEY = "riskloop_trees"
 
 
 def importances(booster: lgb.Booster, features: list[str], x: np.ndarray, platt_a: float, seed: int) -> list[dict]:

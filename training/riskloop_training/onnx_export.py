@@ -45,6 +45,12 @@ def set_metadata(model: onnx.ModelProto, props: dict[str, str]) -> None:
         entry.value = value
 
 
+def add_metadata(model: onnx.ModelProto, key: str, value: str) -> None:
+    entry = model.metadata_props.add()
+    entry.key = key
+    entry.value = value
+
+
 def read_metadata(model: onnx.ModelProto) -> dict[str, str]:
     return {entry.key: entry.value for entry in model.metadata_props}
 

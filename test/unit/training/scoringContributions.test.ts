@@ -2,16 +2,16 @@
  * A model from `training/train.py` scores through the registry and the scoring step with per-decision
  * tree contributions: the trees file beside the ONNX is loaded, each scored decision carries its top
  * contributions (base + all contributions = logit(score)), and the decision step names the features
- * that raised a banded score as MODEL_TOP_FEATURE reason codes. A trees file of another model is not used.
+ * that raised a banded score as MODEL_TOP_FEATURE reason codes. The trees travel in the ONNX metadata;
+ * a trees file beside an older artifact is used only if it reproduces the model.
  */
 import { execFileSync } from 'node:child_process';
-import { copyFile, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { TreeExplainer } from '../../../processors/contributions.js';
 import { DecideProcessor } from '../../../processors/decide.js';
 import { ModelRegistry, specFromModelCard } from '../../../processors/modelRegistry.js';
 import { ScoringProcessor } from '../../../processors/scoring.js';
@@ -125,11 +125,43 @@ describe('tree contributions on decisions', () => {
     expect(plain!.contributions!.filter((c) => c.feature === 'txn.noise').every((c) => c.value === null)).toBe(true);
   });
 
-  it('does not use a trees file that does not reproduce the model (no contributions), and scores as before', async () => {
+  it('carries the trees inside the ONNX, so a release with inline artifact bytes explains its decisions too', async () => {
+    const spec = await specFromModelCard(cardPath);
+    registry = new ModelRegistry(pino({ level: 'silent' }));
+    const bytes = await readFile(spec.artifactPath!);
+    expect((await registry.setChampion({ ...spec, artifactPath: null, artifact: bytes })).accepted).toBe(true);
+    expect(registry.current().champion!.explainer).not.toBeNull();
+    const [d] = await decisions(registry, [context('inline', { 'card.count_1h': 8, 'device.blocked': 1 })]);
+    expect(d!.contributions).toHaveLength(3);
+  });
+
+  it('without embedded trees, uses the file beside the artifact only if it reproduces the model', async () => {
     const other = path.join(dir, 'other');
+    // The same model with its riskloop_trees metadata removed (as a model exported before it existed).
+    const strip = [
+      'import hashlib, json, sys, onnx',
+      'm = onnx.load(sys.argv[1]); keep = [(p.key, p.value) for p in m.metadata_props if p.key != "riskloop_trees"]',
+      'del m.metadata_props[:]',
+      '[m.metadata_props.add(key=k, value=v) for k, v in keep]',
+      'b = m.SerializeToString(); open(sys.argv[2], "wb").write(b)',
+      'card = json.load(open(sys.argv[3])); card["sha256"] = hashlib.sha256(b).hexdigest(); json.dump(card, open(sys.argv[4], "w"))',
+    ].join('\n');
     execFileSync('mkdir', ['-p', other]);
-    for (const f of ['explained.onnx', 'explained.card.json']) await copyFile(path.join(dir, 'm', f), path.join(other, f));
-    const doc = JSON.parse(await readFile(path.join(dir, 'm', 'explained.trees.json'), 'utf8')) as { baseValue: number };
+    execFileSync(PYTHON, ['-c', strip, path.join(dir, 'm', 'explained.onnx'), path.join(other, 'explained.onnx'), cardPath, path.join(other, 'explained.card.json')]);
+    const treesText = await readFile(path.join(dir, 'm', 'explained.trees.json'), 'utf8');
+
+    registry = new ModelRegistry(pino({ level: 'silent' }));
+    expect((await registry.setChampion(await specFromModelCard(path.join(other, 'explained.card.json')))).accepted).toBe(true);
+    expect(registry.current().champion!.explainer).toBeNull();
+    await registry.close();
+
+    await writeFile(path.join(other, 'explained.trees.json'), treesText);
+    registry = new ModelRegistry(pino({ level: 'silent' }));
+    expect((await registry.setChampion(await specFromModelCard(path.join(other, 'explained.card.json')))).accepted).toBe(true);
+    expect(registry.current().champion!.explainer).not.toBeNull();
+    await registry.close();
+
+    const doc = JSON.parse(treesText) as { baseValue: number };
     await writeFile(path.join(other, 'explained.trees.json'), JSON.stringify({ ...doc, baseValue: doc.baseValue + 1 }));
     registry = new ModelRegistry(pino({ level: 'silent' }));
     expect((await registry.setChampion(await specFromModelCard(path.join(other, 'explained.card.json')))).accepted).toBe(true);
@@ -137,6 +169,5 @@ describe('tree contributions on decisions', () => {
     const [d] = await decisions(registry, [context('x', { 'card.count_1h': 8, 'device.blocked': 1 })]);
     expect(d!.score).not.toBeNull();
     expect(d!.contributions ?? null).toBeNull();
-    expect(TreeExplainer).toBeDefined();
   });
 });
