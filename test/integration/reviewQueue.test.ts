@@ -253,6 +253,10 @@ describe('review queue in the browser', () => {
       const oldest = Number(/^riskloop_review_queue_oldest_case_age_seconds (\S+)$/m.exec(metrics)?.[1]);
       expect(oldest).toBeGreaterThan(0);
       expect(oldest).toBeLessThan(600);
+      // …and so does the dashboard.
+      await alice.page.goto(`${base}/`);
+      await alice.page.waitForSelector('[data-testid="review-open"]:has-text("2")', { timeout: 15_000 });
+      expect(await alice.page.textContent('[data-testid="review-oldest"]')).toMatch(/^\d+ (s|min)$/);
 
       // Every claim and verdict, refused ones too, audited under the analyst's name.
       const audit = (await readTopic(brokers(), auditTopic, { done: (r) => r.map((x) => parseAuditEvent(x.value!)).some((e) => e.action === 'review.verdict'), timeoutMs: 30_000 })).map((r) => parseAuditEvent(r.value!));
