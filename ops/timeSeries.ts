@@ -278,7 +278,9 @@ export class SampleRing {
     const t = windowTimes(name, nowMs);
     const pairs = t.times.map((ts) => {
       const b = this.at(ts * 1000);
-      const a = this.at((ts - w.rateS) * 1000);
+      // As PromQL's rate(): a window only partly covered (the process started inside it) uses what it has.
+      const first = this.samples[0];
+      const a = this.at((ts - w.rateS) * 1000) ?? (first && first.t > (ts - w.rateS) * 1000 ? first : undefined);
       return b && a && b.t > a.t ? { a, b, dt: (b.t - a.t) / 1000 } : undefined;
     });
     const rates = (pick: (s: RingSample) => Record<string, number>): Record<string, Line> => {

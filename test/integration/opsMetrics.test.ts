@@ -1,7 +1,10 @@
 /**
  * The ops server during a real run: the loop on the broker, the ops server on an ephemeral port,
  * N transactions produced (some invalid of known kinds), then /metrics scraped and its counters
- * checked against what the test produced; /healthz, /readyz and /api/summary alongside.
+ * checked against what the test produced; /healthz, /readyz and /api/summary alongside. The series
+ * the charts and alerts need are there (SLO, reference, group lag, runtime state, releases), no
+ * label value holds a card number or an account id, and the in-memory chart series (no Prometheus
+ * configured) add up to the same counts as /metrics.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -13,6 +16,7 @@ import { testAppConfig } from '../support/appConfig.js';
 import { buildRiskLoopApp } from '../../bin/riskLoopApp.js';
 import { ensureTopics } from '../../bin/commands/topicsEnsure.js';
 import { startOps } from '../../ops/opsRuntime.js';
+import type { ChartData } from '../../ops/timeSeries.js';
 import { Tokenizer } from '../../processors/tokenizer.js';
 import { buildCatalogue } from '../../schemas/catalogue.js';
 import { createSerdes } from '../../schemas/createSerdes.js';
@@ -51,7 +55,10 @@ describe('ops server on a real run', () => {
 
     const app = await buildRiskLoopApp(c, logger);
     await app.streams.start();
-    const ops = await startOps({ port: 0 }, { connection: c.kafka, applicationId: c.applicationId, catalogue, serdes, streams: { loop: app.streams }, models: app.models, logger });
+    const ops = await startOps(
+      { port: 0 },
+      { connection: c.kafka, applicationId: c.applicationId, catalogue, serdes, streams: { loop: app.streams }, models: app.models, logger, releases: app.releases, settings: { latencySloMs: 250, sampleIntervalMs: 1000, lagPollMs: 1000 } },
+    );
     const base = `http://127.0.0.1:${ops.address.port}`;
     try {
       expect(ops.address.host).toBe('127.0.0.1');
@@ -90,11 +97,54 @@ describe('ops server on a real run', () => {
       expect(text).toMatch(/riskloop_model_info\{version="bootstrap-v1",role="champion"\} 1/);
       expect(text).toMatch(/# TYPE riskloop_consumer_lag gauge/);
 
-      const summary = (await (await fetch(`${base}/api/summary`)).json()) as { totals: { decisions: number; deadLetters: number }; approvalRate: number; latencyMs: { p99: number } };
+      const summary = (await (await fetch(`${base}/api/summary`)).json()) as { totals: { decisions: number; deadLetters: number; byOutcome?: Record<string, number> }; approvalRate: number; latencyMs: { p99: number } };
       expect(summary.totals.decisions).toBe(data.validIds.size);
       expect(summary.totals.deadLetters).toBe(data.invalid.size);
       expect(summary.latencyMs.p99).toBeGreaterThanOrEqual(0);
       expect((await fetch(`${base}/`)).headers.get('content-type')).toMatch(/text\/html/);
+
+      // What the charts and alerts read.
+      expect(sumOf(text, 'riskloop_decision_latency_slo_seconds')).toBe(0.25);
+      expect(sumOf(text, 'riskloop_decision_pipeline_latency_seconds_bucket', { le: '0.25' })).toBeGreaterThan(0);
+      expect(sumOf(text, 'riskloop_score_reference_share', { model_version: 'bootstrap-v1', le: '1' })).toBeCloseTo(1, 9);
+      expect(sumOf(text, 'riskloop_runtime_state', { runtime: 'loop', state: 'RUNNING' })).toBe(1);
+      expect(sumOf(text, 'riskloop_runtime_state', { runtime: 'loop' })).toBe(1);
+      expect(sumOf(text, 'riskloop_releases_total', { kind: 'rules', outcome: 'applied' })).toBe(1);
+      expect(sumOf(text, 'riskloop_releases_total', { kind: 'model', outcome: 'refused' })).toBe(0);
+      expect(sumOf(text, 'riskloop_drift_psi_threshold')).toBe(0.2);
+      // Group lag per input partition: every transaction produced is committed by now (lag 0), the end offsets add up.
+      const lagDeadline = Date.now() + 30_000;
+      while (sumOf(text, 'riskloop_group_lag', { topic: catalogue.transactions.name }) !== 0 || sumOf(text, 'riskloop_input_end_offset', { topic: catalogue.transactions.name }) !== N) {
+        if (Date.now() > lagDeadline) throw new Error(`group lag not settled: ${text.split('\n').filter((l) => l.startsWith('riskloop_group_lag') || l.startsWith('riskloop_input_end')).join('\n')}`);
+        await new Promise((r) => setTimeout(r, 500));
+        text = await (await fetch(`${base}/metrics`)).text();
+      }
+      expect(text.match(new RegExp(`riskloop_group_lag\\{topic="${catalogue.transactions.name.replaceAll('.', '\\.')}",partition="\\d"\\}`, 'g'))).toHaveLength(c.partitions);
+      // No label value is a card number or an account id.
+      for (const m of text.matchAll(/="([^"]*)"/g)) {
+        expect(m[1], 'a label value').not.toMatch(/ACC-\d{6}/);
+        // Bucket bounds are decimals; anything else with 13–19 digits in a row could be a card number.
+        if (!/^\d*\.\d+(e-?\d+)?$/.test(m[1]!)) expect(m[1], 'a label value').not.toMatch(/\d{13,19}/);
+      }
+      for (const pan of new Set(data.transactions.map((r) => r.value.pan))) expect(text.includes(pan), 'a PAN in /metrics').toBe(false);
+
+      // The charts without Prometheus: the in-memory series over 15 minutes hold every decision.
+      await new Promise((r) => setTimeout(r, 1500)); // one more sample after the last decision
+      const series = (await (await fetch(`${base}/api/series?window=15m`)).json()) as ChartData;
+      expect(series.source).toBe('memory');
+      expect(series.sloSeconds).toBe(0.25);
+      const buckets = text.split('\n').filter((l) => l.startsWith('riskloop_decision_score_bucket{'));
+      const cumulative = series.score.bounds.map((le) => sumOf(buckets.join('\n'), 'riskloop_decision_score_bucket', { le: String(le) }));
+      series.score.live!.forEach((share, i) => expect(share).toBeCloseTo((cumulative[i]! - (i === 0 ? 0 : cumulative[i - 1]!)) / data.validIds.size, 9));
+      expect(series.score.reference!.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 9);
+      expect(Object.keys(series.decisions).sort()).toEqual(Object.keys(summary.totals.byOutcome ?? {}).sort());
+      const peak = Math.max(...Object.values(series.decisions).flatMap((l) => l.filter((v): v is number => v !== null)));
+      expect(peak).toBeGreaterThan(0);
+      expect(Object.keys(series.lag)).toHaveLength(5 * c.partitions);
+      expect(series.runtimes.loop!.at(-1)).toBe(1);
+      expect(series.annotations.map((a) => `${a.kind} ${a.version}`)).toEqual(expect.arrayContaining(['model bootstrap-v1', `rules ${app.rules.current().version}`]));
+      expect((await fetch(`${base}/api/series?window=2d`)).status).toBe(400);
+      expect((await fetch(`${base}/assets/uPlot.iife.min.js`)).status).toBe(200);
     } finally {
       await ops.close();
       await app.close();
