@@ -475,19 +475,23 @@ export async function runDemo(opts: DemoOptions, io: CommandIo): Promise<number>
     const cardPath = path.join(modelsDir, `${version}.card.json`);
     await publishRelease(producer, serdes.modelReleases, catalogue.modelReleases.name, await releaseFromCard(cardPath, 'shadow', { releasedBy: 'demo' }));
     for (let i = 0; i < 100 && !app.models.current().shadows.some((m) => m.version === version); i++) await sleep(100);
+    // A refused release (the log says why) leaves the models in force: say so instead of mislabelling the phases.
+    const inShadow = app.models.current().shadows.some((m) => m.version === version);
+    if (!inShadow) io.err(`  the shadow release of ${version} was refused (see the log above); the models in force keep deciding`);
     const p2 = traffic.phase2;
     const half = Math.floor(p2.transactions.length / 2);
     const before = decisions.values.length;
     await produceSimulation({ ...p2, transactions: [], chargebacks: [], analystOutcomes: [] }, sink);
     await produceSimulation({ ...p2, kyc: [], deviceSignals: [], chargebacks: [], analystOutcomes: [], transactions: p2.transactions.slice(0, half) }, sink);
     await decisions.until(() => decisions.values.length >= before + half, 600_000, 'decisions of phase 2a');
-    const phase2a = outcome(`phase 2a — ${champion} decides, ${version} in shadow`, decisions.values.slice(before), truth);
+    const phase2a = outcome(`phase 2a — ${champion} decides, ${version} ${inShadow ? 'in shadow' : 'refused'}`, decisions.values.slice(before), truth);
     await publishRelease(producer, serdes.modelReleases, catalogue.modelReleases.name, await releaseFromCard(cardPath, 'champion', { releasedBy: 'demo' }));
     for (let i = 0; i < 100 && app.models.current().champion?.version !== version; i++) await sleep(100);
     const mid = decisions.values.length;
     await produceSimulation({ ...p2, kyc: [], deviceSignals: [], chargebacks: [], analystOutcomes: [], transactions: p2.transactions.slice(half) }, sink);
     await decisions.until(() => decisions.values.length >= mid + (p2.transactions.length - half), 600_000, 'decisions of phase 2b');
-    const phase2b = outcome(`phase 2b — ${version} decides (champion)`, decisions.values.slice(mid), truth);
+    const promoted = app.models.current().champion?.version === version;
+    const phase2b = outcome(promoted ? `phase 2b — ${version} decides (champion)` : `phase 2b — ${version} REFUSED as champion, ${champion} still decides`, decisions.values.slice(mid), truth);
     await producer.disconnect();
 
     step('report');
