@@ -72,6 +72,8 @@ export function generateKyc(rng: Random, customers: readonly Customer[], start: 
           watchlistHits: facts.watchlistHits,
           country: customer.homeCity.country,
           updatedAt: at,
+          // Simulated customers have no names: the demo does not exercise screening (docs/screening.md).
+          holderName: null,
         },
       });
     };

@@ -242,7 +242,7 @@ describe('rules, scoring and decision together', () => {
     expect([pep!.decision, pep!.reasonCodes]).toEqual(['REVIEW', ['PEP_REVIEW']]);
     expect([suspended!.decision, suspended!.reasonCodes]).toEqual(['DECLINE', ['KYC_REJECTED_OR_SUSPENDED']]);
     for (const d of [fraud, legit, pep, suspended]) {
-      expect([d!.modelVersion, d!.ruleSetVersion]).toEqual(['bootstrap-v1', '2026-12-03.1']);
+      expect([d!.modelVersion, d!.ruleSetVersion]).toEqual(['bootstrap-v1', '2026-12-03.2']);
     }
   });
 
