@@ -40,6 +40,7 @@ export const RUN_USAGE = [
   'RISKLOOP_ACCOUNT_TOKEN_KEY, RISKLOOP_CARD_KEYS (JSON [{id,key}]), RISKLOOP_CARD_KEY_ID (environment only).',
   'Ops server: RISKLOOP_METRICS_PORT, RISKLOOP_OPS_HOST, RISKLOOP_OPS_USERS_FILE, RISKLOOP_OPS_TOKENS_FILE,',
   'RISKLOOP_METRICS_TOKEN_FILE, RISKLOOP_OPS_COOKIE_SECURE (docs/operations.md). Audit: RISKLOOP_AUDIT_DB.',
+  'Charts and alerts: RISKLOOP_LATENCY_SLO_MS (default 300), RISKLOOP_PROMETHEUS_URL (chart history; unset: in memory).',
   'Review queue (with RISKLOOP_AUDIT_DB, docs/review-queue.md): RISKLOOP_REVIEW_QUEUE (on|off), RISKLOOP_REVIEW_CLAIM_TTL_S (900), RISKLOOP_REVIEW_SLA_S (14400).',
   'Schema registry access: SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO_FILE (or ..._USER_INFO, user:password), SCHEMA_REGISTRY_CA_FILE (https).',
   'Labels:',
