@@ -133,3 +133,30 @@ export class JoinWindows {
     return this.beforeMs + this.afterMs + this.graceMs + 1;
   }
 }
+
+/**
+ * Session windows: a key's records at most `inactivityGap` apart belong to one session [first,
+ * last] (both inclusive); a record between two sessions within the gap of both merges them. A
+ * session closes when stream time reaches its end + gap + grace (Kafka Streams' SessionWindows).
+ */
+export class SessionWindows {
+  private constructor(
+    readonly inactivityGapMs: number,
+    readonly graceMs: number,
+  ) {}
+
+  static ofInactivityGapAndGrace(inactivityGapMs: number, graceMs: number): SessionWindows {
+    checkDuration('inactivity gap', inactivityGapMs, 1);
+    checkDuration('grace period', graceMs, 0);
+    return new SessionWindows(inactivityGapMs, graceMs);
+  }
+
+  static ofInactivityGapWithNoGrace(inactivityGapMs: number): SessionWindows {
+    return SessionWindows.ofInactivityGapAndGrace(inactivityGapMs, 0);
+  }
+
+  /** Sessions are kept by their end this long behind stream time (gap + grace, as Kafka Streams). */
+  minimumRetentionMs(): number {
+    return this.inactivityGapMs + this.graceMs + 1;
+  }
+}

@@ -5,7 +5,8 @@
  */
 import type { Serde } from '../serde.js';
 import { Serdes } from '../serde.js';
-import { SlidingWindows, TimeWindows } from '../windows.js';
+import { SessionWindows, SlidingWindows, TimeWindows } from '../windows.js';
+import { SessionWindowedKStream } from './sessionWindowedKStream.js';
 import type { BuildSteps } from './buildSteps.js';
 import { KTable } from './ktable.js';
 import type { Materialized, Named } from './options.js';
@@ -42,9 +43,12 @@ export class KGroupedStream<K, V> {
     return this.doAggregate('KSTREAM-AGGREGATE-', (key, value, previous) => aggregator(key, value, previous === undefined ? initializer() : previous), valueSerde, materialized, named);
   }
 
-  /** Aggregates per key and window: tumbling or hopping TimeWindows, or SlidingWindows. */
-  windowedBy(windows: TimeWindows | SlidingWindows): TimeWindowedKStream<K, V> {
-    if (!(windows instanceof TimeWindows) && !(windows instanceof SlidingWindows)) throw new Error('windowedBy needs TimeWindows or SlidingWindows');
+  /** Aggregates per key and window: tumbling or hopping TimeWindows, SlidingWindows, or SessionWindows. */
+  windowedBy(windows: SessionWindows): SessionWindowedKStream<K, V>;
+  windowedBy(windows: TimeWindows | SlidingWindows): TimeWindowedKStream<K, V>;
+  windowedBy(windows: TimeWindows | SlidingWindows | SessionWindows): TimeWindowedKStream<K, V> | SessionWindowedKStream<K, V> {
+    if (windows instanceof SessionWindows) return new SessionWindowedKStream(this.ctx, this.nodeName, this.keySerde, this.valueSerde, this.repartitionRequired, this.groupedName, windows);
+    if (!(windows instanceof TimeWindows) && !(windows instanceof SlidingWindows)) throw new Error('windowedBy needs TimeWindows, SlidingWindows or SessionWindows');
     return new TimeWindowedKStream(this.ctx, this.nodeName, this.keySerde, this.valueSerde, this.repartitionRequired, this.groupedName, windows, undefined);
   }
 
