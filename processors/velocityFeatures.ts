@@ -1,32 +1,38 @@
 /**
  * Velocity features, as of the transaction's event time, per card and per account, plus impossible
- * travel. Runs in the hot-path task right after ingress: the stream is keyed by account token and a
- * card belongs to one account, so both entities' state lives in this task.
+ * travel: exactly those the feature set declares (processors/featureSet/, features/default.json,
+ * docs/features.md). Runs in the hot-path task right after ingress: the stream is keyed by account
+ * token and a card belongs to one account, so both entities' state lives in this task. It also
+ * stamps the context with the feature set's version (Decision.featureSetVersion).
  *
  * Conventions (every feature describes what was there before this transaction):
- *  - A window of length W for a transaction at event time t covers prior transactions with event
- *    time in (t − W, t]: one exactly W before is out, one at the same millisecond that was processed
- *    earlier is in, the transaction itself is not counted.
+ *  - An exact window of length W (≤ 7 d) for a transaction at event time t covers prior transactions
+ *    with event time in (t − W, t]: one exactly W before is out, one at the same millisecond that
+ *    was processed earlier is in, the transaction itself is not counted.
+ *  - A day-aligned window of N days (> 7 d) covers [day(t) − N d, t]: t's UTC day up to t plus the N
+ *    whole days before it (day aggregates only, so a 90-day window keeps 90 day buckets, not events).
  *  - Nothing with a later event time is seen, even when it was processed earlier (out-of-order
  *    input): the profile's events are sorted by event time and read up to t (velocity/profileReader.ts).
  *  - Amounts are summed as given in minor units, whatever their currency: mixing currencies is out
  *    of scope here. A production loop converts to a base currency at ingress.
+ *  - mean and max are absent for an empty window; counts, sums and distinct counts are 0.
  *  - `*.secs_since_prev`: seconds (ms precision) since the latest earlier transaction of the card /
  *    account with event time ≤ t; absent when there is none in the last 30 days of history.
  *  - `account.amount_zscore_30d`: (amount − mean) / sample std of the account's transactions in the
- *    30 whole UTC days before the transaction's day plus that day up to t (day-aligned, so the
- *    trailing edge reads day aggregates only); absent below `zscoreMinHistory` transactions or with a
+ *    30 whole UTC days before the transaction's day plus that day up to t; `*_gap<G>d` variants leave
+ *    out t's day and the G days before it; absent below `zscoreMinHistory` transactions or with a
  *    std of 0.
- *  - `account.distinct_*_24h`: distinct merchant ids / merchant countries in the 24 h window; exact
- *    while the account holds at most `maxEventsPerAccount` transactions, a lower bound past it.
+ *  - distinct merchants / countries: exact while the account holds at most `maxEventsPerAccount`
+ *    transactions, a lower bound past it; day-aligned ones from capped per-day sets (account only).
  *  - Card windows are exact like account windows up to that cap; past it both undercount at the
  *    window's edges (whole folded hours only), never overcount.
  *  - `travel.*`: against the account's latest earlier located transaction (impossibleTravel.ts);
  *    absent when this one or every earlier one has no valid lat/lon.
  *
  * State and cost (velocity/profile.ts): one profile per account in one key-value store: the
- * account's transactions of the last 7 days + grace (each tagged with its card; at most
- * `maxEventsPerAccount`, older ones folded per hour) and day aggregates back 30 days + grace. A
+ * account's transactions back to the longest exact window + grace (each tagged with its card; at
+ * most `maxEventsPerAccount`, older ones folded per hour) and day aggregates back to the longest
+ * day-aligned window (or z-score baseline, or the 30-day previous-transaction search) + grace. A
  * transaction reads and writes that one key; the write-back cache dedupes the changelog per
  * commit. Idle profiles are deleted by a stream-time sweep once nothing they hold can reach a
  * window. A transaction older than stream time − grace may find its oldest history already

@@ -18,6 +18,7 @@ import {
   defaultFeatureSet,
   loadFeatureSet,
 } from '../../../processors/featureSet/declaration.js';
+import { loopFlagValues, readClientConfig } from '../../../bin/config.js';
 import { ModelRegistry, readOnnxMetadata, specFromModelCard } from '../../../processors/modelRegistry.js';
 import { riskLoopErrorHandlers, riskLoopTopology } from '../../../processors/riskLoop.js';
 import { RuleSetHolder } from '../../../processors/rules.js';
@@ -120,6 +121,12 @@ describe('feature-set declarations', () => {
       'card.aggregates[1]: feature card.count_1h is already declared at card.aggregates[0]',
     ]);
     expect(errorsOf({ version: 'has space' })[0]).toMatch(/^version: /);
+  });
+
+  it('is chosen by --feature-set or RISKLOOP_FEATURE_SET_FILE, features/default.json otherwise', () => {
+    expect(readClientConfig({}).featureSetPath).toBe('features/default.json');
+    expect(readClientConfig({ RISKLOOP_FEATURE_SET_FILE: 'features/mine.json' }).featureSetPath).toBe('features/mine.json');
+    expect(readClientConfig({ RISKLOOP_FEATURE_SET_FILE: 'features/mine.json' }, loopFlagValues({ 'feature-set': 'flag.json' })).featureSetPath).toBe('flag.json');
   });
 
   it('bounds state by the longest declared window: exact events up to 7 days, day aggregates beyond', () => {
