@@ -65,6 +65,7 @@ import type { ModelRegistry } from './modelRegistry.js';
 import { modelReleaseProcessor, modelReleasesStore } from './modelReleases.js';
 import { RulesProcessor, type RuleSetHolder } from './rules.js';
 import { ScoringConfig, ScoringProcessor } from './scoring.js';
+import { kycForReroute } from './screening/kycScreening.js';
 import { type ScreeningDeps, ScreeningNodes, addScreeningOutputs, kycScreeningStep } from './screening/wiring.js';
 import type { Tokenizer } from './tokenizer.js';
 import { StoreNames } from './types.js';
@@ -217,7 +218,7 @@ export function riskLoopTopology(configInput: RiskLoopConfigInput, deps: RiskLoo
       readers: [Nodes.enrich],
       processorName: Nodes.kycTable,
       // A table: a misrouted tombstone is re-routed too, so that the delete happens where the row is.
-      check: { name: Nodes.kycCheck, supplier: partitionCheckProcessor<KycRecord>({ ...check!, wrap: (value) => ({ kind: 'kyc', value }), tombstones: 'forward', what: 'kyc' }) },
+      check: { name: Nodes.kycCheck, supplier: partitionCheckProcessor<KycRecord>({ ...check!, wrap: (value) => ({ kind: 'kyc', value: kycForReroute(deps.screening?.sealer ?? null)(value) }), tombstones: 'forward', what: 'kyc' }) },
       extraParents: [Nodes.rerouted],
       ...(deps.screening ? { screen: kycScreeningStep(deps.screening, Nodes.kycTable) } : {}),
     });

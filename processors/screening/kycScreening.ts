@@ -130,18 +130,28 @@ export class KycScreeningProcessor implements Processor<string, KycRecord | null
   process(record: Record<string, KycRecord | null>): void {
     const { key, value } = record;
     if (key !== null && value === null) this.store.delete(key);
-    if (key === null || value === null || value.holderName === undefined || value.holderName === null || value.holderName.trim() === '') {
+    const name = value === null ? null : (value.holderName ?? this.openRerouted(value));
+    if (key === null || value === null || name === null || name.trim() === '') {
       this.ctx.forward({ ...record, value: value === null ? null : withoutName(value) }, this.deps.tableChild);
       return;
     }
     // The table checks key against accountToken and refuses a mismatch; screening under the wrong
     // key would attach one account's hits to another, so a mismatch is not screened either.
-    if (value.accountToken === key) this.screenOnArrival(key, value, record.timestamp);
+    if (value.accountToken === key) this.screenOnArrival(key, value, name, record.timestamp);
     this.ctx.forward({ ...record, value: withoutName(value) }, this.deps.tableChild);
   }
 
-  private screenOnArrival(key: string, kyc: KycRecord, timestamp: number): void {
-    const name = kyc.holderName!;
+  /** The name a re-routed record carries sealed (kycForReroute); null when none or it does not open. */
+  private openRerouted(value: ReroutedKyc): string | null {
+    if (value.holderNameSealed === undefined || this.deps.sealer === null) return null;
+    try {
+      return this.deps.sealer.open(value.holderNameSealed, value.accountToken);
+    } catch {
+      return null;
+    }
+  }
+
+  private screenOnArrival(key: string, kyc: KycRecord, name: string, timestamp: number): void {
     const party: Party = kyc.entityType === 'BUSINESS' ? 'BUSINESS' : 'PERSON';
     const sealed = this.deps.sealer?.seal(name, key) ?? null;
     const previous = this.store.get(key);
@@ -200,9 +210,27 @@ export class KycScreeningProcessor implements Processor<string, KycRecord | null
   }
 }
 
-function withoutName(kyc: KycRecord): KycRecord {
-  if (kyc.holderName === undefined || kyc.holderName === null) return kyc;
-  return { ...kyc, holderName: null };
+function withoutName(kyc: ReroutedKyc): KycRecord {
+  if ((kyc.holderName === undefined || kyc.holderName === null) && kyc.holderNameSealed === undefined) return kyc;
+  const { holderNameSealed: _sealed, ...rest } = kyc;
+  return { ...rest, holderName: null };
+}
+
+/** A KYC record on the internal re-route topic: the name only sealed (or dropped). */
+export type ReroutedKyc = KycRecord & { holderNameSealed?: string };
+
+/**
+ * What the kyc partition check puts on the internal re-route topic (processors/partitionCheck.ts):
+ * no clear name crosses an internal topic, so it goes sealed under the screening key (opened by the
+ * screening step of the task that owns the account), or, without a key, not at all — that account
+ * is then screened at its next KYC update.
+ */
+export function kycForReroute(sealer: NameSealer | null): (value: KycRecord | null) => ReroutedKyc | null {
+  return (value) => {
+    if (value === null || value.holderName === undefined || value.holderName === null) return value;
+    const { holderName, ...rest } = value;
+    return sealer === null ? { ...rest, holderName: null } : { ...rest, holderName: null, holderNameSealed: sealer.seal(holderName, value.accountToken) };
+  };
 }
 
 export function kycScreeningProcessor(deps: KycScreeningDeps): ProcessorSupplier<string, KycRecord | null, string, KycRecord | null | ScreeningHit> {

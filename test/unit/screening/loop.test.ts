@@ -19,6 +19,8 @@ import type { Decision, KycRecord, ScreeningHit } from '../../../schemas/types.j
 import { type ListEntry, type SanctionsList, loadList } from '../../../screening/lists.js';
 import { Serdes } from '../../../topology/serde.js';
 import { TopologyTestDriver } from '../../../topology/testDriver.js';
+import { expectedPartition } from '../../../processors/partitionCheck.js';
+import { EXAMPLES } from '../../../schemas/examples.js';
 import { TEST_TOKENIZER_CONFIG, localAvroSerde, localRiskLoopSerdes, testTransaction } from '../../support/riskLoopFixture.js';
 
 const T0 = Date.UTC(2026, 10, 2, 9, 0, 0);
@@ -35,9 +37,10 @@ function withEntries(base: SanctionsList, extra: ListEntry[], id: string): Sanct
   return { ...base, version: { ...base.version, id }, entries: [...base.entries, ...extra] };
 }
 
-async function setup(opts: { sealer?: NameSealer | null; noScreening?: boolean } = {}) {
+async function setup(opts: { sealer?: NameSealer | null; noScreening?: boolean; partitions?: number } = {}) {
   const logger = pino({ level: 'silent' });
-  const catalogue = buildCatalogue({ prefix: 'test.', partitions: 1 });
+  const partitions = opts.partitions ?? 1;
+  const catalogue = buildCatalogue({ prefix: 'test.', partitions });
   const serdes = localRiskLoopSerdes();
   const tokenizer = new Tokenizer(TEST_TOKENIZER_CONFIG);
   const rules = await RuleSetHolder.fromFile('rules/ruleset.json', {}, logger);
@@ -51,7 +54,7 @@ async function setup(opts: { sealer?: NameSealer | null; noScreening?: boolean }
     { persistentStores: false },
     { catalogue, serdes, tokenizer, rules, models, logger, ...(opts.noScreening ? {} : { screening: { lists, sealer, hitsSerde, counters, config: { recheckIntervalMs: RECHECK_MS } } }) },
   );
-  driver = await TopologyTestDriver.create(topology, { errorHandlers: riskLoopErrorHandlers(catalogue, serdes.deadLetters, tokenizer), logger, initialWallClockTimeMs: T0 });
+  driver = await TopologyTestDriver.create(topology, { errorHandlers: riskLoopErrorHandlers(catalogue, serdes.deadLetters, tokenizer), logger, initialWallClockTimeMs: T0, defaultPartitions: partitions });
   const d = driver;
   const kycIn = d.createInputTopic(catalogue.kyc.name, Serdes.String, serdes.kyc);
   const txIn = d.createInputTopic(catalogue.transactions.name, Serdes.String, serdes.transactions);
@@ -82,7 +85,7 @@ async function setup(opts: { sealer?: NameSealer | null; noScreening?: boolean }
     expect(out).toHaveLength(1);
     return out[0]!;
   };
-  return { d, catalogue, lists, counters, sealer, hits, kyc, pay, account };
+  return { d, catalogue, serdes, lists, counters, sealer, hits, kyc, pay, account };
 }
 
 /** Every byte the driver holds in any topic (changelogs and repartition topics included), as text. */
@@ -169,6 +172,23 @@ describe('screening on KYC arrival', () => {
     expect(decided.features['screening.sanctions_score']).toBeUndefined();
     expect(d.topicNames().some((t) => t.includes('kyc-changelog'))).toBe(true);
     expect(allTopicText(d, catalogue.kyc.name)).not.toContain('Petrow');
+  });
+
+  it.each([
+    ['with a key, the name crosses sealed and is screened where the account lives', true],
+    ['without a key, the name does not cross at all (screened at the next KYC update)', false],
+  ])('a KYC record on the wrong partition is re-routed through an internal topic: %s', async (_label, withKey) => {
+    const { d, catalogue, serdes, hits, account } = await setup({ partitions: 6, ...(withKey ? {} : { sealer: null }) });
+    const token = account('ACC-A');
+    const wrong = (expectedPartition(token, 6) + 1) % 6;
+    const record: KycRecord = { ...EXAMPLES.KycRecord, accountToken: token, updatedAt: T0, holderName: 'Ivan Sergeyevich Petrow' };
+    await d.pipeRaw(catalogue.kyc.name, { key: Buffer.from(token), value: serdes.kyc.serialize(record, catalogue.kyc.name), timestamp: T0, partition: wrong });
+    const rerouted = d.topicNames().filter((t) => t.includes('rerouted'));
+    expect(rerouted.length).toBeGreaterThan(0);
+    expect(rerouted.flatMap((t) => d.readRaw(t)).length).toBe(1);
+    expect(allTopicText(d, catalogue.kyc.name)).not.toContain('Petrow');
+    expect(hits.readValuesToList().map((h) => h!.listEntryId)).toEqual(withKey ? ['ofac:90001'] : []);
+    expect(d.getKeyValueStore('kyc', expectedPartition(token, 6)).get(token)).toMatchObject({ accountToken: token, holderName: null });
   });
 
   it('a business is screened against organisations: its name matches the company, a person of that name does not', async () => {
