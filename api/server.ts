@@ -10,6 +10,8 @@
  *   400 invalid JSON or body (message and issues name the paths, never the values)
  *   401 no or unknown API key        422 the loop refused the transaction (its reason code)
  *   503 Kafka did not take it        504 deadline passed (when the policy is `error`)
+ * `POST /v1/challenge-results`: how the step-up a CHALLENGE decision asked for ended (PASSED,
+ * FAILED, ABANDONED); 202 with the record's partition and offset once Kafka has it.
  * Request bodies and the Decision are never logged; a line per request gives key id, status, ms.
  */
 import { readFileSync } from 'node:fs';
@@ -21,7 +23,7 @@ import { RiskloopClient } from '../sdk/client.js';
 import type { RiskloopClientConfigInput } from '../sdk/config.js';
 import { ClientClosedError, DecisionTimeoutError, InvalidInputError, PublishError, TransactionRejectedError } from '../sdk/errors.js';
 import { isFallback } from '../sdk/fallback.js';
-import { TransactionInput } from '../sdk/inputs.js';
+import { ChallengeResultInput, TransactionInput, parseInput } from '../sdk/inputs.js';
 import { authenticate } from './auth.js';
 import type { ApiConfig } from './config.js';
 import { RecentDecisions, fingerprintOf } from './recentDecisions.js';
@@ -133,6 +135,22 @@ export async function startDecisionApi(config: ApiConfig, clientConfig: Riskloop
     }
   }
 
+  async function challengeResult(req: IncomingMessage, res: ServerResponse): Promise<number> {
+    const raw = await readJson(req);
+    try {
+      const input = parseInput(ChallengeResultInput, 'challenge result', raw);
+      const at = await client.publishChallengeResult(input);
+      send(res, 202, { transactionId: input.transactionId, partition: at.partition, offset: at.offset });
+      return 202;
+    } catch (err) {
+      if (err instanceof InvalidInputError) throw invalid(err.issues);
+      if (err instanceof PublishError || err instanceof ClientClosedError) {
+        throw new HttpError(503, { error: 'UNAVAILABLE', message: 'cannot reach Kafka; retry (a repeated result is harmless: the label join keeps one label per transaction)', retriable: true });
+      }
+      throw err;
+    }
+  }
+
   const server: Server = createServer((req, res) => {
     const t0 = performance.now();
     let keyId: string | null = null;
@@ -150,14 +168,14 @@ export async function startDecisionApi(config: ApiConfig, clientConfig: Riskloop
         send(res, 200, { status: 'ok' });
         return 200;
       }
-      if (route !== 'POST /v1/decisions') throw new HttpError(404, { error: 'NOT_FOUND', message: `no route ${route}` });
+      if (route !== 'POST /v1/decisions' && route !== 'POST /v1/challenge-results') throw new HttpError(404, { error: 'NOT_FOUND', message: `no route ${route}` });
       const caller = authenticate(req, config.keys, config.allowAnonymous);
       if (!caller) {
         req.resume();
         throw new HttpError(401, { error: 'UNAUTHORIZED', message: 'send a valid API key as "Authorization: Bearer <token>" or "X-API-Key: <token>"' });
       }
       keyId = caller.keyId;
-      return decide(req, res);
+      return route === 'POST /v1/decisions' ? decide(req, res) : challengeResult(req, res);
     };
     handle().then(done, (err: unknown) => {
       if (err instanceof HttpError) {

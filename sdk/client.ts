@@ -18,18 +18,20 @@ import { AvroSerde } from '../schemas/avroSerde.js';
 import { buildCatalogue, type Catalogue } from '../schemas/catalogue.js';
 import { NAMESPACE, SCHEMAS, type AvroRecordSchema } from '../schemas/load.js';
 import { kafkajsConnectionOptions } from '../topology/kafka/connection.js';
-import type { AnalystOutcome, Chargeback, DeadLetter, Decision, DeviceSignal, KycRecord, Transaction } from '../schemas/types.js';
+import type { AnalystOutcome, ChallengeResult, Chargeback, DeadLetter, Decision, DeviceSignal, KycRecord, Transaction } from '../schemas/types.js';
 import { parseClientConfig, type RiskloopClientConfig, type RiskloopClientConfigInput } from './config.js';
 import { ClientClosedError, DecisionTimeoutError, TransactionRejectedError } from './errors.js';
 import { fallbackDecision, type FallbackPolicy } from './fallback.js';
 import {
   AnalystOutcomeInput,
+  ChallengeResultInput,
   ChargebackInput,
   DeviceSignalInput,
   KycInput,
   TransactionInput,
   parseInput,
   type AnalystOutcomeInput as AnalystOutcomeIn,
+  type ChallengeResultInput as ChallengeResultIn,
   type ChargebackInput as ChargebackIn,
   type DeviceSignalInput as DeviceSignalIn,
   type KycInput as KycIn,
@@ -75,6 +77,7 @@ type Serdes = {
   deviceSignals: AvroSerde<DeviceSignal>;
   chargebacks: AvroSerde<Chargeback>;
   analystOutcomes: AvroSerde<AnalystOutcome>;
+  challengeResults: AvroSerde<ChallengeResult>;
   decisions: AvroSerde<Decision>;
   decisionIds: AvroSerde<{ transactionId: string }>;
   deadLetters: AvroSerde<DeadLetter>;
@@ -133,6 +136,7 @@ export class RiskloopClient {
       deviceSignals: await serde<DeviceSignal>(c.deviceSignals.name, 'DeviceSignal', true),
       chargebacks: await serde<Chargeback>(c.chargebacks.name, 'Chargeback', true),
       analystOutcomes: await serde<AnalystOutcome>(c.analystOutcomes.name, 'AnalystOutcome', true),
+      challengeResults: await serde<ChallengeResult>(c.challengeResults.name, 'ChallengeResult', true),
       // The loop writes these; a reader must not change their subjects.
       decisions: await serde<Decision>(c.decisions.name, 'Decision', false),
       decisionIds: await serde<{ transactionId: string }>(c.decisions.name, DECISION_ID_ONLY, false),
@@ -142,7 +146,7 @@ export class RiskloopClient {
     if (onDeadline.mode === 'static') this.fallback = { kind: 'static', decision: onDeadline.decision };
     if (onDeadline.mode === 'rules') this.fallback = { kind: 'rules', ruleSet: await loadRuleSet(onDeadline.rulesPath), noHit: onDeadline.noHit };
 
-    const topics = [c.transactions, c.kyc, c.deviceSignals, c.chargebacks, c.analystOutcomes, c.decisions].map((t) => t.name);
+    const topics = [c.transactions, c.kyc, c.deviceSignals, c.chargebacks, c.analystOutcomes, c.challengeResults, c.decisions].map((t) => t.name);
     const admin = this.kafka.admin();
     await admin.connect();
     const partitions = new Map<string, number>();
@@ -153,7 +157,7 @@ export class RiskloopClient {
       await admin.disconnect();
     }
     const hot = partitions.get(c.transactions.name);
-    for (const t of [c.kyc, c.chargebacks, c.analystOutcomes, c.decisions]) {
+    for (const t of [c.kyc, c.chargebacks, c.analystOutcomes, c.challengeResults, c.decisions]) {
       if (partitions.get(t.name) !== hot) throw new Error(`${t.name} has ${partitions.get(t.name)} partitions, ${c.transactions.name} has ${hot}: the loop's topics are not co-partitioned`);
     }
     this.producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
@@ -225,6 +229,15 @@ export class RiskloopClient {
     const token = accountToken ?? this.accountToken(accountId!);
     const value: AnalystOutcome = { ...rest, accountToken: token, decidedAt: decidedAt ?? Date.now() };
     return publisher.send(this.catalogue.analystOutcomes.name, token, serdes.analystOutcomes.serialize(value), value.decidedAt);
+  }
+
+  /** Reports how the step-up a CHALLENGE decision asked for ended; the loop labels and learns from it. */
+  async publishChallengeResult(input: ChallengeResultIn): Promise<RecordPosition> {
+    const { accountId, accountToken, completedAt, ...rest } = parseInput(ChallengeResultInput, 'challenge result', input);
+    const { publisher, serdes } = this.ready();
+    const token = accountToken ?? this.accountToken(accountId!);
+    const value: ChallengeResult = { ...rest, accountToken: token, completedAt: completedAt ?? Date.now() };
+    return publisher.send(this.catalogue.challengeResults.name, token, serdes.challengeResults.serialize(value), value.completedAt);
   }
 
   /**

@@ -13,7 +13,7 @@ export { RiskloopClient, type ClientStats, type DecideOptions } from './client.j
 export { OnDeadline, RiskloopClientConfig, clientConfigFromEnv, parseClientConfig, type RiskloopClientConfigInput } from './config.js';
 export { ClientClosedError, DecisionTimeoutError, InvalidInputError, PublishError, RiskloopClientError, TransactionRejectedError } from './errors.js';
 export { DEADLINE_FALLBACK, isFallback } from './fallback.js';
-export { AnalystOutcomeInput, ChargebackInput, DeviceSignalInput, KycInput, TransactionInput } from './inputs.js';
+export { AnalystOutcomeInput, ChallengeResultInput, ChargebackInput, DeviceSignalInput, KycInput, TransactionInput } from './inputs.js';
 export type { RecordPosition } from './publisher.js';
 export { accountTokenOf } from '../processors/tokenizer.js';
 export { KafkaConnectionConfigError, kafkaConnectionFromEnv } from '../bin/kafkaConnection.js';

@@ -96,6 +96,23 @@ export const AnalystOutcomeInput = z
   .refine((o) => (o.accountId === undefined) !== (o.accountToken === undefined), { message: 'give exactly one of accountId and accountToken', path: ['accountId'] });
 export type AnalystOutcomeInput = z.input<typeof AnalystOutcomeInput>;
 
+/**
+ * The result of a step-up challenge the loop asked for with a CHALLENGE decision (3-D Secure, a
+ * one-time code): the gateway or the 3DS server reports it, and it becomes a label (FAILED → fraud,
+ * PASSED → legitimate) and a feature of the account's next payments.
+ */
+export const ChallengeResultInput = z
+  .object({
+    transactionId: id('transactionId'),
+    accountId: id('accountId').optional(),
+    accountToken: z.string().regex(/^at_[A-Za-z0-9_-]{32}$/, 'must be an account token (at_ + 32 base64url characters)').optional(),
+    result: z.enum(['PASSED', 'FAILED', 'ABANDONED']),
+    method: z.enum(['THREE_DS', 'OTP', 'BIOMETRIC', 'OTHER']).default('OTHER'),
+    completedAt: epochMs.optional(),
+  })
+  .refine((o) => (o.accountId === undefined) !== (o.accountToken === undefined), { message: 'give exactly one of accountId and accountToken', path: ['accountId'] });
+export type ChallengeResultInput = z.input<typeof ChallengeResultInput>;
+
 /** Parses or throws InvalidInputError with paths and messages only. */
 export function parseInput<S extends z.ZodType>(schema: S, what: string, input: unknown): z.output<S> {
   const parsed = schema.safeParse(input);

@@ -3,28 +3,33 @@
  * an old consumer was built with (no CHALLENGE) under FULL compatibility; the loop starts, registers
  * the evolved schema (the registry must accept it), challenges a large online payment, and a FAILED
  * challenge result published on the challenge-results topic becomes a fraud training example with
- * label source CHALLENGE. The old consumer is Python confluent-kafka with the previous schema as
+ * label source CHALLENGE; the gateway reports that result over HTTP (curl → POST
+ * /v1/challenge-results of the decision API). The old consumer is Python confluent-kafka with the previous schema as
  * its reader schema (test/outside/consume_old_schema.py): it still reads every decision, CHALLENGE
  * as the enum default REVIEW.
  */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
 import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
+import { parseApiConfig } from '../../api/config.js';
+import { startDecisionApi } from '../../api/server.js';
 import { ensureTopics } from '../../bin/commands/topicsEnsure.js';
 import { buildRiskLoopApp } from '../../bin/riskLoopApp.js';
 import { Tokenizer } from '../../processors/tokenizer.js';
 import { buildCatalogue } from '../../schemas/catalogue.js';
 import { createSerdes } from '../../schemas/createSerdes.js';
 import { SCHEMAS } from '../../schemas/index.js';
-import type { ChallengeResult, Decision, TrainingExample } from '../../schemas/types.js';
+import type { Decision, TrainingExample } from '../../schemas/types.js';
 import { testAppConfig } from '../support/appConfig.js';
 import { brokers, schemaRegistryUrl, uniq } from '../support/env.js';
 import { produce, readTopic } from '../support/kafkaIo.js';
 import { outsidePython, runOutsideScript } from '../support/outsideClient.js';
-import { testTransaction } from '../support/riskLoopFixture.js';
+import { TEST_TOKENIZER_CONFIG, testTransaction } from '../support/riskLoopFixture.js';
 
 const stateRoot = mkdtempSync(path.join(os.tmpdir(), 'riskloop-challenge-'));
 afterAll(() => rmSync(stateRoot, { recursive: true, force: true }));
@@ -82,8 +87,27 @@ describe('step-up on the real broker', () => {
       // The registry now holds the evolved schema as version 2 of the subject, accepted under FULL.
       expect((await registry('GET', `/subjects/${subject}/versions`)).json).toEqual([1, 2]);
 
-      const failed: ChallengeResult = { transactionId: `${id}-big`, accountToken: account, result: 'FAILED', method: 'THREE_DS', completedAt: now };
-      await produce(brokers(), catalogue.challengeResults.name, [{ key: account, value: serdes.challengeResults.serialize(failed) }]);
+      // The gateway reports the failed 3-D Secure through the decision API, with curl as its HTTP client.
+      const token = 'gateway-token-0123456789abcdef01234567';
+      const api = await startDecisionApi(
+        parseApiConfig({ port: 0, keys: JSON.stringify([{ id: 'gateway', token }]) }),
+        { brokers: brokers(), schemaRegistryUrl: schemaRegistryUrl(), topicPrefix: c.topicPrefix, accountTokenKey: TEST_TOKENIZER_CONFIG.accountTokenKey, clientId: 'challenge-test' },
+        { logger: pino({ level: 'silent' }) },
+      );
+      try {
+        // Asynchronously: the API server answers on this process's event loop.
+        const curl = async (body: object): Promise<string[]> => {
+          const args = ['-sS', '--max-time', '30', '-w', '\n%{http_code}', '-H', `Authorization: Bearer ${token}`, '-H', 'content-type: application/json', '--data-binary', JSON.stringify(body), `${api.url}/v1/challenge-results`];
+          return (await promisify(execFile)('curl', args, { encoding: 'utf8' })).stdout.split('\n');
+        };
+        const [badBody, badStatus] = await curl({ transactionId: `${id}-big`, accountId: 'ACC-STEP-UP', result: 'MAYBE' });
+        expect([badStatus, JSON.parse(badBody!).error]).toEqual(['400', 'INVALID_REQUEST']);
+        const [okBody, okStatus] = await curl({ transactionId: `${id}-big`, accountId: 'ACC-STEP-UP', result: 'FAILED', method: 'THREE_DS', completedAt: now });
+        expect(okStatus).toBe('202');
+        expect(JSON.parse(okBody!)).toMatchObject({ transactionId: `${id}-big`, offset: 0 });
+      } finally {
+        await api.close();
+      }
       const examples = (await readTopic(brokers(), catalogue.trainingExamples.name, { done: (r) => r.length >= 1, timeoutMs: 90_000 })).map(
         (r) => serdes.trainingExamples.deserialize(r.value!) as TrainingExample,
       );
