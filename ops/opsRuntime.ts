@@ -211,6 +211,9 @@ export async function startOps(server: OpsServerConfigInput, deps: OpsRuntimeDep
   );
   // State changes are logged by the runtime itself; these add the runtime's name for correlation.
   for (const [name, s] of Object.entries(deps.streams)) {
+    // The state it is in now too: a runtime may have reached it before the ops server started
+    // (riskloop run starts other parts in between), and the log must still say so.
+    deps.logger.info({ runtime: name, to: s.state, at: 'ops start' }, 'runtime state');
     s.on('stateChange', (to: string, from: string) => deps.logger.info({ runtime: name, from, to }, 'runtime state'));
   }
   const http = OpsServer.create(server, {
