@@ -1,7 +1,7 @@
 /**
  * The stateful operators added for issue 19 survive the loss of their machine under exactly_once:
  * an instance builds state (stream–stream outer-join buffers and its outer-join store, table–table
- * join stores, a table aggregation with a subtractor, a suppress buffer), is closed and its state
+ * join stores, a table aggregation with a subtractor, a suppress buffer, a session store), is closed and its state
  * folder deleted, and a new instance with an empty folder restores everything from the changelogs
  * and carries on as if nothing happened — exact outputs, no duplicates (read_committed).
  */
@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Consumed, JoinWindows, KafkaStreams, Materialized, Produced, Serdes, StreamsBuilder, Suppressed, TimeWindows, type Topology, type Windowed } from '../../topology/streams.js';
+import { Consumed, JoinWindows, KafkaStreams, Materialized, Produced, Serdes, SessionWindows, StreamsBuilder, Suppressed, TimeWindows, type Topology, type Windowed } from '../../topology/streams.js';
 import { brokers, uniq } from '../support/env.js';
 import { createTopics, produce, readTopic } from '../support/kafkaIo.js';
 
@@ -40,6 +40,14 @@ function topology(app: string): Topology {
     .toStream()
     .map((k: Windowed<string>, v) => ({ key: `${k.key}@${k.window.start}`, value: v }))
     .to(t('final-clicks'), Produced.with(Str, Serdes.Long));
+
+  b.stream(t('visits'), Consumed.with(Str, Str))
+    .groupByKey()
+    .windowedBy(SessionWindows.ofInactivityGapWithNoGrace(5_000))
+    .count()
+    .toStream()
+    .map((k: Windowed<string>, v) => ({ key: `${k.key}@${k.window.start - BASE}..${k.window.end - BASE}`, value: v === null ? null : String(v) }))
+    .to(t('sessions'), Produced.with(Str, Str));
   return b.build({ applicationId: app });
 }
 
@@ -67,12 +75,12 @@ const msg = (key: string, value: string, timestamp: number) => ({ key, value, ti
 const at = (ms: number) => BASE + ms;
 
 describe('new stateful operators: restore from changelogs on a fresh machine (exactly_once)', () => {
-  it('outer join buffers and outer store, table–table join, table aggregation with subtractor and suppress buffer are restored', async () => {
+  it('outer join buffers and outer store, table–table join, table aggregation with subtractor, suppress buffer and session store are restored', async () => {
     const app = uniq('ops-restore');
     const t = (n: string) => `${app}-${n}`;
     await createTopics(
       brokers(),
-      ['left', 'right', 'joined', 'a', 'b', 'ab-out', 'group-counts', 'clicks', 'final-clicks'].map((n) => ({ topic: t(n), partitions: 1 })),
+      ['left', 'right', 'joined', 'a', 'b', 'ab-out', 'group-counts', 'clicks', 'final-clicks', 'visits', 'sessions'].map((n) => ({ topic: t(n), partitions: 1 })),
     );
 
     // Phase 1, first instance.
@@ -80,12 +88,14 @@ describe('new stateful operators: restore from changelogs on a fresh machine (ex
     await produce(brokers(), t('a'), [msg('a1', 'g1', 1000), msg('a2', 'g1', 1000)]);
     await produce(brokers(), t('b'), [msg('a1', 'b1', 1000)]);
     await produce(brokers(), t('clicks'), [msg('c1', 'x', 1000), msg('c1', 'x', 2000)]);
+    await produce(brokers(), t('visits'), [msg('v1', 'x', 1000), msg('v1', 'x', 3000)]);
     let streams = await start(app);
     try {
       await produce(brokers(), t('right'), [msg('k2', 'R2', 1500)]);
       expect(await read(t('joined'), 1)).toEqual([['k2', 'L2+R2', at(1500)]]);
       expect(await read(t('ab-out'), 1)).toEqual([['a1', 'g1+b1', at(1000)]]);
       expect(await read(t('group-counts'), 2, true)).toEqual([['g1', 1, at(1000)], ['g1', 2, at(1000)]]);
+      expect(await read(t('sessions'), 3)).toEqual([['v1@1000..1000', '1', at(1000)], ['v1@1000..1000', null, at(1000)], ['v1@1000..3000', '2', at(3000)]]);
     } finally {
       await streams.close();
     }
@@ -111,6 +121,10 @@ describe('new stateful operators: restore from changelogs on a fresh machine (ex
       // A click in the next window closes [0, 10 s): its final count comes from the restored buffer.
       await produce(brokers(), t('clicks'), [msg('c1', 'x', 15_000)]);
       expect(await read(t('final-clicks'), 1, true)).toEqual([[`c1@${BASE}`, 2, at(2000)]]);
+
+      // The restored session [1 s, 3 s] absorbs a visit at 6 s (gap 5 s): its tombstone, then [1 s, 6 s] = 3.
+      await produce(brokers(), t('visits'), [msg('v1', 'x', 6000)]);
+      expect((await read(t('sessions'), 5)).slice(3)).toEqual([['v1@1000..3000', null, at(3000)], ['v1@1000..6000', '3', at(6000)]]);
     } finally {
       await streams.close();
     }
