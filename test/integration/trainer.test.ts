@@ -82,7 +82,8 @@ function simulate(seed: number): Simulated {
       logit += 0.6 * Math.max(features['account.amount_zscore_30d'], 0);
     }
     const label = rand() < 1 / (1 + Math.exp(-logit)) ? 1 : 0;
-    const base = { transactionId: `tx-${i}`, accountToken, eventTime, features, facts: { 'kyc.status': 'VERIFIED' }, modelVersion: 'bootstrap-v1', decision: 'APPROVE' as const };
+    // featureSetVersion as the label join writes it for snapshots from before feature sets (the Avro default, decoded back as null).
+    const base = { transactionId: `tx-${i}`, accountToken, eventTime, features, facts: { 'kyc.status': 'VERIFIED' }, modelVersion: 'bootstrap-v1', decision: 'APPROVE' as const, featureSetVersion: null };
     let example: TrainingExample;
     if (rand() < 0.03) {
       const firstAt = eventTime + 3 * DAY;
