@@ -138,7 +138,7 @@ describe('speed with blocking (10 000 entries)', () => {
     console.log(`screening speed: ${index.stats().names} names, ${index.stats().keys} keys, index built in ${buildMs.toFixed(0)} ms; ${blockedMs.toFixed(3)} ms/name blocked, ${exhaustiveMs.toFixed(2)} ms/name exhaustive (×${(exhaustiveMs / blockedMs).toFixed(0)})`);
     checked.forEach((q, i) => expect(index.screen(q).map((m) => [m.entry.id, m.score]), q).toEqual(exhaustive[i]));
     // Generous for a loaded 2-core CI machine (docs/screening.md has the figures measured here).
-    expect(blockedMs).toBeLessThan(10);
+    expect(blockedMs).toBeLessThan(25);
     expect(exhaustiveMs / blockedMs).toBeGreaterThan(5);
   }, 120_000);
 });
