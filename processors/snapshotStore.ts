@@ -44,7 +44,7 @@ export interface DecisionSnapshot {
 }
 
 /** The Decision fields a snapshot does not need for training, kept to repeat the decision. */
-export type DecidedFields = Pick<Decision, 'cardToken' | 'decidedAt' | 'score' | 'shadowScores' | 'ruleSetVersion' | 'reasonCodes' | 'topContributions' | 'pipelineLatencyMs'>;
+export type DecidedFields = Pick<Decision, 'cardToken' | 'decidedAt' | 'score' | 'shadowScores' | 'ruleSetVersion' | 'reasonCodes' | 'topContributions' | 'contributions' | 'pipelineLatencyMs'>;
 
 export function snapshotOf(decision: Decision, fingerprint?: string): DecisionSnapshot {
   return {
@@ -64,6 +64,7 @@ export function snapshotOf(decision: Decision, fingerprint?: string): DecisionSn
       ruleSetVersion: decision.ruleSetVersion,
       reasonCodes: decision.reasonCodes,
       topContributions: decision.topContributions,
+      ...(decision.contributions == null ? {} : { contributions: decision.contributions }),
       pipelineLatencyMs: decision.pipelineLatencyMs,
     },
     ...(fingerprint === undefined ? {} : { fingerprint }),
@@ -90,6 +91,7 @@ export function repeatedDecision(snapshot: DecisionSnapshot): Decision | undefin
     features: snapshot.features,
     facts: snapshot.facts,
     topContributions: d.topContributions,
+    ...(d.contributions == null ? {} : { contributions: d.contributions }),
     pipelineLatencyMs: d.pipelineLatencyMs,
     duplicate: true,
   };

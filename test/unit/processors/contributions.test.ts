@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { modelReasonCodes, TreeExplainer, TREES_FORMAT } from '../../../processors/contributions.js';
+import { repeatedDecision, snapshotOf } from '../../../processors/snapshotStore.js';
+import { EXAMPLES } from '../../../schemas/examples.js';
 
 /**
  * Two trees over features [a, b], Platt b = -2 already in baseValue:
@@ -68,5 +70,13 @@ describe('tree contributions (Saabas)', () => {
     const loop = { ...DOC, trees: [{ ...DOC.trees[0]!, left: [0, -1, 3, -1, -1] }] };
     expect(() => TreeExplainer.fromDocument(loop, ['a', 'b'])).toThrow(/not later nodes/);
     expect(() => TreeExplainer.fromDocument({ ...DOC, format: 'other' }, ['a', 'b'])).toThrow();
+  });
+
+  it('a repeated (duplicate) decision carries the stored contributions unchanged', () => {
+    const decision = { ...EXAMPLES.Decision, duplicate: false };
+    expect(decision.contributions?.length).toBeGreaterThan(0);
+    expect(repeatedDecision(snapshotOf(decision))).toEqual({ ...decision, duplicate: true });
+    const { contributions: _c, ...without } = decision;
+    expect(repeatedDecision(snapshotOf(without))!.contributions).toBeUndefined();
   });
 });
