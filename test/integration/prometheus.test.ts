@@ -15,7 +15,7 @@
  *  - evaluates every dashboard panel query (ops/timeSeries.ts PANEL_QUERIES): each returns series,
  *    and every query of ops/grafana/riskloop.json is one of them;
  *  - opens the dashboard in headless Chromium and checks the charts' data points against
- *    Prometheus' query_range for the same window; the screenshot goes to docs/dashboard-charts.png;
+ *    Prometheus' query_range for the same window; the screenshot goes to test/artifacts/;
  *  - stalls the loop (model scoring hangs) while transactions keep arriving: RiskloopDecisionsStalled;
  *  - stops the drift runtime: RiskloopRuntimeNotRunning.
  */
@@ -48,7 +48,8 @@ import { loopData } from '../support/loopData.js';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const RULES = path.join(root, 'ops/prometheus/alerts.yml');
 const GRAFANA = path.join(root, 'ops/grafana/riskloop.json');
-const SCREENSHOT = path.join(root, 'docs/dashboard-charts.png');
+// git-ignored; docs/dashboard-charts.png is a copy of one run's.
+const SCREENSHOT = path.join(root, 'test/artifacts/dashboard-charts.png');
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const stateRoot = mkdtempSync(path.join(os.tmpdir(), 'riskloop-prom-'));
 afterAll(() => rmSync(stateRoot, { recursive: true, force: true }));
