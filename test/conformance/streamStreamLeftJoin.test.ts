@@ -1,24 +1,13 @@
 /** Windowed KStream–KStream left join: Kafka Streams' KStreamKStreamLeftJoinTest (spurious-result fix on, KIP-633). */
 import { afterEach, describe, expect, it } from 'vitest';
-import { Consumed, JoinWindows, Produced, StreamsBuilder, TopologyTestDriver } from '../../topology/index.js';
-import { IntSerde, Str, expectOutput, pipeAll, toStringJoiner, type KVT } from './support.js';
+import { JoinWindows, type TopologyTestDriver } from '../../topology/index.js';
+import { expectOutput, pipeAll, streamJoin, type KVT } from './support.js';
 
 let driver: TopologyTestDriver | undefined;
 afterEach(async () => {
   await driver?.close();
   driver = undefined;
 });
-
-export async function streamJoin(mode: 'join' | 'leftJoin' | 'outerJoin', windows: JoinWindows) {
-  const builder = new StreamsBuilder();
-  const s1 = builder.stream('topic1', Consumed.with(IntSerde, Str));
-  const s2 = builder.stream('topic2', Consumed.with(IntSerde, Str));
-  const joined = mode === 'join' ? s1.join(s2, toStringJoiner, windows) : mode === 'leftJoin' ? s1.leftJoin(s2, toStringJoiner, windows) : s1.outerJoin(s2, toStringJoiner, windows);
-  joined.to('output', Produced.with(IntSerde, Str));
-  const topology = builder.build({ applicationId: 'ss-join' });
-  const d = await TopologyTestDriver.create(topology);
-  return { topology, driver: d, in1: d.createInputTopic('topic1', IntSerde, Str), in2: d.createInputTopic('topic2', IntSerde, Str), out: d.createOutputTopic('output', IntSerde, Str) };
-}
 
 const keys = [0, 1, 2, 3];
 const each = (prefix: string, ts: number, ks = keys): KVT<number, string>[] => ks.map((k) => [k, `${prefix}${k}`, ts]);

@@ -5,8 +5,8 @@
  * and method it comes from. Not a test file itself.
  */
 import { expect } from 'vitest';
-import type { Serde, TestInputTopic, TestOutputTopic, TopologyTestDriver, Windowed } from '../../topology/index.js';
-import { Serdes } from '../../topology/index.js';
+import type { JoinWindows, Serde, TestInputTopic, TestOutputTopic, Windowed } from '../../topology/index.js';
+import { Consumed, Produced, Serdes, StreamsBuilder, TopologyTestDriver } from '../../topology/index.js';
 
 /** Kafka's Serdes.Integer(): 4-byte big-endian. */
 export const IntSerde: Serde<number> = {
@@ -47,4 +47,16 @@ export function expectWindowed<K, V>(output: TestOutputTopic<Windowed<K>, V>, ex
 
 export async function closeDriver(driver: TopologyTestDriver | undefined): Promise<void> {
   await driver?.close();
+}
+
+/** topic1 and topic2 (Integer/String) joined within `windows` into `output`, as the KStreamKStream*JoinTest setups. */
+export async function streamJoin(mode: 'join' | 'leftJoin' | 'outerJoin', windows: JoinWindows) {
+  const builder = new StreamsBuilder();
+  const s1 = builder.stream('topic1', Consumed.with(IntSerde, Str));
+  const s2 = builder.stream('topic2', Consumed.with(IntSerde, Str));
+  const joined = mode === 'join' ? s1.join(s2, toStringJoiner, windows) : mode === 'leftJoin' ? s1.leftJoin(s2, toStringJoiner, windows) : s1.outerJoin(s2, toStringJoiner, windows);
+  joined.to('output', Produced.with(IntSerde, Str));
+  const topology = builder.build({ applicationId: 'ss-join' });
+  const d = await TopologyTestDriver.create(topology);
+  return { topology, driver: d, in1: d.createInputTopic('topic1', IntSerde, Str), in2: d.createInputTopic('topic2', IntSerde, Str), out: d.createOutputTopic('output', IntSerde, Str) };
 }
