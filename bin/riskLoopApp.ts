@@ -23,6 +23,7 @@ import type { KafkaClient } from '../topology/kafka/client.js';
 import type { Topology } from '../topology/topology.js';
 import { type AppConfig, labelJoinTiming } from './config.js';
 import { createRegistryClient } from '../schemas/registryClient.js';
+import { screeningFromConfig } from '../processors/screening/fromConfig.js';
 
 export interface RiskLoopApp {
   streams: KafkaStreams;
@@ -97,9 +98,11 @@ export async function buildRiskLoopApp(
     releases.noteReferences(outcome.model.version, card.referenceDistributions ?? {});
   }
   const counters: LoopCounters = { misrouted: new MisroutedCounters(), idempotency: newIdempotencyCounters() };
+  // Sanctions/PEP screening of KYC holder names, when a list is configured (docs/screening.md).
+  const screening = screeningFromConfig(config, serdes.screeningHits, logger.child({ component: 'screening' }));
   const topology = riskLoopTopology(
     riskLoopConfigFor(config, opts.loop),
-    { catalogue, serdes: loopSerdes(serdes), tokenizer, rules, models, logger, misroutedCounters: counters.misrouted, idempotencyCounters: counters.idempotency, featureSet },
+    { catalogue, serdes: loopSerdes(serdes), tokenizer, rules, models, logger, misroutedCounters: counters.misrouted, idempotencyCounters: counters.idempotency, featureSet, ...(screening ? { screening: screening.deps } : {}) },
   );
   const streamsConfig: StreamsConfigInput = {
     applicationId: config.applicationId,
@@ -136,6 +139,7 @@ export async function buildRiskLoopApp(
     counters,
     releases,
     async close() {
+      screening?.stop();
       await streams.close();
       await models.close();
     },
