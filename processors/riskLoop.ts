@@ -82,9 +82,9 @@ export const RiskLoopConfig = z.object({
   parts: z.enum(['all', 'hot', 'side']).default('all'),
   scoring: ScoringConfig.prefault({}),
   decide: DecideConfig.prefault({ defaultThresholds: { review: 0.5, decline: 0.9 } }),
-  labelJoin: LabelJoinConfig.prefault({ trainingExamplesChild: 'training-examples-sink', unknownLabelsChild: 'unknown-labels' }),
   /** Step-up results kept per account (processors/challenges.ts). */
   challenges: ChallengesConfig.prefault({}),
+  labelJoin: LabelJoinConfig.prefault({ trainingExamplesChild: 'training-examples-sink', unknownLabelsChild: 'unknown-labels' }),
   /** RocksDB stores (default) or in-memory ones (tests, quick demos). */
   persistentStores: z.boolean().default(true),
   /**
@@ -103,8 +103,8 @@ export interface RiskLoopSerdes {
   deviceSignals: Serde<DeviceSignal>;
   chargebacks: Serde<Chargeback>;
   analystOutcomes: Serde<AnalystOutcome>;
-  decisions: Serde<Decision>;
   challengeResults: Serde<ChallengeResult>;
+  decisions: Serde<Decision>;
   trainingExamples: Serde<TrainingExample>;
   modelReleases: Serde<ModelRelease>;
   deadLetters: Serde<DeadLetter>;
@@ -148,13 +148,13 @@ export const Nodes = {
   chargebackDeadLetters: 'chargeback-dead-letters',
   analystOutcomes: 'analyst-outcomes-source',
   analystOutcomesCheck: 'analyst-outcomes-check',
-  kycCheck: 'kyc-partition-check',
-  kycTable: 'kyc-table',
-  reroutedSink: 'rerouted-sink',
   challengeResults: 'challenge-results-source',
   challengeResultsCheck: 'challenge-results-check',
   challengeHistory: 'challenge-history',
   challengeFeatures: 'challenge-features',
+  kycCheck: 'kyc-partition-check',
+  kycTable: 'kyc-table',
+  reroutedSink: 'rerouted-sink',
   reroutedSource: 'rerouted-source',
   rerouted: 'rerouted',
   labelJoin: 'label-join',
@@ -259,17 +259,17 @@ export function riskLoopTopology(configInput: RiskLoopConfigInput, deps: RiskLoo
       keySerde: Serdes.String,
       valueSerde: serdes.analystOutcomes,
       timestampExtractor: (r) => byEventTime(r, 'decidedAt'),
+    })
+    .addSource(Nodes.challengeResults, topics.challengeResults.name, {
+      keySerde: Serdes.String,
+      valueSerde: serdes.challengeResults,
+      timestampExtractor: (r) => byEventTime(r, 'completedAt'),
     });
   if (hot) t.addSink(Nodes.chargebackDeadLetters, topics.deadLetters.name, { keySerde: Serdes.String, valueSerde: serdes.deadLetters }, Nodes.chargebacksTokenize);
   else t.addProcessor(Nodes.chargebackDeadLetters, () => new DropRecords(), Nodes.chargebacksTokenize);
   const labelParents = hot
     ? [Nodes.chargebacksTokenize, Nodes.analystOutcomesCheck, Nodes.challengeHistory, Nodes.rerouted]
     : [Nodes.chargebacksTokenize, Nodes.analystOutcomes, Nodes.challengeResults];
-    })
-    .addSource(Nodes.challengeResults, topics.challengeResults.name, {
-      keySerde: Serdes.String,
-      valueSerde: serdes.challengeResults,
-      timestampExtractor: (r) => byEventTime(r, 'completedAt'),
   if (hot) {
     t.addProcessor(
       Nodes.analystOutcomesCheck,

@@ -330,6 +330,7 @@ export interface RecordTypes {
   Chargeback: Chargeback;
   TokenizedChargeback: TokenizedChargeback;
   AnalystOutcome: AnalystOutcome;
+  ChallengeResult: ChallengeResult;
   Decision: Decision;
   TrainingExample: TrainingExample;
   ModelRelease: ModelRelease;
@@ -340,4 +341,3 @@ export interface RecordTypes {
 }
 
 export type SchemaName = keyof RecordTypes;
-  ChallengeResult: ChallengeResult;
