@@ -14,6 +14,7 @@ import { Stores } from '../../state/stores.js';
 import type { Windowed } from '../windows.js';
 import { TableToStreamProcessor } from './processors/stateless.js';
 import { TableMaterializeProcessor, type TableJoinSide, TableTableJoinProcessor } from './processors/tableTableJoin.js';
+import { TableTransformProcessor } from './processors/tableStateless.js';
 import { timestampedKeyValueStore } from './timestampedStore.js';
 import type { Serde } from '../serde.js';
 
@@ -63,12 +64,42 @@ export class KTable<K, V> {
     return new KStream<K, V>(this.ctx, name, this.keySerde, this.valueSerde, false);
   }
 
+  /** The rows for which `predicate` holds; a row that stops matching becomes a tombstone downstream. */
+  filter(predicate: (key: K, value: V) => boolean, materialized?: Materialized<K, V>, named?: Named): KTable<K, V> {
+    return this.transformValues('KTABLE-FILTER-', (k, v) => (predicate(k, v) ? v : null), materialized, named, this.valueSerde);
+  }
+
+  filterNot(predicate: (key: K, value: V) => boolean, materialized?: Materialized<K, V>, named?: Named): KTable<K, V> {
+    return this.transformValues('KTABLE-FILTER-', (k, v) => (predicate(k, v) ? null : v), materialized, named, this.valueSerde);
+  }
+
+  /** Each row's value mapped; pass Materialized (with the value serde) to keep the result in a store. */
+  mapValues<VR>(mapper: (value: V, key: K) => VR, materialized?: Materialized<K, VR>, named?: Named): KTable<K, VR> {
+    return this.transformValues('KTABLE-MAPVALUES-', (k, v) => mapper(v, k), materialized, named, undefined);
+  }
+
+  private transformValues<VR>(prefix: string, transform: (key: K, value: V) => VR | null, materialized: Materialized<K, VR> | undefined, named: Named | undefined, sameSerde: Serde<VR> | undefined): KTable<K, VR> {
+    if (!this.keyValueStore) throw new Error(`${prefix.toLowerCase()} on a windowed table is not supported`);
+    const name = this.ctx.names.orNext(named?.name, prefix);
+    const valueSerde = materialized?.valueSerde ?? sameSerde;
+    const storeName = materialized === undefined ? undefined : this.ctx.names.storeName(materialized.storeName, prefix);
+    const keySerde = materialized?.keySerde ?? this.keySerde;
+    const parent = this.nodeName;
+    if (storeName !== undefined && (keySerde === undefined || valueSerde === undefined)) throw new Error(`${name} is materialized: pass Materialized.with(keySerde, valueSerde)`);
+    this.ctx.addStep((t) => {
+      t.addProcessor(name, () => new TableTransformProcessor<K, V, VR>(transform, storeName), parent);
+      if (storeName !== undefined) t.addStateStore(timestampedKeyValueStore(storeName, keySerde!, valueSerde!, materialized), [name]);
+    });
+    // Not materialized: no store to query or join against (Kafka Streams would compute through value getters).
+    return new KTable<K, VR>(this.ctx, name, storeName ?? '', keySerde, valueSerde, true);
+  }
+
   /**
    * Re-groups the table by a new key for an aggregation with a subtractor (count, reduce,
    * aggregate). `selector` returns the new key and value of a row.
    */
   groupBy<KR, VR>(selector: (key: K, value: V) => KeyValue<KR, VR>, grouped: Partial<Grouped<KR, VR>> = {}): KGroupedTable<KR, VR> {
-    this.joinableStoreName();
+    if (!this.keyValueStore) throw new Error(`table ${this.nodeName} is windowed: groupBy needs a key-value table`);
     return new KGroupedTable<KR, VR>(this.ctx, this.nodeName, selector as (key: unknown, value: unknown) => KeyValue<KR, VR>, grouped.keySerde, grouped.valueSerde, grouped.name);
   }
 
@@ -119,6 +150,7 @@ export class KTable<K, V> {
   /** @internal The key-value store a stream–table join reads. */
   joinableStoreName(): string {
     if (!this.keyValueStore) throw new Error(`table ${this.nodeName} is windowed: a stream cannot join it by key`);
+    if (this.queryableStoreName === '') throw new Error(`table ${this.nodeName} is not materialized: pass Materialized.as(name) to filter/mapValues to join or group it`);
     return this.queryableStoreName;
   }
 }
