@@ -406,6 +406,8 @@ export async function runDemo(opts: DemoOptions, io: CommandIo): Promise<number>
     const live = traffic.liveLabels ? p1.chargebacks.filter((r) => r.timestamp < cut) : [];
     const later = { chargebacks: traffic.liveLabels ? p1.chargebacks.filter((r) => r.timestamp >= cut) : p1.chargebacks, analystOutcomes: p1.analystOutcomes };
     await produceSimulation({ ...p1, transactions: [], chargebacks: [], analystOutcomes: [] }, sink);
+    // From the first payment sent: with live labels the producer waits for the loop day by day.
+    const loopStart = Date.now();
     if (live.length === 0) {
       await produceSimulation({ ...p1, kyc: [], deviceSignals: [], chargebacks: [], analystOutcomes: [] }, sink);
     } else {
@@ -426,7 +428,6 @@ export async function runDemo(opts: DemoOptions, io: CommandIo): Promise<number>
       }
     }
     const truth = new Map(traffic.truth.map((t) => [t.transactionId, t]));
-    const loopStart = Date.now();
     await decisions.until(() => decisions.values.length >= p1.transactions.length, 900_000, 'decisions of phase 1');
     const loopSecs = (Date.now() - loopStart) / 1000;
     io.out(`  ${decisions.values.length} decisions in ${loopSecs.toFixed(1)} s (${Math.round(decisions.values.length / loopSecs)} tx/s, including the producer)`);
