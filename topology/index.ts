@@ -12,6 +12,7 @@ export { Consumed, Grouped, Joined, Materialized, Named, Produced, Repartitioned
 export { KGroupedTable } from './dsl/kgroupedTable.js';
 export { JoinWindows, SessionWindows, SlidingWindows, TimeWindows, type Window, type Windowed } from './windows.js';
 export { SessionWindowedKStream } from './dsl/sessionWindowedKStream.js';
+export { CogroupedKStream } from './dsl/cogroupedKStream.js';
 export { sessionWindowedSerde, timeWindowedSerde } from './windowedSerdes.js';
 export { Serdes, type Serde } from './serde.js';
 export type { Cancellable, DropReason, Processor, ProcessorContext, ProcessorSupplier, PunctuationType, Punctuator } from './processor.js';

@@ -7,6 +7,7 @@ import type { Serde } from '../serde.js';
 import { Serdes } from '../serde.js';
 import { SessionWindows, SlidingWindows, TimeWindows } from '../windows.js';
 import { SessionWindowedKStream } from './sessionWindowedKStream.js';
+import { CogroupedKStream } from './cogroupedKStream.js';
 import type { BuildSteps } from './buildSteps.js';
 import { KTable } from './ktable.js';
 import type { Materialized, Named } from './options.js';
@@ -41,6 +42,16 @@ export class KGroupedStream<K, V> {
   aggregate<VA>(initializer: () => VA, aggregator: (key: K, value: V, aggregate: VA) => VA, materialized?: Materialized<K, VA>, named?: Named): KTable<K, VA> {
     const valueSerde = requireSerde(materialized?.valueSerde, 'aggregate value', 'aggregate (Materialized.with(keySerde, aggSerde))');
     return this.doAggregate('KSTREAM-AGGREGATE-', (key, value, previous) => aggregator(key, value, previous === undefined ? initializer() : previous), valueSerde, materialized, named);
+  }
+
+  /** Starts a cogroup (several grouped streams into one aggregate); see CogroupedKStream. */
+  cogroup<VA>(aggregator: (key: K, value: V, aggregate: VA) => VA): CogroupedKStream<K, VA> {
+    return new CogroupedKStream<K, VA>(this.ctx, []).cogroup(this, aggregator);
+  }
+
+  /** @internal Where the grouped records come from, for cogroup. */
+  source(): { nodeName: string; keySerde: Serde<K> | undefined; valueSerde: Serde<V> | undefined; repartitionRequired: boolean; groupedName: string | undefined } {
+    return { nodeName: this.nodeName, keySerde: this.keySerde, valueSerde: this.valueSerde, repartitionRequired: this.repartitionRequired, groupedName: this.groupedName };
   }
 
   /** Aggregates per key and window: tumbling or hopping TimeWindows, SlidingWindows, or SessionWindows. */
