@@ -3,14 +3,18 @@
  * an instance builds state (stream–stream outer-join buffers and its outer-join store, table–table
  * join stores, a table aggregation with a subtractor, a suppress buffer, a session store), is closed and its state
  * folder deleted, and a new instance with an empty folder restores everything from the changelogs
- * and carries on as if nothing happened — exact outputs, no duplicates (read_committed).
+ * and carries on as if nothing happened — exact outputs, no duplicates (read_committed). The same
+ * again with the instance in a child process that is SIGKILLed (a crash without commit or close)
+ * and restarted on its own state folder.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Consumed, JoinWindows, KafkaStreams, Materialized, Produced, Serdes, SessionWindows, StreamsBuilder, Suppressed, TimeWindows, type Topology, type Windowed } from '../../topology/streams.js';
+import { KafkaStreams, Serdes } from '../../topology/streams.js';
+import { AppProcess } from '../support/appProcess.js';
+import { operatorsTopology } from './apps/operators.js';
 import { brokers, uniq } from '../support/env.js';
 import { createTopics, produce, readTopic } from '../support/kafkaIo.js';
 
@@ -20,41 +24,10 @@ afterAll(() => {
 });
 const Str = Serdes.String;
 
-function topology(app: string): Topology {
-  const t = (n: string) => `${app}-${n}`;
-  const b = new StreamsBuilder();
-  const left = b.stream(t('left'), Consumed.with(Str, Str));
-  const right = b.stream(t('right'), Consumed.with(Str, Str));
-  left.outerJoin(right, (l, r) => `${l}+${r}`, JoinWindows.ofTimeDifferenceAndGrace(1000, 0), { name: 'lr' }).to(t('joined'), Produced.with(Str, Str));
-
-  const a = b.table(t('a'), Consumed.with(Str, Str));
-  const bt = b.table(t('b'), Consumed.with(Str, Str));
-  a.join(bt, (x, y) => `${x}+${y}`, Materialized.as<string, string>('ab').withKeySerde(Str).withValueSerde(Str)).toStream().to(t('ab-out'), Produced.with(Str, Str));
-  a.groupBy((_k, v) => ({ key: v, value: v }), { keySerde: Str, valueSerde: Str, name: 'by-group' }).count().toStream().to(t('group-counts'), Produced.with(Str, Serdes.Long));
-
-  b.stream(t('clicks'), Consumed.with(Str, Str))
-    .groupByKey()
-    .windowedBy(TimeWindows.ofSizeWithGrace(10_000, 0))
-    .count()
-    .suppress(Suppressed.untilWindowCloses({ name: 'final' }))
-    .toStream()
-    .map((k: Windowed<string>, v) => ({ key: `${k.key}@${k.window.start}`, value: v }))
-    .to(t('final-clicks'), Produced.with(Str, Serdes.Long));
-
-  b.stream(t('visits'), Consumed.with(Str, Str))
-    .groupByKey()
-    .windowedBy(SessionWindows.ofInactivityGapWithNoGrace(5_000))
-    .count()
-    .toStream()
-    .map((k: Windowed<string>, v) => ({ key: `${k.key}@${k.window.start - BASE}..${k.window.end - BASE}`, value: v === null ? null : String(v) }))
-    .to(t('sessions'), Produced.with(Str, Str));
-  return b.build({ applicationId: app });
-}
-
 async function start(app: string): Promise<KafkaStreams> {
   const stateDir = mkdtempSync(path.join(os.tmpdir(), 'riskloop-ops-restore-'));
   roots.push(stateDir);
-  const streams = new KafkaStreams(topology(app), { applicationId: app, brokers: brokers(), processingGuarantee: 'exactly_once', stateDir }, { logger: pino({ level: process.env.OPS_RESTORE_LOG ?? 'warn' }, pino.destination(process.env.OPS_RESTORE_LOG_FILE ?? 2)) });
+  const streams = new KafkaStreams(operatorsTopology(app, BASE), { applicationId: app, brokers: brokers(), processingGuarantee: 'exactly_once', stateDir }, { logger: pino({ level: process.env.OPS_RESTORE_LOG ?? 'warn' }, pino.destination(process.env.OPS_RESTORE_LOG_FILE ?? 2)) });
   await streams.start();
   return streams;
 }
@@ -74,59 +47,90 @@ const BASE = Math.floor((Date.now() - 120_000) / 10_000) * 10_000;
 const msg = (key: string, value: string, timestamp: number) => ({ key, value, timestamp: String(BASE + timestamp) });
 const at = (ms: number) => BASE + ms;
 
-describe('new stateful operators: restore from changelogs on a fresh machine (exactly_once)', () => {
-  it('outer join buffers and outer store, table–table join, table aggregation with subtractor, suppress buffer and session store are restored', async () => {
+/** A running instance and how it goes away at the end of phase 1. */
+interface Instance {
+  end(): Promise<void>;
+}
+
+/** In-process instance with a fresh state folder: ending it is a clean close, then the folder is gone for good. */
+async function inProcess(app: string): Promise<Instance> {
+  const streams = await start(app);
+  return { end: () => streams.close() };
+}
+
+/** Child-process instance on a fixed state folder: ending it is SIGKILL (no commit, no close). */
+function childProcess(app: string, stateDir: string): () => Promise<Instance> {
+  return async () => {
+    const proc = new AppProcess('test/integration/apps/operators.ts', { APP_ID: app, KAFKA_BROKERS: brokers().join(','), STATE_DIR: stateDir, BASE: String(BASE) });
+    await proc.start();
+    return { end: () => proc.kill() };
+  };
+}
+
+async function scenario(app: string, launch: () => Promise<Instance>): Promise<void> {
+  const t = (n: string) => `${app}-${n}`;
+  await createTopics(
+    brokers(),
+    ['left', 'right', 'joined', 'a', 'b', 'ab-out', 'group-counts', 'clicks', 'final-clicks', 'visits', 'sessions'].map((n) => ({ topic: t(n), partitions: 1 })),
+  );
+
+  // Phase 1, first instance.
+  await produce(brokers(), t('left'), [msg('k1', 'L1', 1000), msg('k2', 'L2', 1000), msg('k4', 'L4', 1000)]);
+  await produce(brokers(), t('a'), [msg('a1', 'g1', 1000), msg('a2', 'g1', 1000)]);
+  await produce(brokers(), t('b'), [msg('a1', 'b1', 1000)]);
+  await produce(brokers(), t('clicks'), [msg('c1', 'x', 1000), msg('c1', 'x', 2000)]);
+  await produce(brokers(), t('visits'), [msg('v1', 'x', 1000), msg('v1', 'x', 3000)]);
+  let instance = await launch();
+  try {
+    await produce(brokers(), t('right'), [msg('k2', 'R2', 1500)]);
+    expect(await read(t('joined'), 1)).toEqual([['k2', 'L2+R2', at(1500)]]);
+    expect(await read(t('ab-out'), 1)).toEqual([['a1', 'g1+b1', at(1000)]]);
+    expect(await read(t('group-counts'), 2, true)).toEqual([['g1', 1, at(1000)], ['g1', 2, at(1000)]]);
+    expect(await read(t('sessions'), 3)).toEqual([['v1@1000..1000', '1', at(1000)], ['v1@1000..1000', null, at(1000)], ['v1@1000..3000', '2', at(3000)]]);
+  } finally {
+    await instance.end();
+  }
+  // Nothing final yet: the clicks window [0, 10 s) is still open, held in the suppress buffer.
+  expect(await read(t('final-clicks'), 1)).toEqual([]);
+
+  // Phase 2: a new instance restores from the changelogs.
+  instance = await launch();
+  try {
+    // k1's left record is in the restored left buffer (and waits in the restored outer store).
+    await produce(brokers(), t('right'), [msg('k1', 'R1', 1800)]);
+    expect(await read(t('joined'), 2)).toEqual([['k2', 'L2+R2', at(1500)], ['k1', 'L1+R1', at(1800)]]);
+    // Stream time jumps: k4 (never joined, restored from the outer store) is emitted with null, once.
+    await produce(brokers(), t('left'), [msg('k3', 'L3', 20_000)]);
+    expect(await read(t('joined'), 3)).toEqual([['k2', 'L2+R2', at(1500)], ['k1', 'L1+R1', at(1800)], ['k4', 'L4+null', at(1000)]]);
+
+    // The restored row a2 of table a joins b's new row; a1 moves from group g1 to g2.
+    await produce(brokers(), t('b'), [msg('a2', 'b2', 3000)]);
+    await produce(brokers(), t('a'), [msg('a1', 'g2', 3000)]);
+    expect(await read(t('ab-out'), 3)).toEqual([['a1', 'g1+b1', at(1000)], ['a2', 'g1+b2', at(3000)], ['a1', 'g2+b1', at(3000)]]);
+    expect(await read(t('group-counts'), 4, true)).toEqual([['g1', 1, at(1000)], ['g1', 2, at(1000)], ['g1', 1, at(3000)], ['g2', 1, at(3000)]]);
+
+    // A click in the next window closes [0, 10 s): its final count comes from the restored buffer.
+    await produce(brokers(), t('clicks'), [msg('c1', 'x', 15_000)]);
+    expect(await read(t('final-clicks'), 1, true)).toEqual([[`c1@${BASE}`, 2, at(2000)]]);
+
+    // The restored session [1 s, 3 s] absorbs a visit at 6 s (gap 5 s): its tombstone, then [1 s, 6 s] = 3.
+    await produce(brokers(), t('visits'), [msg('v1', 'x', 6000)]);
+    expect((await read(t('sessions'), 5)).slice(3)).toEqual([['v1@1000..3000', null, at(3000)], ['v1@1000..6000', '3', at(6000)]]);
+  } finally {
+    await instance.end();
+  }
+}
+
+describe('new stateful operators: restore from changelogs (exactly_once)', () => {
+  it('outer join buffers and outer store, table–table join, table aggregation with subtractor, suppress buffer and session store: machine lost, a fresh instance restores', async () => {
     const app = uniq('ops-restore');
-    const t = (n: string) => `${app}-${n}`;
-    await createTopics(
-      brokers(),
-      ['left', 'right', 'joined', 'a', 'b', 'ab-out', 'group-counts', 'clicks', 'final-clicks', 'visits', 'sessions'].map((n) => ({ topic: t(n), partitions: 1 })),
-    );
+    await scenario(app, () => inProcess(app));
+  });
 
-    // Phase 1, first instance.
-    await produce(brokers(), t('left'), [msg('k1', 'L1', 1000), msg('k2', 'L2', 1000), msg('k4', 'L4', 1000)]);
-    await produce(brokers(), t('a'), [msg('a1', 'g1', 1000), msg('a2', 'g1', 1000)]);
-    await produce(brokers(), t('b'), [msg('a1', 'b1', 1000)]);
-    await produce(brokers(), t('clicks'), [msg('c1', 'x', 1000), msg('c1', 'x', 2000)]);
-    await produce(brokers(), t('visits'), [msg('v1', 'x', 1000), msg('v1', 'x', 3000)]);
-    let streams = await start(app);
-    try {
-      await produce(brokers(), t('right'), [msg('k2', 'R2', 1500)]);
-      expect(await read(t('joined'), 1)).toEqual([['k2', 'L2+R2', at(1500)]]);
-      expect(await read(t('ab-out'), 1)).toEqual([['a1', 'g1+b1', at(1000)]]);
-      expect(await read(t('group-counts'), 2, true)).toEqual([['g1', 1, at(1000)], ['g1', 2, at(1000)]]);
-      expect(await read(t('sessions'), 3)).toEqual([['v1@1000..1000', '1', at(1000)], ['v1@1000..1000', null, at(1000)], ['v1@1000..3000', '2', at(3000)]]);
-    } finally {
-      await streams.close();
-    }
-    // Nothing final yet: the clicks window [0, 10 s) is still open, held in the suppress buffer.
-    expect(await read(t('final-clicks'), 1)).toEqual([]);
-
-    // Phase 2: the machine is gone; a new instance with an empty state folder.
-    streams = await start(app);
-    try {
-      // k1's left record is in the restored left buffer (and waits in the restored outer store).
-      await produce(brokers(), t('right'), [msg('k1', 'R1', 1800)]);
-      expect(await read(t('joined'), 2)).toEqual([['k2', 'L2+R2', at(1500)], ['k1', 'L1+R1', at(1800)]]);
-      // Stream time jumps: k4 (never joined, restored from the outer store) is emitted with null, once.
-      await produce(brokers(), t('left'), [msg('k3', 'L3', 20_000)]);
-      expect(await read(t('joined'), 3)).toEqual([['k2', 'L2+R2', at(1500)], ['k1', 'L1+R1', at(1800)], ['k4', 'L4+null', at(1000)]]);
-
-      // The restored row a2 of table a joins b's new row; a1 moves from group g1 to g2.
-      await produce(brokers(), t('b'), [msg('a2', 'b2', 3000)]);
-      await produce(brokers(), t('a'), [msg('a1', 'g2', 3000)]);
-      expect(await read(t('ab-out'), 3)).toEqual([['a1', 'g1+b1', at(1000)], ['a2', 'g1+b2', at(3000)], ['a1', 'g2+b1', at(3000)]]);
-      expect(await read(t('group-counts'), 4, true)).toEqual([['g1', 1, at(1000)], ['g1', 2, at(1000)], ['g1', 1, at(3000)], ['g2', 1, at(3000)]]);
-
-      // A click in the next window closes [0, 10 s): its final count comes from the restored buffer.
-      await produce(brokers(), t('clicks'), [msg('c1', 'x', 15_000)]);
-      expect(await read(t('final-clicks'), 1, true)).toEqual([[`c1@${BASE}`, 2, at(2000)]]);
-
-      // The restored session [1 s, 3 s] absorbs a visit at 6 s (gap 5 s): its tombstone, then [1 s, 6 s] = 3.
-      await produce(brokers(), t('visits'), [msg('v1', 'x', 6000)]);
-      expect((await read(t('sessions'), 5)).slice(3)).toEqual([['v1@1000..3000', null, at(3000)], ['v1@1000..6000', '3', at(6000)]]);
-    } finally {
-      await streams.close();
-    }
+  it('the same with a SIGKILLed child process restarted on its own state folder (no commit, no clean close): continues exactly, no duplicates', async () => {
+    const app = uniq('ops-kill');
+    const stateDir = mkdtempSync(path.join(os.tmpdir(), 'riskloop-ops-kill-'));
+    roots.push(stateDir);
+    await scenario(app, childProcess(app, stateDir));
   });
 });
