@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 import lightgbm as lgb
 import numpy as np
+from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score
 
@@ -122,7 +123,8 @@ def raw_scores(booster: lgb.Booster, x: np.ndarray) -> np.ndarray:
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-z))
+    # scipy's expit: no overflow warning for very negative raw scores (a degenerate model's leaves).
+    return expit(z)
 
 
 @dataclass(frozen=True)

@@ -169,5 +169,5 @@ describe('tree contributions on decisions', () => {
     const [d] = await decisions(registry, [context('x', { 'card.count_1h': 8, 'device.blocked': 1 })]);
     expect(d!.score).not.toBeNull();
     expect(d!.contributions ?? null).toBeNull();
-  });
+  }, 120_000);
 });

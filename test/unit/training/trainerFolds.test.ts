@@ -153,7 +153,7 @@ describe('trainer: prequential folds, logistic-regression baseline, calibration'
     const out = execFileSync(PYTHON, ['-c', script, input, path.join(dir, 'a', 'v1.card.json'), path.join(dir, 'a', 'v1.onnx')], { cwd: path.join(ROOT, 'training'), encoding: 'utf8' });
     const [predicted, observed] = JSON.parse(out) as [number, number];
     expect(predicted).toBeCloseTo(observed, 3);
-  });
+  }, 120_000);
 
   it('exports the trees beside the ONNX: per row, sigmoid(base + path contributions) is the exported graph\'s calibrated score', async () => {
     const doc: unknown = JSON.parse(await readFile(path.join(dir, 'a', 'v1.trees.json'), 'utf8'));
@@ -186,5 +186,5 @@ describe('trainer: prequential folds, logistic-regression baseline, calibration'
     await writeFile(mixed, rows.map((r, i) => JSON.stringify(i % 2 ? { ...r, featureSetVersion: 'default-3' } : r)).join('\n') + '\n');
     expect(() => execFileSync(PYTHON, ['train.py', '--input', mixed, '--out-dir', path.join(dir, 'm')], { cwd: path.join(ROOT, 'training'), encoding: 'utf8', stdio: 'pipe' }))
       .toThrow(/more than one feature set \(default-2: 3500, default-3: 3500\)/);
-  });
+  }, 120_000);
 });
