@@ -48,6 +48,8 @@ from riskloop_training.reference import REFERENCE_VALUES_ARE, reference_distribu
 from riskloop_training.split import DAY_MS, Split, SplitError, iso_time, parse_day, time_split
 
 DEFAULT_SEED = 20261125
+# Below this many fraud examples in the train period the card warns that the model is not worth releasing.
+MIN_TRAIN_FRAUD = 30
 
 
 class UsageError(ValueError):
@@ -275,6 +277,14 @@ def main(argv: list[str] | None = None) -> int:
 
     thresholds = alert_rate_thresholds(test_scores, args.review_alert_rate, args.decline_alert_rate)
     warnings = [w for w in [label_maturity_warning(examples, split)] if w]
+    if warnings and final_usable and split.gap_from > mature_to:
+        # The calibration slice lies before the test period, so it is immature only when the test is.
+        warnings[0] += (f" The calibration slice ({iso_time(split.gap_from - args.valid_days * DAY_MS)} .. {iso_time(split.gap_from)}) "
+                        "reaches past the maturity horizon as well: its legitimate labels are incomplete, so the calibrated probabilities run high.")
+    train_fraud = int(labels[split.train].sum())
+    if train_fraud < MIN_TRAIN_FRAUD:
+        warnings.append(f"only {train_fraud} fraud examples in the train period (fewer than {MIN_TRAIN_FRAUD}): the model cannot have learned much; "
+                        "collect more labelled history before releasing it")
     if int(split.after.sum()):
         warnings.append(f"{int(split.after.sum())} examples after the test period (--test-end) were not used")
     declined = Counter(d for d, t in zip(examples.decisions, split.train) if t)["DECLINE"]
