@@ -67,7 +67,16 @@ export class ReviewCaseConsumer extends EventEmitter {
       this.restartLater(consumer);
     });
     await consumer.connect();
-    const topics = [this.opts.decisions.topic, this.opts.trainingExamples.topic, ...(this.opts.screeningHits ? [this.opts.screeningHits.topic] : [])];
+    const topics = [this.opts.decisions.topic, this.opts.trainingExamples.topic];
+    if (this.opts.screeningHits) {
+      // The screening-hits topic came with issue 20.3: a cluster whose topics predate it runs the
+      // queue without screening cases (and says so) until `riskloop topics create` adds it.
+      const admin = kafka.admin();
+      await admin.connect();
+      const existing = new Set(await admin.listTopics().finally(() => admin.disconnect()));
+      if (existing.has(this.opts.screeningHits.topic)) topics.push(this.opts.screeningHits.topic);
+      else logger.warn({ component: 'review', topic: this.opts.screeningHits.topic }, 'screening-hits topic missing: screening hits will not become cases (riskloop topics create adds it)');
+    }
     // From the beginning on first start: every REVIEW decision still on the topic is a case.
     await consumer.subscribe({ topics, fromBeginning: true });
     await consumer.run({ autoCommit: false, eachBatch: (p) => this.batch(p) });
