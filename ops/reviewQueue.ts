@@ -175,9 +175,16 @@ export class ReviewQueueRoutes {
         return true;
       }
       const m = /^\/api\/review\/cases\/([^/]+)(?:\/(claim|release|verdict))?$/.exec(path);
+      const idOf = (raw: string): string => {
+        try {
+          return decodeURIComponent(raw);
+        } catch {
+          throw new ReviewHttpError(400, 'BAD_CASE_ID', 'the case id is not valid percent-encoding');
+        }
+      };
       if (method === 'GET' && m && !m[2]) {
         req.resume();
-        json(200, await this.caseView(decodeURIComponent(m[1]!), who));
+        json(200, await this.caseView(idOf(m[1]!), who));
         return true;
       }
       if (method === 'POST' && (path === '/api/review/next' || (m && m[2]))) {
@@ -187,7 +194,7 @@ export class ReviewQueueRoutes {
         }
         const body = await this.readJson(req);
         if (path === '/api/review/next') return json(200, await this.next(who, ctx.from)), true;
-        const caseId = decodeURIComponent(m![1]!);
+        const caseId = idOf(m![1]!);
         if (m![2] === 'claim') return json(200, await this.claim(caseId, who, ctx.from)), true;
         if (m![2] === 'release') return json(200, await this.release(caseId, who, ctx.from)), true;
         return json(200, await this.verdict(caseId, who, ctx.from, body)), true;
