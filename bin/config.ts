@@ -140,9 +140,11 @@ const DEFAULTS: Record<keyof typeof ENV, string | undefined> = {
   stateDir: '.state',
   instanceId: undefined,
   rulesPath: 'rules/ruleset.json',
-  // Trained by the trainer on simulator data (models/sim-bootstrap-v1.card.md); bootstrap-v1 is the synthetic seed model it replaced.
-  modelCard: 'models/sim-bootstrap-v1.card.json',
-  shadowModelCards: '',
+  // Cold start is rules-first: no champion until a model retrained on the loop's own labels is
+  // released. sim-bootstrap-v1 (trained on one simulator run) rides along in shadow: on traffic
+  // from another generator it ranked fraud at AUC 0.52-0.61 (its card; docs/training.md "Results").
+  modelCard: '',
+  shadowModelCards: 'models/sim-bootstrap-v1.card.json',
   metricsPort: '9464',
   latencySloMs: '300',
   prometheusUrl: '',

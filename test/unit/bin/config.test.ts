@@ -95,11 +95,20 @@ describe('topic prefix: one reading for every command', () => {
 });
 
 describe('shadow models seeded at start', () => {
-  it('RISKLOOP_SHADOW_MODEL_CARDS lists model cards (comma-separated); none by default', () => {
-    expect(readAppConfig(KEYS).shadowModelCards).toEqual([]);
+  it('RISKLOOP_SHADOW_MODEL_CARDS lists model cards (comma-separated)', () => {
     expect(readAppConfig({ ...KEYS, RISKLOOP_MODEL_CARD: '', RISKLOOP_SHADOW_MODEL_CARDS: 'models/a.card.json, models/b.card.json,' })).toMatchObject({
       modelCard: '',
       shadowModelCards: ['models/a.card.json', 'models/b.card.json'],
     });
+  });
+});
+
+describe('cold start', () => {
+  it('is rules-first by default: no champion, the simulator-trained bootstrap model in shadow', () => {
+    const config = readAppConfig(KEYS);
+    expect(config.modelCard).toBe('');
+    expect(config.shadowModelCards).toEqual(['models/sim-bootstrap-v1.card.json']);
+    // A champion can still be chosen at start, and the shadow list emptied.
+    expect(readAppConfig({ ...KEYS, RISKLOOP_MODEL_CARD: 'models/bootstrap-v1.card.json', RISKLOOP_SHADOW_MODEL_CARDS: '' })).toMatchObject({ modelCard: 'models/bootstrap-v1.card.json', shadowModelCards: [] });
   });
 });
