@@ -60,14 +60,15 @@ describe('handbook generator', () => {
   beforeAll(() => {
     small = generate(['--seed', '3', '--customers', '200', '--days', '14']);
     full = generate(['--seed', '1']);
-  });
+    // Two Python runs (~5 s alone): far longer on a loaded machine.
+  }, 180_000);
 
   it('is deterministic by seed: the same seed gives byte-identical files, another seed other traffic', () => {
     const again = generate(['--seed', '3', '--customers', '200', '--days', '14']);
     for (const f of FILES) expect(read(again, f), f).toBe(read(small, f));
     const other = generate(['--seed', '4', '--customers', '200', '--days', '14']);
     expect(read(other, 'transactions.jsonl')).not.toBe(read(small, 'transactions.jsonl'));
-  });
+  }, 120_000);
 
   it('writes records the loop accepts: schema-valid, sorted, keyed by the account token, valid at ingress', () => {
     const txns = lines<Line<Transaction>>(full, 'transactions.jsonl');
