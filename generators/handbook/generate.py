@@ -274,7 +274,7 @@ def main(argv: list[str]) -> int:
         opened = updated - int(rng.integers(30, 3650)) * DAY_MS
         kyc.append({'key': tokens[c], 'timestamp': updated, 'value': {
             'accountToken': tokens[c], 'entityType': 'PERSON', 'status': 'VERIFIED', 'riskTier': 'LOW', 'accountOpenedAt': opened,
-            'pep': False, 'sanctioned': False, 'watchlistHits': 0, 'country': COUNTRY, 'updatedAt': updated}})
+            'pep': False, 'sanctioned': False, 'watchlistHits': 0, 'country': COUNTRY, 'updatedAt': updated, 'holderName': None}})
     kyc.sort(key=lambda r: (r['timestamp'], r['key']))
 
     out = Path(args.out_dir)
