@@ -97,7 +97,7 @@ up() {
     || die "could not render the audit schema (npm ci first?): $(tail -n 1 <<<"$sql")"
   psql_as riskloop_owner <<<"SET client_min_messages = warning;
 $sql" >/dev/null || die "could not apply the audit schema as riskloop_owner"
-  info "ready on 127.0.0.1:$PG_PORT (database riskloop; owner riskloop_owner; loop role riskloop: SELECT/INSERT on the audit tables; logs in $PG_LOG)"
+  info "ready on 127.0.0.1:$PG_PORT (database riskloop; owner riskloop_owner; loop role riskloop: SELECT/INSERT on the audit tables, UPDATE on review_cases only; logs in $PG_LOG)"
 }
 
 down() {
