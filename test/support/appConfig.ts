@@ -1,7 +1,8 @@
 /**
  * The app configuration integration tests run the loop with: the real broker and registry from
  * globalSetup, topics and state of their own, the test tokenization keys, and the synthetic
- * bootstrap model pinned (tests assert on its version, whatever the app's default champion is).
+ * bootstrap model pinned as champion and no shadow (tests assert on its version, whatever the app's
+ * default cold start is).
  */
 import path from 'node:path';
 import { readAppConfig, type AppConfig } from '../../bin/config.js';
@@ -25,6 +26,8 @@ export function testAppEnv(id: string, stateRoot: string, env: Record<string, st
     RISKLOOP_CARD_KEYS: JSON.stringify(TEST_TOKENIZER_CONFIG.cardKeys),
     RISKLOOP_CARD_KEY_ID: TEST_TOKENIZER_CONFIG.currentCardKeyId,
     RISKLOOP_MODEL_CARD: 'models/bootstrap-v1.card.json',
+    // No shadow model unless a test asks for one (the app's default cold start shadows sim-bootstrap-v1).
+    RISKLOOP_SHADOW_MODEL_CARDS: '',
     LOG_LEVEL: 'warn',
     ...env,
   };
