@@ -21,6 +21,7 @@ import { ModelRegistry, readOnnxMetadata, specFromModelCard } from '../../proces
 import { AvroSerde, SCHEMAS, buildCatalogue, type TrainingExample } from '../../schemas/index.js';
 import { brokers, schemaRegistryUrl, uniq } from '../support/env.js';
 import { createTopics, kafkaFor, produce } from '../support/kafkaIo.js';
+import { mulberry32 as random } from '../support/seededRandom.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const DAY = 86_400_000;
@@ -29,18 +30,6 @@ const SIM_DAYS = 42;
 const TRANSACTIONS = 9000;
 const ACCOUNTS = 700;
 const PARENT = path.join(ROOT, 'models/bootstrap-v1.onnx');
-
-/** mulberry32: a seeded generator, so the simulated set (and so every expected value) is fixed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Simulated {
   /** In the order the label join would write them: a superseded label before its correction. */

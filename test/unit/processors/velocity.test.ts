@@ -23,6 +23,7 @@ import { StoreNames } from '../../../processors/types.js';
 import type { Profile } from '../../../processors/velocity/profile.js';
 import { TopologyTestDriver } from '../../../topology/testDriver.js';
 import { Topology } from '../../../topology/topology.js';
+import { mulberry32 as prng } from '../../support/seededRandom.js';
 
 const SEC = 1_000;
 const MIN = 60 * SEC;
@@ -310,18 +311,6 @@ describe('velocity state', () => {
 });
 
 // ---- brute force ----
-
-/** mulberry32: a tiny seeded PRNG, so the random stream is the same on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomStream(seed: number, n: number): Txn[] {
   const rnd = prng(seed);

@@ -21,21 +21,11 @@ import type { Decision } from '../../../schemas/types.js';
 import { Serdes } from '../../../topology/serde.js';
 import { TopologyTestDriver } from '../../../topology/testDriver.js';
 import { Topology } from '../../../topology/topology.js';
+import { mulberry32 as random } from '../../support/seededRandom.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../../..');
 const PYTHON = path.join(ROOT, '.venv/bin/python');
 const DAY = 86_400_000;
-
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const json = Serdes.Json<RiskContext>();
 let driver: TopologyTestDriver | undefined;

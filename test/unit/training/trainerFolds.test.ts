@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { TreeExplainer } from '../../../processors/contributions.js';
+import { mulberry32 as random } from '../../support/seededRandom.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../../..');
 const PYTHON = path.join(ROOT, '.venv/bin/python');
@@ -17,17 +18,6 @@ const DAY = 86_400_000;
 const START = Date.UTC(2026, 2, 2);
 const DAYS = 70;
 const MATURITY = 30 * DAY;
-
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** 7000 transactions over 70 days; fraud from an interaction (night AND high amount) and a burst count. */
 function simulate(): object[] {
