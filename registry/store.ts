@@ -328,13 +328,19 @@ export class KafkaSchemaStore {
   private async createIfMissing(admin: Admin, topic: string, configEntries: { name: string; value: string }[], checked: string): Promise<number> {
     if (!(await admin.listTopics()).includes(topic)) {
       const { brokers } = await admin.describeCluster();
-      // Another instance may create it at the same moment; createTopics then answers false.
-      const created = await admin.createTopics({
-        waitForLeaders: true,
-        // Replication: Confluent's default (3), bounded by what the cluster has.
-        topics: [{ topic, numPartitions: 1, replicationFactor: Math.min(3, brokers.length), configEntries }],
-      });
-      this.logger.info({ topic, created }, checked);
+      try {
+        // Another instance may create it at the same moment; createTopics then answers false.
+        const created = await admin.createTopics({
+          waitForLeaders: true,
+          // Replication: Confluent's default (3), bounded by what the cluster has.
+          topics: [{ topic, numPartitions: 1, replicationFactor: Math.min(3, brokers.length), configEntries }],
+        });
+        this.logger.info({ topic, created }, checked);
+      } catch (err) {
+        // Created, but not yet known to the broker KafkaJS asks for its leaders (KRaft metadata still
+        // propagating; seen on a fresh broker under load): partitionsWithLeader below waits for it.
+        if (!(err instanceof Error) || !/does not host this topic-partition|UNKNOWN_TOPIC_OR_PARTITION/i.test(err.message)) throw err;
+      }
     }
     return this.partitionsWithLeader(admin, topic);
   }

@@ -141,23 +141,52 @@ function compare(spec: TopicSpec, state: TopicState, created: boolean): TopicRep
   };
 }
 
+/**
+ * A topic created a moment ago may be unknown yet to the broker that answers (KRaft metadata still
+ * propagating): KafkaJS's createTopics with waitForLeaders, and a describe right after it, then fail
+ * with UNKNOWN_TOPIC_OR_PARTITION ("does not host this topic-partition") although the creation
+ * stands. Seen under load on a fresh broker; the runtime's own topic creation retries it too.
+ */
+const NOT_YET_KNOWN = /does not host this topic-partition|UNKNOWN_TOPIC_OR_PARTITION/i;
+
+async function untilKnown<T>(what: () => Promise<T>, attempts = 20): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await what();
+    } catch (err) {
+      if (i >= attempts || !(err instanceof Error) || !NOT_YET_KNOWN.test(err.message)) throw err;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
+
 /** Creates the missing catalogue topics, then checks every catalogue topic against the cluster. */
 export async function ensureTopics(admin: Admin, specs: readonly TopicSpec[]): Promise<TopicReport[]> {
   const before = await describeTopics(admin, specs);
   const missing = specs.filter((s) => !before.has(s.name));
   if (missing.length > 0) {
-    // Resolves false (no throw) for topics that appeared meanwhile; the check below judges them.
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: missing.map((s) => ({
-        topic: s.name,
-        numPartitions: s.partitions,
-        ...(s.replicationFactor !== undefined ? { replicationFactor: s.replicationFactor } : {}),
-        configEntries: Object.entries(s.configs).map(([name, value]) => ({ name, value })),
-      })),
-    });
+    try {
+      // Resolves false (no throw) for topics that appeared meanwhile; the check below judges them.
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: missing.map((s) => ({
+          topic: s.name,
+          numPartitions: s.partitions,
+          ...(s.replicationFactor !== undefined ? { replicationFactor: s.replicationFactor } : {}),
+          configEntries: Object.entries(s.configs).map(([name, value]) => ({ name, value })),
+        })),
+      });
+    } catch (err) {
+      // Created, but its leaders not yet visible: the describe below waits for them.
+      if (!(err instanceof Error) || !NOT_YET_KNOWN.test(err.message)) throw err;
+    }
   }
-  const after = await describeTopics(admin, specs);
+  const createdNames = new Set(missing.map((s) => s.name));
+  const after = await untilKnown(async () => {
+    const states = await describeTopics(admin, specs);
+    for (const name of createdNames) if (!states.has(name)) throw new Error(`UNKNOWN_TOPIC_OR_PARTITION: ${name} not listed yet`);
+    return states;
+  });
   const createdNow = new Set(missing.map((s) => s.name));
   return specs.map((spec) => {
     const state = after.get(spec.name);

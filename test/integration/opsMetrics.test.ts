@@ -129,13 +129,24 @@ describe('ops server on a real run', () => {
       for (const pan of new Set(data.transactions.map((r) => r.value.pan))) expect(text.includes(pan), 'a PAN in /metrics').toBe(false);
 
       // The charts without Prometheus: the in-memory series over 15 minutes hold every decision.
-      await new Promise((r) => setTimeout(r, 1500)); // one more sample after the last decision
-      const series = (await (await fetch(`${base}/api/series?window=15m`)).json()) as ChartData;
+      // The ring samples on a timer: under load its sample after the last decision can come late, so
+      // wait (15 s at most) until its score shares equal /metrics' buckets.
+      const buckets = text.split('\n').filter((l) => l.startsWith('riskloop_decision_score_bucket{'));
+      const sharesFromMetrics = (bounds: number[]) => {
+        const cumulative = bounds.map((le) => sumOf(buckets.join('\n'), 'riskloop_decision_score_bucket', { le: String(le) }));
+        return cumulative.map((c, i) => (c - (i === 0 ? 0 : cumulative[i - 1]!)) / data.validIds.size);
+      };
+      let series = (await (await fetch(`${base}/api/series?window=15m`)).json()) as ChartData;
+      const seriesDeadline = Date.now() + 15_000;
+      const same = (s: ChartData) => sharesFromMetrics(s.score.bounds).every((want, i) => Math.abs((s.score.live?.[i] ?? NaN) - want) < 1e-9);
+      while (!same(series) && Date.now() < seriesDeadline) {
+        await new Promise((r) => setTimeout(r, 500));
+        series = (await (await fetch(`${base}/api/series?window=15m`)).json()) as ChartData;
+      }
       expect(series.source).toBe('memory');
       expect(series.sloSeconds).toBe(0.25);
-      const buckets = text.split('\n').filter((l) => l.startsWith('riskloop_decision_score_bucket{'));
-      const cumulative = series.score.bounds.map((le) => sumOf(buckets.join('\n'), 'riskloop_decision_score_bucket', { le: String(le) }));
-      series.score.live!.forEach((share, i) => expect(share).toBeCloseTo((cumulative[i]! - (i === 0 ? 0 : cumulative[i - 1]!)) / data.validIds.size, 9));
+      const expectedShares = sharesFromMetrics(series.score.bounds);
+      series.score.live!.forEach((share, i) => expect(share).toBeCloseTo(expectedShares[i]!, 9));
       expect(series.score.reference!.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 9);
       expect(Object.keys(series.decisions).sort()).toEqual(Object.keys(summary.totals.byOutcome ?? {}).sort());
       const peak = Math.max(...Object.values(series.decisions).flatMap((l) => l.filter((v): v is number => v !== null)));
