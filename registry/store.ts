@@ -33,6 +33,12 @@ import { type TopicRecord, decodeRecord, encodeKey, encodeValue } from './record
 import { RegistryState } from './state.js';
 import { kafkajsConnectionOptions, plaintextConnection } from '../topology/kafka/connection.js';
 
+/**
+ * A topic the broker that answers does not know (yet, or any more): created a moment ago and its
+ * metadata still propagating, or deleted under the running registry.
+ */
+const TOPIC_NOT_YET_KNOWN = /does not host this topic-partition|UNKNOWN_TOPIC_OR_PARTITION/i;
+
 /** What a write wants to append, and what to answer once it is applied. */
 export interface PlannedWrite<T> {
   records: TopicRecord[];
@@ -160,7 +166,7 @@ export class KafkaSchemaStore {
     try {
       await producer.send({ topic: this.config.auditTopic, acks: -1, messages: [encodeAuditEvent(event)] }).catch(async (err: Error) => {
         // Deleted under a running registry (see writeFenced): create it again and send once more.
-        if (!/does not host this topic-partition|UNKNOWN_TOPIC_OR_PARTITION/i.test(err.message)) throw err;
+        if (!TOPIC_NOT_YET_KNOWN.test(err.message)) throw err;
         await this.ensureAuditTopic();
         return producer.send({ topic: this.config.auditTopic, acks: -1, messages: [encodeAuditEvent(event)] });
       });
@@ -229,7 +235,7 @@ export class KafkaSchemaStore {
         this.logger.info({ attempt, reason: error.message }, 'write to the schemas topic interrupted; retrying');
         // The audit topic deleted under a running registry would fail every write until its
         // deadline: create it again (writes stay audited from then on; the deletion is the operator's).
-        if (/does not host this topic-partition|UNKNOWN_TOPIC_OR_PARTITION/i.test(error.message)) {
+        if (TOPIC_NOT_YET_KNOWN.test(error.message)) {
           await this.ensureAuditTopic().catch((e: unknown) => this.logger.warn({ err: (e as Error).message }, 'audit topic check failed'));
         }
         await sleep(Math.random() * Math.min(MAX_RETRY_BACKOFF_MS, 20 * 2 ** attempt));
@@ -339,7 +345,7 @@ export class KafkaSchemaStore {
       } catch (err) {
         // Created, but not yet known to the broker KafkaJS asks for its leaders (KRaft metadata still
         // propagating; seen on a fresh broker under load): partitionsWithLeader below waits for it.
-        if (!(err instanceof Error) || !/does not host this topic-partition|UNKNOWN_TOPIC_OR_PARTITION/i.test(err.message)) throw err;
+        if (!(err instanceof Error) || !TOPIC_NOT_YET_KNOWN.test(err.message)) throw err;
       }
     }
     return this.partitionsWithLeader(admin, topic);
