@@ -6,6 +6,7 @@
 import process from 'node:process';
 import { apiCommand } from './commands/api.js';
 import { decisionsTailCommand } from './commands/decisionsTail.js';
+import { modelsCommand } from './commands/models.js';
 import { demoCommand } from './commands/demo.js';
 import { produceCommand } from './commands/produce.js';
 import { releaseCommand } from './commands/release.js';
@@ -33,6 +34,7 @@ const COMMANDS: Command[] = [
   { words: ['topics', 'create'], summary: 'create every catalogue topic (idempotent; checks existing ones)', run: topicsCreate },
   { words: ['topics', 'list'], summary: 'list catalogue topics and their state on the cluster', run: topicsList },
   { words: ['simulate'], summary: 'generate seeded card traffic with fraud and labels, to files or the ingress topics', run: simulateCommand },
+  { words: ['models'], summary: 'models and their lifecycle: stage, lineage, metrics, gates; `models history <version>`', run: modelsCommand },
   { words: ['train'], summary: 'train a candidate model on the training examples (Python trainer in .venv)', run: train },
 ];
 
