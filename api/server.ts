@@ -18,6 +18,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pino, { type Logger } from 'pino';
+import getRawBody, { type RawBodyError } from 'raw-body';
 import { z } from 'zod';
 import { RiskloopClient } from '../sdk/client.js';
 import type { RiskloopClientConfigInput } from '../sdk/config.js';
@@ -62,17 +63,13 @@ function send(res: ServerResponse, status: number, body: unknown, headers: Recor
 }
 
 async function readJson(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY_BYTES) throw new HttpError(413, { error: 'BODY_TOO_LARGE', message: `request body exceeds ${MAX_BODY_BYTES} bytes` });
-    chunks.push(chunk);
-  }
+  const text = await getRawBody(req, { limit: MAX_BODY_BYTES, encoding: 'utf-8' }).catch((err: unknown) => {
+    throw (err as RawBodyError).type === 'entity.too.large' ? new HttpError(413, { error: 'BODY_TOO_LARGE', message: `request body exceeds ${MAX_BODY_BYTES} bytes` }) : err;
+  });
   const type = req.headers['content-type'] ?? '';
   if (!/^application\/json\b/i.test(type)) throw new HttpError(415, { error: 'UNSUPPORTED_MEDIA_TYPE', message: 'send the body as application/json' });
   try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
+    return JSON.parse(text) as unknown;
   } catch {
     throw new HttpError(400, { error: 'INVALID_JSON', message: 'the body is not valid JSON' });
   }

@@ -25,6 +25,7 @@
 import { readFileSync } from 'node:fs';
 import type http from 'node:http';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
+import getRawBody, { type RawBodyError } from 'raw-body';
 import type { Logger } from 'pino';
 import { Gauge, type Registry } from 'prom-client';
 import { z } from 'zod';
@@ -214,14 +215,9 @@ export class ReviewQueueRoutes {
       req.resume();
       throw new ReviewHttpError(415, 'UNSUPPORTED_MEDIA_TYPE', 'send a JSON body (content-type: application/json)');
     }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of req as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (size > MAX_BODY) throw new ReviewHttpError(413, 'BODY_TOO_LARGE', 'body too large');
-      chunks.push(chunk);
-    }
-    const text = Buffer.concat(chunks).toString('utf8');
+    const text = await getRawBody(req, { limit: MAX_BODY, encoding: 'utf-8' }).catch((err: unknown) => {
+      throw (err as RawBodyError).type === 'entity.too.large' ? new ReviewHttpError(413, 'BODY_TOO_LARGE', 'body too large') : err;
+    });
     if (text.trim() === '') return {};
     try {
       return JSON.parse(text) as unknown;

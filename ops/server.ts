@@ -20,6 +20,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import getRawBody, { type RawBodyError } from 'raw-body';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { z } from 'zod';
@@ -213,14 +214,10 @@ export class OpsServer {
       req.resume();
       throw new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', 'send the form as application/x-www-form-urlencoded');
     }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of req as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (size > MAX_FORM_BYTES) throw new HttpError(413, 'BODY_TOO_LARGE', 'form too large');
-      chunks.push(chunk);
-    }
-    return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+    const text = await getRawBody(req, { limit: MAX_FORM_BYTES, encoding: 'utf-8' }).catch((err: unknown) => {
+      throw (err as RawBodyError).type === 'entity.too.large' ? new HttpError(413, 'BODY_TOO_LARGE', 'form too large') : err;
+    });
+    return new URLSearchParams(text);
   }
 
   private loginPage(res: http.ServerResponse, status: number, message: string): void {

@@ -4,6 +4,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
+import getRawBody, { type RawBodyError } from 'raw-body';
 import { type Actor, type AuditEvent, auditEvent } from './audit.js';
 import type { Authenticator, Principal, Role } from './auth.js';
 import { Errors, RegistryError } from './errors.js';
@@ -163,14 +164,9 @@ function matchSegments(pattern: string[], parts: string[]): Record<string, strin
 async function readJsonBody(req: IncomingMessage): Promise<unknown> {
   const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
   if (type !== '' && !ACCEPTED_BODY_TYPES.has(type)) throw Errors.unsupportedMediaType(type);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw Errors.badRequest(`request body larger than ${MAX_BODY_BYTES} bytes`);
-    chunks.push(chunk as Buffer);
-  }
-  const text = Buffer.concat(chunks).toString('utf8');
+  const text = await getRawBody(req, { limit: MAX_BODY_BYTES, encoding: 'utf-8' }).catch((err: unknown) => {
+    throw (err as RawBodyError).type === 'entity.too.large' ? Errors.badRequest(`request body larger than ${MAX_BODY_BYTES} bytes`) : err;
+  });
   if (text.trim() === '') return undefined;
   try {
     return JSON.parse(text) as unknown;

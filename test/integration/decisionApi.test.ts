@@ -105,6 +105,11 @@ describe('POST /v1/decisions', () => {
     const extra = await post(api.url, { transaction: transaction('extra'), deadline: 100 });
     expect(extra.status).toBe(400);
     expect(String(extra.json.message)).toContain('deadline');
+    // Over 64 KiB: refused before parsing, with its own code, and the server keeps serving.
+    const huge = await post(api.url, { transaction: transaction('huge'), padding: 'x'.repeat(70 * 1024) });
+    expect(huge.status).toBe(413);
+    expect(huge.json.error).toBe('BODY_TOO_LARGE');
+    expect((await post(api.url, 'not json')).status).toBe(400);
   });
 
   it('answers 200 with the decision, and the same decision on a retry (from its cache, and from the loop)', async () => {
