@@ -1,0 +1,379 @@
+/**
+ * Live figures of a model version in a rollout stage, from what the running loop wrote: its
+ * decisions (the decisions topic) and, as labels arrive, the training examples. The rollout
+ * controller (lifecycle/rollout.ts) judges them against the policy's `rollout.checks`.
+ *
+ * What is counted, per watched version, over the decisions decided since its stage began:
+ *  - shadow: every decision carrying its shadow score (Decision.shadowScores) is one of its
+ *    observations, decided "as it would have": its score against its own thresholds;
+ *  - canary / champion: every decision it made (Decision.modelVersion).
+ * Decline and review rates are the model's own band (score ≥ decline threshold; review ≤ score <
+ * decline), for every role: the rules are the same whichever model scores, so leaving them out
+ * makes the shadow's figure predict the canary's. The actual decision mix of a deciding model is
+ * reported beside it.
+ *
+ * Errors (the error rate is errors / expected):
+ *  - shadow: a decision decided after the stage's grace period without its shadow score (a scoring
+ *    failure, or the release refused or never applied by an instance);
+ *  - canary: a decision after the grace period whose card the canary's hash routes to it
+ *    (processors/scoring.ts canaryBucket) but that another version decided (release refused or not
+ *    applied) or no model decided because of MODEL_ERROR;
+ *  - champion: decisions with MODEL_ERROR and no model version, over its decisions plus those.
+ * The grace period exists because a release takes a moment to reach every running instance.
+ *
+ * PSI is ops/psi.ts over its scores binned on the candidate's training reference (`__score__` of the
+ * release's referenceDistributions, as the drift monitor uses). Latency is the p99 of
+ * Decision.pipelineLatencyMs over its observations (the last LATENCY_SAMPLES). Precision: of the
+ * decisions it flagged (its band REVIEW/DECLINE for a shadow; its REVIEW/DECLINE decisions for a
+ * canary/champion), the labelled ones (training examples, a correction replacing the earlier
+ * label), the share labelled fraud.
+ */
+import type { Logger } from 'pino';
+import { binIndex, psi } from '../ops/psi.js';
+import { SCORE_REFERENCE } from '../processors/driftMonitor.js';
+import { canaryBucket, ScoringReasonCodes } from '../processors/scoring.js';
+import type { Decision, DecisionAction, ReferenceHistogram, Thresholds, TrainingExample } from '../schemas/types.js';
+import type { Catalogue } from '../schemas/catalogue.js';
+import type { TopicSerdes } from '../schemas/createSerdes.js';
+import type { KafkaClient, PartitionReader, TopicPartitionOffset } from '../topology/kafka/client.js';
+import type { LifecyclePolicy } from './policy.js';
+
+export type LiveRole = 'shadow' | 'canary' | 'champion';
+
+/** What to watch: one version in one stage. A new stage (role or since) starts a fresh window. */
+export interface Watch {
+  version: string;
+  role: LiveRole;
+  /** Stage start, epoch ms: decisions decided before it belong to an earlier stage. */
+  sinceMs: number;
+  thresholds: Thresholds;
+  /** The score histogram of the candidate's training data; null when its card has none (PSI unknown). */
+  scoreReference: ReferenceHistogram | null;
+  /** Canary: the share of cards (0..1] its hash routes to it. */
+  share?: number;
+  /** After sinceMs, how long a release may take to reach every instance before a missing score is an error. */
+  graceMs: number;
+}
+
+/** The last this many latencies per window make its p99 (bounded memory on a long stage). */
+export const LATENCY_SAMPLES = 20_000;
+/** Flagged decisions remembered per window for the label join; beyond it new flags are not followed. */
+export const MAX_FLAGGED = 200_000;
+
+export interface LiveFigures {
+  version: string;
+  role: LiveRole;
+  sinceMs: number;
+  /** Observations: decisions scored (shadow) or made (canary, champion) by it in this stage. */
+  decisions: number;
+  /** Band shares of its scores at its thresholds; null without observations. */
+  declineRate: number | null;
+  reviewRate: number | null;
+  /** Actual decisions of a deciding model (all zero for a shadow). */
+  decisionMix: Record<DecisionAction, number>;
+  scorePsi: number | null;
+  latencyP99Ms: number | null;
+  expected: number;
+  errors: number;
+  errorRate: number | null;
+  /** Flagged decisions with a label, and the share of them labelled fraud. */
+  labelled: number;
+  precision: number | null;
+  lastDecidedAt: number | null;
+}
+
+const ACTIONS: readonly DecisionAction[] = ['APPROVE', 'REVIEW', 'DECLINE', 'CHALLENGE'];
+
+/** The band a score falls in at a model's thresholds (decide.ts semantics without rules or challenge band). */
+export function bandOf(score: number, t: Thresholds): 'DECLINE' | 'REVIEW' | null {
+  if (score >= t.decline) return 'DECLINE';
+  return score >= t.review ? 'REVIEW' : null;
+}
+
+/** Nearest-rank p99 (the value 99 % of the sample is at or below); null for an empty sample. */
+export function p99(values: readonly number[]): number | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.max(0, Math.ceil(0.99 * sorted.length) - 1)]!;
+}
+
+/** One version's figures in one stage, folded record by record. */
+export class LiveWindow {
+  private observed = 0;
+  private declines = 0;
+  private reviews = 0;
+  private readonly mix: Record<DecisionAction, number> = { APPROVE: 0, REVIEW: 0, DECLINE: 0, CHALLENGE: 0 };
+  private readonly bins: number[] | null;
+  private readonly latencies: number[] = [];
+  private latencyNext = 0;
+  private expected = 0;
+  private errors = 0;
+  private readonly flagged = new Set<string>();
+  private readonly labels = new Map<string, 0 | 1>();
+  private lastDecidedAt: number | null = null;
+
+  constructor(readonly watch: Watch) {
+    this.bins = watch.scoreReference ? new Array<number>(watch.scoreReference.proportions.length).fill(0) : null;
+  }
+
+  addDecision(d: Decision): void {
+    const w = this.watch;
+    if (d.decidedAt < w.sinceMs) return;
+    const afterGrace = d.decidedAt >= w.sinceMs + w.graceMs;
+    let score: number | null = null;
+    if (w.role === 'shadow') {
+      const shadow = d.shadowScores.find((s) => s.modelVersion === w.version);
+      if (afterGrace) {
+        this.expected++;
+        if (!shadow) this.errors++;
+      }
+      if (!shadow) return;
+      score = shadow.score;
+    } else {
+      const mine = d.modelVersion === w.version;
+      const failed = d.modelVersion === null && d.reasonCodes.includes(ScoringReasonCodes.error);
+      if (w.role === 'canary') {
+        const routed = canaryBucket(w.version, d.cardToken) < (w.share ?? 0);
+        if (afterGrace && routed && (mine || d.modelVersion !== null || failed)) {
+          this.expected++;
+          if (!mine) this.errors++;
+        }
+      } else if (mine || failed) {
+        this.expected++;
+        if (!mine) this.errors++;
+      }
+      if (!mine) return;
+      score = d.score;
+      this.mix[d.decision]++;
+      if (d.decision === 'REVIEW' || d.decision === 'DECLINE') this.flag(d.transactionId);
+    }
+    this.observed++;
+    this.lastDecidedAt = Math.max(this.lastDecidedAt ?? d.decidedAt, d.decidedAt);
+    this.latency(d.pipelineLatencyMs);
+    if (score === null) return;
+    const band = bandOf(score, w.thresholds);
+    if (band === 'DECLINE') this.declines++;
+    else if (band === 'REVIEW') this.reviews++;
+    if (w.role === 'shadow' && band !== null) this.flag(d.transactionId);
+    if (this.bins && w.scoreReference) this.bins[binIndex(w.scoreReference.edges, score)]!++;
+  }
+
+  addExample(e: TrainingExample): void {
+    if (this.flagged.has(e.transactionId)) this.labels.set(e.transactionId, e.label);
+  }
+
+  figures(): LiveFigures {
+    const n = this.observed;
+    let fraud = 0;
+    for (const label of this.labels.values()) fraud += label;
+    const scored = this.bins?.reduce((s, c) => s + c, 0) ?? 0;
+    return {
+      version: this.watch.version,
+      role: this.watch.role,
+      sinceMs: this.watch.sinceMs,
+      decisions: n,
+      declineRate: n === 0 ? null : this.declines / n,
+      reviewRate: n === 0 ? null : this.reviews / n,
+      decisionMix: { ...this.mix },
+      scorePsi: this.bins && this.watch.scoreReference && scored > 0 ? psi(this.watch.scoreReference.proportions, this.bins) : null,
+      latencyP99Ms: p99(this.latencies),
+      expected: this.expected,
+      errors: this.errors,
+      errorRate: this.expected === 0 ? null : this.errors / this.expected,
+      labelled: this.labels.size,
+      precision: this.labels.size === 0 ? null : fraud / this.labels.size,
+      lastDecidedAt: this.lastDecidedAt,
+    };
+  }
+
+  private flag(transactionId: string): void {
+    if (this.flagged.size < MAX_FLAGGED) this.flagged.add(transactionId);
+  }
+
+  private latency(ms: number): void {
+    if (this.latencies.length < LATENCY_SAMPLES) this.latencies.push(ms);
+    else {
+      this.latencies[this.latencyNext] = ms;
+      this.latencyNext = (this.latencyNext + 1) % LATENCY_SAMPLES;
+    }
+  }
+}
+
+export type RolloutChecks = LifecyclePolicy['rollout']['checks'];
+
+/** One live check: passed null means not enough evidence yet (neither advances nor rolls back). */
+export interface CheckResult {
+  name: 'scorePsi' | 'declineRate' | 'reviewRate' | 'latencyP99Ms' | 'errorRate' | 'precision';
+  passed: boolean | null;
+  value: number | null;
+  limit: number;
+  detail: string;
+}
+
+export interface CheckOptions {
+  /** Observations (or expected decisions, for the error rate) below which a rate is not judged. */
+  minSamples: number;
+  /** The champion's figures over the same period, shown beside the candidate's (latency, rates). */
+  champion?: LiveFigures | null;
+}
+
+const fmt = (v: number | null): string => (v === null ? 'n/a' : Number.isInteger(v) ? String(v) : v.toFixed(4));
+
+/** The six live checks of one window against the policy's bounds. */
+export function evaluateChecks(f: LiveFigures, checks: RolloutChecks, opts: CheckOptions): CheckResult[] {
+  const enough = f.decisions >= opts.minSamples;
+  const champ = opts.champion ?? null;
+  const vs = (v: number | null): string => (champ ? `; champion ${champ.version}: ${fmt(v)}` : '');
+  const max = (name: CheckResult['name'], value: number | null, limit: number, judged: boolean, detail: string): CheckResult => ({
+    name,
+    passed: judged && value !== null ? value <= limit : null,
+    value,
+    limit,
+    detail,
+  });
+  const results: CheckResult[] = [
+    max('scorePsi', f.scorePsi, checks.maxScorePsi, enough, `PSI of ${f.decisions} scores vs the training reference${f.scorePsi === null && enough ? ' (no reference histogram: not judged)' : ''}`),
+    max('declineRate', f.declineRate, checks.maxDeclineRate, enough, `score ≥ decline threshold in ${f.decisions} decisions${vs(champ?.declineRate ?? null)}`),
+    max('reviewRate', f.reviewRate, checks.maxReviewRate, enough, `review ≤ score < decline in ${f.decisions} decisions${vs(champ?.reviewRate ?? null)}`),
+    max('latencyP99Ms', f.latencyP99Ms, checks.maxLatencyP99Ms, enough, `p99 pipeline latency (ms) of ${f.decisions} decisions${vs(champ?.latencyP99Ms ?? null)}`),
+    max('errorRate', f.errorRate, checks.maxErrorRate, f.expected >= opts.minSamples, `${f.errors} of ${f.expected} expected decisions without its score`),
+  ];
+  const labelledEnough = f.labelled >= Math.max(1, checks.minLabelledForPrecision);
+  results.push({
+    name: 'precision',
+    passed: labelledEnough && f.precision !== null ? f.precision >= checks.minPrecision : null,
+    value: f.precision,
+    limit: checks.minPrecision,
+    detail: `fraud share of ${f.labelled} labelled review/decline decisions (judged from ${checks.minLabelledForPrecision})`,
+  });
+  return results;
+}
+
+/** The first failed check, if any (checks are in a fixed order, so the reason is stable). */
+export function firstFailure(results: readonly CheckResult[]): CheckResult | null {
+  return results.find((r) => r.passed === false) ?? null;
+}
+
+export { ACTIONS as DECISION_ACTIONS, SCORE_REFERENCE };
+
+/** Decisions kept in memory for a window that starts after they were read (a stage the controller learns of a tick late). */
+export const RECENT_DECISIONS = 20_000;
+
+export interface FollowerDeps {
+  client: KafkaClient;
+  serdes: Pick<TopicSerdes, 'decisions' | 'trainingExamples'>;
+  catalogue: Pick<Catalogue, 'decisions' | 'trainingExamples'>;
+  logger: Logger;
+}
+
+/**
+ * Reads the decisions and training-examples topics (read_committed: the loop writes them in
+ * transactions) from their start and follows them, feeding every watched window. Reading from the
+ * start costs one pass over the retained topics at each start (KafkaClient has no offsets-for-times
+ * lookup); records decided before the earliest watch are decoded and dropped.
+ */
+export class LiveFollower {
+  private readonly windows = new Map<string, LiveWindow>();
+  private readonly recent: Decision[] = [];
+  private recentNext = 0;
+  private readers: PartitionReader[] = [];
+  private failure: Error | null = null;
+  /** The version that decided the latest decision no watched canary decided: the champion in force. */
+  private deciding: { version: string | null; decidedAt: number } | null = null;
+
+  constructor(private readonly deps: FollowerDeps) {}
+
+  /** Starts (or keeps, when version, role and since are unchanged) a window; replays recent decisions into a new one. */
+  watch(w: Watch): void {
+    const have = this.windows.get(w.version);
+    if (have && have.watch.role === w.role && have.watch.sinceMs === w.sinceMs && have.watch.share === w.share) return;
+    const window = new LiveWindow(w);
+    for (const d of this.recentInOrder()) window.addDecision(d);
+    this.windows.set(w.version, window);
+  }
+
+  unwatch(version: string): void {
+    this.windows.delete(version);
+  }
+
+  watched(): string[] {
+    return [...this.windows.keys()];
+  }
+
+  figures(version: string): LiveFigures | null {
+    return this.windows.get(version)?.figures() ?? null;
+  }
+
+  /** The model version deciding for cards no watched canary has (null: rules only), as the decisions show. */
+  championInForce(): string | null {
+    return this.deciding?.version ?? null;
+  }
+
+  /** A following reader that failed for good; the controller reports it instead of judging stale figures. */
+  failed(): Error | null {
+    return this.failure;
+  }
+
+  /** Feeds one decision (the reader calls this; tests may too). */
+  addDecision(d: Decision): void {
+    for (const w of this.windows.values()) w.addDecision(d);
+    if (this.recent.length < RECENT_DECISIONS) this.recent.push(d);
+    else {
+      this.recent[this.recentNext] = d;
+      this.recentNext = (this.recentNext + 1) % RECENT_DECISIONS;
+    }
+    const byCanary = [...this.windows.values()].some((w) => w.watch.role === 'canary' && w.watch.version === d.modelVersion);
+    if (!byCanary && d.modelVersion !== null && (this.deciding === null || d.decidedAt >= this.deciding.decidedAt)) {
+      this.deciding = { version: d.modelVersion, decidedAt: d.decidedAt };
+    }
+  }
+
+  addExample(e: TrainingExample): void {
+    for (const w of this.windows.values()) w.addExample(e);
+  }
+
+  /** Reads both topics up to their current end (resolves then), and keeps following them. */
+  async start(): Promise<void> {
+    const { client, catalogue, serdes, logger } = this.deps;
+    const admin = await client.admin();
+    let from: { decisions: TopicPartitionOffset[]; examples: TopicPartitionOffset[] };
+    try {
+      const offsets = async (topic: string): Promise<TopicPartitionOffset[]> => [...(await admin.beginningOffsets(topic))].map(([partition, offset]) => ({ topic, partition, offset }));
+      from = { decisions: await offsets(catalogue.decisions.name), examples: await offsets(catalogue.trainingExamples.name) };
+    } finally {
+      await admin.disconnect();
+    }
+    const onFollowError = (error: Error): void => {
+      this.failure = error;
+      logger.error({ err: error }, 'live checks: following a topic failed; checks are not judged until the controller restarts');
+    };
+    const follow = async <T>(offsets: TopicPartitionOffset[], serde: { prefetch?(v: readonly Buffer[]): Promise<void>; deserialize(v: Buffer): T }, feed: (v: T) => void): Promise<void> => {
+      const reader = client.partitionReader({ readCommitted: true });
+      this.readers.push(reader);
+      await reader.read(
+        offsets,
+        async (batch) => {
+          const values = batch.records.map((r) => r.value).filter((v): v is Buffer => v !== null);
+          if (values.length === 0) return;
+          await serde.prefetch?.(values);
+          for (const v of values) feed(serde.deserialize(v));
+        },
+        { follow: true, onFollowError },
+      );
+    };
+    await Promise.all([
+      follow(from.decisions, serdes.decisions, (d) => this.addDecision(d)),
+      follow(from.examples, serdes.trainingExamples, (e) => this.addExample(e)),
+    ]);
+  }
+
+  async stop(): Promise<void> {
+    const readers = this.readers;
+    this.readers = [];
+    await Promise.all(readers.map((r) => r.stop().catch(() => undefined)));
+  }
+
+  private recentInOrder(): Decision[] {
+    return this.recent.length < RECENT_DECISIONS ? this.recent : [...this.recent.slice(this.recentNext), ...this.recent.slice(0, this.recentNext)];
+  }
+}
