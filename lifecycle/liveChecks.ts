@@ -278,8 +278,7 @@ export class LiveFollower {
   private recentNext = 0;
   private readers: PartitionReader[] = [];
   private failure: Error | null = null;
-  /** The version that decided the latest decision no watched canary decided: the champion in force. */
-  private deciding: { version: string | null; decidedAt: number } | null = null;
+  private readonly lastDecided = new Map<string, number>();
 
   constructor(private readonly deps: FollowerDeps) {}
 
@@ -304,9 +303,9 @@ export class LiveFollower {
     return this.windows.get(version)?.figures() ?? null;
   }
 
-  /** The model version deciding for cards no watched canary has (null: rules only), as the decisions show. */
-  championInForce(): string | null {
-    return this.deciding?.version ?? null;
+  /** Every version that decided something, with the decision time of its latest decision. */
+  deciders(): ReadonlyMap<string, number> {
+    return this.lastDecided;
   }
 
   /** A following reader that failed for good; the controller reports it instead of judging stale figures. */
@@ -322,10 +321,7 @@ export class LiveFollower {
       this.recent[this.recentNext] = d;
       this.recentNext = (this.recentNext + 1) % RECENT_DECISIONS;
     }
-    const byCanary = [...this.windows.values()].some((w) => w.watch.role === 'canary' && w.watch.version === d.modelVersion);
-    if (!byCanary && d.modelVersion !== null && (this.deciding === null || d.decidedAt >= this.deciding.decidedAt)) {
-      this.deciding = { version: d.modelVersion, decidedAt: d.decidedAt };
-    }
+    if (d.modelVersion !== null && d.decidedAt >= (this.lastDecided.get(d.modelVersion) ?? -Infinity)) this.lastDecided.set(d.modelVersion, d.decidedAt);
   }
 
   addExample(e: TrainingExample): void {

@@ -40,7 +40,7 @@ export type ModelCommand = 'pause' | 'resume' | 'promote' | 'rollback';
 export const MODEL_COMMANDS: readonly ModelCommand[] = ['pause', 'resume', 'promote', 'rollback'];
 
 /** What the controller needs of the live figures (LiveFollower; tests feed one directly). */
-export type LiveSource = Pick<LiveFollower, 'watch' | 'unwatch' | 'watched' | 'figures' | 'championInForce' | 'failed' | 'start' | 'stop'>;
+export type LiveSource = Pick<LiveFollower, 'watch' | 'unwatch' | 'watched' | 'figures' | 'deciders' | 'failed' | 'start' | 'stop'>;
 
 export interface RolloutDeps {
   client: KafkaClient;
@@ -190,9 +190,24 @@ export class RolloutController {
   checksOf(version: string): { figures: LiveFigures; checks: CheckResult[] } | null {
     const figures = this.live.figures(version);
     if (!figures) return null;
-    const champion = this.last?.champion ?? this.live.championInForce();
+    const champion = this.last === null ? null : (this.last.champion ?? this.championInForce(this.last));
     const championFigures = champion !== null && champion !== version ? this.live.figures(champion) : null;
     return { figures, checks: evaluateChecks(figures, this.deps.policy.rollout.checks, { minSamples: this.deps.minSamples ?? 200, champion: championFigures }) };
+  }
+
+  /**
+   * The champion by the decisions when the history names none (the loop started with a champion
+   * from its card): the version that decided most recently among those the history does not hold
+   * as a candidate (shadow, canary, rolled back, retired, rejected).
+   */
+  private championInForce(state: LifecycleState): string | null {
+    let best: { version: string; at: number } | null = null;
+    for (const [version, at] of this.live.deciders()) {
+      const stage = state.models.get(version)?.stage;
+      if (stage !== undefined && stage !== 'champion') continue;
+      if (best === null || at > best.at) best = { version, at };
+    }
+    return best?.version ?? null;
   }
 
   private async readEvents(): Promise<LifecycleEvent[]> {
@@ -226,7 +241,8 @@ export class RolloutController {
       } catch (err) {
         this.deps.logger.error({ version: m.version, step: step.kind, err }, 'rollout step failed; the next tick tries again');
       }
-      // One change per tick: the next tick folds the history this one wrote.
+      // One change per tick: the windows follow the new stage at once, the next tick folds the rest.
+      await this.syncWatches(foldLifecycle(await this.readEvents())).catch((err: unknown) => this.deps.logger.warn({ err }, 'rollout: re-reading the history failed; the next tick does'));
       return;
     }
   }
@@ -238,11 +254,12 @@ export class RolloutController {
     if (step.to === 'canary') {
       await this.publish(await releaseFromCard(card.path, `canary:${share}`, { releasedBy: who, now: this.clock() }));
     } else {
-      const old = state.champion ?? this.live.championInForce();
+      const old = state.champion ?? this.championInForce(state);
       if (old !== null && old !== m.version && !state.models.has(old)) {
         // The champion in force came from the loop's start-up card, not from this history: recorded
         // here so that it becomes the previous champion a later rollback restores.
         await this.deps.lifecycle.record({
+          at: this.at(),
           version: old,
           type: 'stage',
           stage: 'champion',
@@ -256,6 +273,7 @@ export class RolloutController {
       await this.publish(await releaseFromCard(card.path, 'champion', { releasedBy: who, now: this.clock() }));
     }
     await this.deps.lifecycle.record({
+      at: this.at(),
       version: m.version,
       type: 'stage',
       stage: step.to,
@@ -280,12 +298,13 @@ export class RolloutController {
       const back = await this.card(restored, state);
       await this.publish(await releaseFromCard(back.path, 'champion', { releasedBy: who, now: this.clock() }));
     } else {
-      restored = state.champion ?? this.live.championInForce();
+      restored = state.champion ?? this.championInForce(state);
     }
     const card = await this.card(m.version, state);
     await this.publish(await releaseFromCard(card.path, 'retired', { releasedBy: who, now: this.clock() }));
     const failedCheck = step.failed ? plainCheck(step.failed) : null;
     await this.deps.lifecycle.record({
+      at: this.at(),
       version: m.version,
       type: 'rollback',
       stage: 'rolled-back',
@@ -320,7 +339,7 @@ export class RolloutController {
       this.live.watch(w);
       wanted.add(m.version);
     }
-    const champion = state.champion ?? this.live.championInForce();
+    const champion = state.champion ?? this.championInForce(state);
     if (champion !== null && !wanted.has(champion)) {
       const card = await this.card(champion, state).catch(() => null);
       if (card) {
@@ -359,6 +378,11 @@ export class RolloutController {
     if (this.deps.publish) return this.deps.publish(release);
     this.producer ??= await this.deps.client.producer();
     await publishRelease(this.producer, this.deps.serdes.modelReleases, this.deps.catalogue.modelReleases.name, release);
+  }
+
+  /** Events carry the controller's clock, so stage periods and the history agree (and tests can inject time). */
+  private at(): string {
+    return new Date(this.clock()).toISOString();
   }
 
   private once(key: string, fn: () => void): void {
