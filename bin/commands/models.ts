@@ -10,13 +10,20 @@
  *
  * Reading only: the topic is the history, nothing here writes to it. The pause/resume/promote/
  * rollback actions (the rollout controller obeys them) are dispatched from modelsCommand too.
+ *
+ *   riskloop models pause|resume|promote|rollback <version> [--reason TEXT]
+ *                                          a person's command: one `command` event (automatic=false,
+ *                                          actor os:<user>@<host>) that the rollout controller
+ *                                          (lifecycle/rollout.ts) obeys on its next tick
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
-import { foldLifecycle, lifecycleTopicName, readLifecycle, type LifecycleEvent, type LifecycleState, type ModelHistory, type Stage } from '../../lifecycle/events.js';
+import { ensureLifecycleTopic, foldLifecycle, LifecycleLog, lifecycleTopicName, readLifecycle, type LifecycleEvent, type LifecycleState, type ModelHistory, type Stage } from '../../lifecycle/events.js';
+import type { ModelCommand } from '../../lifecycle/rollout.js';
+import { AuditLog, auditTopicName, ensureAuditTopic, osPrincipal } from '../../ops/auditEvents.js';
 import { createKafkajsClient } from '../../topology/kafka/kafkajsClient.js';
 import { readClientConfig } from '../config.js';
 import type { CommandIo } from './topics.js';
@@ -226,6 +233,7 @@ export function formatHistory(m: ModelHistory): string[] {
 const USAGE = [
   'usage: riskloop models [list] [--json] [--models-dir DIR]',
   '       riskloop models history <version> [--json]',
+  '       riskloop models pause|resume|promote|rollback <version> [--reason TEXT]',
   '',
   'Every model on the lifecycle topic (${RISKLOOP_TOPIC_PREFIX}model-lifecycle): stage, since, parent,',
   'training data and label cut-off, feature set, key metrics, gate result and gate report; or one',
@@ -288,10 +296,86 @@ export async function modelsCommand(argv: string[], io: CommandIo): Promise<numb
       return modelsList(rest, io);
     case 'history':
       return modelsHistory(rest, io);
+    case 'pause':
+    case 'resume':
+    case 'promote':
+    case 'rollback':
+      return modelsAction(sub, rest, io);
     default:
       if (sub.startsWith('-')) return modelsList(argv, io);
       io.err(`riskloop models: unknown sub-command '${sub}'`);
       USAGE.forEach((l) => io.err(l));
       return 2;
   }
+}
+
+// --- a person's commands (pause/resume/promote/rollback) -------------------------------------------
+
+/**
+ * Why `command` cannot apply to `version` as the history stands, or null when it can. Refused here
+ * rather than left for the controller to ignore, so the person learns at once.
+ */
+export function commandProblem(state: LifecycleState, version: string, command: ModelCommand): string | null {
+  const m = state.models.get(version);
+  if (!m) return `no model ${version} on the lifecycle topic (riskloop models lists them)`;
+  const inRollout = m.stage === 'shadow' || m.stage === 'canary';
+  switch (command) {
+    case 'pause':
+      if (!inRollout) return `${version} is ${m.stage}: only a model in shadow or canary can be paused`;
+      return m.paused ? `${version} is already paused` : null;
+    case 'resume':
+      return m.paused ? null : `${version} is not paused`;
+    case 'promote':
+      return inRollout ? null : `${version} is ${m.stage}: only a model in shadow or canary can be promoted`;
+    case 'rollback':
+      if (inRollout) return null;
+      if (m.stage !== 'champion') return `${version} is ${m.stage}: only a model in shadow, canary or champion can be rolled back`;
+      return state.previousChampion === null ? `${version} is champion and the history names no previous champion to restore` : null;
+  }
+}
+
+/** `riskloop models <command> <version>`: writes the command event (and its audit mirror). */
+export async function modelsAction(command: ModelCommand, argv: string[], io: CommandIo): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { reason: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+  const version = positionals[0];
+  if (values.help || !version) {
+    USAGE.forEach((l) => (values.help ? io.out(l) : io.err(l)));
+    return values.help ? 0 : 2;
+  }
+  const config = readClientConfig(io.env);
+  const { state, topic } = await loadLifecycle(io);
+  const problem = commandProblem(state, version, command);
+  if (problem !== null) {
+    io.err(`riskloop models ${command}: ${problem}`);
+    return 1;
+  }
+  const actor = osPrincipal();
+  const client = createKafkajsClient({ connection: config.kafka, clientId: 'riskloop-models', logger: pino({ level: 'warn' }) });
+  const auditTopic = auditTopicName(config.topicPrefix);
+  const admin = await client.admin();
+  try {
+    await ensureLifecycleTopic(admin, topic);
+    await ensureAuditTopic(admin, auditTopic);
+  } finally {
+    await admin.disconnect();
+  }
+  const producer = await client.producer();
+  try {
+    const audit = new AuditLog(producer, auditTopic, { principal: actor, authenticated: false, source: 'cli' });
+    const event = await new LifecycleLog(producer, topic, audit).record({
+      version,
+      type: 'command',
+      stage: null,
+      actor,
+      automatic: false,
+      reason: values.reason ?? `${command} requested with riskloop models`,
+      policyVersion: null,
+      details: { command },
+    });
+    const m = state.models.get(version)!;
+    io.out(`${command} ${version} (${m.stage}${m.paused ? ', paused' : ''}) recorded by ${actor} as event ${event.id} on ${topic}; the rollout controller acts on its next tick`);
+  } finally {
+    await producer.disconnect();
+  }
+  return 0;
 }

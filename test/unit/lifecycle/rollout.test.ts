@@ -233,3 +233,22 @@ describe('planStep and pendingCommand', () => {
     expect(pendingCommand({ ...m, events: [e('command', 'rollback'), e('command', 'pause')] })?.details.command).toBe('rollback');
   });
 });
+
+describe('riskloop models commands (commandProblem)', () => {
+  it('refuses what the history does not allow, so the person learns at once', async () => {
+    const { commandProblem } = await import('../../../bin/commands/models.js');
+    const h = new Harness();
+    await h.candidateInShadow();
+    const s = () => h.state();
+    expect(commandProblem(s(), 'nope', 'pause')).toMatch(/no model nope/);
+    expect(commandProblem(s(), 'cand-1', 'pause')).toBeNull();
+    expect(commandProblem(s(), 'cand-1', 'resume')).toBe('cand-1 is not paused');
+    expect(commandProblem(s(), 'cand-1', 'promote')).toBeNull();
+    await h.command('cand-1', 'pause');
+    expect(commandProblem(s(), 'cand-1', 'pause')).toBe('cand-1 is already paused');
+    expect(commandProblem(s(), 'cand-1', 'resume')).toBeNull();
+    await h.record({ version: 'cand-1', type: 'stage', stage: 'champion', details: {} });
+    expect(commandProblem(s(), 'cand-1', 'promote')).toMatch(/is champion: only a model in shadow or canary/);
+    expect(commandProblem(s(), 'cand-1', 'rollback')).toMatch(/no previous champion/);
+  });
+});
