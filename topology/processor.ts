@@ -17,8 +17,11 @@ export interface Cancellable {
   cancel(): void;
 }
 
-/** Why a processor dropped a record; each reason is a counter in the task's metrics. */
-export type DropReason = 'late' | 'null-key' | 'null-value' | 'expired';
+/**
+ * Why a processor dropped a record; each reason is a counter in the task's metrics. 'stale': a
+ * foreign-key join response made from a left value that has since changed.
+ */
+export type DropReason = 'late' | 'null-key' | 'null-value' | 'expired' | 'stale';
 
 export interface ProcessorContext<KForward = unknown, VForward = unknown> {
   readonly applicationId: string;

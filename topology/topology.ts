@@ -62,6 +62,7 @@ export interface SinkNode {
   readonly topic: string;
   readonly keySerde: Serde<unknown>;
   readonly valueSerde: Serde<unknown>;
+  readonly partitioner?: ((key: unknown, value: unknown) => number | undefined) | undefined;
   readonly parents: readonly string[];
   readonly children: readonly never[];
 }
@@ -114,6 +115,11 @@ export interface SourceOptions {
 export interface SinkOptions {
   keySerde: Serde<unknown>;
   valueSerde: Serde<unknown>;
+  /**
+   * The partition of a record, or undefined for the default (murmur2 of the key bytes). A
+   * foreign-key join sends its responses back to the left row's partition this way.
+   */
+  partitioner?: (key: unknown, value: unknown) => number | undefined;
 }
 
 export interface TopologyOptions {
@@ -187,6 +193,7 @@ export class Topology {
       topic,
       keySerde: options.keySerde,
       valueSerde: options.valueSerde,
+      partitioner: options.partitioner,
       parents: parentNames,
       children: [],
     });

@@ -5,6 +5,7 @@
  * Changes (new and old value).
  */
 import type { BuildSteps } from './buildSteps.js';
+import { addForeignKeyJoin } from './foreignKeyJoin.js';
 import type { KeyValue } from './change.js';
 import { KGroupedTable } from './kgroupedTable.js';
 import { KStream } from './kstream.js';
@@ -103,14 +104,49 @@ export class KTable<K, V> {
     return new KGroupedTable<KR, VR>(this.ctx, this.nodeName, selector as (key: unknown, value: unknown) => KeyValue<KR, VR>, grouped.keySerde, grouped.valueSerde, grouped.name);
   }
 
-  /** Inner join of two tables on their key: a row exists while both tables have one. */
-  join<VO, VR>(other: KTable<K, VO>, joiner: (value: V, otherValue: VO) => VR, materialized?: Materialized<K, VR>, named?: Named): KTable<K, VR> {
-    return this.tableJoin(other, joiner as (v: V | null, o: VO | null) => VR, 'inner', materialized, named);
+  /**
+   * Inner join of two tables. On their common key: a row exists while both tables have one. With a
+   * `foreignKeyExtractor` (KIP-213 foreign-key join): each row of this table joins the row of
+   * `other` whose key the extractor finds in its value (null: no join); the result is keyed like
+   * this table, and follows changes of either row and of the foreign key (see foreignKeyJoin.ts).
+   */
+  join<VO, VR>(other: KTable<K, VO>, joiner: (value: V, otherValue: VO) => VR, materialized?: Materialized<K, VR>, named?: Named): KTable<K, VR>;
+  join<KO, VO, VR>(other: KTable<KO, VO>, foreignKeyExtractor: (value: V) => KO | null, joiner: (value: V, otherValue: VO) => VR, materialized?: Materialized<K, VR>, named?: Named): KTable<K, VR>;
+  join<KO, VO, VR>(other: KTable<KO, VO>, a: unknown, b?: unknown, c?: unknown, d?: unknown): KTable<K, VR> {
+    return this.doJoin<KO, VO, VR>(other, a, b, c, d, 'inner');
   }
 
-  /** Left join of two tables: a row for every row of this table, joined with null while the other has none. */
-  leftJoin<VO, VR>(other: KTable<K, VO>, joiner: (value: V, otherValue: VO | null) => VR, materialized?: Materialized<K, VR>, named?: Named): KTable<K, VR> {
-    return this.tableJoin(other, joiner as (v: V | null, o: VO | null) => VR, 'left', materialized, named);
+  /**
+   * Left join of two tables: a row for every row of this table, joined with null while the other
+   * has none — on the common key, or on the key a `foreignKeyExtractor` finds in the value.
+   */
+  leftJoin<VO, VR>(other: KTable<K, VO>, joiner: (value: V, otherValue: VO | null) => VR, materialized?: Materialized<K, VR>, named?: Named): KTable<K, VR>;
+  leftJoin<KO, VO, VR>(other: KTable<KO, VO>, foreignKeyExtractor: (value: V) => KO | null, joiner: (value: V, otherValue: VO | null) => VR, materialized?: Materialized<K, VR>, named?: Named): KTable<K, VR>;
+  leftJoin<KO, VO, VR>(other: KTable<KO, VO>, a: unknown, b?: unknown, c?: unknown, d?: unknown): KTable<K, VR> {
+    return this.doJoin<KO, VO, VR>(other, a, b, c, d, 'left');
+  }
+
+  // The overloads give callers full types; here a third argument that is a function tells a foreign-key join.
+  private doJoin<KO, VO, VR>(other: KTable<KO, VO>, a: unknown, b: unknown, c: unknown, d: unknown, mode: 'inner' | 'left'): KTable<K, VR> {
+    if (typeof b === 'function') {
+      return this.foreignKeyJoin(other, a as (value: V) => KO | null, b as (value: V, o: VO | null) => VR, mode === 'left', c as Materialized<K, VR> | undefined, d as Named | undefined);
+    }
+    // Same key type: the first overload's `other` is a KTable<K, VO>.
+    return this.tableJoin(other as unknown as KTable<K, VO>, a as (v: V | null, o: VO | null) => VR, mode, b as Materialized<K, VR> | undefined, c as Named | undefined);
+  }
+
+  private foreignKeyJoin<KO, VO, VR>(
+    other: KTable<KO, VO>,
+    extractor: (value: V) => KO | null | undefined,
+    joiner: (value: V, foreignValue: VO | null) => VR,
+    leftJoin: boolean,
+    materialized: Materialized<K, VR> | undefined,
+    named: Named | undefined,
+  ): KTable<K, VR> {
+    const left = { nodeName: this.nodeName, storeName: this.joinableStoreName(), keySerde: this.keySerde, valueSerde: this.valueSerde };
+    const right = { nodeName: other.nodeName, storeName: other.joinableStoreName(), keySerde: other.keySerde, valueSerde: other.valueSerde };
+    const result = addForeignKeyJoin(this.ctx, left, right, extractor, joiner, leftJoin, materialized, named);
+    return new KTable<K, VR>(this.ctx, result.nodeName, result.storeName, result.keySerde, result.valueSerde, true);
   }
 
   /** Outer join of two tables: a row while either has one, null for the side that has none. */

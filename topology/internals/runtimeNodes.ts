@@ -185,19 +185,24 @@ export class SinkRuntimeNode implements RuntimeNode {
     private readonly keySerde: { serialize(v: unknown, topic?: string): Buffer },
     private readonly valueSerde: { serialize(v: unknown, topic?: string): Buffer },
     private readonly host: NodeHost,
+    private readonly partitioner?: ((key: unknown, value: unknown) => number | undefined) | undefined,
   ) {
     this.counters = host.counters(name);
   }
 
   process(record: Record<unknown, unknown>): void {
     this.counters.recordsIn++;
-    const sent = this.host.send(this.name, () => ({
-      topic: this.topic,
-      key: record.key === null || record.key === undefined ? null : this.keySerde.serialize(record.key, this.topic),
-      value: record.value === null || record.value === undefined ? null : this.valueSerde.serialize(record.value, this.topic),
-      timestamp: record.timestamp,
-      headers: record.headers,
-    }));
+    const sent = this.host.send(this.name, () => {
+      const partition = this.partitioner?.(record.key, record.value);
+      return {
+        topic: this.topic,
+        key: record.key === null || record.key === undefined ? null : this.keySerde.serialize(record.key, this.topic),
+        value: record.value === null || record.value === undefined ? null : this.valueSerde.serialize(record.value, this.topic),
+        timestamp: record.timestamp,
+        headers: record.headers,
+        ...(partition === undefined ? {} : { partition }),
+      };
+    });
     if (sent) this.counters.recordsOut++;
   }
 }

@@ -21,6 +21,7 @@ export class TaskMetrics {
     'null-key': 0,
     'null-value': 0,
     expired: 0,
+    stale: 0,
     deserialization: 0,
     processing: 0,
     production: 0,

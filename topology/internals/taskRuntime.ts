@@ -87,7 +87,7 @@ export class TaskRuntime implements NodeHost {
           break;
         }
         case 'sink':
-          live.set(def.name, new SinkRuntimeNode(def.name, def.topic, def.keySerde, def.valueSerde, this));
+          live.set(def.name, new SinkRuntimeNode(def.name, def.topic, def.keySerde, def.valueSerde, this, def.partitioner));
           break;
       }
     }

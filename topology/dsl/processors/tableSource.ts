@@ -16,6 +16,12 @@ export class TableSourceProcessor<K, V> implements Processor<K, V | null, K, Cha
   constructor(
     private readonly storeName: string,
     private readonly timestamped: boolean,
+    /**
+     * Forward a delete even when the key has no row (Kafka Streams' KTableSource does): a
+     * foreign-key join's result table needs it, since its inner join cannot know whether a result
+     * was emitted before.
+     */
+    private readonly forwardAbsentDeletes = false,
   ) {}
 
   init(context: ProcessorContext<K, Change<V>>): void {
@@ -34,7 +40,7 @@ export class TableSourceProcessor<K, V> implements Processor<K, V | null, K, Cha
     if (record.value === null || record.value === undefined) {
       old = this.unwrap(this.store.delete(record.key));
       // Deleting a key that is not there changes nothing and emits nothing.
-      if (old === undefined) return;
+      if (old === undefined && !this.forwardAbsentDeletes) return;
     } else {
       old = this.unwrap(this.store.get(record.key));
       if (this.timestamped) (this.store as KeyValueStore<K, ValueAndTimestamp<V>>).put(record.key, { value: record.value, timestamp: record.timestamp });
