@@ -37,8 +37,13 @@ export const TrainerOptions = z.strictObject({
 });
 export type TrainerOptions = z.output<typeof TrainerOptions>;
 
-/** What the replay gate groups decisions by (lifecycle/gates.ts replaySegment). */
-export const ReplaySegment = z.enum(['amountBand', 'mcc', 'merchantCountry', 'channel']);
+/**
+ * What the replay gate groups decisions by (lifecycle/gates.ts replaySegment). Only what a recorded
+ * Decision carries: the amount (feature txn.amount_minor), the channel (txn.channel_ecom,
+ * txn.card_present) and the account's KYC country (fact kyc.country); merchant category and country
+ * are not on the decision.
+ */
+export const ReplaySegment = z.enum(['amountBand', 'channel', 'kycCountry']);
 export type ReplaySegment = z.output<typeof ReplaySegment>;
 
 export const LifecyclePolicy = z.strictObject({

@@ -83,7 +83,7 @@ describe('lifecycle policy', () => {
 
   it('refuses amount band edges that do not increase, and an unknown segment', () => {
     expect(() => parsePolicy(variant((p) => (p.gates.replay.amountBandEdges = [5000, 1000])))).toThrow(/gates\.replay\.amountBandEdges: amount band edges must increase/);
-    expect(() => parsePolicy(variant((p) => (p.gates.replay.segment = 'country')))).toThrow(/gates\.replay\.segment/);
+    expect(() => parsePolicy(variant((p) => (p.gates.replay.segment = 'mcc')))).toThrow(/gates\.replay\.segment/);
   });
 
   it('says which file could not be read or parsed', async () => {
