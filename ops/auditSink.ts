@@ -14,7 +14,6 @@
  * The consumer commits its offsets only after the rows are in, so a crash re-inserts a batch and
  * the conflict clause absorbs it.
  */
-import { EventEmitter } from 'node:events';
 import { Kafka, logLevel, type Consumer } from 'kafkajs';
 import pg from 'pg';
 import type { Logger } from 'pino';
@@ -23,7 +22,7 @@ import type { Catalogue } from '../schemas/catalogue.js';
 import type { TopicSerdes } from '../schemas/createSerdes.js';
 import type { Decision } from '../schemas/types.js';
 import { parseAuditEvent, type AuditEvent } from './auditEvents.js';
-import { classifyError } from '../topology/kafka/errorClass.js';
+import { SupervisedConsumer } from './supervisedConsumer.js';
 import { kafkajsConnectionOptions, type KafkaConnection } from '../topology/kafka/connection.js';
 
 /** `table` or `schema.table`, plain lower-case identifiers (they are put into SQL text). */
@@ -230,10 +229,7 @@ export class AuditSink {
  * emits 'error' (riskloop run then exits for its supervisor to restart it). A decision that cannot be decoded is skipped with a
  * log line (partition, offset): it would fail the same way after every restart.
  */
-export class AuditConsumer extends EventEmitter {
-  private consumer: Consumer | undefined;
-  private stopping = false;
-
+export class AuditConsumer extends SupervisedConsumer {
   constructor(
     private readonly opts: {
       connection: KafkaConnection;
@@ -246,27 +242,16 @@ export class AuditConsumer extends EventEmitter {
     },
     private readonly sink: AuditSink,
   ) {
-    super();
+    super('audit', opts.logger);
   }
 
-  async start(): Promise<void> {
-    const { catalogue, serdes, logger } = this.opts;
+  protected createConsumer(): Consumer {
     const kafka = new Kafka({ clientId: `${this.opts.applicationId}-audit`, ...kafkajsConnectionOptions(this.opts.connection), logLevel: logLevel.NOTHING });
-    const consumer = kafka.consumer({ groupId: `${this.opts.applicationId}-audit`, readUncommitted: false });
-    this.consumer = consumer;
-    consumer.on(consumer.events.CRASH, (e) => {
-      logger.warn({ component: 'audit', err: e.payload.error.message, restart: e.payload.restart }, 'audit consumer crashed');
-      if (e.payload.restart || this.stopping) return;
-      // KafkaJS restarts only on what it calls retriable; a coordinator not found while the broker
-      // restarts is not, yet it is transient: start a new consumer (from the committed offsets)
-      // unless the runtime's classification says nothing will help.
-      if (classifyError(e.payload.error).kind === 'fatal') {
-        this.emit('error', e.payload.error);
-        return;
-      }
-      this.restartLater(consumer);
-    });
-    await consumer.connect();
+    return kafka.consumer({ groupId: `${this.opts.applicationId}-audit`, readUncommitted: false });
+  }
+
+  protected async run(consumer: Consumer): Promise<void> {
+    const { catalogue, serdes, logger } = this.opts;
     // From the beginning on first start: the audit trail must hold every decision still on the topic.
     const auditTopic = this.opts.auditTopic;
     await consumer.subscribe({ topics: auditTopic ? [catalogue.decisions.name, auditTopic] : [catalogue.decisions.name], fromBeginning: true });
@@ -320,26 +305,5 @@ export class AuditConsumer extends EventEmitter {
         logger.debug({ partition: batch.partition, rows: rows.length, inserted }, 'audit batch written');
       },
     });
-  }
-
-  /** A new consumer in 2 s; again while the broker refuses, until a fatal error or stop(). */
-  private restartLater(old: Consumer): void {
-    setTimeout(() => {
-      if (this.stopping) return;
-      this.opts.logger.warn({ component: 'audit' }, 'audit consumer restarting');
-      void old
-        .disconnect()
-        .catch(() => undefined)
-        .then(() => this.start())
-        .catch((err: unknown) => {
-          if (classifyError(err).kind === 'fatal') this.emit('error', err);
-          else if (this.consumer) this.restartLater(this.consumer);
-        });
-    }, 2000);
-  }
-
-  async stop(): Promise<void> {
-    this.stopping = true;
-    await this.consumer?.disconnect();
   }
 }

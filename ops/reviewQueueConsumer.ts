@@ -12,15 +12,14 @@
  * Errors as in ops/auditSink.ts: a failed database write throws out of the batch (kafkajs retries,
  * then restarts from the committed offsets); a record that cannot be decoded is skipped with its
  * position logged; a crash kafkajs will not restart from is retried in 2 s unless fatal, which is
- * emitted as 'error' (riskloop run then exits for its supervisor).
+ * emitted as 'error' (ops/supervisedConsumer.ts; riskloop run then exits for its supervisor).
  */
-import { EventEmitter } from 'node:events';
 import { Kafka, logLevel, type Consumer, type EachBatchPayload } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { Decision, TrainingExample } from '../schemas/types.js';
-import { classifyError } from '../topology/kafka/errorClass.js';
 import { kafkajsConnectionOptions, type KafkaConnection } from '../topology/kafka/connection.js';
 import type { LabelRow, ReviewStore, ScreeningHitLike } from './reviewQueueStore.js';
+import { SupervisedConsumer } from './supervisedConsumer.js';
 
 /** A value serde as the registry-backed ones are: prefetch the writer schemas, then decode. */
 export interface ValueReader<T> {
@@ -37,36 +36,28 @@ export interface ReviewConsumerOptions {
   screeningHits?: { topic: string; serde: ValueReader<ScreeningHitLike> };
 }
 
-export class ReviewCaseConsumer extends EventEmitter {
-  private consumer: Consumer | undefined;
-  private stopping = false;
+export class ReviewCaseConsumer extends SupervisedConsumer {
+  private readonly kafka: Kafka;
 
   constructor(
     private readonly opts: ReviewConsumerOptions,
     private readonly store: ReviewStore,
   ) {
-    super();
+    super('review', opts.logger);
+    this.kafka = new Kafka({ clientId: `${opts.applicationId}-review`, ...kafkajsConnectionOptions(opts.connection), logLevel: logLevel.NOTHING });
   }
 
   get groupId(): string {
     return `${this.opts.applicationId}-review`;
   }
 
-  async start(): Promise<void> {
+  protected createConsumer(): Consumer {
+    return this.kafka.consumer({ groupId: this.groupId, readUncommitted: false, maxWaitTimeInMs: 250 });
+  }
+
+  protected async run(consumer: Consumer): Promise<void> {
     const { logger } = this.opts;
-    const kafka = new Kafka({ clientId: this.groupId, ...kafkajsConnectionOptions(this.opts.connection), logLevel: logLevel.NOTHING });
-    const consumer = kafka.consumer({ groupId: this.groupId, readUncommitted: false, maxWaitTimeInMs: 250 });
-    this.consumer = consumer;
-    consumer.on(consumer.events.CRASH, (e) => {
-      logger.warn({ component: 'review', err: e.payload.error.message, restart: e.payload.restart }, 'review consumer crashed');
-      if (e.payload.restart || this.stopping) return;
-      if (classifyError(e.payload.error).kind === 'fatal') {
-        this.emit('error', e.payload.error);
-        return;
-      }
-      this.restartLater(consumer);
-    });
-    await consumer.connect();
+    const kafka = this.kafka;
     const topics = [this.opts.decisions.topic, this.opts.trainingExamples.topic];
     if (this.opts.screeningHits) {
       // The screening-hits topic came with issue 20.3: a cluster whose topics predate it runs the
@@ -130,26 +121,5 @@ export class ReviewCaseConsumer extends EventEmitter {
     for (const m of batch.messages) resolveOffset(m.offset);
     const last = batch.messages[batch.messages.length - 1];
     if (last) await this.consumer!.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: String(Number(last.offset) + 1) }]);
-  }
-
-  /** A new consumer in 2 s; again while the broker refuses, until a fatal error or stop(). */
-  private restartLater(old: Consumer): void {
-    setTimeout(() => {
-      if (this.stopping) return;
-      this.opts.logger.warn({ component: 'review' }, 'review consumer restarting');
-      void old
-        .disconnect()
-        .catch(() => undefined)
-        .then(() => this.start())
-        .catch((err: unknown) => {
-          if (classifyError(err).kind === 'fatal') this.emit('error', err);
-          else if (this.consumer) this.restartLater(this.consumer);
-        });
-    }, 2000);
-  }
-
-  async stop(): Promise<void> {
-    this.stopping = true;
-    await this.consumer?.disconnect();
   }
 }

@@ -5,7 +5,9 @@
  *
  * Two instances (at_least_once and exactly_once ledgers) run through a clean broker stop and start
  * (down about 30 s): neither may reach ERROR, both must be RUNNING again by themselves, at_least_once
- * loses nothing and exactly_once neither loses nor doubles anything.
+ * loses nothing and exactly_once neither loses nor doubles anything. Beside them, a side consumer
+ * of the ops layer (ops/supervisedConsumer.ts: the audit sink's and review queue's base) must be
+ * consuming again by itself too, without emitting 'error' and without skipping a record.
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -13,9 +15,11 @@ import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { Kafka, logLevel, type Consumer } from 'kafkajs';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KafkaStreams, type StreamsState } from '../../topology/kafka/kafkaStreams.js';
+import { SupervisedConsumer } from '../../ops/supervisedConsumer.js';
 import { createTopics, produce, readTopic } from '../support/kafkaIo.js';
 import { ledgerTopology, type LedgerIn, type LedgerOut } from './apps/ledger.js';
 
@@ -78,6 +82,24 @@ function analyse(records: { value: Buffer | null }[]): { ids: Map<number, number
   return { ids, last };
 }
 
+/** The smallest side consumer: collects the values of one topic, committing after each batch. */
+class Collector extends SupervisedConsumer {
+  readonly values = new Set<string>();
+  constructor(
+    private readonly topic: string,
+    private readonly groupId: string,
+  ) {
+    super('test-side', pino({ level: 'warn' }));
+  }
+  protected createConsumer(): Consumer {
+    return new Kafka({ clientId: this.groupId, brokers, logLevel: logLevel.NOTHING }).consumer({ groupId: this.groupId, maxWaitTimeInMs: 250 });
+  }
+  protected async run(consumer: Consumer): Promise<void> {
+    await consumer.subscribe({ topics: [this.topic], fromBeginning: true });
+    await consumer.run({ eachMessage: async ({ message }) => void this.values.add(message.value!.toString()) });
+  }
+}
+
 describe('runtime through a broker restart (own broker)', () => {
   it('at_least_once and exactly_once instances ride out a broker stop and start (~30 s down) and resume by themselves', async () => {
     const logger = pino({ level: 'warn' });
@@ -95,6 +117,14 @@ describe('runtime through a broker restart (own broker)', () => {
     const N = 4000;
     const half = N / 2;
     for (const a of apps) await produce(brokers, a.input, ledgerInputs(0, half));
+    const sideTopic = `brk-side-${Date.now().toString(36)}`;
+    await createTopics(brokers, [{ topic: sideTopic, partitions: 2 }]);
+    const sideValues = (from: number, to: number): { key: string; value: string }[] => Array.from({ length: to - from }, (_, i) => ({ key: `k${(from + i) % 5}`, value: String(from + i) }));
+    await produce(brokers, sideTopic, sideValues(0, 500));
+    const side = new Collector(sideTopic, `${sideTopic}-group`);
+    const sideErrors: unknown[] = [];
+    side.on('error', (e: unknown) => sideErrors.push(e));
+    await side.start();
     const instances = apps.map((a) => {
       const streams = new KafkaStreams(
         ledgerTopology(a.appId, a.input, a.output),
@@ -109,6 +139,8 @@ describe('runtime through a broker restart (own broker)', () => {
     await Promise.all(instances.map((i) => i.streams.start()));
     try {
       for (const i of instances) await readTopic(brokers, i.output, { done: (r) => r.length >= half, timeoutMs: 60_000 });
+      for (const t0 = Date.now(); side.values.size < 500 && Date.now() - t0 < 60_000; ) await sleep(200);
+      expect(side.values.size, 'side consumer before the stop').toBe(500);
 
       await stack('kafka-stop');
       const stoppedAt = Date.now();
@@ -118,6 +150,7 @@ describe('runtime through a broker restart (own broker)', () => {
       await stack('kafka-start');
       const startedAt = Date.now();
       for (const a of apps) await produce(brokers, a.input, ledgerInputs(half, N));
+      await produce(brokers, sideTopic, sideValues(500, 1000));
 
       for (const i of instances) {
         const out = await readTopic(brokers, i.output, { done: (r) => analyse(r).ids.size >= N, timeoutMs: 120_000 });
@@ -143,7 +176,12 @@ describe('runtime through a broker restart (own broker)', () => {
           for (const [k, t] of totals) expect(last.get(k), k).toMatchObject(t);
         }
       }
+      for (const t0 = Date.now(); side.values.size < 1000 && Date.now() - t0 < 120_000; ) await sleep(250);
+      console.log(`broker restart, side consumer: ${side.values.size} of 1000 values, ${sideErrors.length} errors emitted`);
+      expect(sideErrors).toEqual([]);
+      expect(side.values.size).toBe(1000);
     } finally {
+      await side.stop().catch(() => undefined);
       await Promise.all(instances.map((i) => i.streams.close().catch(() => undefined)));
     }
   }, 300_000);
