@@ -3,6 +3,8 @@
  *   passthrough  raw kafkajs consume → produce (the yardstick)
  *   loop-alo     the whole loop, at_least_once, maximum rate
  *   loop-eos     the whole loop, exactly_once, maximum rate
+ *   loop-hot     the hot path alone (parts 'hot'), at_least_once, maximum rate
+ *   loop-side    the side sub-topologies alone (parts 'side'), at_least_once, maximum rate
  *   latency      the whole loop at fixed offered rates: transaction produce → decision arrival
  *   score        ONNX inference cost per transaction at batch sizes 1, 16, 64, 256
  *   restore      restore of a store holding >= 1M keys from its changelog
@@ -19,7 +21,7 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { benchEnv, type BenchEnv } from './loop/common.js';
 
-const NAMES = ['passthrough', 'loop-alo', 'loop-eos', 'latency', 'score', 'restore', 'soak', 'recovery', 'decide'] as const;
+const NAMES = ['passthrough', 'loop-alo', 'loop-eos', 'loop-hot', 'loop-side', 'latency', 'score', 'restore', 'soak', 'recovery', 'decide'] as const;
 type Name = (typeof NAMES)[number];
 
 const Args = z.object({
@@ -82,15 +84,24 @@ async function main(): Promise<void> {
       const { passthrough } = await import('./loop/passthrough.js');
       const r = await passthrough(env, shape);
       console.log(`passthrough: ${Math.round(r.recordsPerSec)} records/s`);
-    } else if (name === 'loop-alo' || name === 'loop-eos') {
+    } else if (name === 'loop-alo' || name === 'loop-eos' || name === 'loop-hot' || name === 'loop-side') {
       const { loopThroughput } = await import('./loop/loopThroughput.js');
       const base = readJson(env, 'passthrough')?.results.recordsPerSec as number | undefined;
-      const r = await loopThroughput(env, name === 'loop-eos' ? 'exactly_once' : 'at_least_once', {
+      const r = await loopThroughput(env, name, {
         ...shape,
-        ...(base ? { passthroughRecordsPerSec: base } : {}),
-        ...(args.cpuProfile && name === 'loop-alo' ? { cpuProfileDir: path.join(env.resultsDir, 'profile') } : {}),
+        ...(base && (name === 'loop-alo' || name === 'loop-eos') ? { passthroughRecordsPerSec: base } : {}),
+        ...(args.cpuProfile ? { cpuProfileDir: path.join(env.resultsDir, 'profile', name) } : {}),
       });
-      console.log(`${name}: ${Math.round(r.recordsPerSec)} records/s, ${r.cpuMsPer1000.toFixed(0)} CPU-ms per 1000 records (loop process)${r.ratioToPassthrough ? ` (${r.ratioToPassthrough.toFixed(2)} x passthrough)` : ''}`);
+      console.log(
+        `${name}: ${Math.round(r.recordsPerSec)} records/s, ${r.cpuMsPer1000.toFixed(0)} CPU-ms per 1000 records (loop process), ` +
+          `${r.brokerCpuMsPer1000 === null ? 'broker not measured' : `${r.brokerCpuMsPer1000.toFixed(0)} (broker)`}, load ${r.loadAverage.join(' → ')}` +
+          `${r.ratioToPassthrough ? ` (${r.ratioToPassthrough.toFixed(2)} x passthrough)` : ''}`,
+      );
+      if (r.profile) {
+        console.log(`profile ${r.profile.file}: self time by area`);
+        console.table(r.profile.byArea.slice(0, 15));
+        console.table(r.profile.top.slice(0, 20));
+      }
     } else if (name === 'latency') {
       const { latency } = await import('./loop/latency.js');
       await latency(env, { customers: args.customers, rates: args.rates, seconds: args.rateSeconds });

@@ -4,55 +4,95 @@
  * simulation pre-produced to a fresh prefix (KYC and device signals, then transactions, then the
  * labels that are not in the future). Throughput is decisions arriving at a read_committed consumer,
  * after a warm-up of W decisions up to the last: (N − W) / (t(N) − t(W)). CPU of the loop process
- * over the same interval, from /proc/<pid>/stat, per 1 000 decisions.
+ * and of the broker over the same interval, from /proc/<pid>/stat, per 1 000 decisions.
+ * `loop-hot`: the hot path alone (`parts: 'hot'`, at_least_once), measured the same way.
+ * `loop-side`: the side sub-topologies alone (`parts: 'side'`, at_least_once). They write no
+ * decisions: progress is the count of records the sub-topology reading the transactions has
+ * processed (the loop worker's counter), from W to N, and the interval ends when every task of the
+ * process has stopped processing (repartitioned records drained), so the downstream aggregates of
+ * the last transactions count too.
+ * With a CPU profile (`--cpu-profile`), the result keeps its summary: top self-time functions and
+ * self time by area (library or folder), over the loop process's whole life.
  */
+import os from 'node:os';
 import { defaultCommitIntervalMs } from '../../topology/kafka/config.js';
-import { type BenchEnv, createLoopTopics, dropRun, loopRun, produceParts, simulateFor, writeResult } from './common.js';
+import { type BenchEnv, createLoopTopics, dropRun, loopRun, produceParts, simulateFor, sleep, writeResult } from './common.js';
 import { DecisionWatcher } from './decisionWatcher.js';
 import { LoopProcess } from './loopProcess.js';
-import { CpuSampler } from './procCpu.js';
+import { readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { brokerPid, CpuSampler } from './procCpu.js';
 import type { ThroughputResult } from './passthrough.js';
+import { byArea, readProfile, summarize } from './profileSummary.js';
+
+export type LoopBenchName = 'loop-alo' | 'loop-eos' | 'loop-hot' | 'loop-side';
 
 export interface LoopThroughputResult extends ThroughputResult {
   guarantee: 'at_least_once' | 'exactly_once';
   commitIntervalMs: number;
   startToRunningMs: number | null;
   peakRssMiB: number;
+  parts: 'all' | 'hot' | 'side';
   /** CPU ms (user + system) of the loop process per 1 000 decisions, over the measured interval. */
   cpuMsPer1000: number;
+  /** The same for the broker (null when its pid is not known: not the local stack). */
+  brokerCpuMsPer1000: number | null;
+  brokerPid: number | null;
+  /** 1-minute load average at the start and at the end of the measured interval. */
+  loadAverage: [number, number];
+  profile?: { file: string; top: ReturnType<typeof summarize>; byArea: ReturnType<typeof byArea> };
   passthroughRecordsPerSec?: number;
   ratioToPassthrough?: number;
 }
 
 export async function loopThroughput(
   env: BenchEnv,
-  guarantee: 'at_least_once' | 'exactly_once',
+  name: LoopBenchName,
   opts: { customers: number; days: number; warmup: number; commitIntervalMs?: number; cpuProfileDir?: string; passthroughRecordsPerSec?: number },
 ): Promise<LoopThroughputResult> {
-  const name = guarantee === 'exactly_once' ? 'loop-eos' : 'loop-alo';
+  const guarantee = name === 'loop-eos' ? 'exactly_once' : 'at_least_once';
+  const parts = name === 'loop-hot' ? 'hot' : name === 'loop-side' ? 'side' : 'all';
   const run = loopRun(env, name, guarantee, opts.commitIntervalMs);
   await createLoopTopics(env, run);
   const records = simulateFor(run, { customers: opts.customers, days: opts.days });
   await produceParts(env, run, records, ['context', 'transactions', 'labels']);
   const N = records.transactions.length;
-  const watcher = new DecisionWatcher(env, run.catalogue.decisions.name, { thresholds: [opts.warmup, N] });
-  await watcher.start();
-  const loop = new LoopProcess(run.appEnv, { nodeArgs: opts.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfileDir}`] : [] });
+  const watcher = parts === 'side' ? null : new DecisionWatcher(env, run.catalogue.decisions.name, { thresholds: [opts.warmup, N] });
+  await watcher?.start();
+  const profileStart = Date.now();
+  const loop = new LoopProcess({ ...run.appEnv, BENCH_LOOP_PARTS: parts }, {
+    // The side-only run's interval comes from the worker's samples: take them often.
+    sampleMs: parts === 'side' ? 200 : 1000,
+    nodeArgs: opts.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfileDir}`] : [],
+  });
   const cpu = new CpuSampler(loop.pid!);
+  const bPid = brokerPid(process.env);
+  const brokerCpu = bPid === null ? null : new CpuSampler(bPid);
+  const load0 = os.loadavg()[0]!;
+  let tWarm: number;
+  let tEnd: number;
   try {
     await loop.waitRunning();
-    await watcher.until(N, 900_000);
+    if (watcher) {
+      await watcher.until(N, 900_000);
+      tWarm = watcher.mark(opts.warmup)!;
+      tEnd = watcher.mark(N)!;
+    } else {
+      ({ tWarm, tEnd } = await sideProgress(loop, opts.warmup, N));
+    }
     cpu.sample();
+    brokerCpu?.sample();
   } finally {
     cpu.stop();
+    brokerCpu?.stop();
     await loop.stop();
-    await watcher.stop();
+    await watcher?.stop();
   }
-  const tWarm = watcher.mark(opts.warmup)!;
-  const tEnd = watcher.mark(N)!;
+  const load1 = os.loadavg()[0]!;
   const seconds = (tEnd - tWarm) / 1000;
   const result: LoopThroughputResult = {
     guarantee,
+    parts,
     commitIntervalMs: run.config.commitIntervalMs ?? defaultCommitIntervalMs(guarantee),
     records: N,
     warmupRecords: opts.warmup,
@@ -62,13 +102,61 @@ export async function loopThroughput(
     startToRunningMs: loop.runningMs,
     peakRssMiB: Math.max(0, ...loop.samples.map((s) => s.rss)) / 2 ** 20,
     cpuMsPer1000: cpu.perThousand(tWarm, tEnd, N - opts.warmup),
+    brokerCpuMsPer1000: brokerCpu ? brokerCpu.perThousand(tWarm, tEnd, N - opts.warmup) : null,
+    brokerPid: bPid,
+    loadAverage: [+load0.toFixed(2), +load1.toFixed(2)],
   };
+  if (opts.cpuProfileDir) {
+    const file = newestProfile(opts.cpuProfileDir, profileStart);
+    if (file) {
+      const profile = readProfile(file);
+      result.profile = { file, top: summarize(profile, 30), byArea: byArea(profile).slice(0, 30) };
+    }
+  }
   if (opts.passthroughRecordsPerSec) {
     result.passthroughRecordsPerSec = opts.passthroughRecordsPerSec;
     result.ratioToPassthrough = result.recordsPerSec / opts.passthroughRecordsPerSec;
   }
   await dropRun(env, run);
   const { cpuProfileDir: _profile, passthroughRecordsPerSec: _base, ...config } = opts;
-  writeResult(env, name, { ...config, transactions: N, partitions: env.partitions, guarantee, commitIntervalMs: result.commitIntervalMs, target: guarantee === 'exactly_once' ? '>= 0.4 x passthrough' : '>= 0.6 x passthrough' }, result);
+  const target = { 'loop-alo': '>= 0.6 x passthrough', 'loop-eos': '>= 0.4 x passthrough', 'loop-hot': '<= 200 CPU-ms per 1000 decisions (loop process)', 'loop-side': '' }[name];
+  writeResult(env, name, { ...config, transactions: N, partitions: env.partitions, guarantee, parts, commitIntervalMs: result.commitIntervalMs, target }, result);
   return result;
+}
+
+/**
+ * The side-only loop's measured interval: from the sample where the transactions' sub-topology had
+ * processed `warmup` records to the last sample in which any task processed anything, once that
+ * sub-topology has processed all N and the process has been idle for 5 s.
+ */
+async function sideProgress(loop: LoopProcess, warmup: number, N: number): Promise<{ tWarm: number; tEnd: number }> {
+  // Sample times are the worker's Date.now(); the CPU samplers use the parent's performance.now().
+  const toPerf = (t: number): number => t - Date.now() + performance.now();
+  const deadline = Date.now() + 900_000;
+  for (;;) {
+    const s = loop.samples;
+    const last = s[s.length - 1];
+    if (last && last.transactionsSubtopologyProcessed >= N) {
+      const lastChange = s.findLastIndex((x, i) => i > 0 && x.processed !== s[i - 1]!.processed);
+      if (lastChange >= 0 && last.t - s[lastChange]!.t >= 5000) {
+        const warm = s.find((x) => x.transactionsSubtopologyProcessed >= warmup)!;
+        return { tWarm: toPerf(warm.t), tEnd: toPerf(s[lastChange]!.t) };
+      }
+    }
+    if (Date.now() > deadline) throw new Error(`side loop: ${last?.transactionsSubtopologyProcessed ?? 0} of ${N} transactions after 900 s`);
+    await sleep(500);
+  }
+}
+
+function newestProfile(dir: string, since: number): string | null {
+  try {
+    const files = readdirSync(dir)
+      .filter((f) => f.endsWith('.cpuprofile'))
+      .map((f) => path.join(dir, f))
+      .filter((f) => statSync(f).mtimeMs >= since)
+      .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
+    return files[0] ?? null;
+  } catch {
+    return null;
+  }
 }

@@ -5,23 +5,32 @@
  * runtime's counters); on 'stop' it closes cleanly (commit, checkpoints) and exits.
  */
 import pino from 'pino';
+import { z } from 'zod';
 import { readAppConfig } from '../../bin/config.js';
 import { buildRiskLoopApp } from '../../bin/riskLoopApp.js';
 import { type RocksDbMemory, rocksdbMemory } from '../../state/rocksdbSync.js';
 
 export type WorkerMessage =
   | { type: 'running'; ms: number }
-  | { type: 'sample'; t: number; rss: number; heapUsed: number; heapTotal: number; external: number; rocksdb: RocksDbMemory; processed: number; out: number }
+  | { type: 'sample'; t: number; rss: number; heapUsed: number; heapTotal: number; external: number; rocksdb: RocksDbMemory; processed: number; out: number; transactionsSubtopologyProcessed: number }
   | { type: 'restore'; restored: number }
   | { type: 'closed' }
   | { type: 'error'; message: string };
 
 const send = (m: WorkerMessage): void => void process.send?.(m);
 
+/** BENCH_LOOP_PARTS: the whole loop (default), the hot path alone or the side sub-topologies alone (processors/riskLoop.ts `parts`). */
+const Parts = z.enum(['all', 'hot', 'side']).default('all');
+
 async function main(): Promise<void> {
   const config = readAppConfig(process.env);
   const logger = pino({ level: config.logLevel });
-  const app = await buildRiskLoopApp(config, logger);
+  const parts = Parts.parse(process.env.BENCH_LOOP_PARTS || undefined);
+  const app = await buildRiskLoopApp(config, logger, parts === 'all' ? {} : { loop: { parts } });
+  // The side-only build writes no decisions: its progress is the records of the sub-topology that
+  // reads the transactions (transactions and the few labels it also reads).
+  const txSub = app.topology.subtopologyForTopic(app.catalogue.transactions.name);
+  const txTasks = txSub === undefined ? [] : Array.from({ length: config.partitions }, (_, p) => `${txSub}_${p}`);
   const started = performance.now();
   app.streams.on('error', (err: Error) => send({ type: 'error', message: err.message }));
   await app.streams.start();
@@ -40,6 +49,7 @@ async function main(): Promise<void> {
       rocksdb: rocksdbMemory(),
       processed: app.streams.metrics.total('riskloop_records_processed_total'),
       out: app.streams.metrics.total('riskloop_records_out_total'),
+      transactionsSubtopologyProcessed: txTasks.reduce((n, task) => n + app.streams.metrics.total('riskloop_records_processed_total', { task }), 0),
     });
   };
   const timer = setInterval(sample, every);

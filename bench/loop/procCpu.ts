@@ -6,6 +6,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 
 let ticksPerSecond: number | undefined;
 
@@ -75,5 +76,27 @@ export class CpuSampler {
 
   stop(): void {
     clearInterval(this.timer);
+  }
+}
+
+/**
+ * The broker's pid, so that its CPU per decision is measured next to the loop's: BENCH_BROKER_PID,
+ * else the pid file of the local stack (stack/stack.sh writes $RISKLOOP_STACK_DIR/kafka.pid, default
+ * .stack/). Only a live java process counts; a remote or dockerised broker gives null (not measured).
+ */
+export function brokerPid(env: Readonly<Record<string, string | undefined>>): number | null {
+  let pid = Number(env.BENCH_BROKER_PID);
+  if (!env.BENCH_BROKER_PID) {
+    try {
+      pid = Number(readFileSync(path.join(env.RISKLOOP_STACK_DIR ?? '.stack', 'kafka.pid'), 'utf8').trim());
+    } catch {
+      return null;
+    }
+  }
+  if (!Number.isInteger(pid) || pid <= 0) return null;
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'java' ? pid : null;
+  } catch {
+    return null;
   }
 }

@@ -24,6 +24,15 @@ function load(env: BenchEnv, name: string): Json | null {
 
 const ok = (pass: boolean): string => (pass ? 'met' : 'MISSED');
 
+/** CPU-ms per 1 000 of the loop process and of the broker, and the load average, where the result has them. */
+function cpuFigure(j: Json): string {
+  const r = j.results;
+  if (r.cpuMsPer1000 === undefined) return '';
+  const broker = typeof r.brokerCpuMsPer1000 === 'number' ? `, broker ${Math.round(r.brokerCpuMsPer1000)}` : '';
+  const load = Array.isArray(r.loadAverage) ? ` (load ${r.loadAverage.join('–')})` : '';
+  return `, CPU-ms/1000: loop ${Math.round(r.cpuMsPer1000)}${broker}${load}`;
+}
+
 export function tableRows(env: BenchEnv): Row[] {
   const rows: Row[] = [];
   const when = (j: Json): string => `${j.date.slice(0, 16)} ${j.commit}`;
@@ -33,8 +42,12 @@ export function tableRows(env: BenchEnv): Row[] {
     const j = load(env, name);
     if (!j) continue;
     const ratio = pass ? j.results.recordsPerSec / pass.results.recordsPerSec : Number.NaN;
-    rows.push({ benchmark: name, figure: `${Math.round(j.results.recordsPerSec)} records/s = ${ratio.toFixed(2)}× passthrough${j.results.cpuMsPer1000 !== undefined ? `, ${Math.round(j.results.cpuMsPer1000)} CPU-ms/1000` : ''}`, target: `≥ ${target}×`, verdict: ok(ratio >= target), when: when(j) });
+    rows.push({ benchmark: name, figure: `${Math.round(j.results.recordsPerSec)} records/s = ${ratio.toFixed(2)}× passthrough${cpuFigure(j)}`, target: `≥ ${target}×`, verdict: ok(ratio >= target), when: when(j) });
   }
+  const hot = load(env, 'loop-hot');
+  if (hot) rows.push({ benchmark: 'loop-hot (hot path alone)', figure: `${Math.round(hot.results.recordsPerSec)} records/s${cpuFigure(hot)}`, target: '≤ 200 CPU-ms/1000 (loop)', verdict: ok(hot.results.cpuMsPer1000 <= 200), when: when(hot) });
+  const sideRun = load(env, 'loop-side');
+  if (sideRun) rows.push({ benchmark: 'loop-side (side topologies alone)', figure: `${Math.round(sideRun.results.recordsPerSec)} transactions/s${cpuFigure(sideRun)}`, target: '', verdict: '', when: when(sideRun) });
   const lat = load(env, 'latency');
   if (lat) {
     for (const r of lat.results) {

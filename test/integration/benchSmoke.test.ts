@@ -14,7 +14,7 @@ import { brokers, schemaRegistryUrl } from '../support/env.js';
 const results = mkdtempSync(path.join(os.tmpdir(), 'riskloop-bench-smoke-'));
 afterAll(() => rmSync(results, { recursive: true, force: true }));
 
-const BENCHMARKS = ['passthrough', 'loop-alo', 'loop-eos', 'latency', 'score', 'restore', 'soak'];
+const BENCHMARKS = ['passthrough', 'loop-alo', 'loop-eos', 'loop-hot', 'loop-side', 'latency', 'score', 'restore', 'soak'];
 
 describe('benchmarks (smoke, tiny inputs)', () => {
   it('each benchmark runs and writes its figures', { timeout: 600_000 }, async () => {
