@@ -167,7 +167,7 @@ describe('KTableKTableForeignKeyJoinIntegrationTest (Kafka Streams conformance)'
   it.each(params.map((p) => [title(p), p] as const))('shouldEmitTombstoneWhenDeletingNonJoiningRecords [%s]', async (_t, p) => {
     const { left, output, expectStore } = await setup(p);
     await left.pipeInput('lhs1', 'lhsValue1|rhs1', base);
-    const expected = p.leftJoin ? { lhs1: '(lhsValue1|rhs1,null)' } : {};
+    const expected: { [key: string]: string } = p.leftJoin ? { lhs1: '(lhsValue1|rhs1,null)' } : {};
     expect(readKeyValuesToMap(output)).toEqual(expected);
     expectStore(expected);
 
