@@ -34,6 +34,11 @@ export const AppConfig = z.object({
   commitIntervalMs: z.coerce.number().int().positive().optional(),
   stateDir: z.string().min(1),
   instanceId: z.string().optional(),
+  /**
+   * Stream threads of this process (Kafka Streams' num.stream.threads): above 1, each is a worker
+   * thread with its own consumer, producer, tasks and state folder (topology/threads/). 1: no worker.
+   */
+  numStreamThreads: z.coerce.number().int().min(1).max(64),
   rulesPath: z.string().min(1),
   /** Empty: start with no model (rules decide) until a release arrives on the model-releases topic. */
   modelCard: z.string(),
@@ -111,6 +116,7 @@ export const ENV = {
   commitIntervalMs: 'RISKLOOP_COMMIT_INTERVAL_MS',
   stateDir: 'RISKLOOP_STATE_DIR',
   instanceId: 'RISKLOOP_INSTANCE_ID',
+  numStreamThreads: 'RISKLOOP_STREAM_THREADS',
   rulesPath: 'RISKLOOP_RULES',
   modelCard: 'RISKLOOP_MODEL_CARD',
   shadowModelCards: 'RISKLOOP_SHADOW_MODEL_CARDS',
@@ -139,6 +145,7 @@ const DEFAULTS: Record<keyof typeof ENV, string | undefined> = {
   commitIntervalMs: undefined,
   stateDir: '.state',
   instanceId: undefined,
+  numStreamThreads: '1',
   rulesPath: 'rules/ruleset.json',
   // Cold start is rules-first: no champion until a model retrained on the loop's own labels is
   // released. sim-bootstrap-v1 (trained on one simulator run) rides along in shadow: on traffic

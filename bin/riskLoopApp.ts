@@ -3,6 +3,14 @@
  * with Avro serdes through the schema registry, the rule file, and the model registry (seeded with
  * the model card from config, then driven by the model-releases topic). Used by `riskloop run`,
  * `riskloop replay`, the demo and the integration tests, so they all run the same thing.
+ *
+ * With `numStreamThreads` > 1 (RISKLOOP_STREAM_THREADS) the loop runs in that many worker threads
+ * (topology/threads/, bin/riskLoopThread.ts), each a whole one-thread loop with its own consumer,
+ * producer(s), tasks, state folder and copy of the global stores. The main thread then keeps what
+ * the ops server reads: the StreamThreads client (state, tasks, merged metrics), a model registry
+ * that applies every release a thread applied (so riskloop_model_info and the release events stay
+ * right), the rule set whose reloads are passed on to every thread, and the loop counters summed
+ * over the threads. With 1 thread nothing of this exists: the loop runs here, as before.
  */
 import { newIdempotencyCounters } from '../processors/idempotency.js';
 import { type LoopCounters } from '../ops/opsRuntime.js';
@@ -20,13 +28,18 @@ import { createSerdes, type TopicSerdes } from '../schemas/createSerdes.js';
 import { parseStreamsConfig, type StreamsConfigInput } from '../topology/kafka/config.js';
 import { KafkaStreams } from '../topology/kafka/kafkaStreams.js';
 import type { KafkaClient } from '../topology/kafka/client.js';
+import { StreamThreads } from '../topology/threads/streamThreads.js';
+import type { ModelRelease } from '../schemas/types.js';
+import type { IdempotencyCounters } from '../processors/idempotency.js';
+import { encodeThreadData, type LoopThreadMessage, type LoopThreadReport, reviveRelease } from './riskLoopThread.js';
 import type { Topology } from '../topology/topology.js';
 import { type AppConfig, labelJoinTiming } from './config.js';
 import { createRegistryClient } from '../schemas/registryClient.js';
 import { screeningFromConfig } from '../processors/screening/fromConfig.js';
 
 export interface RiskLoopApp {
-  streams: KafkaStreams;
+  /** The loop's runtime: a KafkaStreams, or with numStreamThreads > 1 the client of its threads. */
+  streams: KafkaStreams | StreamThreads;
   topology: Topology;
   models: ModelRegistry;
   rules: RuleSetHolder;
@@ -67,11 +80,17 @@ export function riskLoopConfigFor(config: AppConfig, loop: Omit<RiskLoopConfigIn
   };
 }
 
-export async function buildRiskLoopApp(
-  config: AppConfig,
-  logger: Logger,
-  opts: { bounded?: boolean; loop?: Omit<RiskLoopConfigInput, 'applicationId'>; client?: (clientId: string) => KafkaClient } = {},
-): Promise<RiskLoopApp> {
+export interface RiskLoopBuildOptions {
+  /** A bounded run (replay): always one thread, since caught-up is known only to an instance owning every partition. */
+  bounded?: boolean;
+  loop?: Omit<RiskLoopConfigInput, 'applicationId'>;
+  /** A client of the caller's (fault injection): one thread, as a function cannot reach a worker. */
+  client?: (clientId: string) => KafkaClient;
+}
+
+export async function buildRiskLoopApp(config: AppConfig, logger: Logger, opts: RiskLoopBuildOptions = {}): Promise<RiskLoopApp> {
+  const threads = opts.bounded || opts.client ? 1 : config.numStreamThreads;
+  if (threads !== config.numStreamThreads) logger.warn({ numStreamThreads: config.numStreamThreads, bounded: Boolean(opts.bounded) }, 'this run uses one stream thread');
   const catalogue = buildCatalogue({ prefix: config.topicPrefix, partitions: config.partitions });
   const serdes = await createSerdes(createRegistryClient(config.registry), catalogue);
   const tokenizer = new Tokenizer(config.tokenizer);
@@ -98,12 +117,32 @@ export async function buildRiskLoopApp(
     releases.noteReferences(outcome.model.version, card.referenceDistributions ?? {});
   }
   const counters: LoopCounters = { misrouted: new MisroutedCounters(), idempotency: newIdempotencyCounters() };
-  // Sanctions/PEP screening of KYC holder names, when a list is configured (docs/screening.md).
-  const screening = screeningFromConfig(config, serdes.screeningHits, logger.child({ component: 'screening' }));
+  // Sanctions/PEP screening of KYC holder names, when a list is configured (docs/screening.md); with
+  // threads each thread screens its own tasks' records.
+  const screening = threads === 1 ? screeningFromConfig(config, serdes.screeningHits, logger.child({ component: 'screening' })) : undefined;
   const topology = riskLoopTopology(
     riskLoopConfigFor(config, opts.loop),
     { catalogue, serdes: loopSerdes(serdes), tokenizer, rules, models, logger, misroutedCounters: counters.misrouted, idempotencyCounters: counters.idempotency, featureSet, ...(screening ? { screening: screening.deps } : {}) },
   );
+  if (threads > 1) {
+    const streams = new StreamThreads({ numStreamThreads: threads, module: new URL('./riskLoopThread.ts', import.meta.url), data: encodeThreadData(config, opts.loop ? { loop: opts.loop } : {}), logger });
+    const summed = mirrorThreads(streams, models, rules, logger);
+    return {
+      streams,
+      topology,
+      models,
+      rules,
+      catalogue,
+      serdes,
+      tokenizer,
+      counters: summed,
+      releases,
+      async close() {
+        await streams.close();
+        await models.close();
+      },
+    };
+  }
   const streamsConfig: StreamsConfigInput = {
     applicationId: config.applicationId,
     connection: config.kafka,
@@ -144,4 +183,71 @@ export async function buildRiskLoopApp(
       await models.close();
     },
   };
+}
+
+/** Re-route counts summed over the threads' latest reports (and those of threads that died). */
+class SummedMisrouted extends MisroutedCounters {
+  constructor(private readonly reports: () => LoopThreadReport[]) {
+    super();
+  }
+  override entries(): [topic: string, count: number][] {
+    const sum = new Map<string, number>();
+    for (const r of this.reports()) for (const [topic, n] of r.misrouted) sum.set(topic, (sum.get(topic) ?? 0) + n);
+    return [...sum.entries()];
+  }
+  override get(topic: string): number {
+    return this.entries().find(([t]) => t === topic)?.[1] ?? 0;
+  }
+}
+
+/**
+ * The main thread's side of a threaded loop: releases the threads applied are applied to the main
+ * registry too (once each, in order), rule reloads go to every thread, and the loop counters are
+ * the sum of the threads' reports.
+ */
+function mirrorThreads(streams: StreamThreads, models: ModelRegistry, rules: RuleSetHolder, logger: Logger): LoopCounters {
+  const seen = new Set<string>();
+  let applying: Promise<unknown> = Promise.resolve();
+  streams.on('threadMessage', (_index: number, payload: unknown) => {
+    const m = payload as LoopThreadMessage;
+    if (m.kind !== 'release') return;
+    // Every thread applies every release (each has the global store): the first report counts.
+    const key = `${m.release.version}|${m.release.mode}|${m.release.sha256}|${m.release.releasedAt}`;
+    if (seen.has(key)) return;
+    seen.add(key);
+    const release: ModelRelease = reviveRelease(m.release);
+    applying = applying.then(() => models.applyRelease(release, m.referenceValues)).catch((err: Error) => logger.error({ err: err.message, version: release.version }, 'main thread could not mirror a model release'));
+  });
+  const load = rules.load.bind(rules);
+  rules.load = async (path, options) => {
+    const next = await load(path, options);
+    streams.broadcast({ kind: 'rules', path } satisfies LoopThreadMessage);
+    return next;
+  };
+  const latest = new Map<number, LoopThreadReport>();
+  const retired: LoopThreadReport[] = [];
+  streams.on('threadReport', (index: number, report: unknown) => latest.set(index, report as LoopThreadReport));
+  // A replacement starts counting from zero: keep what the dead thread had counted.
+  streams.on('threadReplaced', (index: number) => {
+    const last = latest.get(index);
+    if (last) retired.push(last);
+    latest.delete(index);
+  });
+  const reports = (): LoopThreadReport[] => [...retired, ...latest.values()];
+  const sum = (field: keyof IdempotencyCounters): number => reports().reduce((n, r) => n + r.idempotency[field], 0);
+  const idempotency: IdempotencyCounters = {
+    get repeated() {
+      return sum('repeated');
+    },
+    get reused() {
+      return sum('reused');
+    },
+    get notReplayable() {
+      return sum('notReplayable');
+    },
+    get retriesOfUndecided() {
+      return sum('retriesOfUndecided');
+    },
+  };
+  return { misrouted: new SummedMisrouted(reports), idempotency };
 }

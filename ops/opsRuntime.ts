@@ -12,7 +12,7 @@ import type { ModelRegistry } from '../processors/modelRegistry.js';
 import type { Catalogue } from '../schemas/catalogue.js';
 import type { TopicSerdes } from '../schemas/createSerdes.js';
 import type { KafkaConnection } from '../topology/kafka/connection.js';
-import type { KafkaStreams } from '../topology/kafka/kafkaStreams.js';
+import type { StreamsRuntime } from '../topology/threads/streamThreads.js';
 import { DriftConfig, SCORE_REFERENCE } from '../processors/driftMonitor.js';
 import { DecisionMetrics, OutputTopicsConsumer, SCORE_BUCKETS } from './decisionMetrics.js';
 import { GroupLagMonitor } from './groupLag.js';
@@ -26,7 +26,8 @@ export interface OpsRuntimeDeps {
   applicationId: string;
   catalogue: Catalogue;
   serdes: Pick<TopicSerdes, 'decisions' | 'deadLetters' | 'trainingExamples'>;
-  streams: { [name: string]: KafkaStreams };
+  /** A KafkaStreams, or the client of a loop's stream threads (RISKLOOP_STREAM_THREADS > 1). */
+  streams: { [name: string]: StreamsRuntime };
   models?: ModelRegistry;
   logger: Logger;
   /** The ops consumer stopped for good: `riskloop run` ends the process (bin/processGuard.ts). */

@@ -25,7 +25,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { z } from 'zod';
 import type { RuleSetHolder } from '../processors/rules.js';
-import type { KafkaStreams } from '../topology/kafka/kafkaStreams.js';
+import type { StreamsRuntime } from '../topology/threads/streamThreads.js';
 import type { AuditInput } from './auditEvents.js';
 import type { DecisionMetrics } from './decisionMetrics.js';
 import { bearerToken, cookie, isLoopback, OpsAuthenticator, parseOpsAuthConfig, type OpsAuthConfig, type OpsPrincipal } from './opsAuth.js';
@@ -47,7 +47,8 @@ export interface OpsServerDeps {
   bridge: RuntimeMetricsBridge;
   decisions: DecisionMetrics;
   /** The runtimes whose state /healthz and /readyz report (the loop, the drift monitor). */
-  streams: { [name: string]: KafkaStreams };
+  /** A KafkaStreams, or the client of a loop's stream threads (RISKLOOP_STREAM_THREADS > 1). */
+  streams: { [name: string]: StreamsRuntime };
   logger: Logger;
   /** The loop's rule set and its file: POST /api/rules/reload loads the file again (admin). */
   rules?: { holder: RuleSetHolder; path: string };

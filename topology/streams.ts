@@ -38,3 +38,13 @@ export {
   type WindowedKeyValue,
   type WindowedValue,
 } from '../state/index.js';
+export {
+  StreamThreads,
+  ThreadMetrics,
+  type StreamThreadContext,
+  type StreamThreadFactory,
+  type StreamThreadHandle,
+  type StreamThreadState,
+  type StreamThreadsOptions,
+  type StreamsRuntime,
+} from './threads/streamThreads.js';
