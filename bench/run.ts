@@ -11,6 +11,7 @@
  *   soak         the loop at a steady rate for >= 10 minutes, RSS and heap sampled (only when named or BENCH_SOAK=1)
  *   decide       decide() and POST /v1/decisions latency at 250-2000 tx/s beside topic-to-topic, loop CPU-ms/1000 (bench/decide.ts)
  *   recovery     two `riskloop run` instances, one SIGKILLed and restarted: time to decisions flowing again, latency after (bench/recovery.ts)
+ * --threads N: the loop process runs N stream threads (RISKLOOP_STREAM_THREADS, topology/threads/).
  * Default: all but soak. Starts the local stack (stack/stack.sh up) when KAFKA_BROKERS is unset.
  * Each writes bench/results/<name>.json; then the charts (latency.png, throughput.png) and a table.
  */
@@ -35,6 +36,8 @@ const Args = z.object({
   restoreKeys: z.coerce.number().int().positive().default(1_000_000),
   soakRate: z.coerce.number().positive().default(300),
   cpuProfile: z.boolean().default(false),
+  /** Stream threads of the loop process (RISKLOOP_STREAM_THREADS): worker threads above 1. */
+  threads: z.coerce.number().int().min(1).max(64).default(1),
 });
 
 function readJson(env: BenchEnv, name: string): { results: Record<string, unknown> } | null {
@@ -55,6 +58,7 @@ async function main(): Promise<void> {
       'restore-keys': { type: 'string' },
       'soak-rate': { type: 'string' },
       'cpu-profile': { type: 'boolean' },
+      threads: { type: 'string' },
     },
   });
   const soakAsked = process.env.BENCH_SOAK === '1';
@@ -70,11 +74,15 @@ async function main(): Promise<void> {
     restoreKeys: values['restore-keys'],
     soakRate: values['soak-rate'],
     cpuProfile: values['cpu-profile'],
+    threads: values.threads,
   });
   if (!process.env.KAFKA_BROKERS && args.names.some((n) => n !== 'score')) {
     console.log('KAFKA_BROKERS unset: bringing up the local stack (stack/stack.sh up)');
     execFileSync('bash', ['stack/stack.sh', 'up'], { stdio: 'inherit', timeout: 300_000 });
   }
+  // The loop processes (loop/loopProcess.ts, decide, recovery, soak) read their config from this environment.
+  if (args.threads > 1) process.env.RISKLOOP_STREAM_THREADS = String(args.threads);
+  console.log(`stream threads per loop process: ${process.env.RISKLOOP_STREAM_THREADS ?? '1'}`);
   const env = benchEnv(process.env);
   const shape = { customers: args.customers, days: args.days, warmup: args.warmup };
   for (const name of args.names) {
