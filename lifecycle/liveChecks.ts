@@ -264,13 +264,22 @@ export interface FollowerDeps {
   serdes: Pick<TopicSerdes, 'decisions' | 'trainingExamples'>;
   catalogue: Pick<Catalogue, 'decisions' | 'trainingExamples'>;
   logger: Logger;
+  /** At start, at most this many of the latest records per partition are read back (default DEFAULT_BACKFILL). */
+  backfillPerPartition?: number;
 }
 
 /**
+ * How far back a (re)started follower reads, per partition: the stage windows need the decisions
+ * since their stage began, but a 180-day decisions topic must not be read whole at every start
+ * (KafkaClient has no offsets-for-times lookup). A stage older than this backfill restarts with
+ * the latest part of its window: its figures are a recent sample, and minDecisions counts again.
+ */
+export const DEFAULT_BACKFILL = 500_000;
+
+/**
  * Reads the decisions and training-examples topics (read_committed: the loop writes them in
- * transactions) from their start and follows them, feeding every watched window. Reading from the
- * start costs one pass over the retained topics at each start (KafkaClient has no offsets-for-times
- * lookup); records decided before the earliest watch are decoded and dropped.
+ * transactions) from DEFAULT_BACKFILL records before their end per partition and follows them,
+ * feeding every watched window; records decided before a window's stage are dropped by it.
  */
 export class LiveFollower {
   private readonly windows = new Map<string, LiveWindow>();
@@ -280,7 +289,13 @@ export class LiveFollower {
   private failure: Error | null = null;
   private readonly lastDecided = new Map<string, number>();
 
-  constructor(private readonly deps: FollowerDeps) {}
+  private readonly backfill: number;
+  /** Records skipped because they could not be decoded. */
+  undecodable = 0;
+
+  constructor(private readonly deps: FollowerDeps) {
+    this.backfill = deps.backfillPerPartition ?? DEFAULT_BACKFILL;
+  }
 
   /** Starts (or keeps, when version, role and since are unchanged) a window; replays recent decisions into a new one. */
   watch(w: Watch): void {
@@ -334,7 +349,10 @@ export class LiveFollower {
     const admin = await client.admin();
     let from: { decisions: TopicPartitionOffset[]; examples: TopicPartitionOffset[] };
     try {
-      const offsets = async (topic: string): Promise<TopicPartitionOffset[]> => [...(await admin.beginningOffsets(topic))].map(([partition, offset]) => ({ topic, partition, offset }));
+      const offsets = async (topic: string): Promise<TopicPartitionOffset[]> => {
+        const ends = await admin.endOffsets(topic);
+        return [...(await admin.beginningOffsets(topic))].map(([partition, offset]) => ({ topic, partition, offset: Math.max(offset, (ends.get(partition) ?? 0) - this.backfill) }));
+      };
       from = { decisions: await offsets(catalogue.decisions.name), examples: await offsets(catalogue.trainingExamples.name) };
     } finally {
       await admin.disconnect();
@@ -352,7 +370,18 @@ export class LiveFollower {
           const values = batch.records.map((r) => r.value).filter((v): v is Buffer => v !== null);
           if (values.length === 0) return;
           await serde.prefetch?.(values);
-          for (const v of values) feed(serde.deserialize(v));
+          for (const v of values) {
+            let record: T;
+            try {
+              record = serde.deserialize(v);
+            } catch (err) {
+              // One undecodable record must not wedge the checks; counted and reported once per topic.
+              this.undecodable++;
+              if (this.undecodable === 1) logger.warn({ topic: batch.topic, err }, 'live checks: a record could not be decoded and is skipped');
+              continue;
+            }
+            feed(record);
+          }
         },
         { follow: true, onFollowError },
       );

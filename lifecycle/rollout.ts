@@ -150,6 +150,7 @@ export class RolloutController {
   private readonly cards = new Map<string, CardInfo>();
   private producer: Producer | null = null;
   private running: Promise<void> | null = null;
+  private started: Promise<void> | null = null;
   private readonly told = new Set<string>();
   /** The last fold, for `state()`. */
   private last: LifecycleState | null = null;
@@ -162,13 +163,17 @@ export class RolloutController {
 
   /** Folds the history, watches the models in a stage, and reads the decisions so far. */
   async start(): Promise<void> {
-    await this.syncWatches(foldLifecycle(await this.readEvents()));
-    await this.live.start();
+    this.started ??= (async () => {
+      await this.syncWatches(foldLifecycle(await this.readEvents()));
+      await this.live.start();
+    })();
+    await this.started;
   }
 
   /** One evaluation; calls do not overlap (a tick still running is awaited instead). */
   tick(): Promise<void> {
-    this.running ??= this.evaluate().finally(() => {
+    // A caller that never called start() still gets figures: the first tick starts the follower.
+    this.running ??= this.start().then(() => this.evaluate()).finally(() => {
       this.running = null;
     });
     return this.running;
@@ -231,6 +236,12 @@ export class RolloutController {
       if (stage === 'champion' && pending === null) continue;
       const checks = this.checksOf(m.version)?.checks ?? [];
       const step = planStep({ stage, paused: m.paused, sinceMs: Date.parse(m.since), now, figures: this.live.figures(m.version), checks, rollout: this.deps.policy.rollout, pending });
+      const occupied = step.kind === 'advance' && step.to === 'canary' ? [...state.models.values()].find((o) => o.stage === 'canary' && o.version !== m.version) : undefined;
+      if (occupied) {
+        // The loops hold one canary: a second would silently take the first one's cards.
+        this.once(`slot:${m.version}:${occupied.version}`, () => this.deps.logger.warn({ version: m.version, canary: occupied.version }, `rollout: ${m.version} waits in shadow: ${occupied.version} holds the canary slot`));
+        continue;
+      }
       if (step.kind === 'stay') {
         if (pending?.details.command === 'promote' && stage === 'champion') this.once(`promote-champion:${pending.id}`, () => this.deps.logger.warn({ version: m.version }, 'promote ignored: already champion'));
         continue;

@@ -209,6 +209,33 @@ describe('RolloutController', () => {
   });
 });
 
+describe('one canary at a time', () => {
+  it('a second candidate promoted while another holds the canary slot waits in shadow', async () => {
+    const h = new Harness();
+    await h.candidateInShadow();
+    await h.controller.start();
+    await h.command('cand-1', 'promote');
+    await h.controller.tick();
+    expect(h.state().models.get('cand-1')!.stage).toBe('canary');
+    const card2 = path.join(dir, 'cand-2.card.json');
+    writeFileSync(card2, JSON.stringify({ ...base, version: 'cand-2', artifact: path.resolve('models/bootstrap-v1.onnx') }));
+    await h.record({ version: 'cand-2', type: 'candidate', stage: 'candidate', details: { cardPath: card2 } });
+    await h.record({ version: 'cand-2', type: 'stage', stage: 'shadow', details: { from: 'candidate', to: 'shadow' } });
+    await h.command('cand-2', 'promote');
+    const before = h.releases.length;
+    await h.controller.tick();
+    expect(h.releases).toHaveLength(before);
+    expect(h.state().models.get('cand-2')!.stage).toBe('shadow');
+    // Once the slot is free (cand-1 rolled back by a person), the pending promote goes through.
+    await h.command('cand-1', 'rollback');
+    await h.controller.tick();
+    expect(h.state().models.get('cand-1')!.stage).toBe('rolled-back');
+    await h.controller.tick();
+    expect(h.state().models.get('cand-2')!.stage).toBe('canary');
+    expect(h.releases.at(-1)).toMatchObject({ version: 'cand-2', mode: 'canary:50', releasedBy: PERSON });
+  });
+});
+
 describe('planStep and pendingCommand', () => {
   const rollout = policy.rollout;
   const pass = (name: 'declineRate' | 'reviewRate' | 'errorRate' | 'latencyP99Ms') => ({ name, passed: true, value: 0, limit: 1, detail: '' });
