@@ -11,6 +11,7 @@ import { demoCommand } from './commands/demo.js';
 import { produceCommand } from './commands/produce.js';
 import { releaseCommand } from './commands/release.js';
 import { replayCommand } from './commands/replay.js';
+import { retrainCommand } from './commands/retrain.js';
 import { runCommand } from './commands/run.js';
 import { simulateCommand } from './commands/simulate.js';
 import { topicsCreate, topicsList, type CommandIo } from './commands/topics.js';
@@ -36,6 +37,7 @@ const COMMANDS: Command[] = [
   { words: ['simulate'], summary: 'generate seeded card traffic with fraud and labels, to files or the ingress topics', run: simulateCommand },
   { words: ['models'], summary: 'models and their lifecycle: stage, lineage, metrics, gates; `models history <version>`', run: modelsCommand },
   { words: ['train'], summary: 'train a candidate model on the training examples (Python trainer in .venv)', run: train },
+  { words: ['retrain'], summary: 'retrain on schedule/labels/drift, gate, release as shadow, run the rollout (--once: one step)', run: retrainCommand },
 ];
 
 function help(io: CommandIo, prefix: string[] = []): void {
