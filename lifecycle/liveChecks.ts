@@ -17,8 +17,9 @@
  *    failure, or the release refused or never applied by an instance);
  *  - canary: a decision after the grace period whose card the canary's hash routes to it
  *    (processors/scoring.ts canaryBucket) but that another version decided (release refused or not
- *    applied) or no model decided because of MODEL_ERROR;
- *  - champion: decisions with MODEL_ERROR and no model version, over its decisions plus those.
+ *    applied) or no model decided (MODEL_ERROR, or MODEL_UNAVAILABLE: no model installed there);
+ *  - champion: decisions with MODEL_ERROR or MODEL_UNAVAILABLE and no model version, over its
+ *    decisions plus those.
  * The grace period exists because a release takes a moment to reach every running instance.
  *
  * PSI is ops/psi.ts over its scores binned on the candidate's training reference (`__score__` of the
@@ -131,7 +132,8 @@ export class LiveWindow {
       score = shadow.score;
     } else {
       const mine = d.modelVersion === w.version;
-      const failed = d.modelVersion === null && d.reasonCodes.includes(ScoringReasonCodes.error);
+      // No model decided: it failed (MODEL_ERROR) or none was installed where it should be (MODEL_UNAVAILABLE).
+      const failed = d.modelVersion === null && (d.reasonCodes.includes(ScoringReasonCodes.error) || d.reasonCodes.includes(ScoringReasonCodes.unavailable));
       if (w.role === 'canary') {
         const routed = canaryBucket(w.version, d.cardToken) < (w.share ?? 0);
         if (afterGrace && routed && (mine || d.modelVersion !== null || failed)) {

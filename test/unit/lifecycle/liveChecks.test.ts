@@ -94,6 +94,10 @@ describe('LiveWindow (canary)', () => {
     // A routed card the champion decided (canary release refused), one that failed (MODEL_ERROR).
     w.addDecision(decision(20, { cardToken: routed[20]!, modelVersion: 'champ' }));
     w.addDecision(decision(21, { cardToken: routed[21]!, modelVersion: null, score: null, reasonCodes: ['MODEL_ERROR'] }));
+    // No model installed for it at all (canary refused, rules-first loop without a champion).
+    w.addDecision(decision(22, { cardToken: routed[22]!, modelVersion: null, score: null, reasonCodes: ['MODEL_UNAVAILABLE'] }));
+    // Features missing is the record's problem, not the model's: not counted.
+    w.addDecision(decision(23, { cardToken: routed[23]!, modelVersion: null, score: null, reasonCodes: ['MODEL_FEATURES_MISSING'] }));
     // Not routed: the champion's business.
     for (let i = 0; i < 10; i++) w.addDecision(decision(30 + i, { cardToken: other[i]! }));
     const f = w.figures();
@@ -101,8 +105,8 @@ describe('LiveWindow (canary)', () => {
     expect(f.declineRate).toBe(0.1);
     expect(f.reviewRate).toBe(0.15);
     expect(f.decisionMix).toEqual({ APPROVE: 15, REVIEW: 3, DECLINE: 2, CHALLENGE: 0 });
-    expect(f.expected).toBe(22);
-    expect(f.errors).toBe(2);
+    expect(f.expected).toBe(23);
+    expect(f.errors).toBe(3);
     expect(f.latencyP99Ms).toBe(5);
     // Precision from training examples of its REVIEW/DECLINE decisions.
     w.addExample(example('tx-0', 1, { modelVersion: 'c1', decision: 'DECLINE' }));

@@ -209,6 +209,31 @@ describe('RolloutController', () => {
   });
 });
 
+describe('restart', () => {
+  it('a new controller over the same history carries on: the canary keeps its stage start and period', async () => {
+    const h = new Harness();
+    await h.candidateInShadow();
+    await h.command('cand-1', 'promote');
+    await h.controller.tick();
+    const canaryAt = Date.parse(h.last().at);
+    expect(h.state().models.get('cand-1')!.stage).toBe('canary');
+    await h.controller.stop();
+
+    // The service restarts 100 s into the canary's 120 s: a fresh controller, live figures and all.
+    const h2 = new Harness();
+    h2.events = h.events;
+    h2.now = canaryAt + 100_000;
+    await h2.controller.start();
+    h2.decide(40);
+    await h2.controller.tick();
+    expect(h2.releases).toHaveLength(0); // 100 of 120 s: the period counts from the recorded stage start
+    h2.now = canaryAt + 121_000;
+    await h2.controller.tick();
+    expect(h2.releases.at(-1)).toMatchObject({ version: 'cand-1', mode: 'champion', releasedBy: 'controller@test' });
+    expect(h2.state()).toMatchObject({ champion: 'cand-1', previousChampion: 'bootstrap-v1' });
+  });
+});
+
 describe('one canary at a time', () => {
   it('a second candidate promoted while another holds the canary slot waits in shadow', async () => {
     const h = new Harness();
