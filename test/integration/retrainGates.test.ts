@@ -1,0 +1,224 @@
+/**
+ * A deliberately bad candidate is stopped by a gate, on the real broker (issue 18).
+ *
+ * The loop runs with bootstrap-v1 as champion (also released as champion on the model-releases
+ * topic, where the retrainer finds it) and decides real traffic, so the decisions topic holds real
+ * feature snapshots for the replay gate. The training-examples topic holds six weeks of examples
+ * with a planted fraud signal whose TRAIN-period labels are shuffled (a permutation: same fraud
+ * count, no signal) while the test period keeps its true labels. `riskloop retrain --once` (in
+ * process, the command itself) sees the label volume, exports, trains the candidate with the
+ * champion as parent, runs the gates and must stop it: exit 3, a `gate` event with stage
+ * `rejected` naming the failed check with its figures (which recompute from the card), no release
+ * of it on the model-releases topic, and the champion still deciding new traffic with no shadow.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { readFile, stat, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { SchemaRegistry } from '@kafkajs/confluent-schema-registry';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureTopics } from '../../bin/commands/topicsEnsure.js';
+import { retrainCommand } from '../../bin/commands/retrain.js';
+import { publishRelease, releaseFromCard } from '../../bin/modelRelease.js';
+import { buildRiskLoopApp, type RiskLoopApp } from '../../bin/riskLoopApp.js';
+import { lifecycleTopicName, readLifecycle, type LifecycleEvent } from '../../lifecycle/events.js';
+import type { GateCheck, GateReport } from '../../lifecycle/gates.js';
+import { loadPolicy } from '../../lifecycle/policy.js';
+import { auditTopicName } from '../../ops/auditEvents.js';
+import { Tokenizer } from '../../processors/tokenizer.js';
+import { buildCatalogue } from '../../schemas/catalogue.js';
+import { createSerdes, type TopicSerdes } from '../../schemas/createSerdes.js';
+import type { Decision, TrainingExample } from '../../schemas/types.js';
+import { createKafkajsClient } from '../../topology/kafka/kafkajsClient.js';
+import { testAppConfig, testAppEnv } from '../support/appConfig.js';
+import { brokers, uniq } from '../support/env.js';
+import { produce, readTopic } from '../support/kafkaIo.js';
+import { loopData } from '../support/loopData.js';
+import { mulberry32 } from '../support/seededRandom.js';
+
+const DAY = 86_400_000;
+const START = Date.UTC(2026, 0, 5);
+const SIM_DAYS = 42;
+const EXAMPLES = 8000;
+const VERSION = 'shuffled-labels-v1';
+const stateRoot = mkdtempSync(path.join(os.tmpdir(), 'riskloop-retrain-gates-'));
+afterAll(() => rmSync(stateRoot, { recursive: true, force: true }));
+const logger = pino({ level: 'error' });
+
+/**
+ * Examples with a planted signal on bootstrap-v1's feature names (so the champion has something to
+ * score); the labels of the first four weeks (train period and gap) are permuted among themselves.
+ */
+function examples(seed: number): TrainingExample[] {
+  const rand = mulberry32(seed);
+  const normal = () => rand() + rand() + rand() + rand() - 2;
+  const rows: { eventTime: number; accountToken: string; features: Record<string, number>; label: 0 | 1 }[] = [];
+  for (let i = 0; i < EXAMPLES; i++) {
+    const blocked = rand() < 0.04 ? 1 : 0;
+    const burst = rand() < 0.08 ? 3 + Math.floor(rand() * 8) : Math.floor(rand() * 2);
+    const zscore = 1.5 * normal();
+    const features = { 'device.blocked': blocked, 'card.count_1m': burst, 'account.amount_zscore_30d': zscore, 'txn.amount_minor': Math.round(Math.exp(Math.log(4000) + normal())), 'txn.hour_of_day': Math.floor(rand() * 24) };
+    const logit = -4.6 + 3.2 * blocked + 0.5 * Math.min(burst, 8) + 0.6 * Math.max(zscore, 0);
+    rows.push({ eventTime: START + Math.floor(rand() * SIM_DAYS * DAY), accountToken: `acct-${String(Math.floor(rand() * 700)).padStart(4, '0')}`, features, label: rand() < 1 / (1 + Math.exp(-logit)) ? 1 : 0 });
+  }
+  const early = rows.filter((r) => r.eventTime < START + 28 * DAY);
+  const labels = early.map((r) => r.label);
+  for (let i = labels.length - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [labels[i], labels[j]] = [labels[j]!, labels[i]!];
+  }
+  early.forEach((r, i) => (r.label = labels[i]!));
+  return rows.map((r, i) => {
+    const labeledAt = r.label === 1 ? r.eventTime + 20 * DAY : r.eventTime + 60 * DAY;
+    return {
+      transactionId: `ex-${i}`, accountToken: r.accountToken, eventTime: r.eventTime, features: r.features, facts: { 'kyc.status': 'VERIFIED' }, label: r.label,
+      labelSource: r.label === 1 ? 'CHARGEBACK' : 'MATURITY', labeledAt, labelDelayMs: labeledAt - r.eventTime, modelVersion: 'bootstrap-v1', decision: 'APPROVE', isCorrection: false, featureSetVersion: null,
+    };
+  });
+}
+
+async function decisionsOf(serdes: TopicSerdes, topic: string, done: (ds: Decision[]) => boolean): Promise<Decision[]> {
+  let decoded: Decision[] = [];
+  await readTopic(brokers(), topic, {
+    timeoutMs: 90_000,
+    done: (records) => {
+      decoded = records.flatMap((r) => (r.value ? [r.value] : [])).map((v) => serdes.decisions.deserialize(v));
+      return done(decoded);
+    },
+  });
+  return decoded;
+}
+
+describe('riskloop retrain --once with a candidate trained on shuffled labels', () => {
+  const id = uniq('retrain-gates');
+  const config = testAppConfig(id, stateRoot, { LOG_LEVEL: 'error' });
+  const catalogue = buildCatalogue({ prefix: config.topicPrefix, partitions: config.partitions });
+  const modelsDir = path.join(stateRoot, 'models');
+  const written = examples(20261203);
+  const out: string[] = [];
+  let serdes: TopicSerdes;
+  let app: RiskLoopApp;
+  let exitCode: number;
+  let events: LifecycleEvent[];
+  let txns: { key: string; value: Buffer; timestamp: string }[];
+
+  beforeAll(async () => {
+    await ensureTopics(config, { out: () => undefined, err: console.error, env: process.env }, { keepHistory: true });
+    serdes = await createSerdes(new SchemaRegistry({ host: config.schemaRegistryUrl }), catalogue);
+    const data = loopData(new Tokenizer(config.tokenizer), { accounts: 200, transactions: 1400, invalidEvery: 0, chargebacks: 0, unknownChargebacks: 0 });
+    txns = data.transactions.map((r) => ({ key: r.key, value: serdes.transactions.serialize(r.value), timestamp: String(r.value.eventTime) }));
+    await produce(brokers(), catalogue.kyc.name, data.kyc.map((r) => ({ key: r.key, value: serdes.kyc.serialize(r.value) })));
+
+    // The champion, as the loops obey it: released on the model-releases topic.
+    const client = createKafkajsClient({ connection: config.kafka, clientId: 'retrain-gates-test', logger });
+    const producer = await client.producer();
+    await publishRelease(producer, serdes.modelReleases, catalogue.modelReleases.name, await releaseFromCard('models/bootstrap-v1.card.json', 'champion', { releasedBy: 'test' }));
+    await producer.disconnect();
+
+    app = await buildRiskLoopApp(config, logger);
+    await app.streams.start();
+    await app.streams.waitForRunning(60_000);
+    await produce(brokers(), catalogue.transactions.name, txns.slice(0, 1200));
+    await produce(brokers(), catalogue.trainingExamples.name, written.map((e) => ({ key: e.accountToken, value: serdes.trainingExamples.serialize(e) })));
+    await decisionsOf(serdes, catalogue.decisions.name, (ds) => ds.length >= 1200);
+
+    const policy = await loadPolicy('models/lifecycle-policy.json');
+    const testPolicy = {
+      ...policy,
+      version: 'lifecycle-policy-test',
+      retrain: { ...policy.retrain, minNewLabels: 5000, minExamples: 1000, minPositives: 20, trainer: { testDays: 7, gapDays: 7, folds: 1, searchBudget: 1, trees: 150 } },
+      gates: { ...policy.gates, benchmarkDecisions: 300, replay: { ...policy.gates.replay, minDecisions: 100, minSegmentDecisions: 50 } },
+    };
+    const policyPath = path.join(stateRoot, 'policy.json');
+    await writeFile(policyPath, JSON.stringify(testPolicy));
+    exitCode = await retrainCommand(['--once', '--policy', policyPath, '--models-dir', modelsDir, '--version', VERSION], {
+      out: (l) => out.push(l),
+      err: (l) => out.push(l),
+      env: testAppEnv(id, stateRoot, { LOG_LEVEL: 'warn' }),
+    });
+    events = (await readLifecycle(client, lifecycleTopicName(config.topicPrefix))).filter((e) => e.version === VERSION);
+  }, 240_000);
+
+  afterAll(async () => {
+    await app?.close();
+  });
+
+  it('trains on the label trigger and is stopped by the average-precision gate, with its figures', async () => {
+    expect(exitCode, out.join('\n')).toBe(3);
+    expect(events.map((e) => [e.type, e.stage])).toEqual([['candidate', 'candidate'], ['gate', 'rejected']]);
+    const [candidate, gate] = events as [LifecycleEvent, LifecycleEvent];
+    expect(candidate.details.trigger).toBe('labels');
+    expect(candidate.reason).toMatch(new RegExp(`^trained on labels: ${written.length} examples labelled after the start`));
+    expect(candidate).toMatchObject({ automatic: true, policyVersion: 'lifecycle-policy-test' });
+    expect(candidate.actor).toMatch(/^retrainer@/);
+    expect(candidate.details.parent).toBe('bootstrap-v1');
+
+    const card = JSON.parse(await readFile(path.join(modelsDir, `${VERSION}.card.json`), 'utf8')) as {
+      metrics: { averagePrecision: number; aucRoc: number };
+      parentModel: { version: string };
+      parentMetrics: { averagePrecision: number; aucRoc: number };
+      gateReport: string;
+      retrainCost: Record<string, number>;
+    };
+    expect(card.parentModel.version).toBe('bootstrap-v1');
+    const checks = gate.details.checks as GateCheck[];
+    const ap = checks.find((c) => c.name === 'averagePrecision')!;
+    expect(ap.passed).toBe(false);
+    expect(ap.value).toBeCloseTo(card.metrics.averagePrecision - card.parentMetrics.averagePrecision, 12);
+    expect(ap.value!).toBeLessThan(0.005);
+    expect(ap.limit).toBe(0.005);
+    expect(ap.detail).toContain(`candidate ${card.metrics.averagePrecision.toFixed(4)} vs champion bootstrap-v1 ${card.parentMetrics.averagePrecision.toFixed(4)}`);
+    expect(gate.details.passed).toBe(false);
+    expect(gate.reason).toMatch(/^stopped by \d+ gate\(s\): .*averagePrecision -?\d/);
+    // Learned nothing: its ranking is near chance while the champion's is not.
+    expect(card.metrics.aucRoc).toBeLessThan(card.parentMetrics.aucRoc);
+
+    const report = JSON.parse(await readFile(path.join(modelsDir, card.gateReport), 'utf8')) as GateReport;
+    expect(card.gateReport).toBe(`${VERSION}.gates.json`);
+    expect(report.checks).toEqual(checks);
+    expect(report.passed).toBe(false);
+    // The replay ran over the champion's real decisions and re-made them from their reason codes.
+    const recovered = checks.find((c) => c.name === 'replayRuleHitsRecovered')!;
+    expect(recovered.passed).toBe(true);
+    expect(report.replay!.decisions).toBeGreaterThanOrEqual(100);
+    expect(report.replay!.reproduced).toBe(report.replay!.reproducible);
+    expect(out.some((l) => l.startsWith(`${VERSION} (labels): stopped by `) && l.includes('averagePrecision'))).toBe(true);
+  });
+
+  it('reports the cost of the retrain: wall time, CPU of the service and the trainer, examples and bytes', async () => {
+    const [candidate] = events as [LifecycleEvent];
+    const cost = candidate.details.cost as Record<string, number>;
+    expect(cost.examples).toBe(written.length);
+    expect(cost.bytes).toBeGreaterThan(written.length * 100);
+    expect(cost.trainerCpuMs).toBeGreaterThan(500);
+    expect(cost.cpuMs).toBe(cost.trainerCpuMs! + cost.serviceCpuMs!);
+    expect(cost.wallMs).toBeGreaterThanOrEqual(cost.exportMs! + cost.trainMs!);
+    expect(candidate.details.labelCutoff).toBe(new Date(Math.max(...written.map((e) => e.labeledAt))).toISOString());
+    const card = JSON.parse(await readFile(path.join(modelsDir, `${VERSION}.card.json`), 'utf8')) as { retrainCost: unknown; split: { testTo: string } };
+    expect(card.retrainCost).toEqual(cost);
+    // The test period ends at the maturity horizon: cut-off − 60 d (RISKLOOP_LABEL_MATURITY_DAYS default), at a UTC midnight.
+    const horizon = Date.parse(candidate.details.labelCutoff as string) - 60 * DAY;
+    expect(Date.parse(card.split.testTo)).toBe(Math.floor(horizon / DAY) * DAY);
+    expect((await stat(path.join(modelsDir, `${VERSION}.onnx`))).size).toBeGreaterThan(0);
+  });
+
+  it('releases nothing for it, mirrors both events to the audit topic, and the champion keeps deciding', async () => {
+    const releases = await readTopic(brokers(), catalogue.modelReleases.name, { idleMs: 1500, timeoutMs: 15_000 });
+    expect(releases.map((r) => r.key)).toEqual(['bootstrap-v1']);
+    const audit = await readTopic(brokers(), auditTopicName(config.topicPrefix), { idleMs: 1500, timeoutMs: 15_000 });
+    const actions = audit.map((r) => JSON.parse(r.value!.toString('utf8')) as { action: string; target: string }).filter((a) => a.target === VERSION).map((a) => a.action);
+    expect(actions).toEqual(['model.lifecycle.candidate', 'model.lifecycle.gate']);
+
+    await produce(brokers(), catalogue.transactions.name, txns.slice(1200));
+    const later = new Set(txns.slice(1200).map((t) => serdes.transactions.deserialize(t.value).transactionId));
+    const decisions = await decisionsOf(serdes, catalogue.decisions.name, (ds) => ds.filter((d) => later.has(d.transactionId)).length >= later.size);
+    const after = decisions.filter((d) => later.has(d.transactionId));
+    expect(after).toHaveLength(later.size);
+    expect(after.every((d) => d.modelVersion === 'bootstrap-v1' || d.modelVersion === null)).toBe(true);
+    expect(after.filter((d) => d.modelVersion === 'bootstrap-v1').length).toBeGreaterThan(later.size / 2);
+    expect(after.some((d) => d.shadowScores.some((s) => s.modelVersion === VERSION))).toBe(false);
+    expect(app.models.current().champion?.version).toBe('bootstrap-v1');
+    expect(app.models.current().shadows).toHaveLength(0);
+  });
+});
