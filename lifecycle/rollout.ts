@@ -166,7 +166,11 @@ export class RolloutController {
     this.started ??= (async () => {
       await this.syncWatches(foldLifecycle(await this.readEvents()));
       await this.live.start();
-    })();
+    })().catch((err: unknown) => {
+      // A start that failed (broker away) is tried again by the next tick, not remembered as failed.
+      this.started = null;
+      throw err;
+    });
     await this.started;
   }
 
@@ -221,10 +225,7 @@ export class RolloutController {
 
   private async evaluate(): Promise<void> {
     const failure = this.live.failed();
-    if (failure) {
-      this.once('follower', () => this.deps.logger.error({ err: failure }, 'rollout: live figures are stale (a topic reader failed); no stage changes until restart'));
-      return;
-    }
+    if (failure) this.once('follower', () => this.deps.logger.error({ err: failure }, 'rollout: live figures are stale (a topic reader failed): only people\'s commands are obeyed until the service restarts'));
     const state = foldLifecycle(await this.readEvents());
     this.last = state;
     await this.syncWatches(state);
@@ -236,6 +237,8 @@ export class RolloutController {
       if (stage === 'champion' && pending === null) continue;
       const checks = this.checksOf(m.version)?.checks ?? [];
       const step = planStep({ stage, paused: m.paused, sinceMs: Date.parse(m.since), now, figures: this.live.figures(m.version), checks, rollout: this.deps.policy.rollout, pending });
+      // Stale figures judge nothing: neither an automatic advance nor an automatic rollback.
+      if (failure && step.kind !== 'stay' && step.manual === null) continue;
       const occupied = step.kind === 'advance' && step.to === 'canary' ? [...state.models.values()].find((o) => o.stage === 'canary' && o.version !== m.version) : undefined;
       if (occupied) {
         // The loops hold one canary: a second would silently take the first one's cards.

@@ -43,10 +43,18 @@ class Harness {
   now = T0;
   events: LifecycleEvent[] = [];
   releases: ModelRelease[] = [];
-  readonly live = new (class extends LiveFollower {
-    override async start(): Promise<void> {}
-    override async stop(): Promise<void> {}
-  })({ client: {} as KafkaClient, serdes: {} as FollowerDeps['serdes'], catalogue: buildCatalogue({ prefix: 't.' }), logger: pino({ level: 'silent' }) });
+  /** Set to make the live figures stale (a topic reader that failed for good). */
+  stale: Error | null = null;
+  readonly live = (() => {
+    const h = this;
+    return new (class extends LiveFollower {
+      override async start(): Promise<void> {}
+      override async stop(): Promise<void> {}
+      override failed(): Error | null {
+        return h.stale;
+      }
+    })({ client: {} as KafkaClient, serdes: {} as FollowerDeps['serdes'], catalogue: buildCatalogue({ prefix: 't.' }), logger: pino({ level: 'silent' }) });
+  })();
   readonly log = new LifecycleLog({ send: async (records) => void this.events.push(...records.map((r) => parseLifecycleEvent(r.value as Buffer))) }, 't.model-lifecycle', null);
   readonly controller = new RolloutController({
     client: {} as KafkaClient,
@@ -231,6 +239,23 @@ describe('restart', () => {
     await h2.controller.tick();
     expect(h2.releases.at(-1)).toMatchObject({ version: 'cand-1', mode: 'champion', releasedBy: 'controller@test' });
     expect(h2.state()).toMatchObject({ champion: 'cand-1', previousChampion: 'bootstrap-v1' });
+  });
+});
+
+describe('stale figures', () => {
+  it('judge nothing automatically, while a person\'s rollback is still obeyed', async () => {
+    const h = new Harness();
+    await h.candidateInShadow();
+    await h.command('cand-1', 'promote');
+    await h.controller.tick();
+    h.now += 1_000;
+    h.decide(60, { canaryScore: 0.95 }); // would fail declineRate
+    h.stale = new Error('reader crashed');
+    await h.controller.tick();
+    expect(h.state().models.get('cand-1')!.stage).toBe('canary');
+    await h.command('cand-1', 'rollback');
+    await h.controller.tick();
+    expect(h.last()).toMatchObject({ type: 'rollback', automatic: false, actor: PERSON, details: { failedCheck: null } });
   });
 });
 
