@@ -41,6 +41,23 @@ import type { LifecyclePolicy } from './policy.js';
 
 export type LiveRole = 'shadow' | 'canary' | 'champion';
 
+/** What the checks read of a decision (the follower keeps only this of recent ones: no feature snapshots in memory). */
+export type DecisionView = Pick<Decision, 'transactionId' | 'cardToken' | 'decidedAt' | 'decision' | 'score' | 'modelVersion' | 'shadowScores' | 'reasonCodes' | 'pipelineLatencyMs'>;
+
+export function viewOf(d: DecisionView): DecisionView {
+  return {
+    transactionId: d.transactionId,
+    cardToken: d.cardToken,
+    decidedAt: d.decidedAt,
+    decision: d.decision,
+    score: d.score,
+    modelVersion: d.modelVersion,
+    shadowScores: d.shadowScores,
+    reasonCodes: d.reasonCodes,
+    pipelineLatencyMs: d.pipelineLatencyMs,
+  };
+}
+
 /** What to watch: one version in one stage. A new stage (role or since) starts a fresh window. */
 export interface Watch {
   version: string;
@@ -117,7 +134,7 @@ export class LiveWindow {
     this.bins = watch.scoreReference ? new Array<number>(watch.scoreReference.proportions.length).fill(0) : null;
   }
 
-  addDecision(d: Decision): void {
+  addDecision(d: DecisionView): void {
     const w = this.watch;
     if (d.decidedAt < w.sinceMs) return;
     const afterGrace = d.decidedAt >= w.sinceMs + w.graceMs;
@@ -285,7 +302,7 @@ export const DEFAULT_BACKFILL = 500_000;
  */
 export class LiveFollower {
   private readonly windows = new Map<string, LiveWindow>();
-  private readonly recent: Decision[] = [];
+  private readonly recent: DecisionView[] = [];
   private recentNext = 0;
   private readers: PartitionReader[] = [];
   private failure: Error | null = null;
@@ -331,11 +348,12 @@ export class LiveFollower {
   }
 
   /** Feeds one decision (the reader calls this; tests may too). */
-  addDecision(d: Decision): void {
+  addDecision(d: DecisionView): void {
     for (const w of this.windows.values()) w.addDecision(d);
-    if (this.recent.length < RECENT_DECISIONS) this.recent.push(d);
+    const view = viewOf(d);
+    if (this.recent.length < RECENT_DECISIONS) this.recent.push(view);
     else {
-      this.recent[this.recentNext] = d;
+      this.recent[this.recentNext] = view;
       this.recentNext = (this.recentNext + 1) % RECENT_DECISIONS;
     }
     if (d.modelVersion !== null && d.decidedAt >= (this.lastDecided.get(d.modelVersion) ?? -Infinity)) this.lastDecided.set(d.modelVersion, d.decidedAt);
@@ -400,7 +418,7 @@ export class LiveFollower {
     await Promise.all(readers.map((r) => r.stop().catch(() => undefined)));
   }
 
-  private recentInOrder(): Decision[] {
+  private recentInOrder(): DecisionView[] {
     return this.recent.length < RECENT_DECISIONS ? this.recent : [...this.recent.slice(this.recentNext), ...this.recent.slice(0, this.recentNext)];
   }
 }
