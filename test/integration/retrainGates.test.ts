@@ -10,6 +10,10 @@
  * champion as parent, runs the gates and must stop it: exit 3, a `gate` event with stage
  * `rejected` naming the failed check with its figures (which recompute from the card), no release
  * of it on the model-releases topic, and the champion still deciding new traffic with no shadow.
+ * Then an analyst's corrections restore the true labels: the next `--once` step is triggered by
+ * them (labelled after the first candidate's cut-off), passes all 13 gates, is released as shadow
+ * (release first, `stage` event second), and the running loop scores it in shadow while the
+ * champion keeps deciding.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { readFile, stat, writeFile } from 'node:fs/promises';
@@ -50,7 +54,7 @@ const logger = pino({ level: 'error' });
  * Examples with a planted signal on bootstrap-v1's feature names (so the champion has something to
  * score); the labels of the first four weeks (train period and gap) are permuted among themselves.
  */
-function examples(seed: number): TrainingExample[] {
+function examples(seed: number): { written: TrainingExample[]; corrections: TrainingExample[] } {
   const rand = mulberry32(seed);
   const normal = () => rand() + rand() + rand() + rand() - 2;
   const rows: { eventTime: number; accountToken: string; features: Record<string, number>; label: 0 | 1 }[] = [];
@@ -63,19 +67,23 @@ function examples(seed: number): TrainingExample[] {
     rows.push({ eventTime: START + Math.floor(rand() * SIM_DAYS * DAY), accountToken: `acct-${String(Math.floor(rand() * 700)).padStart(4, '0')}`, features, label: rand() < 1 / (1 + Math.exp(-logit)) ? 1 : 0 });
   }
   const early = rows.filter((r) => r.eventTime < START + 28 * DAY);
+  const truth = new Map(rows.map((r, i) => [r, { i, label: r.label }]));
   const labels = early.map((r) => r.label);
   for (let i = labels.length - 1; i > 0; i--) {
     const j = Math.floor(rand() * (i + 1));
     [labels[i], labels[j]] = [labels[j]!, labels[i]!];
   }
   early.forEach((r, i) => (r.label = labels[i]!));
-  return rows.map((r, i) => {
-    const labeledAt = r.label === 1 ? r.eventTime + 20 * DAY : r.eventTime + 60 * DAY;
-    return {
-      transactionId: `ex-${i}`, accountToken: r.accountToken, eventTime: r.eventTime, features: r.features, facts: { 'kyc.status': 'VERIFIED' }, label: r.label,
-      labelSource: r.label === 1 ? 'CHARGEBACK' : 'MATURITY', labeledAt, labelDelayMs: labeledAt - r.eventTime, modelVersion: 'bootstrap-v1', decision: 'APPROVE', isCorrection: false, featureSetVersion: null,
-    };
+  const example = (i: number, r: (typeof rows)[number], label: 0 | 1, labeledAt: number, correction: boolean): TrainingExample => ({
+    transactionId: `ex-${i}`, accountToken: r.accountToken, eventTime: r.eventTime, features: r.features, facts: { 'kyc.status': 'VERIFIED' }, label,
+    labelSource: correction ? 'ANALYST' : label === 1 ? 'CHARGEBACK' : 'MATURITY', labeledAt, labelDelayMs: labeledAt - r.eventTime, modelVersion: 'bootstrap-v1', decision: 'APPROVE', isCorrection: correction, featureSetVersion: null,
   });
+  const written = rows.map((r, i) => example(i, r, r.label, r.label === 1 ? r.eventTime + 20 * DAY : r.eventTime + 60 * DAY, false));
+  // An analyst review restores the true label of every shuffled example, after its first label.
+  // Its label clock runs on: the corrections are labelled a day after every first label.
+  const after = Math.max(...written.map((e) => e.labeledAt)) + DAY;
+  const corrections = early.map((r, k) => example(truth.get(r)!.i, r, truth.get(r)!.label, after + k, true));
+  return { written, corrections };
 }
 
 async function decisionsOf(serdes: TopicSerdes, topic: string, done: (ds: Decision[]) => boolean): Promise<Decision[]> {
@@ -90,28 +98,30 @@ async function decisionsOf(serdes: TopicSerdes, topic: string, done: (ds: Decisi
   return decoded;
 }
 
-describe('riskloop retrain --once with a candidate trained on shuffled labels', () => {
+describe('riskloop retrain --once: a candidate trained on shuffled labels, then one on corrected labels', () => {
   const id = uniq('retrain-gates');
   const config = testAppConfig(id, stateRoot, { LOG_LEVEL: 'error' });
   const catalogue = buildCatalogue({ prefix: config.topicPrefix, partitions: config.partitions });
   const modelsDir = path.join(stateRoot, 'models');
-  const written = examples(20261203);
+  const { written, corrections } = examples(20261203);
   const out: string[] = [];
   let serdes: TopicSerdes;
   let app: RiskLoopApp;
   let exitCode: number;
   let events: LifecycleEvent[];
   let txns: { key: string; value: Buffer; timestamp: string }[];
+  let policyPath: string;
+  let client: ReturnType<typeof createKafkajsClient>;
 
   beforeAll(async () => {
     await ensureTopics(config, { out: () => undefined, err: console.error, env: process.env }, { keepHistory: true });
     serdes = await createSerdes(new SchemaRegistry({ host: config.schemaRegistryUrl }), catalogue);
-    const data = loopData(new Tokenizer(config.tokenizer), { accounts: 200, transactions: 1400, invalidEvery: 0, chargebacks: 0, unknownChargebacks: 0 });
+    const data = loopData(new Tokenizer(config.tokenizer), { accounts: 200, transactions: 1100, invalidEvery: 0, chargebacks: 0, unknownChargebacks: 0 });
     txns = data.transactions.map((r) => ({ key: r.key, value: serdes.transactions.serialize(r.value), timestamp: String(r.value.eventTime) }));
     await produce(brokers(), catalogue.kyc.name, data.kyc.map((r) => ({ key: r.key, value: serdes.kyc.serialize(r.value) })));
 
     // The champion, as the loops obey it: released on the model-releases topic.
-    const client = createKafkajsClient({ connection: config.kafka, clientId: 'retrain-gates-test', logger });
+    client = createKafkajsClient({ connection: config.kafka, clientId: 'retrain-gates-test', logger });
     const producer = await client.producer();
     await publishRelease(producer, serdes.modelReleases, catalogue.modelReleases.name, await releaseFromCard('models/bootstrap-v1.card.json', 'champion', { releasedBy: 'test' }));
     await producer.disconnect();
@@ -119,18 +129,18 @@ describe('riskloop retrain --once with a candidate trained on shuffled labels', 
     app = await buildRiskLoopApp(config, logger);
     await app.streams.start();
     await app.streams.waitForRunning(60_000);
-    await produce(brokers(), catalogue.transactions.name, txns.slice(0, 1200));
+    await produce(brokers(), catalogue.transactions.name, txns.slice(0, 900));
     await produce(brokers(), catalogue.trainingExamples.name, written.map((e) => ({ key: e.accountToken, value: serdes.trainingExamples.serialize(e) })));
-    await decisionsOf(serdes, catalogue.decisions.name, (ds) => ds.length >= 1200);
+    await decisionsOf(serdes, catalogue.decisions.name, (ds) => ds.length >= 900);
 
     const policy = await loadPolicy('models/lifecycle-policy.json');
     const testPolicy = {
       ...policy,
       version: 'lifecycle-policy-test',
-      retrain: { ...policy.retrain, minNewLabels: 5000, minExamples: 1000, minPositives: 20, trainer: { testDays: 7, gapDays: 7, folds: 1, searchBudget: 1, trees: 150 } },
+      retrain: { ...policy.retrain, minNewLabels: 3000, minExamples: 1000, minPositives: 20, trainer: { testDays: 7, gapDays: 7, folds: 1, searchBudget: 1, trees: 100 } },
       gates: { ...policy.gates, benchmarkDecisions: 300, replay: { ...policy.gates.replay, minDecisions: 100, minSegmentDecisions: 50 } },
     };
-    const policyPath = path.join(stateRoot, 'policy.json');
+    policyPath = path.join(stateRoot, 'policy.json');
     await writeFile(policyPath, JSON.stringify(testPolicy));
     exitCode = await retrainCommand(['--once', '--policy', policyPath, '--models-dir', modelsDir, '--version', VERSION], {
       out: (l) => out.push(l),
@@ -149,7 +159,7 @@ describe('riskloop retrain --once with a candidate trained on shuffled labels', 
     expect(events.map((e) => [e.type, e.stage])).toEqual([['candidate', 'candidate'], ['gate', 'rejected']]);
     const [candidate, gate] = events as [LifecycleEvent, LifecycleEvent];
     expect(candidate.details.trigger).toBe('labels');
-    expect(candidate.reason).toMatch(new RegExp(`^trained on labels: ${written.length} examples labelled after the start`));
+    expect(candidate.reason).toMatch(new RegExp(`^trained on labels: ${written.length} examples labelled after the start \\(>= 3000\\)$`));
     expect(candidate).toMatchObject({ automatic: true, policyVersion: 'lifecycle-policy-test' });
     expect(candidate.actor).toMatch(/^retrainer@/);
     expect(candidate.details.parent).toBe('bootstrap-v1');
@@ -210,8 +220,8 @@ describe('riskloop retrain --once with a candidate trained on shuffled labels', 
     const actions = audit.map((r) => JSON.parse(r.value!.toString('utf8')) as { action: string; target: string }).filter((a) => a.target === VERSION).map((a) => a.action);
     expect(actions).toEqual(['model.lifecycle.candidate', 'model.lifecycle.gate']);
 
-    await produce(brokers(), catalogue.transactions.name, txns.slice(1200));
-    const later = new Set(txns.slice(1200).map((t) => serdes.transactions.deserialize(t.value).transactionId));
+    await produce(brokers(), catalogue.transactions.name, txns.slice(900, 1000));
+    const later = new Set(txns.slice(900, 1000).map((t) => serdes.transactions.deserialize(t.value).transactionId));
     const decisions = await decisionsOf(serdes, catalogue.decisions.name, (ds) => ds.filter((d) => later.has(d.transactionId)).length >= later.size);
     const after = decisions.filter((d) => later.has(d.transactionId));
     expect(after).toHaveLength(later.size);
@@ -220,5 +230,57 @@ describe('riskloop retrain --once with a candidate trained on shuffled labels', 
     expect(after.some((d) => d.shadowScores.some((s) => s.modelVersion === VERSION))).toBe(false);
     expect(app.models.current().champion?.version).toBe('bootstrap-v1');
     expect(app.models.current().shadows).toHaveLength(0);
+  });
+
+  describe('then an analyst corrects the shuffled labels: the next step trains a good candidate', () => {
+    const GOOD = 'corrected-labels-v2';
+    const out2: string[] = [];
+    let code2: number;
+    let good: LifecycleEvent[];
+
+    beforeAll(async () => {
+      await produce(brokers(), catalogue.trainingExamples.name, corrections.map((e) => ({ key: e.accountToken, value: serdes.trainingExamples.serialize(e) })));
+      code2 = await retrainCommand(['--once', '--policy', policyPath, '--models-dir', modelsDir, '--version', GOOD], {
+        out: (l) => out2.push(l),
+        err: (l) => out2.push(l),
+        env: testAppEnv(id, stateRoot, { LOG_LEVEL: 'warn' }),
+      });
+      good = (await readLifecycle(client, lifecycleTopicName(config.topicPrefix))).filter((e) => e.version === GOOD);
+    }, 180_000);
+
+    it('is triggered by the corrected labels, passes every gate, and goes out as shadow', async () => {
+      expect(code2, out2.join('\n')).toBe(0);
+      expect(good.map((e) => [e.type, e.stage])).toEqual([['candidate', 'candidate'], ['gate', null], ['stage', 'shadow']]);
+      const [candidate, gate, stage] = good as [LifecycleEvent, LifecycleEvent, LifecycleEvent];
+      const firstCutoff = new Date(Math.max(...written.map((e) => e.labeledAt))).toISOString();
+      expect(candidate.reason).toBe(`trained on labels: ${corrections.length} examples labelled after the cut-off ${firstCutoff} of ${VERSION} (>= 3000)`);
+      expect(candidate.details.labelCutoff).toBe(new Date(Math.max(...corrections.map((e) => e.labeledAt))).toISOString());
+      const card = JSON.parse(await readFile(path.join(modelsDir, `${GOOD}.card.json`), 'utf8')) as { metrics: { averagePrecision: number }; parentMetrics: { averagePrecision: number } };
+      const ap = (gate.details.checks as GateCheck[]).find((c) => c.name === 'averagePrecision')!;
+      expect(ap.value).toBeCloseTo(card.metrics.averagePrecision - card.parentMetrics.averagePrecision, 12);
+      expect(ap.value!).toBeGreaterThanOrEqual(0.005);
+      expect(gate.details.passed).toBe(true);
+      expect(gate.reason).toBe('all 13 gates passed against bootstrap-v1');
+      expect(stage.details).toEqual({ from: 'candidate', to: 'shadow' });
+      expect(out2[0]).toBe(`${GOOD} (labels): gates passed, released as shadow (champion bootstrap-v1, policy lifecycle-policy-test)`);
+
+      const releases = await readTopic(brokers(), catalogue.modelReleases.name, { idleMs: 1500, timeoutMs: 15_000 });
+      expect(releases.map((r) => r.key)).toEqual(['bootstrap-v1', GOOD]);
+      const release = serdes.modelReleases.deserialize(releases[1]!.value!);
+      expect(release.mode).toBe('shadow');
+      expect(release.releasedBy).toMatch(/^retrainer@/);
+    });
+
+    it('the running loop scores it in shadow while the champion keeps deciding', async () => {
+      for (let i = 0; i < 150 && !app.models.current().shadows.some((m) => m.version === GOOD); i++) await new Promise((r) => setTimeout(r, 200));
+      expect(app.models.current().shadows.map((m) => m.version)).toEqual([GOOD]);
+      await produce(brokers(), catalogue.transactions.name, txns.slice(1000));
+      const last = new Set(txns.slice(1000).map((t) => serdes.transactions.deserialize(t.value).transactionId));
+      const decisions = (await decisionsOf(serdes, catalogue.decisions.name, (ds) => ds.filter((d) => last.has(d.transactionId)).length >= last.size)).filter((d) => last.has(d.transactionId));
+      expect(decisions).toHaveLength(last.size);
+      expect(decisions.every((d) => d.modelVersion !== GOOD)).toBe(true);
+      expect(decisions.every((d) => d.shadowScores.some((s) => s.modelVersion === GOOD))).toBe(true);
+      expect(app.models.current().champion?.version).toBe('bootstrap-v1');
+    });
   });
 });
