@@ -26,15 +26,17 @@ import { ensureTopics } from '../../bin/commands/topicsEnsure.js';
 import { retrainCommand } from '../../bin/commands/retrain.js';
 import { publishRelease, releaseFromCard } from '../../bin/modelRelease.js';
 import { buildRiskLoopApp, type RiskLoopApp } from '../../bin/riskLoopApp.js';
-import { lifecycleTopicName, readLifecycle, type LifecycleEvent } from '../../lifecycle/events.js';
+import { LifecycleLog, lifecycleTopicName, readLifecycle, type LifecycleEvent } from '../../lifecycle/events.js';
 import type { GateCheck, GateReport } from '../../lifecycle/gates.js';
-import { loadPolicy } from '../../lifecycle/policy.js';
+import { loadPolicy, parsePolicy } from '../../lifecycle/policy.js';
+import { Retrainer } from '../../lifecycle/retrainer.js';
 import { auditTopicName } from '../../ops/auditEvents.js';
 import { Tokenizer } from '../../processors/tokenizer.js';
 import { buildCatalogue } from '../../schemas/catalogue.js';
 import { createSerdes, type TopicSerdes } from '../../schemas/createSerdes.js';
-import type { Decision, TrainingExample } from '../../schemas/types.js';
+import type { Alert, Decision, TrainingExample } from '../../schemas/types.js';
 import { createKafkajsClient } from '../../topology/kafka/kafkajsClient.js';
+import { readClientConfig } from '../../bin/config.js';
 import { testAppConfig, testAppEnv } from '../support/appConfig.js';
 import { brokers, uniq } from '../support/env.js';
 import { produce, readTopic } from '../support/kafkaIo.js';
@@ -282,5 +284,34 @@ describe('riskloop retrain --once: a candidate trained on shuffled labels, then 
       expect(decisions.every((d) => d.shadowScores.some((s) => s.modelVersion === GOOD))).toBe(true);
       expect(app.models.current().champion?.version).toBe('bootstrap-v1');
     });
+  });
+
+  it('triggers: nothing due right after a candidate; the schedule a week on; a drift alert at once', async () => {
+    const producer = await client.producer();
+    try {
+      const policy = parsePolicy(JSON.parse(await readFile(policyPath, 'utf8')));
+      const now = Date.now();
+      const retrainer = (clock: () => number) =>
+        new Retrainer({
+          config: readClientConfig(testAppEnv(id, stateRoot)), policy, client, serdes, catalogue, producer, logger, modelsDir, python: 'unused', clock,
+          lifecycle: new LifecycleLog(producer, lifecycleTopicName(config.topicPrefix), null),
+        });
+      // Every label on the topic is at or before the last candidate's cut-off; it was trained moments ago.
+      expect(await retrainer(() => now).due()).toBeNull();
+      const weekOn = await retrainer(() => now + policy.retrain.everySeconds * 1000 + 60_000).due();
+      expect(weekOn?.trigger).toBe('schedule');
+      expect(weekOn?.reason).toMatch(/^\d+ s since corrected-labels-v2 \(every 604800 s\)$/);
+
+      const alert = (raisedAt: number): Alert => ({ kind: 'SCORE_DRIFT_PSI', subject: '__score__', value: 0.41, threshold: 0.25, windowStart: raisedAt - 3_600_000, windowEnd: raisedAt, raisedAt, details: {} });
+      // An alert raised before the last candidate is no reason to retrain; one raised after it is.
+      await produce(brokers(), catalogue.alerts.name, [{ key: '__score__', value: serdes.alerts.serialize(alert(now - DAY)) }]);
+      expect(await retrainer(() => now).due()).toBeNull();
+      await produce(brokers(), catalogue.alerts.name, [{ key: '__score__', value: serdes.alerts.serialize(alert(now)) }]);
+      expect(await retrainer(() => now).due()).toEqual({ trigger: 'drift', reason: 'SCORE_DRIFT_PSI on __score__: PSI 0.410 > 0.25' });
+      const without = parsePolicy({ ...policy, retrain: { ...policy.retrain, onDriftAlert: false } });
+      expect(await new Retrainer({ config: readClientConfig(testAppEnv(id, stateRoot)), policy: without, client, serdes, catalogue, producer, logger, modelsDir, python: 'unused', clock: () => now, lifecycle: new LifecycleLog(producer, lifecycleTopicName(config.topicPrefix), null) }).due()).toBeNull();
+    } finally {
+      await producer.disconnect();
+    }
   });
 });
