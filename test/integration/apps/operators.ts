@@ -1,13 +1,13 @@
 /**
  * The topology of streamsOperatorsRestore.test.ts: every stateful operator added for issue 19 —
  * stream–stream outer join, table–table join, table aggregation with a subtractor, suppress, session
- * windows — on topics <app>-…. Run as a child process (SIGKILL tests):
+ * windows, foreign-key join — on topics <app>-…. Run as a child process (SIGKILL tests):
  *   node --import tsx test/integration/apps/operators.ts   (APP_ID, KAFKA_BROKERS, STATE_DIR, BASE from env)
  */
 import { pathToFileURL } from 'node:url';
 import pino from 'pino';
 import { z } from 'zod';
-import { Consumed, JoinWindows, KafkaStreams, Materialized, Produced, Serdes, SessionWindows, StreamsBuilder, Suppressed, TimeWindows, type Topology, type Windowed } from '../../../topology/streams.js';
+import { Consumed, JoinWindows, KafkaStreams, Materialized, Named, Produced, Serdes, SessionWindows, StreamsBuilder, Suppressed, TimeWindows, type Topology, type Windowed } from '../../../topology/streams.js';
 
 const Str = Serdes.String;
 
@@ -41,6 +41,13 @@ export function operatorsTopology(app: string, BASE: number): Topology {
     .toStream()
     .map((k: Windowed<string>, v) => ({ key: `${k.key}@${k.window.start - BASE}..${k.window.end - BASE}`, value: v === null ? null : String(v) }))
     .to(t('sessions'), Produced.with(Str, Str));
+
+  // Foreign-key join: orders (value = customer id) with customers.
+  const customers = b.table(t('customers'), Consumed.with(Str, Str), Materialized.as('customer-rows'));
+  b.table(t('orders'), Consumed.with(Str, Str), Materialized.as('order-rows'))
+    .join(customers, (customerId) => customerId, (customerId, name) => `${customerId}/${name}`, Materialized.as<string, string>('order-customers').withValueSerde(Str), Named.as('order-customer'))
+    .toStream()
+    .to(t('fk-out'), Produced.with(Str, Str));
   return b.build({ applicationId: app });
 }
 
