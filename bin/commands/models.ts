@@ -100,13 +100,19 @@ export async function readCardSummary(cardPath: string): Promise<CardSummary | n
   };
 }
 
-/** Where a model's card is: the path its candidate event names, else `<modelsDir>/<version>.card.json`. */
+/**
+ * Where a model's card is: the path an event names (the candidate event; the controller's events
+ * carry it too), else `<modelsDir>/<version>.card.json`, else the repository's `models/` (the
+ * committed models a loop starts with).
+ */
 export function cardPathOf(m: ModelHistory, modelsDir: string): string | null {
-  const candidate = m.events.find((e) => e.type === 'candidate');
-  const named = str(candidate?.details.cardPath);
+  const named = [...m.events].reverse().map((e) => str(e.details.cardPath)).find((p) => p !== null) ?? null;
   if (named !== null && existsSync(named)) return named;
-  const fallback = path.join(modelsDir, `${m.version}.card.json`);
-  return existsSync(fallback) ? fallback : named;
+  for (const dir of [modelsDir, 'models']) {
+    const fallback = path.join(dir, `${m.version}.card.json`);
+    if (existsSync(fallback)) return fallback;
+  }
+  return named;
 }
 
 export function modelRow(m: ModelHistory, state: LifecycleState, card: CardSummary | null, cardPath: string | null): ModelRow {
@@ -173,9 +179,14 @@ export function formatModelList(state: LifecycleState, rows: readonly ModelRow[]
   for (const r of rows) {
     const how = r.stagedBy ? ` by ${r.stagedBy.automatic ? r.stagedBy.actor : `${r.stagedBy.actor} (person)`}` : '';
     out.push(`${r.version}  ${r.stage}${r.paused ? ' (paused)' : ''} since ${when(r.since)}${how}   parent ${r.parent ?? '-'}`);
-    const data = r.trainingFrom || r.trainingTo ? `data ${day(r.trainingFrom)} → ${day(r.trainingTo)}` : 'data -';
-    const counts = r.examples !== null ? `, ${r.examples} examples${r.positives !== null ? ` (${r.positives} fraud)` : ''}` : '';
-    out.push(`    ${data}, label cut-off ${day(r.labelCutoff)}, feature set ${r.featureSetVersion ?? '-'}${counts}${r.trigger ? `, trigger ${r.trigger}` : ''}`);
+    if (r.trigger === null && r.trainingFrom === null && r.labelCutoff === null) {
+      // No candidate event: a model the loop already ran (adopted by the controller, or restored).
+      out.push('    no candidate event: not trained by the retrain service (the model the loop started with)');
+    } else {
+      const data = r.trainingFrom || r.trainingTo ? `data ${day(r.trainingFrom)} → ${day(r.trainingTo)}` : 'data -';
+      const counts = r.examples !== null ? `, ${r.examples} examples${r.positives !== null ? ` (${r.positives} fraud)` : ''}` : '';
+      out.push(`    ${data}, label cut-off ${day(r.labelCutoff)}, feature set ${r.featureSetVersion ?? '-'}${counts}${r.trigger ? `, trigger ${r.trigger}` : ''}`);
+    }
     const m = r.metrics;
     const metrics = m ? `AP ${fmt(m.averagePrecision)}  AUC ${fmt(m.auc)}  P@${m.precisionAtK?.k ?? 'k'} ${fmt(m.precisionAtK?.mean ?? null)}` : 'metrics - (card not readable here)';
     let gate = 'gates -';

@@ -47,7 +47,7 @@ describe('riskloop models', () => {
     expect(text).toMatch(/^new {2}champion since 2026-12-03 09:07:00Z by os:alice@desk \(person\) {3}parent old$/m);
     expect(text).toContain('data 2026-01-05 → 2026-02-01, label cut-off 2026-01-25, feature set fs-2, 9000 examples (120 fraud), trigger drift');
     expect(text).toContain(`AP 0.5123  AUC 0.9346  P@100 0.21   gates passed 2/2   report ${path.join(dir, 'new.gates.json')}`);
-    expect(text).toMatch(/^old {2}retired since 2026-12-03 09:07:00Z/m);
+    expect(text).toMatch(/^old {2}retired since 2026-12-03 09:07:00Z.*\n {4}no candidate event: not trained by the retrain service/m);
     expect(text).toMatch(/^bad {2}rejected since .*parent new$/m);
     expect(text).toContain('gates FAILED (averagePrecision, auc)');
   });
