@@ -12,6 +12,7 @@
  * right), the rule set whose reloads are passed on to every thread, and the loop counters summed
  * over the threads. With 1 thread nothing of this exists: the loop runs here, as before.
  */
+import type { EventEmitter } from 'node:events';
 import { newIdempotencyCounters } from '../processors/idempotency.js';
 import { type LoopCounters } from '../ops/opsRuntime.js';
 import { observeModelReleases, ReleaseEvents } from '../ops/releaseEvents.js';
@@ -205,7 +206,7 @@ class SummedMisrouted extends MisroutedCounters {
  * registry too (once each, in order), rule reloads go to every thread, and the loop counters are
  * the sum of the threads' reports.
  */
-function mirrorThreads(streams: StreamThreads, models: ModelRegistry, rules: RuleSetHolder, logger: Logger): LoopCounters {
+export function mirrorThreads(streams: Pick<EventEmitter, 'on'> & Pick<StreamThreads, 'broadcast'>, models: Pick<ModelRegistry, 'applyRelease'>, rules: Pick<RuleSetHolder, 'load'>, logger: Logger): LoopCounters {
   const seen = new Set<string>();
   let applying: Promise<unknown> = Promise.resolve();
   streams.on('threadMessage', (_index: number, payload: unknown) => {
