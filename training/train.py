@@ -39,7 +39,8 @@ from riskloop_training.baseline import baseline_scores, fit_baseline
 from riskloop_training.examples import ExampleError, Examples, feature_matrix, feature_union, load_examples
 from riskloop_training.explain import TREES_METADATA_KEY, importances, trees_document, trees_json
 from riskloop_training.folds import mature_until, weekly_folds
-from riskloop_training.gbm import IMBALANCE_NOTE, STOPPING_ROUNDS, Platt, brier, fit, fit_fixed, fit_platt, positive_weight, raw_scores, reliability, search_space, sigmoid
+from riskloop_training.gbm import IMBALANCE_NOTE, STOPPING_ROUNDS, Platt, brier, fit, fit_fixed, fit_platt, linear_stage, positive_weight, raw_scores, reliability, search_space, sigmoid
+from riskloop_training.hybrid import LINEAR_BINS
 from riskloop_training.metrics import alert_rate_thresholds, evaluate
 from riskloop_training.model_card import fold_lines, metric_rows, scored_metrics, write_card
 from riskloop_training.onnx_export import PARITY_TOLERANCE, add_metadata, bake_platt, lightgbm_to_onnx, onnx_scores, open_session, parity, sha256
@@ -74,6 +75,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--leaves", type=int, default=31, help="leaves of the search's first (default) configuration (default 31)")
     parser.add_argument("--learning-rate", type=float, default=0.05, help="of the default configuration (default 0.05)")
     parser.add_argument("--min-child-samples", type=int, default=50, help="of the default configuration (default 50)")
+    parser.add_argument("--init", choices=["lr", "none"], default="lr",
+                        help="'lr' (default): boost from a logistic regression fitted on the same rows, binned into per-feature trees "
+                             "(a hybrid; training/riskloop_training/hybrid.py); 'none': boosted trees alone")
     parser.add_argument("--search-budget", type=int, default=10, help="hyper-parameter configurations tried, the default one first (default 10; 1 = no search)")
     parser.add_argument("--folds", type=int, default=4, help="prequential weekly folds (default 4)")
     parser.add_argument("--fold-days", type=int, default=7, help="days per fold's test period (default 7)")
@@ -210,11 +214,14 @@ def main(argv: list[str] | None = None) -> int:
     final_usable = both_classes(labels[final_fit]) and both_classes(labels[final_valid])
     slices = [(f.fit, f.valid) for f in folds] or ([(final_fit, final_valid)] if final_usable else [])
     data = [(feature_matrix(examples, features, a), labels[a], feature_matrix(examples, features, b), labels[b]) for a, b in slices]
+    # The hybrid's first stage per slice: the regression on the slice's fit rows only (the validation
+    # rows stay unseen for early stopping, the search and calibration).
+    stages = [linear_stage(xf, yf) if args.init == "lr" else None for xf, yf, _, _ in data]
     default = {"num_leaves": args.leaves, "min_child_samples": args.min_child_samples, "learning_rate": args.learning_rate, "feature_fraction": 1.0, "class_weight": "none"}
     configs = search_space(args.seed, args.search_budget, default)
     search_rows, fits = [], []
     for config in configs:
-        fitted = [fit(config, xf, yf, xv, yv, args.seed, args.threads, args.trees) for xf, yf, xv, yv in data]
+        fitted = [fit(config, xf, yf, xv, yv, args.seed, args.threads, args.trees, stage) for (xf, yf, xv, yv), stage in zip(data, stages)]
         fits.append(fitted)
         search_rows.append({**config, "validAveragePrecision": [round(f.valid_ap, 6) for f in fitted],
                             "meanValidAveragePrecision": float(np.mean([f.valid_ap for f in fitted])) if fitted else None,
@@ -232,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         fold_rows.append({
             **fold.summary(labels),
             "trees": fitted.trees,
+            "linearTrees": fitted.linear_trees,
             "calibration": {"a": platt.a, "b": platt.b, "brierUncalibrated": brier(y_test, sigmoid(raw)), "brierCalibrated": brier(y_test, candidate_scores),
                             **({"note": platt.note} if platt.note else {})},
             "candidate": metrics_on(fold.test, fold.test_days, candidate_scores),
@@ -243,15 +251,22 @@ def main(argv: list[str] | None = None) -> int:
     x_test, y_test = feature_matrix(examples, features, split.test), labels[split.test]
     training_note = None
     if final_usable:
-        final = fits[chosen][0] if not folds else fit(config, *(feature_matrix(examples, features, final_fit), labels[final_fit],
-                                                                feature_matrix(examples, features, final_valid), labels[final_valid]), args.seed, args.threads, args.trees)
+        if not folds:
+            final = fits[chosen][0]
+        else:
+            x_final_fit = feature_matrix(examples, features, final_fit)
+            final = fit(config, x_final_fit, labels[final_fit], feature_matrix(examples, features, final_valid), labels[final_valid],
+                        args.seed, args.threads, args.trees, linear_stage(x_final_fit, labels[final_fit]) if args.init == "lr" else None)
         platt = fit_platt(raw_scores(final.booster, feature_matrix(examples, features, final_valid)), labels[final_valid])
-        booster, trees = final.booster, final.trees
+        booster, trees, linear_trees = final.booster, final.trees, final.linear_trees
     else:
         # No usable validation slice: the chosen configuration with a fixed tree count, uncalibrated.
         trees = int(np.median([f["trees"] for f in fold_rows])) if fold_rows else 200
         training_note = (f"the last {args.valid_days} d of the train period lack a class: no early stopping ({trees} trees) and no calibration")
-        booster = fit_fixed(config, feature_matrix(examples, features, split.train), labels[split.train], trees, args.seed, args.threads)
+        x_train = feature_matrix(examples, features, split.train)
+        stage = linear_stage(x_train, labels[split.train]) if args.init == "lr" and both_classes(labels[split.train]) else None
+        booster = fit_fixed(config, x_train, labels[split.train], trees, args.seed, args.threads, stage)
+        linear_trees = len(stage) if stage else 0
         platt = Platt(1.0, 0.0, training_note)
 
     onnx_model = bake_platt(lightgbm_to_onnx(booster, version, features, set_version), platt.a, platt.b)
@@ -315,6 +330,9 @@ def main(argv: list[str] | None = None) -> int:
     hyperparameters = {
         **config,
         "n_estimators": trees,
+        "init": args.init,
+        "linearTrees": linear_trees,
+        "linearBins": LINEAR_BINS if linear_trees else None,
         "scale_pos_weight": positive_weight(config, labels[final_fit] if final_usable else labels[split.train]),
         "maxTrees": args.trees,
         "earlyStoppingRounds": STOPPING_ROUNDS,
@@ -327,8 +345,9 @@ def main(argv: list[str] | None = None) -> int:
         "sha256": sha256(model_path),
         "treesArtifact": trees_path.name,
         "treesSha256": sha256(trees_path),
-        "algorithm": (f"LightGBM {lgb.__version__} binary, {trees} trees (early-stopped), {config['num_leaves']} leaves, Platt-calibrated; "
-                      "ONNX via onnxmltools (zipmap off), calibration in the leaf weights"),
+        "algorithm": (f"LightGBM {lgb.__version__} binary, {trees} trees (early-stopped), {config['num_leaves']} leaves, "
+                      + (f"boosted from a logistic regression binned into {linear_trees} per-feature trees, " if linear_trees else "")
+                      + "Platt-calibrated; ONNX via onnxmltools (zipmap off), calibration in the leaf weights"),
         "features": features,
         "feature_set_version": set_version,
         "missingValues": "nan",

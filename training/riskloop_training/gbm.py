@@ -34,6 +34,9 @@ from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score
 
+from .baseline import fit_baseline
+from .hybrid import LinearStage, merge
+
 MAX_TREES = 600
 STOPPING_ROUNDS = 40
 
@@ -67,10 +70,16 @@ def search_space(seed: int, budget: int, default: dict | None = None) -> list[di
 
 @dataclass
 class Fitted:
-    booster: lgb.Booster  # truncated to the best iteration
-    trees: int
+    booster: lgb.Booster  # truncated to the best iteration; with a linear stage, its trees first
+    trees: int  # boosted trees (after early stopping)
     valid_ap: float
     scale_pos_weight: float
+    linear_trees: int = 0  # trees of the linear stage (hybrid.py) the boosting started from
+
+
+def linear_stage(x: np.ndarray, y: np.ndarray) -> LinearStage:
+    """The first stage of the hybrid: the baseline's regression fitted on `x`, binned into trees."""
+    return LinearStage(fit_baseline(x, y), x)
 
 
 def lgb_params(config: dict, scale_pos_weight: float, seed: int, threads: int) -> dict:
@@ -97,25 +106,33 @@ def positive_weight(config: dict, y: np.ndarray) -> float:
     return math.sqrt((len(y) - positives) / positives) if config["class_weight"] == "sqrt" and positives else 1.0
 
 
-def fit(config: dict, x_fit: np.ndarray, y_fit: np.ndarray, x_valid: np.ndarray, y_valid: np.ndarray, seed: int, threads: int, max_trees: int = MAX_TREES) -> Fitted:
+def fit(config: dict, x_fit: np.ndarray, y_fit: np.ndarray, x_valid: np.ndarray, y_valid: np.ndarray, seed: int, threads: int,
+        max_trees: int = MAX_TREES, stage: LinearStage | None = None) -> Fitted:
+    """Early-stopped LightGBM; with `stage` (fitted on x_fit), boosted from the stage's log-odds and
+    returned as one booster holding the stage's trees and then the boosted ones."""
+    stage = stage if stage is not None and len(stage) else None  # no weighted feature: plain boosting
     weight = positive_weight(config, y_fit)
     params = lgb_params(config, weight, seed, threads)
-    train_set = lgb.Dataset(x_fit, y_fit, params={"verbose": -1}, free_raw_data=False)
+    init_fit, init_valid = (stage.predict(x_fit), stage.predict(x_valid)) if stage else (None, None)
+    train_set = lgb.Dataset(x_fit, y_fit, init_score=init_fit, params={"verbose": -1}, free_raw_data=False)
     # The validation loss is weighted like the training loss, so that it measures what is optimised.
-    valid_set = lgb.Dataset(x_valid, y_valid, weight=np.where(y_valid == 1, weight, 1.0), reference=train_set, free_raw_data=False)
+    valid_set = lgb.Dataset(x_valid, y_valid, init_score=init_valid, weight=np.where(y_valid == 1, weight, 1.0), reference=train_set, free_raw_data=False)
     booster = lgb.train(params, train_set, num_boost_round=max_trees, valid_sets=[valid_set],
                         callbacks=[lgb.early_stopping(STOPPING_ROUNDS, first_metric_only=True, verbose=False)])
     best = booster.best_iteration or booster.current_iteration()
     # Only the trees up to the best iteration: what is exported and scored is exactly that model.
     truncated = lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
-    valid_ap = float(average_precision_score(y_valid, truncated.predict(x_valid, raw_score=True)))
-    return Fitted(truncated, best, valid_ap, weight)
+    model = merge(stage, truncated) if stage else truncated
+    valid_ap = float(average_precision_score(y_valid, model.predict(x_valid, raw_score=True)))
+    return Fitted(model, best, valid_ap, weight, len(stage) if stage else 0)
 
 
-def fit_fixed(config: dict, x: np.ndarray, y: np.ndarray, trees: int, seed: int, threads: int) -> lgb.Booster:
+def fit_fixed(config: dict, x: np.ndarray, y: np.ndarray, trees: int, seed: int, threads: int, stage: LinearStage | None = None) -> lgb.Booster:
     """The configuration with a fixed number of trees, when there is no slice to early-stop on."""
+    stage = stage if stage is not None and len(stage) else None
     params = lgb_params(config, positive_weight(config, y), seed, threads)
-    return lgb.train(params, lgb.Dataset(x, y, params={"verbose": -1}), num_boost_round=trees)
+    booster = lgb.train(params, lgb.Dataset(x, y, init_score=stage.predict(x) if stage else None, params={"verbose": -1}), num_boost_round=trees)
+    return merge(stage, booster) if stage else booster
 
 
 def raw_scores(booster: lgb.Booster, x: np.ndarray) -> np.ndarray:
