@@ -5,7 +5,9 @@
  * so a restarted controller carries on where the history says, and a person's command
  * (`riskloop models pause|resume|promote|rollback`) is simply an event it finds there.
  *
- * Per tick, for each model in shadow or canary (and the champion, for a person's rollback):
+ * Per tick, for each model in shadow or canary, and the champion (a person's rollback, and its
+ * probation: for `canary.minSeconds` after a promotion its checks still roll it back to the
+ * previous champion; after that only a person does):
  *   1. a pending person's rollback → roll back; a pending promote → the next stage now;
  *   2. any check failed → automatic rollback, the failed check and its figures in the event;
  *   3. paused → stays (its checks are still computed, and a failed one still rolls it back:
@@ -92,8 +94,14 @@ export function planStep(input: StepInput): Step {
   const next = stage === 'shadow' ? 'canary' : stage === 'canary' ? 'champion' : null;
   if (pending?.details.command === 'rollback') return { kind: 'rollback', manual: pending, failed: null, reason: `rolled back by ${pending.actor}${pending.reason ? `: ${pending.reason}` : ''}` };
   if (pending?.details.command === 'promote' && next !== null) return { kind: 'advance', to: next, manual: pending, reason: `promoted to ${next} by ${pending.actor}${pending.reason ? `: ${pending.reason}` : ''}` };
-  if (stage === 'champion') return { kind: 'stay', why: 'champion: only a person rolls it back' };
   const failed = firstFailure(input.checks);
+  if (stage === 'champion') {
+    // Probation: for the canary period after promotion its checks still guard it (it now decides
+    // for every card, so a fault the canary's share hid shows here). After that only a person
+    // rolls a champion back: months later its figures drift, and the previous champion is older still.
+    const probation = (input.now - input.sinceMs) / 1000 < input.rollout.canary.minSeconds;
+    if (!failed || !probation) return { kind: 'stay', why: probation ? 'champion on probation, checks holding' : 'champion: only a person rolls it back' };
+  }
   if (failed) {
     return { kind: 'rollback', manual: null, failed, reason: `live check ${failed.name} failed in ${stage}: ${fmt(failed.value)} vs limit ${fmt(failed.limit)} (${failed.detail})` };
   }
@@ -219,6 +227,12 @@ export class RolloutController {
     return best?.version ?? null;
   }
 
+  private onProbation(m: ModelHistory, now: number): boolean {
+    // Promoted by a stage event at its current `since` (not adopted at start-up, not restored by a rollback).
+    const promoted = m.events.some((e) => e.type === 'stage' && e.stage === 'champion' && e.details.adopted !== true && e.at === m.since);
+    return m.stage === 'champion' && promoted && (now - Date.parse(m.since)) / 1000 < this.deps.policy.rollout.canary.minSeconds;
+  }
+
   private async readEvents(): Promise<LifecycleEvent[]> {
     return this.deps.readEvents ? this.deps.readEvents() : readLifecycle(this.deps.client, this.deps.lifecycle.topic);
   }
@@ -234,7 +248,7 @@ export class RolloutController {
     for (const m of inPlay) {
       const stage = m.stage as StepInput['stage'];
       const pending = pendingCommand(m);
-      if (stage === 'champion' && pending === null) continue;
+      if (stage === 'champion' && pending === null && !this.onProbation(m, now)) continue;
       const checks = this.checksOf(m.version)?.checks ?? [];
       const step = planStep({ stage, paused: m.paused, sinceMs: Date.parse(m.since), now, figures: this.live.figures(m.version), checks, rollout: this.deps.policy.rollout, pending });
       // Stale figures judge nothing: neither an automatic advance nor an automatic rollback.
@@ -357,7 +371,10 @@ export class RolloutController {
     if (champion !== null && !wanted.has(champion)) {
       const card = await this.card(champion, state).catch(() => null);
       if (card) {
-        const since = earliest ?? Date.parse(state.models.get(champion)?.since ?? new Date(this.clock()).toISOString());
+        const history = state.models.get(champion);
+        // On probation its window is its own stage; else it is the comparison for the candidates' windows.
+        const own = history !== undefined && this.onProbation(history, this.clock());
+        const since = own || earliest === null ? Date.parse(history?.since ?? new Date(this.clock()).toISOString()) : earliest;
         this.live.watch({ version: champion, role: 'champion', sinceMs: since, thresholds: card.thresholds, scoreReference: card.scoreReference, graceMs });
         wanted.add(champion);
       }

@@ -242,6 +242,41 @@ describe('restart', () => {
   });
 });
 
+describe('champion probation', () => {
+  it('for the canary period after promotion a failing check rolls the new champion back to the previous one; after it, nothing automatic', async () => {
+    for (const [after, expected] of [[60_000, 'rolled back'], [121_000, 'stays']] as const) {
+      const h = new Harness();
+      await h.candidateInShadow();
+      await h.controller.start();
+      h.decide(5); // bootstrap-v1 decides: the champion in force
+      await h.command('cand-1', 'promote');
+      await h.controller.tick();
+      await h.command('cand-1', 'promote');
+      await h.controller.tick();
+      expect(h.state()).toMatchObject({ champion: 'cand-1', previousChampion: 'bootstrap-v1' });
+      const promotedAt = h.now;
+      h.now = promotedAt + after;
+      // Now deciding for every card, it declines them all.
+      for (let i = 0; i < 60; i++) {
+        h.live.addDecision({ transactionId: `p-${i}`, cardToken: `pc-${i}`, decidedAt: h.now, decision: 'DECLINE', score: 0.95, modelVersion: 'cand-1', shadowScores: [], reasonCodes: [], pipelineLatencyMs: 5 });
+      }
+      const before = h.releases.length;
+      await h.controller.tick();
+      if (expected === 'rolled back') {
+        expect(h.releases.slice(before).map((r) => [r.version, r.mode])).toEqual([['bootstrap-v1', 'champion'], ['cand-1', 'retired']]);
+        expect(h.last()).toMatchObject({ type: 'rollback', automatic: true, details: { from: 'champion', restored: 'bootstrap-v1', failedCheck: { name: 'declineRate' } } });
+        expect(h.state().champion).toBe('bootstrap-v1');
+        // The restored champion is not on probation: its own bad figures would not bounce it further.
+        await h.controller.tick();
+        expect(h.events.filter((e) => e.type === 'rollback')).toHaveLength(1);
+      } else {
+        expect(h.releases).toHaveLength(before);
+        expect(h.state().champion).toBe('cand-1');
+      }
+    }
+  });
+});
+
 describe('stale figures', () => {
   it('judge nothing automatically, while a person\'s rollback is still obeyed', async () => {
     const h = new Harness();
