@@ -411,9 +411,11 @@ export interface ReplaySummary {
   from: string;
   to: string;
   decisions: number;
-  /** Decisions the champion scored (or rules decided alone), and how many decide() re-made identically. */
+  /** Decisions by a model whose thresholds are known (or by rules alone), and how many decide() re-made identically. */
   reproducible: number;
   reproduced: number;
+  /** The versions (null: rules alone) of the reproducible decisions, with their counts. */
+  reproducibleBy: Record<string, number>;
   candidateUnscored: number;
   ruleSetVersion: string;
   otherRuleSetVersions: number;
@@ -430,6 +432,11 @@ export interface ReplayInput {
   candidateScores: readonly (number | null)[];
   candidateThresholds: Thresholds;
   champion: ChampionRef | null;
+  /**
+   * Thresholds of other versions that decided in the window (an earlier champion, a canary: every
+   * release on the model-releases topic), so their decisions check the rule-hit recovery too.
+   */
+  knownThresholds?: ReadonlyMap<string, Thresholds>;
   ruleSet: RuleSet;
   challengeBand?: { from: number; to: number };
 }
@@ -454,17 +461,20 @@ export function replayMix(input: ReplayInput, replay: LifecyclePolicy['gates']['
   const overall = { n: 0, champion: emptyMix(), candidate: emptyMix() };
   let reproducible = 0;
   let reproduced = 0;
+  const reproducibleBy: Record<string, number> = {};
   let candidateUnscored = 0;
   let otherRuleSetVersions = 0;
   for (const i of window.indices) {
     const d = input.decisions[i]!;
     if (d.ruleSetVersion !== input.ruleSet.version) otherRuleSetVersions++;
     const ruleHits = recoverRuleHits(d, actions);
-    // The recovery check: what the champion (or rules alone) decided must come out of decide() again.
-    const byChampion = d.modelVersion === null || (input.champion !== null && d.modelVersion === input.champion.version);
-    if (byChampion) {
+    // The recovery check: what the deciding model (or rules alone) decided must come out of decide() again.
+    const thresholds =
+      d.modelVersion === null ? { review: 1, decline: 1 } : input.champion !== null && d.modelVersion === input.champion.version ? input.champion.thresholds : input.knownThresholds?.get(d.modelVersion);
+    if (thresholds !== undefined) {
       reproducible++;
-      const thresholds = input.champion?.thresholds ?? { review: 1, decline: 1 };
+      const by = d.modelVersion ?? 'rules alone';
+      reproducibleBy[by] = (reproducibleBy[by] ?? 0) + 1;
       const again = decide({ ruleHits, score: d.modelVersion === null ? null : d.score, reasonCodes: [], contributions: null }, thresholds, input.challengeBand);
       if (again.decision === d.decision) reproduced++;
     }
@@ -492,6 +502,7 @@ export function replayMix(input: ReplayInput, replay: LifecyclePolicy['gates']['
     decisions: overall.n,
     reproducible,
     reproduced,
+    reproducibleBy,
     candidateUnscored,
     ruleSetVersion: input.ruleSet.version,
     otherRuleSetVersions,
@@ -518,8 +529,8 @@ export function replayChecks(s: ReplaySummary, replay: LifecyclePolicy['gates'][
     limit: REPLAY_MIN_REPRODUCED,
     detail:
       share === null
-        ? `no decision in the window was made by the champion ${championVersion ?? '(rules only)'}: the recovery of rule hits cannot be verified`
-        : `${s.reproduced} of ${s.reproducible} decisions by ${championVersion ?? 'rules alone'} re-made identically by decide() from their recorded score and the rule hits recovered through rule set ${s.ruleSetVersion}` +
+        ? `no decision in the window was made by a model of known thresholds (champion ${championVersion ?? 'none'}) or by rules alone: the recovery of rule hits cannot be verified`
+        : `${s.reproduced} of ${s.reproducible} decisions (${Object.entries(s.reproducibleBy).map(([v, n]) => `${v} ${n}`).join(', ')}) re-made identically by decide() from their recorded score and the rule hits recovered through rule set ${s.ruleSetVersion}` +
           (s.otherRuleSetVersions ? ` (${s.otherRuleSetVersions} decided under another rule set version)` : ''),
   });
   const limits: [DecisionAction, string, number][] = [
@@ -573,6 +584,8 @@ export interface GateInput {
   /** The trainer's --dump-predictions file for this candidate. */
   predictionsPath: string;
   champion: ChampionRef | null;
+  /** Thresholds of every released version (the model-releases topic), for the replay's recovery check. */
+  knownThresholds?: ReadonlyMap<string, Thresholds>;
   /** Decisions from the decisions topic (the window of `policy.gates.replay.days` is taken here). */
   decisions: readonly Decision[];
   ruleSet: RuleSet;
@@ -611,7 +624,7 @@ export async function runGates(input: GateInput): Promise<GateReport> {
       checks.push(latencyCheck(latency, gates, windowDecisions.length > 0 ? `${snapshots.length} feature snapshots from the replay window` : `${snapshots.length} test-period rows (no decisions in the replay window)`));
 
       const candidateScores = await scoreSnapshots(registry, model, windowDecisions.map((d) => d.features));
-      replay = replayMix({ decisions: windowDecisions, candidateScores, candidateThresholds: card.thresholds, champion: input.champion, ruleSet: input.ruleSet, challengeBand: input.challengeBand }, gates.replay);
+      replay = replayMix({ decisions: windowDecisions, candidateScores, candidateThresholds: card.thresholds, champion: input.champion, knownThresholds: input.knownThresholds, ruleSet: input.ruleSet, challengeBand: input.challengeBand }, gates.replay);
       checks.push(...replayChecks(replay, gates.replay, input.champion?.version ?? null));
     } finally {
       await model.session.release().catch(() => undefined);

@@ -43,7 +43,7 @@ import { specFromModelCard } from '../processors/modelRegistry.js';
 import { loadRuleSet } from '../processors/ruleSet.js';
 import type { Catalogue } from '../schemas/catalogue.js';
 import type { TopicSerdes } from '../schemas/createSerdes.js';
-import type { Decision, ModelRelease } from '../schemas/types.js';
+import type { Decision, ModelRelease, Thresholds } from '../schemas/types.js';
 import type { KafkaClient, Producer, TopicPartitionOffset } from '../topology/kafka/client.js';
 import { readLifecycle, type LifecycleEvent, type LifecycleLog } from './events.js';
 import { runGates, writeGateReport, type ChampionRef, type GateReport } from './gates.js';
@@ -255,6 +255,8 @@ export class Retrainer {
   private readonly examples: TopicTail;
   private labelCount = { cutoffMs: Number.NaN, count: 0 };
   private lastAttemptAt = Number.NEGATIVE_INFINITY;
+  /** Thresholds of every version released so far (read with the champion), for the replay's recovery check. */
+  private readonly releasedThresholds = new Map<string, Thresholds>();
 
   constructor(private readonly deps: RetrainerDeps) {
     this.clock = deps.clock ?? Date.now;
@@ -322,6 +324,7 @@ export class Retrainer {
       await serde.prefetch(values);
       for (const value of values) {
         const release = serde.deserialize(value);
+        if (release.mode !== 'retired') this.releasedThresholds.set(release.version, release.thresholds);
         if (release.mode === 'champion') current = release;
         else if (current !== null && release.version === (current as ModelRelease).version) current = null; // demoted or retired
       }
@@ -469,6 +472,7 @@ export class Retrainer {
         cardPath,
         predictionsPath,
         champion: champion === null ? null : { version: champion.version, thresholds: champion.thresholds },
+        knownThresholds: this.releasedThresholds,
         decisions: await this.recentDecisions(policy.gates.replay.days),
         ruleSet: await loadRuleSet(deps.config.rulesPath),
         policy,

@@ -172,7 +172,7 @@ describe('replay: the decision mix the candidate would have produced', () => {
     expect(by.replayDecisions).toMatchObject({ passed: true, value: 9, limit: 9 });
     // 7 of 8 re-made: d11 was recorded REVIEW with nothing that explains it.
     expect(by.replayRuleHitsRecovered).toMatchObject({ passed: false, value: 0.875, limit: 0.99 });
-    expect(by.replayRuleHitsRecovered!.detail).toBe('7 of 8 decisions by champ-v1 re-made identically by decide() from their recorded score and the rule hits recovered through rule set 2026-12-03.2');
+    expect(by.replayRuleHitsRecovered!.detail).toBe('7 of 8 decisions (champ-v1 7, rules alone 1) re-made identically by decide() from their recorded score and the rule hits recovered through rule set 2026-12-03.2');
     // Decline: 0 of 3 -> 2 of 3 in amount 20000..100000.
     expect(by.replayDeclineRateDelta!.value).toBeCloseTo(2 / 3, 12);
     expect(by.replayDeclineRateDelta!.passed).toBe(false);
@@ -181,6 +181,16 @@ describe('replay: the decision mix the candidate would have produced', () => {
     expect(by.replayReviewRateDelta!.passed).toBe(true);
     expect(by.replayChallengeRateDelta).toMatchObject({ passed: true, limit: 0.5 });
     expect(by.replayChallengeRateDelta!.value).toBeCloseTo(1 / 3, 12);
+  });
+
+  it('checks the recovery on every version whose thresholds are known (a canary, an earlier champion)', () => {
+    const s = replayMix(
+      { decisions: cases().map((c) => c[0]), candidateScores: cases().map((c) => c[1]), candidateThresholds, champion, ruleSet, knownThresholds: new Map([['canary-x', { review: 0.45, decline: 0.9 }]]) },
+      replayPolicy(),
+    );
+    // d8 (canary-x, score 0.5, REVIEW) joins: 0.5 is in its review band [0.45, 0.9).
+    expect([s.reproducible, s.reproduced]).toEqual([9, 8]);
+    expect(s.reproducibleBy).toEqual({ 'champ-v1': 7, 'rules alone': 1, 'canary-x': 1 });
   });
 
   it('shows small segments without judging them, and fails a window with too few decisions', () => {
