@@ -75,9 +75,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--leaves", type=int, default=31, help="leaves of the search's first (default) configuration (default 31)")
     parser.add_argument("--learning-rate", type=float, default=0.05, help="of the default configuration (default 0.05)")
     parser.add_argument("--min-child-samples", type=int, default=50, help="of the default configuration (default 50)")
-    parser.add_argument("--init", choices=["lr", "none"], default="lr",
-                        help="'lr' (default): boost from a logistic regression fitted on the same rows, binned into per-feature trees "
-                             "(a hybrid; training/riskloop_training/hybrid.py); 'none': boosted trees alone")
+    # Not yet the default: the hybrid has not been measured on the demo exports (docs/training.md, Results).
+    parser.add_argument("--init", choices=["lr", "none"], default="none",
+                        help="'none' (default): boosted trees alone; 'lr': boost from a logistic regression fitted on the same rows, "
+                             "binned into per-feature trees (a hybrid; training/riskloop_training/hybrid.py)")
     parser.add_argument("--search-budget", type=int, default=10, help="hyper-parameter configurations tried, the default one first (default 10; 1 = no search)")
     parser.add_argument("--folds", type=int, default=4, help="prequential weekly folds (default 4)")
     parser.add_argument("--fold-days", type=int, default=7, help="days per fold's test period (default 7)")

@@ -60,11 +60,11 @@ def search_space(seed: int, budget: int, default: dict | None = None) -> list[di
     rng = np.random.default_rng(seed)
     configs = [dict(default or DEFAULT_CONFIG)]
     for index in rng.permutation(len(grid)):
+        if len(configs) >= budget:  # checked first: a budget of 1 is the default configuration alone
+            break
         config = grid[int(index)]
         if config not in configs:
             configs.append(config)
-        if len(configs) >= budget:
-            break
     return configs
 
 

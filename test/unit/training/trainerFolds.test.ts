@@ -79,7 +79,7 @@ describe('trainer: prequential folds, logistic-regression baseline, calibration'
     printed = trainer(['--input', input, '--out-dir', path.join(dir, 'a'), '--version', 'v1', '--search-budget', '4', '--parent', path.join(ROOT, 'models/bootstrap-v1.onnx'),
       '--dump-predictions', path.join(dir, 'a', 'predictions.json')]);
     card = JSON.parse(await readFile(path.join(dir, 'a', 'v1.card.json'), 'utf8')) as Card;
-  }, 120_000);
+  }, 300_000);
 
   it('draws 4 weekly folds that end at the maturity horizon, with the label-delay gap before each test week', () => {
     const latestLabel = Math.max(...rows.map((r) => (r as { labeledAt: number }).labeledAt));
@@ -169,7 +169,7 @@ describe('trainer: prequential folds, logistic-regression baseline, calibration'
     expect(await sha(path.join(dir, 'b', 'v1.trees.json'))).toBe(card.treesSha256);
     expect(again.folds).toEqual(card.folds);
     expect(again.search).toEqual(card.search);
-  }, 120_000);
+  }, 300_000);
 
   it('refuses examples from two feature sets unless told to mix them', async () => {
     const mixed = path.join(dir, 'mixed.jsonl');
