@@ -118,11 +118,21 @@ export function decide(risk: Pick<RiskContext, 'ruleHits' | 'score' | 'reasonCod
   return { decision, reasonCodes: [...new Set(ordered)] };
 }
 
-/** Features as the Decision schema wants them: missing features are absent, never NaN. */
-function finiteFeatures(features: Readonly<{ [name: string]: number }>): { [name: string]: number } {
-  const out: { [name: string]: number } = {};
-  for (const [name, value] of Object.entries(features)) if (Number.isFinite(value)) out[name] = value;
-  return out;
+/**
+ * Features as the Decision schema wants them: missing features are absent, never NaN. Nearly
+ * always every feature is finite, and then the context's own map is the decision's (nothing
+ * changes it after the decision; the decide step is its last writer): copying ~70 names into a
+ * new dictionary-mode object per decision was 2.6 % of the hot path's CPU in the profile.
+ */
+function finiteFeatures(features: { [name: string]: number }): { [name: string]: number } {
+  for (const name in features) {
+    if (!Number.isFinite(features[name])) {
+      const out: { [name: string]: number } = {};
+      for (const n in features) if (Number.isFinite(features[n])) out[n] = features[n]!;
+      return out;
+    }
+  }
+  return features;
 }
 
 export function toDecision(risk: RiskContext, verdict: Verdict, decidedAt: number): Decision {

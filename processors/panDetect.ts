@@ -24,8 +24,23 @@ const KEEP_TAIL = 4;
 
 const isDigit = (c: string | undefined): boolean => c !== undefined && c >= '0' && c <= '9';
 
+/**
+ * Whether `text` has fewer digits than the shortest card number: then it holds none. Most fields
+ * of a transaction (names, country and category codes, IPs, short ids) are decided here without
+ * the scan's arrays and closures, which were ~2 % of the hot path's CPU in the profile.
+ */
+function tooFewDigits(text: string): boolean {
+  let digits = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 48 && c <= 57 && ++digits >= MIN_PAN) return false;
+  }
+  return true;
+}
+
 /** Character positions of each card number in `text` (contiguous runs first, then typed groups). */
 export function panPositions(text: string): number[][] {
+  if (tooFewDigits(text)) return [];
   const found: number[][] = [];
   const taken = new Set<number>();
   const consider = (positions: number[]): void => {

@@ -155,6 +155,11 @@ export class Tokenizer {
   readonly #previousAccountKeys: readonly Buffer[];
   readonly #digestKey: Buffer;
   readonly #cardKeys: ReadonlyMap<string, Buffer>;
+  // The last account id tokenized and its token: ingress asks for the same account's token up to
+  // three times per transaction (record-key check, re-keying, tokenizing), each an HMAC (profiled:
+  // ~2 % of the hot path's CPU). Private like the keys: never printed, never serialized.
+  #lastAccountId: string | undefined;
+  #lastAccountToken = '';
 
   constructor(input: TokenizerConfigInput) {
     const parsed = TokenizerConfig.safeParse(input);
@@ -171,7 +176,11 @@ export class Tokenizer {
   }
 
   accountToken(accountId: string): string {
-    return accountTokenOf(this.#accountKey, accountId);
+    if (accountId === this.#lastAccountId) return this.#lastAccountToken;
+    const token = accountTokenOf(this.#accountKey, accountId);
+    this.#lastAccountId = accountId;
+    this.#lastAccountToken = token;
+    return token;
   }
 
   /**
