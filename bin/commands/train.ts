@@ -48,6 +48,7 @@ const TRAINER_OPTIONS = {
   'valid-days': 'last days of each train period for early stopping, the search and calibration (default 7)',
   seed: 'random seed (default 20261125)',
   threads: 'LightGBM threads (default 1)',
+  init: "'none' (default): boosted trees alone; 'lr': boosted from the logistic regression written as trees (hybrid)",
   'dump-predictions': 'write the test rows with the trainer\'s own predictions to this JSON file',
 } as const;
 const TRAINER_FLAGS = { overwrite: 'replace an existing model of the same version', 'allow-mixed-feature-sets': 'train on examples from more than one feature set' } as const;
