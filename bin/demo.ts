@@ -5,11 +5,17 @@
  *     bootstrap model;
  *  2. chargebacks and analyst outcomes arrive → the label join writes point-in-time training
  *     examples (and negatives once transactions mature);
- *  3. the trainer learns a new model from the training topic (features exactly as decided);
- *  4. two more weeks of traffic: the new model first rides along as shadow, then is promoted to
- *     champion — both through the model-releases topic, without stopping the loop;
- *  5. a report: decisions by type, fraud caught and missed (against the simulator's truth, which
- *     the loop never sees), false positives, latency, and the two models side by side.
+ *  3. the retraining service takes over (`riskloop retrain`, its own process, lifecycle/): nobody
+ *     touches the models from here. It trains a candidate from the training topic up to a label
+ *     cut-off, runs the evaluation gates of models/lifecycle-policy.json against the champion and
+ *     releases the candidate as shadow when they pass;
+ *  4. two more weeks of traffic: the service's rollout controller moves the candidate shadow →
+ *     canary → champion as each stage's live checks hold (stage periods in seconds and decisions,
+ *     for the demo's pace; the gates are the committed ones), or rolls it back when one fails —
+ *     all through the model-releases topic, without stopping the loop;
+ *  5. a report: decisions by type per stage, fraud caught and missed (against the simulator's
+ *     truth, which the loop never sees), false positives, latency, which gates passed with which
+ *     figures, each stage change and why (the model-lifecycle topic), and the models side by side.
  * Everything lives under a fresh topic prefix and state folder, deleted at the end (--keep keeps them).
  *
  * `--generator handbook` runs the same loop on traffic from the second, independently written
@@ -20,7 +26,7 @@
  * printed and, with --report FILE, written as JSON with the in-stream outcomes.
  */
 import { randomBytes } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -38,8 +44,12 @@ import { kafkajsConnectionOptions } from '../topology/kafka/connection.js';
 import { readAppConfig, type AppConfig } from './config.js';
 import { ensureTopics } from './commands/topicsEnsure.js';
 import type { CommandIo } from './commands/topics.js';
-import { ensureVenv, train } from './commands/train.js';
+import { ensureVenv } from './commands/train.js';
+import { modelsList } from './commands/models.js';
 import { publishRelease, releaseFromCard } from './modelRelease.js';
+import { foldLifecycle, lifecycleTopicName, readLifecycle, type LifecycleEvent } from '../lifecycle/events.js';
+import { loadPolicy, parsePolicy, TrainerOptions, type LifecyclePolicy } from '../lifecycle/policy.js';
+import { createKafkajsClient } from '../topology/kafka/kafkajsClient.js';
 import { Nodes } from '../processors/riskLoop.js';
 import { buildRiskLoopApp } from './riskLoopApp.js';
 import { createRegistryClient } from '../schemas/registryClient.js';
@@ -310,6 +320,100 @@ function printOutcome(o: Outcome, io: CommandIo): void {
   for (const [v, a] of Object.entries(o.auc)) io.out(`    AUC of ${v} on this traffic: ${a === null ? '-' : a.toFixed(3)}`);
 }
 
+/** The demo's trainer options (`--trainer "--folds 4 --search-budget 3"`) as the policy's `retrain.trainer`. */
+export function trainerOptionsFromArgs(args: readonly string[]): TrainerOptions {
+  const raw: Record<string, number> = {};
+  for (let i = 0; i < args.length; i += 2) {
+    const flag = args[i]!;
+    const value = args[i + 1];
+    if (!flag.startsWith('--') || value === undefined) throw new Error(`--trainer: expected "--option value" pairs, got "${args.join(' ')}"`);
+    raw[flag.slice(2).replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())] = Number(value);
+  }
+  const parsed = TrainerOptions.safeParse(raw);
+  if (!parsed.success) throw new Error(`--trainer: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'option'}: ${i.message}`).join('; ')} (options: ${Object.keys(TrainerOptions.shape).join(', ')})`);
+  return parsed.data;
+}
+
+/**
+ * The policy the demo's retraining service runs: the committed gates unchanged (what a candidate
+ * must show is the same as in production), and the pace of a demo where weeks of event time pass
+ * in minutes: retrain once at start (no second candidate within the run), stage periods in seconds
+ * and decisions, a lighter trainer search.
+ */
+export function demoPolicy(base: LifecyclePolicy, trainerArgs: readonly string[] = []): LifecyclePolicy {
+  return parsePolicy(
+    {
+      ...base,
+      version: `${base.version}+demo-pace`,
+      retrain: { ...base.retrain, everySeconds: 3600, minNewLabels: 0, onDriftAlert: false, trainer: { ...base.retrain.trainer, folds: 2, searchBudget: 3, ...trainerOptionsFromArgs(trainerArgs) } },
+      rollout: { ...base.rollout, shadow: { minSeconds: 5, minDecisions: 2000 }, canary: { share: 20, minSeconds: 5, minDecisions: 300 } },
+    },
+    'the demo policy',
+  );
+}
+
+/** `riskloop retrain` (long-running) as its own process, as it is deployed; its output relayed. */
+class RetrainService {
+  private child: ChildProcess | null = null;
+  private exited: Promise<number | null> = Promise.resolve(null);
+  stderr = '';
+
+  start(args: string[], env: NodeJS.ProcessEnv, onLine: (line: string) => void): void {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bin/riskloop.ts'), 'retrain', ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = child;
+    this.exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
+    let buf = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+        onLine(buf.slice(0, nl));
+        buf = buf.slice(nl + 1);
+      }
+    });
+    child.stderr!.on('data', (d: Buffer) => {
+      this.stderr = (this.stderr + d.toString()).slice(-10_000);
+    });
+  }
+
+  get running(): boolean {
+    return this.child !== null && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** SIGTERM: the service stops after its current step. */
+  async stop(): Promise<number | null> {
+    if (this.running) this.child!.kill('SIGTERM');
+    return this.exited;
+  }
+}
+
+const hhmmss = (iso: string): string => iso.slice(11, 19);
+const figure = (v: unknown): string => (typeof v === 'number' ? String(+v.toPrecision(4)) : v === null || v === undefined ? 'n/a' : String(v));
+
+/** The lifecycle of the demo's candidate as people read it: gates with figures, then every stage change and why. */
+function printLifecycle(events: readonly LifecycleEvent[], io: CommandIo): void {
+  for (const e of events) {
+    const who = `${e.actor}${e.automatic ? '' : ' (a person)'}`;
+    if (e.type === 'candidate') {
+      const d = e.details;
+      const cost = (d.cost ?? {}) as Record<string, number>;
+      io.out(`    ${hhmmss(e.at)}  candidate ${e.version} by ${who}: ${e.reason}`);
+      io.out(`              parent ${figure(d.parent)}, trained on ${String(d.trainingFrom).slice(0, 10)} .. ${String(d.trainingTo).slice(0, 10)}, label cut-off ${String(d.labelCutoff).slice(0, 10)}, ${figure(d.examples)} examples (${figure(d.positives)} fraud), feature set ${figure(d.featureSetVersion)}`);
+      io.out(`              cost: ${((cost.wallMs ?? 0) / 1000).toFixed(1)} s wall, ${((cost.cpuMs ?? 0) / 1000).toFixed(1)} s CPU, ${figure(cost.examples)} examples, ${((cost.bytes ?? 0) / 1e6).toFixed(1)} MB exported`);
+    } else if (e.type === 'gate') {
+      const checks = (e.details.checks ?? []) as { name: string; passed: boolean; value: number | null; limit: number | null; detail: string }[];
+      io.out(`    ${hhmmss(e.at)}  gates ${e.details.passed ? `PASSED (${checks.length} of ${checks.length})` : 'FAILED'} for ${e.version}: ${e.reason}`);
+      for (const c of checks) io.out(`              ${c.passed ? 'pass' : 'FAIL'} ${c.name.padEnd(25)} ${figure(c.value).padStart(10)}  (limit ${figure(c.limit)})  ${c.detail}`);
+      if (typeof e.details.reportPath === 'string') io.out(`              report ${e.details.reportPath}`);
+    } else if (e.type === 'stage') {
+      io.out(`    ${hhmmss(e.at)}  ${e.version}: ${figure(e.details.from)} → ${e.stage}${typeof e.details.share === 'number' ? ` (${e.details.share}% of cards)` : ''} by ${who}: ${e.reason}`);
+    } else if (e.type === 'rollback') {
+      io.out(`    ${hhmmss(e.at)}  ${e.version}: ROLLED BACK by ${who}, ${figure(e.details.restored)} decides again: ${e.reason}`);
+    } else {
+      io.out(`    ${hhmmss(e.at)}  ${e.version}: command ${figure(e.details.command)} by ${who}: ${e.reason}`);
+    }
+  }
+}
+
 /** Label join settings for the demo's loop: flags, else the environment, else 14 days maturity for the handbook's 7-day chargebacks. */
 export function demoLabelEnv(opts: Pick<DemoOptions, 'generator' | 'labelMaturityDays' | 'labelDelayDays' | 'featureSet'>, env: CommandIo['env']): Record<string, string> {
   const out: Record<string, string> = {};
@@ -355,12 +459,10 @@ export async function runDemo(opts: DemoOptions, io: CommandIo): Promise<number>
     ...demoLabelEnv(opts, env),
   });
   const logger = pino({ level: 'error' });
-  // The champion the loop starts with (RISKLOOP_MODEL_CARD, default the committed bootstrap model).
-  // RISKLOOP_MODEL_CARD='' starts rules-first (no champion): the trainer then compares with the first shadow, if any.
-  const parentCardFile = config.modelCard || opts.shadowCards?.[0];
-  const parentCard = parentCardFile ? (JSON.parse(await readFile(path.resolve(ROOT, parentCardFile), 'utf8')) as { version: string; artifact: string }) : undefined;
-  const champion = config.modelCard ? parentCard!.version : 'rules only';
-  const championOnnx = parentCardFile && parentCard ? path.resolve(path.dirname(path.resolve(ROOT, parentCardFile)), parentCard.artifact) : undefined;
+  // The champion the loop starts with (RISKLOOP_MODEL_CARD, default the committed bootstrap model);
+  // the retraining service compares its candidate with it. RISKLOOP_MODEL_CARD='' starts
+  // rules-first (no champion): the comparison gates then have nothing to beat.
+  const champion = config.modelCard ? (JSON.parse(await readFile(path.resolve(ROOT, config.modelCard), 'utf8')) as { version: string }).version : 'rules only';
   const catalogue: Catalogue = buildCatalogue({ prefix: config.topicPrefix, partitions: config.partitions });
   await ensureTopics(config, io, { keepHistory: true });
   const serdes: TopicSerdes = await createSerdes(createRegistryClient(config.registry), catalogue);
@@ -372,6 +474,8 @@ export async function runDemo(opts: DemoOptions, io: CommandIo): Promise<number>
   const app = await buildRiskLoopApp(config, logger);
   const generator = opts.generator ?? 'sim';
   let exit = 0;
+  // The retraining service's process, stopped whatever happens (a failed demo must not leave it running).
+  let service: RetrainService | null = null;
   try {
     step(`${generator === 'sim' ? 'simulating' : 'generating (generators/handbook)'} ${opts.days} + ${opts.days2} days of traffic for ${opts.customers} customers (seed ${opts.seed})`);
     const traffic =
@@ -457,62 +561,119 @@ export async function runDemo(opts: DemoOptions, io: CommandIo): Promise<number>
     const positives = training.values.filter((e) => e.label === 1).length;
     io.out(`  ${training.values.length} training examples (${positives} fraud, ${training.values.length - positives} legitimate; ${training.values.filter((e) => e.labelSource === 'MATURITY').length} negatives by maturity)`);
 
-    step('training a new model from the training topic (LightGBM → ONNX)');
-    const version = `demo-lgbm-${opts.seed}`;
+    step('the retraining service takes over (riskloop retrain, its own process): from here nobody touches the models');
     const modelsDir = path.join(stateDir, 'models');
-    const code = await train(
-      ['--from-topic', '--prefix', config.topicPrefix, '--brokers', config.brokers.join(','), '--schema-registry', config.schemaRegistryUrl, '--out-dir', modelsDir, '--version', version, ...(championOnnx ? ['--parent', championOnnx] : []), ...(opts.trainerArgs ?? [])],
-      { ...io, out: (l) => io.out(`  | ${l}`) },
-    );
-    if (code !== 0) throw new Error(`training failed (exit ${code})`);
-    const card = JSON.parse(await readFile(path.join(modelsDir, `${version}.card.json`), 'utf8')) as {
-      metrics: { aucRoc: number; averagePrecision: number; precisionAtK: { mean: number; k: number } };
-      parentMetrics?: { aucRoc?: number; averagePrecision?: number; precisionAtK?: { mean: number } };
-      folds?: CardFold[];
+    await mkdir(modelsDir, { recursive: true });
+    const policy = demoPolicy(await loadPolicy(path.join(ROOT, 'models/lifecycle-policy.json')), opts.trainerArgs ?? []);
+    const policyFile = path.join(stateDir, 'lifecycle-policy.json');
+    await writeFile(policyFile, `${JSON.stringify(policy, null, 2)}\n`);
+    const { shadow: sh, canary: ca } = policy.rollout;
+    io.out(`  policy ${policy.version}: the gates of models/lifecycle-policy.json; for the demo's pace shadow >= ${sh.minSeconds} s and ${sh.minDecisions} decisions, canary ${ca.share}% of cards >= ${ca.minSeconds} s and ${ca.minDecisions} decisions`);
+    const lifecycleTopic = lifecycleTopicName(config.topicPrefix);
+    const client = createKafkajsClient({ connection: config.kafka, clientId: 'demo-lifecycle', logger });
+    const lifecycleEvents = async (): Promise<LifecycleEvent[]> => readLifecycle(client, lifecycleTopic).catch(() => []);
+    service = new RetrainService();
+    // What the service needs of the demo's configuration; no tokenization keys (it never sees a PAN).
+    const serviceEnv: NodeJS.ProcessEnv = {
+      ...process.env,
+      ...env,
+      RISKLOOP_APP_ID: id,
+      RISKLOOP_TOPIC_PREFIX: config.topicPrefix,
+      RISKLOOP_MODEL_CARD: config.modelCard,
+      RISKLOOP_LABEL_MATURITY_DAYS: String(config.labelMaturityDays),
+      RISKLOOP_LABEL_DELAY_DAYS: String(config.labelDelayDays),
+      LOG_LEVEL: 'error',
     };
+    // A retrain that produced no candidate (too few examples, a trainer failure) says so on stdout
+    // and writes no event: the demo then goes on without one instead of waiting.
+    let noCandidate: string | null = null;
+    const svc = service;
+    svc.start(['--policy', policyFile, '--models-dir', modelsDir, '--check-seconds', '2', '--tick-seconds', '1'], serviceEnv, (l) => {
+      io.out(`  | ${l}`);
+      if (/^retrain \([a-z]+\) (skipped|of .* failed)/.test(l)) noCandidate = l;
+    });
+    let version: string | null = null;
+    let stage: string | null = null;
+    const stageOf = async (): Promise<string | null> => {
+      const state = foldLifecycle(await lifecycleEvents());
+      version ??= [...state.models.values()].find((m) => m.events.some((e) => e.type === 'candidate'))?.version ?? null;
+      return version === null ? null : (state.models.get(version)?.stage ?? null);
+    };
+    const trainDeadline = Date.now() + 1_800_000;
+    while (svc.running && Date.now() < trainDeadline && noCandidate === null) {
+      stage = await stageOf();
+      if (stage !== null && stage !== 'candidate') break;
+      await sleep(1000);
+    }
+    if (!svc.running) throw new Error(`riskloop retrain exited: ${svc.stderr.slice(-2000)}`);
+    io.out(`  candidate ${version ?? '(none)'}: ${stage ?? 'not trained yet'}`);
 
-    step(`phase 2: ${opts.days2} more days of traffic; ${version} released as shadow, then promoted to champion`);
-    const producer = await (await import('../topology/kafka/kafkajsClient.js')).createKafkajsClient({ connection: config.kafka, clientId: 'demo-release', logger }).producer();
-    const cardPath = path.join(modelsDir, `${version}.card.json`);
-    await publishRelease(producer, serdes.modelReleases, catalogue.modelReleases.name, await releaseFromCard(cardPath, 'shadow', { releasedBy: 'demo' }));
-    for (let i = 0; i < 100 && !app.models.current().shadows.some((m) => m.version === version); i++) await sleep(100);
-    // A refused release (the log says why) leaves the models in force: say so instead of mislabelling the phases.
-    const inShadow = app.models.current().shadows.some((m) => m.version === version);
-    if (!inShadow) io.err(`  the shadow release of ${version} was refused (see the log above); the models in force keep deciding`);
+    step(`phase 2: ${opts.days2} more days of traffic, a day at a time; the service rolls ${version ?? 'the candidate'} out as its checks allow`);
     const p2 = traffic.phase2;
-    const half = Math.floor(p2.transactions.length / 2);
-    const before = decisions.values.length;
     await produceSimulation({ ...p2, transactions: [], chargebacks: [], analystOutcomes: [] }, sink);
-    await produceSimulation({ ...p2, kyc: [], deviceSignals: [], chargebacks: [], analystOutcomes: [], transactions: p2.transactions.slice(0, half) }, sink);
-    await decisions.until(() => decisions.values.length >= before + half, 600_000, 'decisions of phase 2a');
-    const phase2a = outcome(`phase 2a — ${champion} decides, ${version} ${inShadow ? 'in shadow' : 'refused'}`, decisions.values.slice(before), truth);
-    await publishRelease(producer, serdes.modelReleases, catalogue.modelReleases.name, await releaseFromCard(cardPath, 'champion', { releasedBy: 'demo' }));
-    for (let i = 0; i < 100 && app.models.current().champion?.version !== version; i++) await sleep(100);
-    const mid = decisions.values.length;
-    await produceSimulation({ ...p2, kyc: [], deviceSignals: [], chargebacks: [], analystOutcomes: [], transactions: p2.transactions.slice(half) }, sink);
-    await decisions.until(() => decisions.values.length >= mid + (p2.transactions.length - half), 600_000, 'decisions of phase 2b');
-    const promoted = app.models.current().champion?.version === version;
-    const phase2b = outcome(promoted ? `phase 2b — ${version} decides (champion)` : `phase 2b — ${version} REFUSED as champion, ${champion} still decides`, decisions.values.slice(mid), truth);
-    await producer.disconnect();
+    const dayOf = (t: number) => Math.floor(t / DAY_MS);
+    const p2Days = [...new Set(p2.transactions.map((r) => dayOf(r.timestamp)))].sort((a, b) => a - b);
+    // Decisions grouped by the candidate's stage when their day was sent: who decided what.
+    const byStage = new Map<string, Decision[]>();
+    for (const day of p2Days) {
+      stage = await stageOf();
+      const before = decisions.values.length;
+      const txns = p2.transactions.filter((r) => dayOf(r.timestamp) === day);
+      await produceSimulation({ ...emptyRecords(), transactions: txns }, sink);
+      await decisions.until(() => decisions.values.length >= before + txns.length, 600_000, `decisions of ${new Date(day * DAY_MS).toISOString().slice(0, 10)}`);
+      const key = stage ?? 'none';
+      byStage.set(key, [...(byStage.get(key) ?? []), ...decisions.values.slice(before)]);
+      // Wall time for the controller's stage periods (event time runs a day per second or two here).
+      await sleep(1000);
+    }
+    const finalStage = await stageOf();
+    await svc.stop();
+    const deciders = (ds: Decision[]) => {
+      const n = new Map<string, number>();
+      for (const d of ds) n.set(d.modelVersion ?? 'rules', (n.get(d.modelVersion ?? 'rules') ?? 0) + 1);
+      return [...n].map(([v, k]) => `${v} ${k}`).join(', ');
+    };
+    const phase2 = [...byStage].map(([st, ds]) => {
+      const who =
+        st === 'shadow' ? `${champion} decides, ${version} in shadow` :
+        st === 'canary' ? `${champion} and ${version} (canary, ${policy.rollout.canary.share}% of cards) decide` :
+        st === 'champion' ? `${version} decides (champion)` :
+        st === 'none' ? `${champion} decides (no candidate${noCandidate ? `: ${String(noCandidate).replace(/^retrain \([a-z]+\) /, '')}` : ''})` :
+        `${champion} decides (${version} ${st})`;
+      return outcome(`phase 2, candidate ${st} — ${who}; decided by: ${deciders(ds)}`, ds, truth);
+    });
 
     step('report');
     printOutcome(phase1, io);
-    printOutcome(phase2a, io);
-    printOutcome(phase2b, io);
-    const pm = card.parentMetrics ?? {};
-    const fmt = (x: number | undefined) => (x === undefined ? '   -  ' : x.toFixed(3).padStart(6));
-    io.out('  models on the trainer\'s held-out test period (the latest week, after a label-delay gap):');
-    io.out(`                         ${(parentCard?.version ?? '-').padEnd(16)} ${version}`);
-    io.out(`    AUC ROC                  ${fmt(pm.aucRoc)}        ${fmt(card.metrics.aucRoc)}`);
-    io.out(`    average precision        ${fmt(pm.averagePrecision)}        ${fmt(card.metrics.averagePrecision)}`);
-    io.out(`    precision@${card.metrics.precisionAtK.k} (mean/day)   ${fmt(pm.precisionAtK?.mean)}        ${fmt(card.metrics.precisionAtK.mean)}`);
-    if (card.folds?.length) printFolds(card.folds, io);
+    for (const o of phase2) printOutcome(o, io);
+    const events = await lifecycleEvents();
+    io.out(`  the retraining service's record (${lifecycleTopic}; each event also a privileged_audit row via the audit sink):`);
+    printLifecycle(events, io);
+    io.out(`  ${version ?? 'the candidate'} ended the run as: ${finalStage ?? 'not trained'}`);
+    const cardFile = version === null ? null : path.join(modelsDir, `${version}.card.json`);
+    const card = cardFile === null ? null : (JSON.parse(await readFile(cardFile, 'utf8').catch(() => 'null')) as {
+      metrics: { aucRoc: number; averagePrecision: number; precisionAtK: { mean: number; k: number } };
+      parentMetrics?: { aucRoc?: number; averagePrecision?: number; precisionAtK?: { mean: number } };
+      folds?: CardFold[];
+    } | null);
+    if (card !== null) {
+      const pm = card.parentMetrics ?? {};
+      const fmt = (x: number | undefined) => (x === undefined ? '   -  ' : x.toFixed(3).padStart(6));
+      io.out('  models on the trainer\'s held-out test period (the latest mature week):');
+      io.out(`                         ${(champion === 'rules only' ? '-' : champion).padEnd(16)} ${version}`);
+      io.out(`    AUC ROC                  ${fmt(pm.aucRoc)}        ${fmt(card.metrics.aucRoc)}`);
+      io.out(`    average precision        ${fmt(pm.averagePrecision)}        ${fmt(card.metrics.averagePrecision)}`);
+      io.out(`    precision@${card.metrics.precisionAtK.k} (mean/day)   ${fmt(pm.precisionAtK?.mean)}        ${fmt(card.metrics.precisionAtK.mean)}`);
+      if (card.folds?.length) printFolds(card.folds, io);
+    }
+    io.out('  riskloop models:');
+    await modelsList(['--models-dir', modelsDir], { ...io, out: (l) => io.out(`    ${l}`), env: { ...env, RISKLOOP_TOPIC_PREFIX: config.topicPrefix } });
     if (opts.report) {
       await mkdir(path.dirname(path.resolve(opts.report)), { recursive: true });
       const { shadowCards: _s, report: _r, ...options } = opts;
       await writeFile(
         opts.report,
-        JSON.stringify({ generator, options, labelMaturityDays: config.labelMaturityDays, labelDelayDays: config.labelDelayDays, champion, candidate: version, generatorSummary: traffic.summary, phases: [phase1, phase2a, phase2b], card }, null, 2) + '\n',
+        JSON.stringify({ generator, options, labelMaturityDays: config.labelMaturityDays, labelDelayDays: config.labelDelayDays, champion, candidate: version, candidateStage: finalStage, policy, generatorSummary: traffic.summary, phases: [phase1, ...phase2], lifecycle: events, card }, null, 2) + '\n',
       );
       io.out(`  report written to ${opts.report}`);
     }
@@ -521,6 +682,7 @@ export async function runDemo(opts: DemoOptions, io: CommandIo): Promise<number>
     io.err(`demo failed: ${(err as Error).message}`);
     exit = 1;
   } finally {
+    await service?.stop().catch(() => undefined);
     await decisions.stop().catch(() => undefined);
     await training.stop().catch(() => undefined);
     await app.close().catch(() => undefined);

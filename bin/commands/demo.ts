@@ -24,14 +24,14 @@ export const DEMO_USAGE = [
   'usage: riskloop demo [--generator sim|handbook] [--seed 7] [--customers 600] [--days 42] [--days-after 14] [--fraud-scale 2] [--keep]',
   '                     [--label-maturity-days D] [--label-delay-days D] [--feature-set FILE] [--shadow CARD.json ...]',
   '                     [--trainer "--folds 4 ..."] [--report FILE.json]',
-  'Starts the local stack if KAFKA_BROKERS is unset, then generates traffic, decides, labels, retrains and rolls out.',
+  'Starts the local stack if KAFKA_BROKERS is unset, then generates traffic, decides and labels; the retraining service (riskloop retrain) then retrains, gates and rolls out by itself.',
   '  --generator handbook      traffic from generators/handbook (Fraud Detection Handbook simulator + card testing)',
   '                            instead of simulator/; label maturity then defaults to 14 days (chargebacks come in ~7)',
   '  --label-maturity-days D   label join maturity (default $RISKLOOP_LABEL_MATURITY_DAYS, else 60; 14 with handbook)',
   '  --label-delay-days D      how late a label may be processed (default $RISKLOOP_LABEL_DELAY_DAYS, else 0)',
   '  --feature-set FILE        feature-set declaration (default $RISKLOOP_FEATURE_SET_FILE)',
   '  --shadow CARD.json        release this model as shadow before phase 1 (repeatable): its AUC on the traffic is reported',
-  '  --trainer "ARGS"          extra options for training/train.py, split on spaces',
+  '  --trainer "ARGS"          trainer options for the retraining service policy (retrain.trainer), e.g. "--folds 4 --search-budget 10"',
   '  --report FILE.json        write the outcomes and the trainer\'s per-fold figures as JSON',
 ];
 

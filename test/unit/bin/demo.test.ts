@@ -5,7 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { labelJoinTiming, readAppConfig } from '../../../bin/config.js';
 import { parseDemoArgs } from '../../../bin/commands/demo.js';
-import { demoLabelEnv, type DemoOptions } from '../../../bin/demo.js';
+import { demoLabelEnv, demoPolicy, trainerOptionsFromArgs, type DemoOptions } from '../../../bin/demo.js';
+import { loadPolicy } from '../../../lifecycle/policy.js';
 
 const DAY = 86_400_000;
 const KEYS = {
@@ -53,5 +54,28 @@ describe('riskloop demo options', () => {
     expect(() => parsed(['--generator', 'other'])).toThrow();
     expect(() => parsed(['--label-maturity-days', '0'])).toThrow();
     expect(parseDemoArgs(['--help'])).toBe('help');
+  });
+});
+
+describe("the demo's retraining policy", () => {
+  it('keeps the committed gates and rollout checks; only the pace (retrain once, stage periods, trainer search) differs', async () => {
+    const base = await loadPolicy('models/lifecycle-policy.json');
+    const demo = demoPolicy(base);
+    expect(demo.version).toBe(`${base.version}+demo-pace`);
+    expect(demo.gates).toEqual(base.gates);
+    expect(demo.rollout.checks).toEqual(base.rollout.checks);
+    expect(demo.retrain).toMatchObject({ everySeconds: 3600, minNewLabels: 0, onDriftAlert: false, minExamples: base.retrain.minExamples, minPositives: base.retrain.minPositives });
+    expect(demo.retrain.trainer).toEqual({ ...base.retrain.trainer, folds: 2, searchBudget: 3 });
+    expect(demo.rollout.shadow).toEqual({ minSeconds: 5, minDecisions: 2000 });
+    expect(demo.rollout.canary).toEqual({ share: 20, minSeconds: 5, minDecisions: 300 });
+  });
+
+  it('takes --trainer options into retrain.trainer and refuses what the policy does not know', async () => {
+    expect(trainerOptionsFromArgs(['--folds', '4', '--search-budget', '10', '--review-alert-rate', '0.03'])).toEqual({ folds: 4, searchBudget: 10, reviewAlertRate: 0.03 });
+    const base = await loadPolicy('models/lifecycle-policy.json');
+    expect(demoPolicy(base, ['--folds', '4']).retrain.trainer.folds).toBe(4);
+    expect(() => trainerOptionsFromArgs(['--leaves', '31'])).toThrow(/--trainer: .*leaves/);
+    expect(() => trainerOptionsFromArgs(['--folds'])).toThrow(/pairs/);
+    expect(() => trainerOptionsFromArgs(['--folds', 'many'])).toThrow(/--trainer: folds/);
   });
 });
