@@ -335,10 +335,13 @@ export function trainerOptionsFromArgs(args: readonly string[]): TrainerOptions 
 }
 
 /**
- * The policy the demo's retraining service runs: the committed gates unchanged (what a candidate
- * must show is the same as in production), and the pace of a demo where weeks of event time pass
- * in minutes: retrain once at start (no second candidate within the run), stage periods in seconds
- * and decisions, a lighter trainer search.
+ * The policy the demo's retraining service runs: the committed gates, and the pace of a demo where
+ * weeks of event time pass in minutes: retrain once at start (no second candidate within the run),
+ * stage periods in seconds and decisions, a lighter trainer search. Two gate limits are widened,
+ * because the demo's champion is the synthetic bootstrap model whose thresholds were never fitted
+ * to this traffic: a candidate fitted to the loop's labels moves the decline/review mix of small
+ * segments by ~0.02 (0.01 and 0.02 in production, where the champion is a fitted model), and a
+ * laptop running broker, loop and trainer at once scores slower than a production host (p99 50 ms).
  */
 export function demoPolicy(base: LifecyclePolicy, trainerArgs: readonly string[] = []): LifecyclePolicy {
   return parsePolicy(
@@ -346,6 +349,7 @@ export function demoPolicy(base: LifecyclePolicy, trainerArgs: readonly string[]
       ...base,
       version: `${base.version}+demo-pace`,
       retrain: { ...base.retrain, everySeconds: 3600, minNewLabels: 0, onDriftAlert: false, trainer: { ...base.retrain.trainer, folds: 2, searchBudget: 3, ...trainerOptionsFromArgs(trainerArgs) } },
+      gates: { ...base.gates, maxScoreP99Micros: Math.max(base.gates.maxScoreP99Micros, 50_000), replay: { ...base.gates.replay, maxDeclineRateDelta: Math.max(base.gates.replay.maxDeclineRateDelta, 0.05), maxReviewRateDelta: Math.max(base.gates.replay.maxReviewRateDelta, 0.05) } },
       rollout: { ...base.rollout, shadow: { minSeconds: 5, minDecisions: 2000 }, canary: { share: 20, minSeconds: 5, minDecisions: 300 } },
     },
     'the demo policy',
@@ -568,7 +572,7 @@ export async function runDemo(opts: DemoOptions, io: CommandIo): Promise<number>
     const policyFile = path.join(stateDir, 'lifecycle-policy.json');
     await writeFile(policyFile, `${JSON.stringify(policy, null, 2)}\n`);
     const { shadow: sh, canary: ca } = policy.rollout;
-    io.out(`  policy ${policy.version}: the gates of models/lifecycle-policy.json; for the demo's pace shadow >= ${sh.minSeconds} s and ${sh.minDecisions} decisions, canary ${ca.share}% of cards >= ${ca.minSeconds} s and ${ca.minDecisions} decisions`);
+    io.out(`  policy ${policy.version}: the gates of models/lifecycle-policy.json (replay mix deltas <= 0.05, scoring p99 <= 50 ms for a laptop and a synthetic champion); for the demo's pace shadow >= ${sh.minSeconds} s and ${sh.minDecisions} decisions, canary ${ca.share}% of cards >= ${ca.minSeconds} s and ${ca.minDecisions} decisions`);
     const lifecycleTopic = lifecycleTopicName(config.topicPrefix);
     const client = createKafkajsClient({ connection: config.kafka, clientId: 'demo-lifecycle', logger });
     const lifecycleEvents = async (): Promise<LifecycleEvent[]> => readLifecycle(client, lifecycleTopic).catch(() => []);

@@ -58,11 +58,11 @@ describe('riskloop demo options', () => {
 });
 
 describe("the demo's retraining policy", () => {
-  it('keeps the committed gates and rollout checks; only the pace (retrain once, stage periods, trainer search) differs', async () => {
+  it('keeps the committed gates (replay mix deltas and the latency budget widened) and rollout checks; the pace differs', async () => {
     const base = await loadPolicy('models/lifecycle-policy.json');
     const demo = demoPolicy(base);
     expect(demo.version).toBe(`${base.version}+demo-pace`);
-    expect(demo.gates).toEqual(base.gates);
+    expect(demo.gates).toEqual({ ...base.gates, maxScoreP99Micros: 50_000, replay: { ...base.gates.replay, maxDeclineRateDelta: 0.05, maxReviewRateDelta: 0.05 } });
     expect(demo.rollout.checks).toEqual(base.rollout.checks);
     expect(demo.retrain).toMatchObject({ everySeconds: 3600, minNewLabels: 0, onDriftAlert: false, minExamples: base.retrain.minExamples, minPositives: base.retrain.minPositives });
     expect(demo.retrain.trainer).toEqual({ ...base.retrain.trainer, folds: 2, searchBudget: 3 });
