@@ -232,6 +232,14 @@ export interface CheckResult {
 export interface CheckOptions {
   /** Observations (or expected decisions, for the error rate) below which a rate is not judged. */
   minSamples: number;
+  /**
+   * Observations below which the score PSI is not judged (at least minSamples). A distribution
+   * check needs the stage's whole sample: the first few hundred scores of a stage come from one
+   * part of a day (one hour's merchants and amounts), and their PSI against a reference of whole
+   * weeks is high for that reason alone. Rates keep the small minimum so that a model declining
+   * everything is still stopped within seconds. The controller passes the stage's minDecisions.
+   */
+  minDistributionSamples?: number;
   /** The champion's figures over the same period, shown beside the candidate's (latency, rates). */
   champion?: LiveFigures | null;
 }
@@ -241,6 +249,7 @@ const fmt = (v: number | null): string => (v === null ? 'n/a' : Number.isInteger
 /** The six live checks of one window against the policy's bounds. */
 export function evaluateChecks(f: LiveFigures, checks: RolloutChecks, opts: CheckOptions): CheckResult[] {
   const enough = f.decisions >= opts.minSamples;
+  const enoughForPsi = f.decisions >= Math.max(opts.minSamples, opts.minDistributionSamples ?? 0);
   const champ = opts.champion ?? null;
   const vs = (v: number | null): string => (champ ? `; champion ${champ.version}: ${fmt(v)}` : '');
   const max = (name: CheckResult['name'], value: number | null, limit: number, judged: boolean, detail: string): CheckResult => ({
@@ -251,7 +260,7 @@ export function evaluateChecks(f: LiveFigures, checks: RolloutChecks, opts: Chec
     detail,
   });
   const results: CheckResult[] = [
-    max('scorePsi', f.scorePsi, checks.maxScorePsi, enough, `PSI of ${f.decisions} scores vs the training reference${f.scorePsi === null && enough ? ' (no reference histogram: not judged)' : ''}`),
+    max('scorePsi', f.scorePsi, checks.maxScorePsi, enoughForPsi, `PSI of ${f.decisions} scores vs the training reference${f.scorePsi === null && enoughForPsi ? ' (no reference histogram: not judged)' : ''}`),
     max('declineRate', f.declineRate, checks.maxDeclineRate, enough, `score ≥ decline threshold in ${f.decisions} decisions${vs(champ?.declineRate ?? null)}`),
     max('reviewRate', f.reviewRate, checks.maxReviewRate, enough, `review ≤ score < decline in ${f.decisions} decisions${vs(champ?.reviewRate ?? null)}`),
     max('latencyP99Ms', f.latencyP99Ms, checks.maxLatencyP99Ms, enough, `p99 pipeline latency (ms) of ${f.decisions} decisions${vs(champ?.latencyP99Ms ?? null)}`),

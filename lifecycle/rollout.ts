@@ -209,7 +209,10 @@ export class RolloutController {
     if (!figures) return null;
     const champion = this.last === null ? null : (this.last.champion ?? this.championInForce(this.last));
     const championFigures = champion !== null && champion !== version ? this.live.figures(champion) : null;
-    return { figures, checks: evaluateChecks(figures, this.deps.policy.rollout.checks, { minSamples: this.deps.minSamples ?? 200, champion: championFigures }) };
+    const { shadow, canary } = this.deps.policy.rollout;
+    // A champion on probation is judged on the canary's sample size.
+    const minDistributionSamples = figures.role === 'shadow' ? shadow.minDecisions : canary.minDecisions;
+    return { figures, checks: evaluateChecks(figures, this.deps.policy.rollout.checks, { minSamples: this.deps.minSamples ?? 200, minDistributionSamples, champion: championFigures }) };
   }
 
   /**

@@ -131,6 +131,11 @@ describe('evaluateChecks', () => {
     expect(firstFailure(results)!.value).toBeCloseTo(1 / 11, 12);
     const early = evaluateChecks(w.figures(), checks, { minSamples: 100 });
     expect(early.every((r) => r.passed === null)).toBe(true);
+    // The PSI waits for the stage's whole sample (minDistributionSamples); the rates do not.
+    const psiLater = evaluateChecks(w.figures(), { ...checks, maxScorePsi: -1 }, { minSamples: 10, minDistributionSamples: 11 });
+    expect(psiLater.find((r) => r.name === 'scorePsi')!.passed).toBeNull();
+    expect(psiLater.find((r) => r.name === 'declineRate')!.passed).toBe(true);
+    expect(evaluateChecks(w.figures(), { ...checks, maxScorePsi: -1 }, { minSamples: 10, minDistributionSamples: 10 }).find((r) => r.name === 'scorePsi')!.passed).toBe(false);
   });
 
   it('fails the decline rate above its bound and names the champion figure beside it', () => {
