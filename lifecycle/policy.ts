@@ -34,6 +34,8 @@ export const TrainerOptions = z.strictObject({
   declineAlertRate: Rate.optional(),
   seed: z.number().int().optional(),
   threads: z.number().int().positive().optional(),
+  /** 'lr': the hybrid, boosting from the logistic regression (docs/training.md); the trainer's default is 'none'. */
+  init: z.enum(['none', 'lr']).optional(),
 });
 export type TrainerOptions = z.output<typeof TrainerOptions>;
 

@@ -110,7 +110,7 @@ export function trainerArgs(options: TrainerOptions): string[] {
   const flags: [keyof TrainerOptions, string][] = [
     ['testDays', '--test-days'], ['gapDays', '--gap-days'], ['folds', '--folds'], ['foldDays', '--fold-days'], ['validDays', '--valid-days'],
     ['searchBudget', '--search-budget'], ['trees', '--trees'], ['reviewAlertRate', '--review-alert-rate'], ['declineAlertRate', '--decline-alert-rate'],
-    ['seed', '--seed'], ['threads', '--threads'],
+    ['seed', '--seed'], ['threads', '--threads'], ['init', '--init'],
   ];
   return flags.flatMap(([key, flag]) => (options[key] === undefined ? [] : [flag, String(options[key])]));
 }

@@ -211,8 +211,8 @@ export class RolloutController {
     const championFigures = champion !== null && champion !== version ? this.live.figures(champion) : null;
     const { shadow, canary } = this.deps.policy.rollout;
     // A champion on probation is judged on the canary's sample size.
-    const minDistributionSamples = figures.role === 'shadow' ? shadow.minDecisions : canary.minDecisions;
-    return { figures, checks: evaluateChecks(figures, this.deps.policy.rollout.checks, { minSamples: this.deps.minSamples ?? 200, minDistributionSamples, champion: championFigures }) };
+    const stageSamples = figures.role === 'shadow' ? shadow.minDecisions : canary.minDecisions;
+    return { figures, checks: evaluateChecks(figures, this.deps.policy.rollout.checks, { minSamples: this.deps.minSamples ?? 200, stageSamples, champion: championFigures }) };
   }
 
   /**

@@ -87,7 +87,7 @@ function averagePrecision(rows: readonly { score: number; fraud: boolean }[]): n
 const POLICY: LifecyclePolicyInput = {
   version: 'selflearning-test-1',
   // First candidate at once (no candidate yet); no second one within the test.
-  retrain: { everySeconds: 3600, minNewLabels: 0, onDriftAlert: false, minExamples: 2000, minPositives: 30, trainer: { testDays: 7, gapDays: 0, folds: 1, searchBudget: 1, trees: 300, threads: 1 } },
+  retrain: { everySeconds: 3600, minNewLabels: 0, onDriftAlert: false, minExamples: 2000, minPositives: 30, trainer: { testDays: 7, gapDays: 0, folds: 1, searchBudget: 2, trees: 300, threads: 1, init: 'lr' } },
   gates: {
     apMargin: 0.0,
     aucMargin: -0.02,

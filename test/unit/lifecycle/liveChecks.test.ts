@@ -1,6 +1,6 @@
 /** Live figures of a rollout stage, worked by hand over a few decisions and labels. */
 import { describe, expect, it } from 'vitest';
-import { bandOf, evaluateChecks, firstFailure, LiveWindow, p99, type RolloutChecks, type Watch } from '../../../lifecycle/liveChecks.js';
+import { bandOf, evaluateChecks, firstFailure, wilsonLower, LiveWindow, p99, type RolloutChecks, type Watch } from '../../../lifecycle/liveChecks.js';
 import { canaryBucket } from '../../../processors/scoring.js';
 import type { Decision, TrainingExample } from '../../../schemas/types.js';
 
@@ -131,11 +131,24 @@ describe('evaluateChecks', () => {
     expect(firstFailure(results)!.value).toBeCloseTo(1 / 11, 12);
     const early = evaluateChecks(w.figures(), checks, { minSamples: 100 });
     expect(early.every((r) => r.passed === null)).toBe(true);
-    // The PSI waits for the stage's whole sample (minDistributionSamples); the rates do not.
-    const psiLater = evaluateChecks(w.figures(), { ...checks, maxScorePsi: -1 }, { minSamples: 10, minDistributionSamples: 11 });
+    // Before the stage's whole sample (stageSamples) the PSI waits, and so does a rate within its bound.
+    const psiLater = evaluateChecks(w.figures(), { ...checks, maxScorePsi: -1 }, { minSamples: 10, stageSamples: 11 });
     expect(psiLater.find((r) => r.name === 'scorePsi')!.passed).toBeNull();
-    expect(psiLater.find((r) => r.name === 'declineRate')!.passed).toBe(true);
-    expect(evaluateChecks(w.figures(), { ...checks, maxScorePsi: -1 }, { minSamples: 10, minDistributionSamples: 10 }).find((r) => r.name === 'scorePsi')!.passed).toBe(false);
+    expect(psiLater.find((r) => r.name === 'declineRate')!.passed).toBeNull();
+    expect(evaluateChecks(w.figures(), { ...checks, maxScorePsi: -1 }, { minSamples: 10, stageSamples: 10 }).find((r) => r.name === 'scorePsi')!.passed).toBe(false);
+  });
+
+  it('before the stage sample, fails a rate only when its 99 % Wilson lower bound is above the limit', () => {
+    // Worked: 7 of 262 = 0.0267, Wilson 99 % lower bound 0.0106 (< 0.02: wait); 262 of 262, lower bound 0.9754.
+    expect(wilsonLower(7 / 262, 262, 2.5758)).toBeCloseTo(0.0106, 3);
+    expect(wilsonLower(1, 262, 2.5758)).toBeCloseTo(0.9754, 3);
+    const night = { ...w.figures(), decisions: 262, declineRate: 7 / 262, expected: 262, errors: 0, errorRate: 0 };
+    const byName = (rs: ReturnType<typeof evaluateChecks>) => Object.fromEntries(rs.map((r) => [r.name, r.passed]));
+    expect(byName(evaluateChecks(night, { ...checks, maxDeclineRate: 0.02 }, { minSamples: 200, stageSamples: 2000 })).declineRate).toBeNull();
+    // At the stage's sample the same share fails as it is.
+    expect(byName(evaluateChecks({ ...night, decisions: 2000, expected: 2000 }, { ...checks, maxDeclineRate: 0.02 }, { minSamples: 200, stageSamples: 2000 })).declineRate).toBe(false);
+    // A model declining everything fails at once.
+    expect(byName(evaluateChecks({ ...night, declineRate: 1 }, { ...checks, maxDeclineRate: 0.02 }, { minSamples: 200, stageSamples: 2000 })).declineRate).toBe(false);
   });
 
   it('fails the decline rate above its bound and names the champion figure beside it', () => {
