@@ -40,7 +40,7 @@ import { z } from 'zod';
 import { decide } from '../processors/decide.js';
 import { ModelRegistry, specFromModelCard, type LoadedModel } from '../processors/modelRegistry.js';
 import type { RuleSet } from '../processors/ruleSet.js';
-import { ScoringProcessor } from '../processors/scoring.js';
+import { buildMatrix, ScoringProcessor } from '../processors/scoring.js';
 import type { RiskContext, RuleAction, RuleHit } from '../processors/types.js';
 import type { Decision, DecisionAction, Thresholds, TokenizedTransaction } from '../schemas/types.js';
 import type { ProcessorContext } from '../topology/processor.js';
@@ -156,30 +156,13 @@ export async function loadCandidate(registry: ModelRegistry, cardPath: string): 
 
 /** Fraud probabilities of `rows` (feature maps) as processors/scoring.ts builds them; null where the model cannot take a row. */
 export async function scoreSnapshots(registry: ModelRegistry, model: LoadedModel, rows: readonly Readonly<Record<string, number>>[], batch = 1024): Promise<(number | null)[]> {
-  const width = model.featureNames.length;
   const out: (number | null)[] = new Array<number | null>(rows.length).fill(null);
   for (let start = 0; start < rows.length; start += batch) {
-    const indices: number[] = [];
-    const data = new Float32Array(Math.min(batch, rows.length - start) * width);
-    for (let i = start; i < Math.min(start + batch, rows.length); i++) {
-      const features = rows[i]!;
-      const offset = indices.length * width;
-      let complete = true;
-      for (let j = 0; j < width; j++) {
-        const v = features[model.featureNames[j]!];
-        if (v === undefined || !Number.isFinite(v)) {
-          if (!model.handlesMissing) {
-            complete = false;
-            break;
-          }
-          data[offset + j] = Number.NaN;
-        } else data[offset + j] = v;
-      }
-      if (complete) indices.push(i);
-    }
-    if (indices.length === 0) continue;
-    const scores = await registry.score(model, data.subarray(0, indices.length * width), indices.length);
-    indices.forEach((i, r) => (out[i] = scores[r]!));
+    const indices = Array.from({ length: Math.min(batch, rows.length - start) }, (_, k) => start + k);
+    const matrix = buildMatrix(model, (i) => rows[i]!, indices);
+    if (matrix.records.length === 0) continue;
+    const scores = await registry.score(model, matrix.data, matrix.records.length);
+    matrix.records.forEach((i, r) => (out[i] = scores[r]!));
   }
   return out;
 }

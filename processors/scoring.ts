@@ -71,7 +71,7 @@ export function routesToCanary(canary: CanarySlot, cardToken: string): boolean {
 }
 
 /** Rows of one model's input matrix and which records they belong to. */
-interface Matrix {
+export interface Matrix {
   model: LoadedModel;
   /** Record index (in the batch) of each row. */
   records: number[];
@@ -80,13 +80,19 @@ interface Matrix {
   unrepresentable: number[];
 }
 
-function buildMatrix(model: LoadedModel, contexts: readonly RiskContext[], indices: readonly number[]): Matrix {
+/**
+ * The model's input matrix for the records at `indices`, in the model's column order; a missing or
+ * non-finite feature is NaN for a model that handles missing values, else the record cannot be
+ * scored. Also what the release gates score with (lifecycle/gates.ts), so that a candidate is judged
+ * on exactly the rows the hot path would give it.
+ */
+export function buildMatrix(model: LoadedModel, featuresOf: (index: number) => { readonly [feature: string]: number }, indices: readonly number[]): Matrix {
   const width = model.featureNames.length;
   const data = new Float32Array(indices.length * width);
   const records: number[] = [];
   const unrepresentable: number[] = [];
   for (const index of indices) {
-    const features = contexts[index]!.features;
+    const features = featuresOf(index);
     const offset = records.length * width;
     let complete = true;
     for (let j = 0; j < width; j++) {
@@ -166,8 +172,9 @@ export class ScoringProcessor implements Processor<string, RiskContext, string, 
       }
     }
 
-    const decidingRuns = [...deciding].map(([model, indices]) => this.run(buildMatrix(model, contexts, indices)));
-    const shadowRuns = models.shadows.map((model) => this.run(buildMatrix(model, contexts, all)));
+    const featuresOf = (index: number): { readonly [feature: string]: number } => contexts[index]!.features;
+    const decidingRuns = [...deciding].map(([model, indices]) => this.run(buildMatrix(model, featuresOf, indices)));
+    const shadowRuns = models.shadows.map((model) => this.run(buildMatrix(model, featuresOf, all)));
     const [decided, shadowed] = await Promise.all([Promise.all(decidingRuns), Promise.all(shadowRuns)]);
 
     // Applied only after every run settled, in a fixed order, so that the output does not depend
