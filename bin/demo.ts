@@ -26,7 +26,7 @@
  * printed and, with --report FILE, written as JSON with the in-stream outcomes.
  */
 import { randomBytes } from 'node:crypto';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -52,6 +52,7 @@ import { loadPolicy, parsePolicy, TrainerOptions, type LifecyclePolicy } from '.
 import { createKafkajsClient } from '../topology/kafka/kafkajsClient.js';
 import { Nodes } from '../processors/riskLoop.js';
 import { buildRiskLoopApp } from './riskLoopApp.js';
+import { RetrainProcess } from './retrainProcess.js';
 import { createRegistryClient } from '../schemas/registryClient.js';
 
 const { Kafka, logLevel } = kafkajs;
@@ -380,40 +381,6 @@ export function demoPolicy(base: LifecyclePolicy, trainerArgs: readonly string[]
   );
 }
 
-/** `riskloop retrain` (long-running) as its own process, as it is deployed; its output relayed. */
-class RetrainService {
-  private child: ChildProcess | null = null;
-  private exited: Promise<number | null> = Promise.resolve(null);
-  stderr = '';
-
-  start(args: string[], env: NodeJS.ProcessEnv, onLine: (line: string) => void): void {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bin/riskloop.ts'), 'retrain', ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    this.child = child;
-    this.exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
-    let buf = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      buf += d.toString();
-      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
-        onLine(buf.slice(0, nl));
-        buf = buf.slice(nl + 1);
-      }
-    });
-    child.stderr!.on('data', (d: Buffer) => {
-      this.stderr = (this.stderr + d.toString()).slice(-10_000);
-    });
-  }
-
-  get running(): boolean {
-    return this.child !== null && this.child.exitCode === null && this.child.signalCode === null;
-  }
-
-  /** SIGTERM: the service stops after its current step. */
-  async stop(): Promise<number | null> {
-    if (this.running) this.child!.kill('SIGTERM');
-    return this.exited;
-  }
-}
-
 const hhmmss = (iso: string): string => iso.slice(11, 19);
 const figure = (v: unknown): string => (typeof v === 'number' ? String(+v.toPrecision(4)) : v === null || v === undefined ? 'n/a' : String(v));
 
@@ -503,7 +470,7 @@ export async function runDemo(opts: DemoOptions, io: CommandIo): Promise<number>
   const generator = opts.generator ?? 'sim';
   let exit = 0;
   // The retraining service's process, stopped whatever happens (a failed demo must not leave it running).
-  let service: RetrainService | null = null;
+  let service: RetrainProcess | null = null;
   try {
     step(`${generator === 'sim' ? 'simulating' : 'generating (generators/handbook)'} ${opts.days} + ${opts.days2} days of traffic for ${opts.customers} customers (seed ${opts.seed})`);
     const traffic =
@@ -600,7 +567,7 @@ export async function runDemo(opts: DemoOptions, io: CommandIo): Promise<number>
     const lifecycleTopic = lifecycleTopicName(config.topicPrefix);
     const client = createKafkajsClient({ connection: config.kafka, clientId: 'demo-lifecycle', logger });
     const lifecycleEvents = async (): Promise<LifecycleEvent[]> => readLifecycle(client, lifecycleTopic).catch(() => []);
-    service = new RetrainService();
+    service = new RetrainProcess();
     // What the service needs of the demo's configuration; no tokenization keys (it never sees a PAN).
     const serviceEnv: NodeJS.ProcessEnv = {
       ...process.env,

@@ -18,7 +18,6 @@
  * Event time is not wall time: the simulator gives weeks in seconds, so the test's policy counts
  * stage periods in seconds and decisions.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
@@ -31,6 +30,7 @@ import type { AppConfig } from '../../bin/config.js';
 import { ensureTopics } from '../../bin/commands/topicsEnsure.js';
 import { modelsCommand } from '../../bin/commands/models.js';
 import { buildRiskLoopApp } from '../../bin/riskLoopApp.js';
+import { RetrainProcess } from '../../bin/retrainProcess.js';
 import { ensureLifecycleTopic, foldLifecycle, lifecycleTopicName, readLifecycle, type LifecycleEvent } from '../../lifecycle/events.js';
 import { loadCandidate, scoreSnapshots } from '../../lifecycle/gates.js';
 import { parsePolicy, type LifecyclePolicyInput } from '../../lifecycle/policy.js';
@@ -138,46 +138,6 @@ class Decisions {
 
 const empty = (): SimulatedRecords => Object.fromEntries(SIMULATED_TOPICS.map((t) => [t, []])) as unknown as SimulatedRecords;
 
-const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
-
-/**
- * The retraining service exactly as it is deployed: `riskloop retrain` (long-running: retrain
- * checks and rollout-controller ticks) in its own process, stopped with SIGTERM.
- */
-class RetrainService {
-  private child: ChildProcess | null = null;
-  private exited: Promise<number | null> = Promise.resolve(null);
-  readonly out: string[] = [];
-  stderr = '';
-
-  start(args: string[], env: Record<string, string>): void {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bin/riskloop.ts'), 'retrain', ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    this.child = child;
-    this.exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
-    let buf = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      buf += d.toString();
-      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        this.out.push(line);
-        log(`riskloop retrain | ${line}`);
-      }
-    });
-    child.stderr!.on('data', (d: Buffer) => {
-      this.stderr = (this.stderr + d.toString()).slice(-20_000);
-    });
-  }
-
-  get running(): boolean {
-    return this.child !== null && this.child.exitCode === null && this.child.signalCode === null;
-  }
-
-  async stop(): Promise<number | null> {
-    if (this.running) this.child!.kill('SIGTERM');
-    return this.exited;
-  }
-}
 
 describe('the loop learns by itself', () => {
   it('retrains on drifting traffic, passes the gates, goes shadow → canary → champion without a person; the new champion wins on the shifted weeks; no decision lost or doubled', async () => {
@@ -239,7 +199,7 @@ describe('the loop learns by itself', () => {
     await mkdir(modelsDir, { recursive: true });
     const policyFile = path.join(stateRoot, id, 'lifecycle-policy.json');
     await writeFile(policyFile, JSON.stringify(policy, null, 2));
-    const service = new RetrainService();
+    const service = new RetrainProcess();
     const db = await createAuditSchema('selflearn');
     const auditSink = new AuditSink({ connectionString: LOOP_DB, table: db.decisionTable, privilegedTable: db.privilegedTable }, logger);
     const auditConsumer = new AuditConsumer({ connection: c.kafka, applicationId: id, catalogue, serdes, logger, auditTopic }, auditSink);
@@ -304,7 +264,7 @@ describe('the loop learns by itself', () => {
 
       // 2. The retraining service starts; from here on nobody intervenes. The candidate trains and
       //    meets the gates while the traffic waits (event time is compressed: a pause is no gap).
-      service.start(['--policy', policyFile, '--models-dir', modelsDir, '--check-seconds', '2', '--tick-seconds', '1'], testAppEnv(id, stateRoot, APP_ENV));
+      service.start(['--policy', policyFile, '--models-dir', modelsDir, '--check-seconds', '2', '--tick-seconds', '1'], { ...process.env, ...testAppEnv(id, stateRoot, APP_ENV) }, (line) => log(`riskloop retrain | ${line}`));
       const t1 = Date.now();
       let NEW: string | null = null;
       let stage: string | null = null;
@@ -320,11 +280,36 @@ describe('the loop learns by itself', () => {
 
       // 3. The traffic goes on a day at a time; the controller advances the candidate as its live
       //    checks hold. The champion switch must come before the shifted weeks end.
+      //    The test's traffic comes in bursts (a day in a second or two), which live checks built
+      //    for steady traffic read differently in two ways, both handled here rather than by
+      //    burning shifted days: the controller ignores a stage's first GRACE_MS of decisions (the
+      //    loops are still picking the release up), so a day is not sent inside it; and the
+      //    controller runs in its own process and may lag on a loaded machine, so once this side
+      //    sees a stage's sample (its minDecisions after the grace) the next day waits for the
+      //    controller's verdict (up to a minute). A controller that never advances still fails.
+      const GRACE_MS = 10_000; // RolloutController's default graceMs
+      const sampleIn = async (): Promise<{ stage: string | null; since: number; enough: boolean }> => {
+        const m = (await history()).models.get(CAND);
+        if (!m || (m.stage !== 'shadow' && m.stage !== 'canary')) return { stage: m?.stage ?? null, since: 0, enough: false };
+        const since = Date.parse(m.since);
+        const after = decisions.all.filter((d) => d.decidedAt >= since + GRACE_MS);
+        const n = m.stage === 'shadow' ? after.length : after.filter((d) => d.modelVersion === CAND).length;
+        const period = m.stage === 'shadow' ? policy.rollout.shadow : policy.rollout.canary;
+        return { stage: m.stage, since, enough: n >= period.minDecisions && Date.now() - since >= period.minSeconds * 1000 };
+      };
       let day = TRAIN_UNTIL_DAY;
       while (day < DAYS && (await stageOf(CAND)) !== 'champion') {
+        const before = await sampleIn();
+        if (before.stage !== null && Date.now() < before.since + GRACE_MS) await sleep(before.since + GRACE_MS + 500 - Date.now());
         await sendDays(day, day + 1);
         day++;
         await sleep(1500);
+        const at = await sampleIn();
+        if (at.enough) {
+          const waited = Date.now();
+          while (Date.now() - waited < 60_000 && (await stageOf(CAND)) === at.stage) await sleep(500);
+          log(`day ${day}: ${at.stage} had its sample; the controller moved on after ${((Date.now() - waited) / 1000).toFixed(1)} s`);
+        }
       }
       const championDay = day;
       log(`candidate champion by day ${championDay}; ${decisions.all.length} decisions`);
