@@ -125,49 +125,7 @@ export async function buildRiskLoopApp(config: AppConfig, logger: Logger, opts: 
     riskLoopConfigFor(config, opts.loop),
     { catalogue, serdes: loopSerdes(serdes), tokenizer, rules, models, logger, misroutedCounters: counters.misrouted, idempotencyCounters: counters.idempotency, featureSet, ...(screening ? { screening: screening.deps } : {}) },
   );
-  if (threads > 1) {
-    const streams = new StreamThreads({ numStreamThreads: threads, module: new URL('./riskLoopThread.ts', import.meta.url), data: encodeThreadData(config, opts.loop ? { loop: opts.loop } : {}), logger });
-    const summed = mirrorThreads(streams, models, rules, logger);
-    return {
-      streams,
-      topology,
-      models,
-      rules,
-      catalogue,
-      serdes,
-      tokenizer,
-      counters: summed,
-      releases,
-      async close() {
-        await streams.close();
-        await models.close();
-      },
-    };
-  }
-  const streamsConfig: StreamsConfigInput = {
-    applicationId: config.applicationId,
-    connection: config.kafka,
-    processingGuarantee: config.guarantee,
-    stateDir: config.stateDir,
-    boundedInput: opts.bounded ?? false,
-    ...(config.commitIntervalMs ? { commitIntervalMs: config.commitIntervalMs } : {}),
-    ...(config.instanceId ? { instanceId: config.instanceId } : {}),
-  };
-  const streams = new KafkaStreams(
-    topology,
-    streamsConfig,
-    {
-      logger,
-      // A client of the caller's (bin/faultInjection.ts wraps the default one); the runtime's own otherwise.
-      ...(opts.client ? { client: opts.client(parseStreamsConfig(streamsConfig).clientId) } : {}),
-      // The side-only build (a replay's first phase) reads the same inputs as the hot phase after it,
-      // which writes the dead letters; here a bad record is only skipped.
-      errorHandlers:
-        opts.loop?.parts === 'side'
-          ? { deserialization: () => 'CONTINUE', processing: () => 'CONTINUE', production: () => 'FAIL' }
-          : riskLoopErrorHandlers(catalogue, serdes.deadLetters, tokenizer),
-    },
-  );
+  const { streams, loopCounters } = threads > 1 ? threadedStreams(threads) : singleStreams();
   return {
     streams,
     topology,
@@ -176,7 +134,7 @@ export async function buildRiskLoopApp(config: AppConfig, logger: Logger, opts: 
     catalogue,
     serdes,
     tokenizer,
-    counters,
+    counters: loopCounters,
     releases,
     async close() {
       screening?.stop();
@@ -184,6 +142,39 @@ export async function buildRiskLoopApp(config: AppConfig, logger: Logger, opts: 
       await models.close();
     },
   };
+
+  function threadedStreams(n: number): { streams: RiskLoopApp['streams']; loopCounters: LoopCounters } {
+    const streams = new StreamThreads({ numStreamThreads: n, module: new URL('./riskLoopThread.ts', import.meta.url), data: encodeThreadData(config, opts.loop ? { loop: opts.loop } : {}), logger });
+    return { streams, loopCounters: mirrorThreads(streams, models, rules, logger) };
+  }
+
+  function singleStreams(): { streams: RiskLoopApp['streams']; loopCounters: LoopCounters } {
+    const streamsConfig: StreamsConfigInput = {
+      applicationId: config.applicationId,
+      connection: config.kafka,
+      processingGuarantee: config.guarantee,
+      stateDir: config.stateDir,
+      boundedInput: opts.bounded ?? false,
+      ...(config.commitIntervalMs ? { commitIntervalMs: config.commitIntervalMs } : {}),
+      ...(config.instanceId ? { instanceId: config.instanceId } : {}),
+    };
+    const streams = new KafkaStreams(
+      topology,
+      streamsConfig,
+      {
+        logger,
+        // A client of the caller's (bin/faultInjection.ts wraps the default one); the runtime's own otherwise.
+        ...(opts.client ? { client: opts.client(parseStreamsConfig(streamsConfig).clientId) } : {}),
+        // The side-only build (a replay's first phase) reads the same inputs as the hot phase after it,
+        // which writes the dead letters; here a bad record is only skipped.
+        errorHandlers:
+          opts.loop?.parts === 'side'
+            ? { deserialization: () => 'CONTINUE', processing: () => 'CONTINUE', production: () => 'FAIL' }
+            : riskLoopErrorHandlers(catalogue, serdes.deadLetters, tokenizer),
+      },
+    );
+    return { streams, loopCounters: counters };
+  }
 }
 
 /** Re-route counts summed over the threads' latest reports (and those of threads that died). */

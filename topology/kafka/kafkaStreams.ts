@@ -63,6 +63,7 @@ import { Mutex } from './mutex.js';
 import { OutputPump } from './outputPump.js';
 import { recordBytes } from '../recordCollector.js';
 import { type RecordLimit, TaskOutput } from './taskOutput.js';
+import { waitForRunning } from './waitForRunning.js';
 
 /** Records queued for the producer before processing waits for it (per pump). */
 const MAX_PENDING_OUTPUT = 50_000;
@@ -367,23 +368,9 @@ export class KafkaStreams extends EventEmitter {
 
   /** Resolves when the instance is RUNNING (all assigned tasks restored), or rejects on ERROR/timeout. */
   waitForRunning(timeoutMs = 60_000): Promise<void> {
-    if (this.currentState === 'RUNNING') return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.off('stateChange', onChange);
-        reject(new Error(`not RUNNING after ${timeoutMs} ms (state ${this.currentState})`));
-      }, timeoutMs);
-      const onChange = (s: StreamsState): void => {
-        if (s === 'RUNNING' || s === 'ERROR' || s === 'NOT_RUNNING') {
-          clearTimeout(timer);
-          this.off('stateChange', onChange);
-          if (s === 'RUNNING') resolve();
-          else reject(this.fatal ?? new Error(`instance went to ${s}`));
-        }
-      };
-      this.on('stateChange', onChange);
-    });
+    return waitForRunning({ events: this, state: () => this.currentState, failure: () => this.fatal }, timeoutMs, 'instance');
   }
+
 
   // ---------------------------------------------------------------- global state
 

@@ -37,6 +37,7 @@ import pino, { type Logger } from 'pino';
 import type { KafkaStreams, StreamsState } from '../kafka/kafkaStreams.js';
 import { Histogram, type Labels, type MetricSample, StreamsMetrics } from '../kafka/metrics.js';
 import type { FromThread, ThreadInit, ToThread, WireSample, WireTask } from './protocol.js';
+import { waitForRunning } from '../kafka/waitForRunning.js';
 
 /**
  * What the process's operational parts (health, metrics, the process guard) need of a runtime:
@@ -407,23 +408,9 @@ export class StreamThreads extends EventEmitter {
 
   /** Resolves when every thread is RUNNING, or rejects on ERROR/NOT_RUNNING/timeout (as KafkaStreams). */
   waitForRunning(timeoutMs = 60_000): Promise<void> {
-    if (this.currentState === 'RUNNING') return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.off('stateChange', onChange);
-        reject(new Error(`not RUNNING after ${timeoutMs} ms (state ${this.currentState})`));
-      }, timeoutMs);
-      const onChange = (s: StreamsState): void => {
-        if (s === 'RUNNING' || s === 'ERROR' || s === 'NOT_RUNNING') {
-          clearTimeout(timer);
-          this.off('stateChange', onChange);
-          if (s === 'RUNNING') resolve();
-          else reject(this.fatal ?? new Error(`stream threads went to ${s}`));
-        }
-      };
-      this.on('stateChange', onChange);
-    });
+    return waitForRunning({ events: this, state: () => this.currentState, failure: () => this.fatal }, timeoutMs, 'stream threads');
   }
+
 
   /** Graceful stop of every thread (commit, checkpoints, leave the group), side by side. */
   async close(): Promise<void> {
