@@ -37,6 +37,7 @@ import type { Topology } from '../topology/topology.js';
 import { type AppConfig, labelJoinTiming } from './config.js';
 import { createRegistryClient } from '../schemas/registryClient.js';
 import { screeningFromConfig } from '../processors/screening/fromConfig.js';
+import type { ScreeningCounts } from '../processors/screening/kycScreening.js';
 
 export interface RiskLoopApp {
   /** The loop's runtime: a KafkaStreams, or with numStreamThreads > 1 the client of its threads. */
@@ -117,7 +118,7 @@ export async function buildRiskLoopApp(config: AppConfig, logger: Logger, opts: 
     const card = JSON.parse(await readFile(shadowCard, 'utf8')) as { referenceDistributions?: Parameters<ReleaseEvents['noteReferences']>[1] };
     releases.noteReferences(outcome.model.version, card.referenceDistributions ?? {});
   }
-  const counters: LoopCounters = { misrouted: new MisroutedCounters(), idempotency: newIdempotencyCounters() };
+  const counters: Omit<LoopCounters, 'screening'> = { misrouted: new MisroutedCounters(), idempotency: newIdempotencyCounters() };
   // Sanctions/PEP screening of KYC holder names, when a list is configured (docs/screening.md); with
   // threads each thread screens its own tasks' records.
   const screening = threads === 1 ? screeningFromConfig(config, serdes.screeningHits, logger.child({ component: 'screening' })) : undefined;
@@ -145,7 +146,7 @@ export async function buildRiskLoopApp(config: AppConfig, logger: Logger, opts: 
 
   function threadedStreams(n: number): { streams: RiskLoopApp['streams']; loopCounters: LoopCounters } {
     const streams = new StreamThreads({ numStreamThreads: n, module: new URL('./riskLoopThread.ts', import.meta.url), data: encodeThreadData(config, opts.loop ? { loop: opts.loop } : {}), logger });
-    return { streams, loopCounters: mirrorThreads(streams, models, rules, logger) };
+    return { streams, loopCounters: mirrorThreads(streams, models, rules, logger, config.sanctionsListFile !== '') };
   }
 
   function singleStreams(): { streams: RiskLoopApp['streams']; loopCounters: LoopCounters } {
@@ -173,7 +174,7 @@ export async function buildRiskLoopApp(config: AppConfig, logger: Logger, opts: 
             : riskLoopErrorHandlers(catalogue, serdes.deadLetters, tokenizer),
       },
     );
-    return { streams, loopCounters: counters };
+    return { streams, loopCounters: { ...counters, screening: screening?.deps.counters ?? null } };
   }
 }
 
@@ -197,7 +198,7 @@ class SummedMisrouted extends MisroutedCounters {
  * registry too (once each, in order), rule reloads go to every thread, and the loop counters are
  * the sum of the threads' reports.
  */
-export function mirrorThreads(streams: Pick<EventEmitter, 'on'> & Pick<StreamThreads, 'broadcast'>, models: Pick<ModelRegistry, 'applyRelease'>, rules: Pick<RuleSetHolder, 'load'>, logger: Logger): LoopCounters {
+export function mirrorThreads(streams: Pick<EventEmitter, 'on'> & Pick<StreamThreads, 'broadcast'>, models: Pick<ModelRegistry, 'applyRelease'>, rules: Pick<RuleSetHolder, 'load'>, logger: Logger, screeningConfigured = false): LoopCounters {
   const seen = new Set<string>();
   let applying: Promise<unknown> = Promise.resolve();
   streams.on('threadMessage', (_index: number, payload: unknown) => {
@@ -241,5 +242,23 @@ export function mirrorThreads(streams: Pick<EventEmitter, 'on'> & Pick<StreamThr
       return sum('retriesOfUndecided');
     },
   };
-  return { misrouted: new SummedMisrouted(reports), idempotency };
+  const screeningSum = (field: keyof ScreeningCounts): number => reports().reduce((n, r) => n + (r.screening?.[field] ?? 0), 0);
+  // Every thread screens its own tasks' KYC records when a list is configured, none when not.
+  const screening: ScreeningCounts | null = screeningConfigured
+    ? {
+        get screened() {
+          return screeningSum('screened');
+        },
+        get rescreened() {
+          return screeningSum('rescreened');
+        },
+        get hits() {
+          return screeningSum('hits');
+        },
+        get unopenable() {
+          return screeningSum('unopenable');
+        },
+      }
+    : null;
+  return { misrouted: new SummedMisrouted(reports), idempotency, screening };
 }

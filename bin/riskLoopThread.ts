@@ -18,6 +18,7 @@ import { KafkaStreams } from '../topology/kafka/kafkaStreams.js';
 import type { StreamThreadContext, StreamThreadHandle } from '../topology/threads/streamThreads.js';
 import type { ModelRelease } from '../schemas/types.js';
 import type { IdempotencyCounters } from '../processors/idempotency.js';
+import type { ScreeningCounts } from '../processors/screening/kycScreening.js';
 import type { AppConfig } from './config.js';
 import { buildRiskLoopApp, type RiskLoopBuildOptions } from './riskLoopApp.js';
 
@@ -73,6 +74,7 @@ export type LoopThreadMessage = { kind: 'release'; release: ModelRelease; refere
 export interface LoopThreadReport {
   misrouted: [topic: string, count: number][];
   idempotency: IdempotencyCounters;
+  screening: ScreeningCounts | null;
 }
 
 /** A release after a structured clone: its artifact (a Buffer) arrives as a Uint8Array. */
@@ -101,6 +103,6 @@ export async function createStreamThread(data: unknown, ctx: StreamThreadContext
   return {
     streams,
     close: () => app.close(),
-    report: (): LoopThreadReport => ({ misrouted: app.counters.misrouted.entries(), idempotency: { ...app.counters.idempotency } }),
+    report: (): LoopThreadReport => ({ misrouted: app.counters.misrouted.entries(), idempotency: { ...app.counters.idempotency }, screening: app.counters.screening ? { ...app.counters.screening } : null }),
   };
 }

@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { IdempotencyCounters } from '../processors/idempotency.js';
+import type { ScreeningCounts } from '../processors/screening/kycScreening.js';
 import type { MisroutedCounters } from '../processors/partitionCheck.js';
 import { rocksdbMemory } from '../state/rocksdbSync.js';
 import type { ModelRegistry } from '../processors/modelRegistry.js';
@@ -62,6 +63,8 @@ export const RUNTIME_STATES = ['CREATED', 'REBALANCING', 'RUNNING', 'PENDING_SHU
 export interface LoopCounters {
   misrouted: MisroutedCounters;
   idempotency: IdempotencyCounters;
+  /** Sanctions/PEP screening of KYC names; null when no list is configured (nothing screened). */
+  screening: Readonly<ScreeningCounts> | null;
 }
 
 export interface OpsRuntime {
@@ -107,6 +110,21 @@ export function registerLoopCounters(registry: Registry, loop: LoopCounters): vo
       this.inc({ outcome: 'reused' }, c.reused);
       this.inc({ outcome: 'not_replayable' }, c.notReplayable);
       this.inc({ outcome: 'retry_of_undecided' }, c.retriesOfUndecided);
+    },
+  });
+  const screening = loop.screening;
+  if (screening === null) return;
+  new Counter({
+    name: 'riskloop_screening_events_total',
+    help: 'Sanctions/PEP screening of KYC holder names, by event: screened (a KYC name checked), rescreened (a kept name checked again against a new list version), hits (new hits published), unopenable (a kept sealed name the configured key cannot open: left for the next KYC update).',
+    labelNames: ['event'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc({ event: 'screened' }, screening.screened);
+      this.inc({ event: 'rescreened' }, screening.rescreened);
+      this.inc({ event: 'hits' }, screening.hits);
+      this.inc({ event: 'unopenable' }, screening.unopenable);
     },
   });
 }

@@ -78,7 +78,15 @@ export interface KycScreeningDeps {
   counters?: ScreeningCounters;
 }
 
-export class ScreeningCounters {
+/** The screening counters as plain numbers (a thread's report, the sum over threads). */
+export interface ScreeningCounts {
+  screened: number;
+  rescreened: number;
+  hits: number;
+  unopenable: number;
+}
+
+export class ScreeningCounters implements ScreeningCounts {
   screened = 0;
   rescreened = 0;
   hits = 0;

@@ -63,6 +63,8 @@ describe('sanctions screening in the running loop', () => {
       expect(hits.length).toBeGreaterThanOrEqual(1);
       const hit = serdes.screeningHits.deserialize(hits[0]!.value!) as { accountToken: string };
       expect(hit.accountToken).toBe(listed.accountToken);
+      // What /metrics exports (riskloop_screening_events_total): two names screened, one hit.
+      expect(app.counters.screening).toMatchObject({ screened: 2, hits: 1 });
       await new Promise((r) => setTimeout(r, 1000));
       const payments = [
         testTransaction({ transactionId: `${id}-listed`, eventTime: now - 5_000, accountId: 'ACC-LISTED' }),

@@ -70,5 +70,19 @@ describe('mirrorThreads', () => {
     threads.emit('threadReport', 1, report(1));
     expect(counters.misrouted.get('tx')).toBe(6);
     expect(counters.idempotency.retriesOfUndecided).toBe(3);
+    // Without a list no thread screens: no screening counters.
+    expect(counters.screening).toBeNull();
+  });
+
+  it("sums the threads' screening counters when a list is configured", () => {
+    const threads = new FakeThreads();
+    const counters = mirrorThreads(threads, { applyRelease: async () => ({ accepted: true as const, retired: '' }) }, { load: async () => ({ version: 'r', rules: [] }) }, pino({ level: 'silent' }), true);
+    const report = (screened: number, hits: number) => ({ misrouted: [], idempotency: { repeated: 0, reused: 0, notReplayable: 0, retriesOfUndecided: 0 }, screening: { screened, rescreened: 0, hits, unopenable: 0 } });
+    threads.emit('threadReport', 0, report(4, 1));
+    threads.emit('threadReport', 1, report(6, 0));
+    expect(counters.screening).toMatchObject({ screened: 10, hits: 1, rescreened: 0 });
+    threads.emit('threadReplaced', 0);
+    threads.emit('threadReport', 0, report(1, 0));
+    expect(counters.screening!.screened).toBe(11);
   });
 });
