@@ -10,6 +10,8 @@ export type Sample = Extract<WorkerMessage, { type: 'sample' }>;
 export class LoopProcess {
   readonly samples: Sample[] = [];
   runningMs: number | null = null;
+  /** The topics the transactions' sub-topology reads, from the worker's 'running' message. */
+  inputTopics: string[] = [];
   private readonly child: ChildProcess;
   private readonly exited: Promise<number | null>;
   private failure: string | null = null;
@@ -23,7 +25,10 @@ export class LoopProcess {
     });
     this.exited = new Promise((resolve) => this.child.once('exit', (code) => resolve(code)));
     this.child.on('message', (m: WorkerMessage) => {
-      if (m.type === 'running') this.runningMs = m.ms;
+      if (m.type === 'running') {
+        this.runningMs = m.ms;
+        this.inputTopics = m.inputTopics;
+      }
       if (m.type === 'sample') this.samples.push(m);
       if (m.type === 'error') this.failure = m.message;
       this.wake();
@@ -59,6 +64,12 @@ export class LoopProcess {
     if (this.failure) throw new Error(`loop worker failed: ${this.failure}`);
     if (r === 'timeout') throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     if (!pred() && this.child.exitCode !== null) throw new Error(`loop worker exited (${this.child.exitCode}) before ${what}`);
+  }
+
+  /** Throws if the worker reported an error or has exited: for waits that poll the samples. */
+  assertAlive(): void {
+    if (this.failure) throw new Error(`loop worker failed: ${this.failure}`);
+    if (this.child.exitCode !== null || this.child.signalCode !== null) throw new Error(`loop worker exited (${this.child.exitCode ?? this.child.signalCode})`);
   }
 
   waitRunning(timeoutMs = 300_000): Promise<void> {

@@ -8,15 +8,16 @@
  * `loop-hot`: the hot path alone (`parts: 'hot'`, at_least_once), measured the same way.
  * `loop-side`: the side sub-topologies alone (`parts: 'side'`, at_least_once). They write no
  * decisions: progress is the count of records the sub-topology reading the transactions has
- * processed (the loop worker's counter), from W to N, and the interval ends when every task of the
- * process has stopped processing (repartitioned records drained), so the downstream aggregates of
- * the last transactions count too.
+ * processed (the loop worker's counter); the interval starts when it passes W and ends once it has
+ * processed every record of its input topics and every task of the process has been idle 5 s
+ * (repartitioned records drained), so the downstream aggregates of the last transactions count
+ * too (sideProgress.ts). Throughput is still (N − W) transactions over that interval.
  * With a CPU profile (`--cpu-profile`), the result keeps its summary: top self-time functions and
  * self time by area (library or folder), over the loop process's whole life.
  */
 import os from 'node:os';
 import { defaultCommitIntervalMs } from '../../topology/kafka/config.js';
-import { type BenchEnv, createLoopTopics, dropRun, loopRun, produceParts, simulateFor, sleep, writeResult } from './common.js';
+import { type BenchEnv, createLoopTopics, dropRun, kafkaClient, loopRun, produceParts, simulateFor, sleep, writeResult } from './common.js';
 import { DecisionWatcher } from './decisionWatcher.js';
 import { LoopProcess } from './loopProcess.js';
 import { readdirSync, statSync } from 'node:fs';
@@ -24,6 +25,7 @@ import path from 'node:path';
 import { brokerPid, CpuSampler } from './procCpu.js';
 import type { ThroughputResult } from './passthrough.js';
 import { byArea, readProfile, summarize } from './profileSummary.js';
+import { sideInterval, sideStatus, stalled } from './sideProgress.js';
 
 export type LoopBenchName = 'loop-alo' | 'loop-eos' | 'loop-hot' | 'loop-side';
 
@@ -78,7 +80,7 @@ export async function loopThroughput(
       tWarm = watcher.mark(opts.warmup)!;
       tEnd = watcher.mark(N)!;
     } else {
-      ({ tWarm, tEnd } = await sideProgress(loop, opts.warmup, N));
+      ({ tWarm, tEnd } = await sideProgress(env, loop, run.config.topicPrefix, opts.warmup));
     }
     cpu.sample();
     brokerCpu?.sample();
@@ -125,26 +127,53 @@ export async function loopThroughput(
 }
 
 /**
- * The side-only loop's measured interval: from the sample where the transactions' sub-topology had
- * processed `warmup` records to the last sample in which any task processed anything, once that
- * sub-topology has processed all N and the process has been idle for 5 s.
+ * The side-only loop's measured interval (sideProgress.ts): it ends once the transactions'
+ * sub-topology has processed every record of its input topics and every task has been idle for
+ * 5 s. Fails, instead of waiting on, when the worker fails, when nothing is processed for
+ * `stallMs` while records are still due, or after `timeoutMs` in all.
  */
-async function sideProgress(loop: LoopProcess, warmup: number, N: number): Promise<{ tWarm: number; tEnd: number }> {
+async function sideProgress(
+  env: BenchEnv,
+  loop: LoopProcess,
+  topicPrefix: string,
+  warmup: number,
+  opts: { timeoutMs?: number; stallMs?: number } = {},
+): Promise<{ tWarm: number; tEnd: number }> {
+  // Only the run's own topics were produced before the loop started, so their end offsets are the
+  // whole input; an internal topic the sub-topology might also read is left out (its records then
+  // only make the count pass `expected` sooner, and the idle wait covers them).
+  const topics = loop.inputTopics.filter((t) => t.startsWith(topicPrefix));
+  if (topics.length === 0) throw new Error(`side loop: the worker reported no input topic of the transactions' sub-topology (${loop.inputTopics.join(', ')})`);
+  const expected = await endOffsetsSum(env, topics);
+  const progress = { warmup, expected, quietMs: 5000 };
   // Sample times are the worker's Date.now(); the CPU samplers use the parent's performance.now().
   const toPerf = (t: number): number => t - Date.now() + performance.now();
-  const deadline = Date.now() + 900_000;
+  const timeoutMs = opts.timeoutMs ?? 900_000;
+  const stallMs = opts.stallMs ?? 120_000;
+  const deadline = Date.now() + timeoutMs;
   for (;;) {
+    loop.assertAlive();
     const s = loop.samples;
-    const last = s[s.length - 1];
-    if (last && last.transactionsSubtopologyProcessed >= N) {
-      const lastChange = s.findLastIndex((x, i) => i > 0 && x.processed !== s[i - 1]!.processed);
-      if (lastChange >= 0 && last.t - s[lastChange]!.t >= 5000) {
-        const warm = s.find((x) => x.transactionsSubtopologyProcessed >= warmup)!;
-        return { tWarm: toPerf(warm.t), tEnd: toPerf(s[lastChange]!.t) };
-      }
+    const interval = sideInterval(s, progress);
+    if (interval) return { tWarm: toPerf(interval.tWarm), tEnd: toPerf(interval.tEnd) };
+    if (stalled(s, expected, stallMs)) {
+      throw new Error(`side loop: no progress for ${stallMs / 1000} s: ${sideStatus(s, progress, topics)}`);
     }
-    if (Date.now() > deadline) throw new Error(`side loop: ${last?.transactionsSubtopologyProcessed ?? 0} of ${N} transactions after 900 s`);
-    await sleep(500);
+    if (Date.now() > deadline) throw new Error(`side loop: not complete after ${timeoutMs / 1000} s: ${sideStatus(s, progress, topics)}`);
+    await sleep(200);
+  }
+}
+
+/** Records in the topics (fresh topics: the sum of their partitions' end offsets). */
+async function endOffsetsSum(env: BenchEnv, topics: readonly string[]): Promise<number> {
+  const admin = kafkaClient(env, 'riskloop-bench-offsets').admin();
+  await admin.connect();
+  try {
+    let n = 0;
+    for (const topic of topics) for (const p of await admin.fetchTopicOffsets(topic)) n += Number(p.high) - Number(p.low);
+    return n;
+  } finally {
+    await admin.disconnect().catch(() => undefined);
   }
 }
 

@@ -1,8 +1,11 @@
 /**
  * The risk loop in its own process, as `riskloop run` would run it (config from the environment),
  * so that the benchmark's producer and decision consumer do not share its event loop or its heap.
- * Reports to the parent over IPC: 'running', then a sample every BENCH_SAMPLE_MS (memory and the
- * runtime's counters); on 'stop' it closes cleanly (commit, checkpoints) and exits.
+ * Reports to the parent over IPC: a sample just before start (every counter still 0) and every
+ * 20 ms until RUNNING, 'running' with a sample at once, then a sample every BENCH_SAMPLE_MS
+ * (memory and the runtime's counters); on 'stop' it closes cleanly (commit, checkpoints) and exits.
+ * The early samples bound when processing began, so that a run whose input is processed within one
+ * sampling period still has a change to measure (sideProgress.ts).
  */
 import pino from 'pino';
 import { z } from 'zod';
@@ -11,7 +14,8 @@ import { buildRiskLoopApp } from '../../bin/riskLoopApp.js';
 import { type RocksDbMemory, rocksdbMemory } from '../../state/rocksdbSync.js';
 
 export type WorkerMessage =
-  | { type: 'running'; ms: number }
+  /** inputTopics: the topics the transactions' sub-topology reads (what it must process in all). */
+  | { type: 'running'; ms: number; inputTopics: string[] }
   | { type: 'sample'; t: number; rss: number; heapUsed: number; heapTotal: number; external: number; rocksdb: RocksDbMemory; processed: number; out: number; transactionsSubtopologyProcessed: number }
   | { type: 'restore'; restored: number }
   | { type: 'closed' }
@@ -31,11 +35,7 @@ async function main(): Promise<void> {
   // reads the transactions (transactions and the few labels it also reads).
   const txSub = app.topology.subtopologyForTopic(app.catalogue.transactions.name);
   const txTasks = txSub === undefined ? [] : Array.from({ length: config.partitions }, (_, p) => `${txSub}_${p}`);
-  const started = performance.now();
-  app.streams.on('error', (err: Error) => send({ type: 'error', message: err.message }));
-  await app.streams.start();
-  await app.streams.waitForRunning(300_000);
-  send({ type: 'running', ms: performance.now() - started });
+  const inputTopics = txSub === undefined ? [] : [...app.topology.subtopology(txSub).sourceTopics];
   const every = Number(process.env.BENCH_SAMPLE_MS ?? 1000);
   const sample = (): void => {
     const m = process.memoryUsage();
@@ -52,6 +52,20 @@ async function main(): Promise<void> {
       transactionsSubtopologyProcessed: txTasks.reduce((n, task) => n + app.streams.metrics.total('riskloop_records_processed_total', { task }), 0),
     });
   };
+  const started = performance.now();
+  app.streams.on('error', (err: Error) => send({ type: 'error', message: err.message }));
+  sample();
+  // Tasks process records before RUNNING is reported (a tiny input can be done by then): sample
+  // finely until RUNNING, so that the start of processing is known to 20 ms.
+  const startup = setInterval(sample, Math.min(every, 20));
+  try {
+    await app.streams.start();
+    await app.streams.waitForRunning(300_000);
+  } finally {
+    clearInterval(startup);
+  }
+  send({ type: 'running', ms: performance.now() - started, inputTopics });
+  sample();
   const timer = setInterval(sample, every);
   process.on('message', (msg: { type: string }) => {
     if (msg.type !== 'stop') return;
