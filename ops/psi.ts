@@ -56,12 +56,24 @@ export function binCounts(reference: ReferenceHistogram, values: Iterable<number
   return counts;
 }
 
-/** Equal-frequency (quantile) reference histogram of a sample, as a trainer would store it. */
+/**
+ * Equal-frequency (quantile) reference histogram of a sample, as the trainer stores it
+ * (training/riskloop_training/reference.py): an inner edge is the midpoint of the gap its quantile
+ * falls in, never a sample value, so a live value a rounding step off a common training value
+ * (float32 vs float64, another onnxruntime build) stays in that value's bin.
+ */
 export function referenceFromSample(values: readonly number[], bins: number): ReferenceHistogram {
   const sorted = [...values].sort((a, b) => a - b);
   const edges: number[] = [sorted[0]!];
   for (let i = 1; i < bins; i++) {
-    const edge = sorted[Math.floor((i * sorted.length) / bins)]!;
+    const at = Math.floor((i * sorted.length) / bins);
+    const q = sorted[at]!;
+    // The largest value below q: the gap between it and q is where the edge goes.
+    let below = at - 1;
+    while (below >= 0 && sorted[below]! === q) below--;
+    if (below < 0) continue;
+    const mid = (sorted[below]! + q) / 2;
+    const edge = mid > sorted[below]! && mid < q ? mid : q;
     if (edge > edges[edges.length - 1]!) edges.push(edge);
   }
   edges.push(sorted[sorted.length - 1]! + 1e-9);
