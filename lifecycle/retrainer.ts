@@ -44,13 +44,15 @@ import { loadRuleSet } from '../processors/ruleSet.js';
 import type { Catalogue } from '../schemas/catalogue.js';
 import type { TopicSerdes } from '../schemas/createSerdes.js';
 import type { Decision, ModelRelease, Thresholds } from '../schemas/types.js';
-import type { KafkaClient, Producer, TopicPartitionOffset } from '../topology/kafka/client.js';
+import type { Admin, KafkaClient, Producer, TopicPartitionOffset } from '../topology/kafka/client.js';
 import { readLifecycle, type LifecycleEvent, type LifecycleLog } from './events.js';
 import { runGates, writeGateReport, type ChampionRef, type GateReport } from './gates.js';
 import type { LifecyclePolicy, TrainerOptions } from './policy.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const DAY_MS = 86_400_000;
+/** Records read back from the end of each decisions partition to find the newest event time. */
+const TAIL_RECORDS = 50;
 const RETRY_CAP_MS = 10 * 60_000;
 
 export type Trigger = 'schedule' | 'labels' | 'drift' | 'manual';
@@ -141,8 +143,11 @@ class TopicTail {
     this.next.clear();
   }
 
-  /** Hands the non-null values of each fetched batch to `onValues`, in partition order. */
-  async read(onValues: (values: Buffer[]) => Promise<void> | void): Promise<void> {
+  /**
+   * Hands the non-null values of each fetched batch to `onValues`, in partition order. With
+   * `since`, a first read starts at the offsets of that record timestamp instead of the beginning.
+   */
+  async read(onValues: (values: Buffer[]) => Promise<void> | void, opts: { since?: (admin: Admin, starts: Map<number, number>, ends: Map<number, number>) => Promise<Map<number, number> | null> } = {}): Promise<void> {
     const admin = await this.client.admin();
     let ends: Map<number, number>;
     let starts: Map<number, number>;
@@ -150,6 +155,8 @@ class TopicTail {
       if (!(await admin.partitionCounts([this.topic])).has(this.topic)) return;
       ends = await admin.endOffsets(this.topic);
       starts = await admin.beginningOffsets(this.topic);
+      const since = opts.since ? await opts.since(admin, starts, ends) : null;
+      if (since !== null) for (const [partition, offset] of since) starts.set(partition, Math.max(offset, starts.get(partition) ?? 0));
     } finally {
       await admin.disconnect();
     }
@@ -175,6 +182,53 @@ class TopicTail {
     // The read resolved at the end offsets: a transaction marker last in a partition is passed too.
     for (const { partition } of from) this.next.set(partition, Math.max(this.next.get(partition) ?? 0, ends.get(partition)!));
   }
+}
+
+/**
+ * The rows of the last `days` by event time on a topic the loop writes (decisions): only its tail
+ * is read. The loop stamps each record with its transaction's event time, so the newest record
+ * timestamp (from the last TAIL_RECORDS records of each partition) less the window and a day of
+ * slack for records out of event-time order gives, by ListOffsets, where the window starts; a
+ * 180-day topic is not read whole at every retrain. `read` counts the records decoded.
+ */
+export async function readRecentByEventTime<T extends { eventTime: number }>(client: KafkaClient, topic: string, days: number, decode: (values: Buffer[]) => Promise<T[]>): Promise<{ rows: T[]; read: number }> {
+  let kept: T[] = [];
+  let latest = Number.NEGATIVE_INFINITY;
+  let read = 0;
+  const since = async (admin: Admin, starts: Map<number, number>, ends: Map<number, number>): Promise<Map<number, number> | null> => {
+    const newest = await newestTimestamp(client, topic, starts, ends);
+    return newest === null ? null : admin.offsetsForTimes(topic, newest - (days + 1) * DAY_MS);
+  };
+  await new TopicTail(client, topic).read(async (values) => {
+    read += values.length;
+    for (const row of await decode(values)) {
+      if (row.eventTime > latest) latest = row.eventTime;
+      if (row.eventTime > latest - days * DAY_MS) kept.push(row);
+    }
+    // Keep memory to about the window: drop what the latest event time has left behind.
+    if (kept.length > 200_000) kept = kept.filter((x) => x.eventTime > latest - days * DAY_MS);
+  }, { since });
+  return { rows: kept.filter((x) => x.eventTime > latest - days * DAY_MS), read };
+}
+
+/** The newest record timestamp among the last TAIL_RECORDS records of each partition (null for an empty topic). */
+async function newestTimestamp(client: KafkaClient, topic: string, starts: Map<number, number>, ends: Map<number, number>): Promise<number | null> {
+  const from: TopicPartitionOffset[] = [];
+  for (const [partition, end] of ends) {
+    const start = starts.get(partition) ?? 0;
+    if (end > start) from.push({ topic, partition, offset: Math.max(start, end - TAIL_RECORDS) });
+  }
+  if (from.length === 0) return null;
+  let newest: number | null = null;
+  const reader = client.partitionReader({ readCommitted: true });
+  try {
+    await reader.read(from, (batch) => {
+      for (const r of batch.records) if (r.value !== null) newest = Math.max(newest ?? r.timestamp, r.timestamp);
+    });
+  } finally {
+    await reader.stop();
+  }
+  return newest;
 }
 
 /** Runs train.py under a wrapper that reports its CPU time (own + children) at exit. */
@@ -354,20 +408,11 @@ export class Retrainer {
   /** Decisions of the last `days` (by event time) on the decisions topic, repeats left out. */
   async recentDecisions(days: number): Promise<Decision[]> {
     const serde = this.deps.serdes.decisions;
-    let kept: Decision[] = [];
-    let latest = Number.NEGATIVE_INFINITY;
-    await new TopicTail(this.deps.client, this.deps.catalogue.decisions.name).read(async (values) => {
+    const { rows } = await readRecentByEventTime(this.deps.client, this.deps.catalogue.decisions.name, days, async (values) => {
       await serde.prefetch(values);
-      for (const value of values) {
-        const d = serde.deserialize(value);
-        if (d.duplicate === true) continue;
-        if (d.eventTime > latest) latest = d.eventTime;
-        if (d.eventTime > latest - days * DAY_MS) kept.push(d);
-      }
-      // Keep memory to about the window: drop what the latest event time has left behind.
-      if (kept.length > 200_000) kept = kept.filter((x) => x.eventTime > latest - days * DAY_MS);
+      return values.map((v) => serde.deserialize(v)).filter((d) => d.duplicate !== true);
     });
-    return kept.filter((x) => x.eventTime > latest - days * DAY_MS);
+    return rows;
   }
 
   private async record(input: Omit<Parameters<LifecycleLog['record']>[0], 'actor' | 'automatic' | 'policyVersion'>, trigger: Trigger): Promise<LifecycleEvent> {

@@ -114,6 +114,12 @@ export interface Admin {
   endOffsets(topic: string): Promise<Map<number, number>>;
   /** Log start offset per partition (the earliest record still on the broker). */
   beginningOffsets(topic: string): Promise<Map<number, number>>;
+  /**
+   * Per partition, the earliest offset whose record timestamp is at or after `timestamp` (the end
+   * offset where no record is): ListOffsets by time, so a reader of the recent past need not read
+   * a topic from its beginning.
+   */
+  offsetsForTimes(topic: string, timestamp: number): Promise<Map<number, number>>;
   deleteTopics(topics: string[]): Promise<void>;
   /** Size limit and compaction of each existing topic (absent topics are left out). */
   topicLimits(topics: string[]): Promise<Map<string, TopicLimits>>;

@@ -224,6 +224,11 @@ export function createKafkajsClient(opts: KafkajsClientOptions): KafkaClient {
           const res = await admin.fetchTopicOffsets(topic);
           return new Map(res.map((p) => [p.partition, Number(p.low)]));
         },
+        async offsetsForTimes(topic, timestamp) {
+          // KafkaJS answers the high watermark for a partition without such a record.
+          const res = await admin.fetchTopicOffsetsByTimestamp(topic, timestamp);
+          return new Map(res.map((p) => [p.partition, Number(p.offset)]));
+        },
         async deleteTopics(topics) {
           if (topics.length) await admin.deleteTopics({ topics });
         },

@@ -60,6 +60,7 @@ class FakeClient implements KafkaClient {
       committedOffsets: async () => [],
       endOffsets: async () => new Map([[0, 0]]),
       beginningOffsets: async () => new Map([[0, 0]]),
+      offsetsForTimes: async () => new Map([[0, 0]]),
       deleteTopics: async () => undefined,
       topicLimits: async () => new Map(),
       disconnect: async () => undefined,
