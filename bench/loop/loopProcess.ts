@@ -12,6 +12,8 @@ export class LoopProcess {
   runningMs: number | null = null;
   /** The topics the transactions' sub-topology reads, from the worker's 'running' message. */
   inputTopics: string[] = [];
+  /** The worker's Date.now() when it reported RUNNING (the time base of the samples). */
+  runningAt: number | null = null;
   private readonly child: ChildProcess;
   private readonly exited: Promise<number | null>;
   private failure: string | null = null;
@@ -28,9 +30,15 @@ export class LoopProcess {
       if (m.type === 'running') {
         this.runningMs = m.ms;
         this.inputTopics = m.inputTopics;
+        this.runningAt = m.t;
       }
       if (m.type === 'sample') this.samples.push(m);
       if (m.type === 'error') this.failure = m.message;
+      this.wake();
+    });
+    // An IPC send to a worker that has just gone is reported here, not thrown: the exit says more.
+    this.child.on('error', (err) => {
+      this.failure ??= err.message;
       this.wake();
     });
     void this.exited.then(() => this.wake());
@@ -77,8 +85,9 @@ export class LoopProcess {
   }
 
   async stop(timeoutMs = 60_000): Promise<void> {
-    if (this.child.exitCode !== null) return;
-    this.child.send({ type: 'stop' });
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    // A worker that is exiting has closed its IPC channel already: a send would throw.
+    if (this.child.connected) this.child.send({ type: 'stop' });
     const code = await Promise.race([this.exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), timeoutMs).unref())]);
     if (code === 'timeout') this.child.kill('SIGKILL');
   }

@@ -156,7 +156,7 @@ async function sideProgress(
     const s = loop.samples;
     const interval = sideInterval(s, progress);
     if (interval) return { tWarm: toPerf(interval.tWarm), tEnd: toPerf(interval.tEnd) };
-    if (stalled(s, expected, stallMs)) {
+    if (stalled(s, expected, stallMs, loop.runningAt ?? 0)) {
       throw new Error(`side loop: no progress for ${stallMs / 1000} s: ${sideStatus(s, progress, topics)}`);
     }
     if (Date.now() > deadline) throw new Error(`side loop: not complete after ${timeoutMs / 1000} s: ${sideStatus(s, progress, topics)}`);

@@ -1,11 +1,11 @@
 /**
  * The risk loop in its own process, as `riskloop run` would run it (config from the environment),
  * so that the benchmark's producer and decision consumer do not share its event loop or its heap.
- * Reports to the parent over IPC: a sample just before start (every counter still 0) and every
- * 20 ms until RUNNING, 'running' with a sample at once, then a sample every BENCH_SAMPLE_MS
- * (memory and the runtime's counters); on 'stop' it closes cleanly (commit, checkpoints) and exits.
- * The early samples bound when processing began, so that a run whose input is processed within one
- * sampling period still has a change to measure (sideProgress.ts).
+ * Reports to the parent over IPC: 'running', then a sample every BENCH_SAMPLE_MS (memory and the
+ * runtime's counters); on 'stop' it closes cleanly (commit, checkpoints) and exits. The side-only
+ * run also samples just before start (every counter still 0), every 20 ms until RUNNING and at
+ * RUNNING: those bound when processing began, so that an input processed within one sampling
+ * period still shows a change to measure (sideProgress.ts).
  */
 import pino from 'pino';
 import { z } from 'zod';
@@ -15,7 +15,7 @@ import { type RocksDbMemory, rocksdbMemory } from '../../state/rocksdbSync.js';
 
 export type WorkerMessage =
   /** inputTopics: the topics the transactions' sub-topology reads (what it must process in all). */
-  | { type: 'running'; ms: number; inputTopics: string[] }
+  | { type: 'running'; ms: number; t: number; inputTopics: string[] }
   | { type: 'sample'; t: number; rss: number; heapUsed: number; heapTotal: number; external: number; rocksdb: RocksDbMemory; processed: number; out: number; transactionsSubtopologyProcessed: number }
   | { type: 'restore'; restored: number }
   | { type: 'closed' }
@@ -54,18 +54,20 @@ async function main(): Promise<void> {
   };
   const started = performance.now();
   app.streams.on('error', (err: Error) => send({ type: 'error', message: err.message }));
-  sample();
-  // Tasks process records before RUNNING is reported (a tiny input can be done by then): sample
-  // finely until RUNNING, so that the start of processing is known to 20 ms.
-  const startup = setInterval(sample, Math.min(every, 20));
+  // The side-only run's interval comes from these samples (sideProgress.ts), and its tasks process
+  // records before RUNNING is reported (a tiny input can be done by then): sample before start and
+  // every 20 ms until RUNNING, so that the start of processing is known to 20 ms. The other runs'
+  // samples (soak's warm-up among them) start at RUNNING as before.
+  if (parts === 'side') sample();
+  const startup = parts === 'side' ? setInterval(sample, Math.min(every, 20)) : undefined;
   try {
     await app.streams.start();
     await app.streams.waitForRunning(300_000);
   } finally {
     clearInterval(startup);
   }
-  send({ type: 'running', ms: performance.now() - started, inputTopics });
-  sample();
+  send({ type: 'running', ms: performance.now() - started, t: Date.now(), inputTopics });
+  if (parts === 'side') sample();
   const timer = setInterval(sample, every);
   process.on('message', (msg: { type: string }) => {
     if (msg.type !== 'stop') return;

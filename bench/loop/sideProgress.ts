@@ -9,7 +9,7 @@
  *   it; with no warm-up, the last sample before it had processed anything);
  * - end: the first sample showing the final total, so the end is late by at most one sampling
  *   period (the worker's BENCH_SAMPLE_MS).
- * The worker samples before start and every 20 ms until RUNNING: tasks process records before
+ * The worker samples before start, every 20 ms until RUNNING and at RUNNING: tasks process records before
  * RUNNING is reported, and the smoke's tiny input (114 transactions) was done by then, so every
  * periodic sample showed the final count, no change was ever seen and the wait ran into its 900 s
  * deadline (issue 17).
@@ -64,15 +64,16 @@ export function crossing(samples: readonly SideSample[], warmup: number): number
 }
 
 /**
- * True when records of the inputs are still due and nothing has been processed for `stallMs`
- * (counted from RUNNING, samples[1], when nothing has changed yet: not from before start).
+ * True when records of the inputs are still due and nothing has been processed for `stallMs`,
+ * counted from the last change but never from before RUNNING (`runningAt`, worker time): the
+ * group join and restore are not a stall.
  */
-export function stalled(samples: readonly SideSample[], expected: number, stallMs: number): boolean {
+export function stalled(samples: readonly SideSample[], expected: number, stallMs: number, runningAt: number): boolean {
   const last = samples[samples.length - 1];
   if (!last || last.transactionsSubtopologyProcessed >= expected) return false;
   const changed = lastChange(samples);
-  const since = changed < 0 ? samples[1]?.t : samples[changed]!.t;
-  return since !== undefined && last.t - since > stallMs;
+  const since = Math.max(runningAt, changed < 0 ? runningAt : samples[changed]!.t);
+  return last.t - since > stallMs;
 }
 
 /**

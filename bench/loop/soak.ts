@@ -49,6 +49,8 @@ export async function soak(env: BenchEnv, opts: { minutes: number; rate: number;
     await Promise.all([watcher.start(), producer.connect(), loop.waitRunning()]);
     console.log(`soak: ${transactions.length} transactions at ${opts.rate} tx/s (${opts.minutes} min)`);
     sent = await producer.run(transactions, opts.rate);
+    // A worker that died mid-run would leave too few samples: say why instead.
+    loop.assertAlive();
   } finally {
     await loop.stop();
     await Promise.all([watcher.stop(), producer.disconnect()]);

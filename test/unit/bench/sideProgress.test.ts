@@ -31,14 +31,15 @@ describe('loop-side interval', () => {
 
   it('calls a run stalled only while records are due and nothing moved for the stall time, counted from RUNNING', () => {
     // Start took 150 s (pre-start sample at 0, RUNNING at 150 000): not a stall by itself.
-    const joining = [at(0, 0, 0), at(150_000, 0, 0), at(150_200, 0, 0)];
-    expect(stalled(joining, 114, 120_000)).toBe(false);
+    const joining = [at(0, 0, 0), at(20, 0, 0), at(149_990, 0, 0), at(150_000, 0, 0), at(150_200, 0, 0)];
+    expect(stalled(joining, 114, 120_000, 150_000)).toBe(false);
     joining.push(at(270_300, 0, 0));
-    expect(stalled(joining, 114, 120_000)).toBe(true);
+    expect(stalled(joining, 114, 120_000, 150_000)).toBe(true);
     const stuck = [at(0, 0, 0), at(100, 0, 0), at(200, 50, 50), at(120_300, 50, 50)];
-    expect(stalled(stuck, 114, 120_000)).toBe(true);
+    expect(stalled(stuck, 114, 120_000, 100)).toBe(true);
+    expect(stalled(stuck.slice(0, 3).concat(at(100_000, 50, 50)), 114, 120_000, 100)).toBe(false);
     const done = [at(0, 0, 0), at(100, 0, 0), at(200, 426, 114), at(120_300, 426, 114)];
-    expect(stalled(done, 114, 120_000)).toBe(false);
+    expect(stalled(done, 114, 120_000, 100)).toBe(false);
   });
 
   it('interpolates the warm-up crossing between the samples around it', () => {
