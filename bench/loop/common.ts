@@ -156,7 +156,36 @@ export async function createLoopTopics(env: BenchEnv, run: LoopRun): Promise<Top
       await sleep(2000 * attempt);
     }
   }
+  await waitForLeaders(env, run.config.topicPrefix);
   return createSerdes(createRegistryClient(env.registry), run.catalogue);
+}
+
+/**
+ * Waits until every partition of the run's topics answers ListOffsets at its leader. Created is not
+ * ready: on this loaded machine (load 35-45) the first produce to a just-created topic was answered
+ * 'not the leader for that topic-partition' past KafkaJS's retries and failed a smoke run; ListOffsets
+ * needs the same leadership as a produce, and repeating it duplicates nothing.
+ */
+async function waitForLeaders(env: BenchEnv, topicPrefix: string, timeoutMs = 120_000): Promise<void> {
+  const admin = kafkaClient(env, 'riskloop-bench-leaders').admin();
+  const deadline = Date.now() + timeoutMs;
+  await admin.connect();
+  try {
+    const topics = (await admin.listTopics()).filter((t) => t.startsWith(topicPrefix));
+    for (const topic of topics) {
+      for (;;) {
+        try {
+          await admin.fetchTopicOffsets(topic);
+          break;
+        } catch (err) {
+          if (Date.now() > deadline) throw new Error(`topic ${topic} has no leader answering after ${timeoutMs / 1000} s: ${(err as Error).message}`);
+          await sleep(500);
+        }
+      }
+    }
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
 }
 
 /** Which parts of a simulation go to the broker, in the order the demo uses: context, payments, labels. */
