@@ -9,10 +9,15 @@
  * edge decided the figure.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import pino from 'pino';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { scoreSnapshots } from '../../../lifecycle/gates.js';
 import { LiveWindow } from '../../../lifecycle/liveChecks.js';
+import { ModelRegistry } from '../../../processors/modelRegistry.js';
 import { binCounts, psi } from '../../../ops/psi.js';
 import type { Decision, ReferenceHistogram } from '../../../schemas/types.js';
 
@@ -118,4 +123,48 @@ describe('score reference (reference.py) binned live (ops/psi.ts, LiveWindow)', 
     expect(binCounts(ref, live.map(f32)).map((c) => c / live.length)).toEqual(ref.proportions);
     expect(psi(ref.proportions, binCounts(ref, live))).toBeLessThan(1e-9);
   }, 60_000);
+
+  it('a small boosted model: its test rows scored by onnxruntime-node give PSI 0 against the reference the trainer stores', async () => {
+    // The trainer's own export path (LightGBM -> ONNX, Platt baked in, onnx_scores ->
+    // reference_distributions) on seeded rows with few distinct values, so the scores tie.
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'riskloop-reference-'));
+    try {
+      const out = python(
+        [
+          'import json, sys, numpy as np, lightgbm as lgb',
+          'from riskloop_training.onnx_export import lightgbm_to_onnx, bake_platt, open_session, onnx_scores',
+          'from riskloop_training.reference import reference_distributions',
+          'a = json.load(sys.stdin); r = np.random.default_rng(11); n = 6000',
+          'amount = np.round(np.exp(r.normal(4, 1, n)), 2)',
+          'x = np.column_stack([r.integers(0, 4, n), r.integers(0, 24, n), amount]).astype(np.float32)',
+          'y = (r.random(n) < 1 / (1 + np.exp(-(-5 + 0.8 * x[:, 0] + 1.5 * (x[:, 1] < 5))))).astype(int)',
+          'b = lgb.train({"objective": "binary", "num_leaves": 7, "learning_rate": 0.1, "min_data_in_leaf": 50, "verbose": -1, "seed": 1}, lgb.Dataset(x[:4000], y[:4000]), 15)',
+          'model = bake_platt(lightgbm_to_onnx(b, "ref-test", ["f.count", "f.hour", "f.amount"]), 0.9, -0.2)',
+          'path = a["dir"] + "/ref-test.onnx"; open(path, "wb").write(model.SerializeToString())',
+          'test = x[4000:]; s = onnx_scores(open_session(path), test)',
+          'ref = reference_distributions(test, ["f.count", "f.hour", "f.amount"], s)',
+          'vals, counts = np.unique(s, return_counts=True)',
+          'print(json.dumps({"path": path, "reference": ref, "rows": [{"f.count": float(v[0]), "f.hour": float(v[1]), "f.amount": float(m)} for v, m in zip(test, amount[4000:])], "commonest": float(counts.max() / len(s)), "distinct": len(vals)}))',
+        ].join('\n'),
+        { dir },
+      ) as { path: string; reference: Record<string, ReferenceHistogram>; rows: Record<string, number>[]; commonest: number; distinct: number };
+      expect(out.distinct).toBeLessThan(200);
+      expect(out.commonest).toBeGreaterThan(0.05);
+      const registry = new ModelRegistry(pino({ level: 'silent' }));
+      const sha256 = createHash('sha256').update(readFileSync(out.path)).digest('hex');
+      const loaded = await registry.load({ version: 'ref-test', artifactPath: out.path, sha256, thresholds: { review: 0.5, decline: 0.9 }, featureNames: ['f.count', 'f.hour', 'f.amount'] });
+      if (!loaded.accepted) throw new Error(loaded.reason);
+      const scores = (await scoreSnapshots(registry, loaded.model, out.rows)) as number[];
+      expect(scores.every((v) => typeof v === 'number')).toBe(true);
+      expect(shadowPsi(out.reference.__score__!, scores)!, 'score PSI, onnxruntime-node vs the reference').toBeLessThan(1e-3);
+      // The live snapshots carry the float64 amounts the trainer rounded to float32 (the scorer's
+      // Float32Array rounds them the same way, so the scores above are the trainer's rows').
+      const amounts = out.rows.map((r) => r['f.amount']!);
+      const ref = out.reference['f.amount']!;
+      expect(psi(ref.proportions, binCounts(ref, amounts)), 'amount PSI, float64 live values').toBeLessThan(1e-3);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
+
