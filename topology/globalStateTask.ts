@@ -37,6 +37,8 @@ export class GlobalStateTask {
   private readonly partitionTimes = new Map<string, number>();
   private readonly positions = new Map<string, TopicPartitionOffset>();
   private running = false;
+  /** Batches applied so far: the instance flushes and checkpoints when it moved (KafkaStreams.checkpointGlobal). */
+  updates = 0;
 
   constructor(private readonly options: GlobalStateTaskOptions) {
     const { topology } = options;
@@ -83,6 +85,7 @@ export class GlobalStateTask {
   async update(records: readonly RawRecord[]): Promise<number> {
     if (!this.running) throw new Error('global state task is not initialized');
     if (records.length === 0) return 0;
+    this.updates++;
     await this.runtime.prefetch(records);
     let applied = 0;
     for (const raw of records) {

@@ -115,6 +115,9 @@ export interface KeyQueryMetadata {
   local: boolean;
 }
 
+/** How often, at most, the global stores are flushed and checkpointed while running (checkpointGlobal). */
+const GLOBAL_CHECKPOINT_MS = 10_000;
+
 export type StreamsState = 'CREATED' | 'REBALANCING' | 'RUNNING' | 'PENDING_SHUTDOWN' | 'NOT_RUNNING' | 'ERROR';
 
 interface ActiveTask {
@@ -163,6 +166,9 @@ export class KafkaStreams extends EventEmitter {
   private producer: Producer | undefined;
   private sharedPump: OutputPump | undefined;
   private globalTask: GlobalStateTask | undefined;
+  /** The global task's update count at its last flush and checkpoint (checkpointGlobal). */
+  private globalCheckpointed = 0;
+  private globalCheckpointAt = 0;
   private globalReader: PartitionReader | undefined;
   private readonly readers = new Set<PartitionReader>();
   private timer: NodeJS.Timeout | undefined;
@@ -374,6 +380,29 @@ export class KafkaStreams extends EventEmitter {
 
   // ---------------------------------------------------------------- global state
 
+  /**
+   * At each commit interval, when records were applied since the last time: flushes the global
+   * stores and checkpoints their positions, as Kafka Streams' global state manager does. Without
+   * it the stores' write caches were flushed only at close (a soak's heap grew by the global
+   * entity-stats cache filling to its 10 000-entry bound) and a crash re-read the global topics
+   * from the beginning. Global stores mirror their topics (put/delete per record), so state a
+   * little ahead of the checkpoint converges when the records after it are applied again. Under
+   * the stream-thread mutex, as the follower's updates are.
+   */
+  private async checkpointGlobal(): Promise<void> {
+    const g = this.globalTask;
+    if (!g || g.updates === this.globalCheckpointed) return;
+    // At most every GLOBAL_CHECKPOINT_MS: under exactly_once the commit interval is 100 ms.
+    const now = Date.now();
+    if (now - this.globalCheckpointAt < GLOBAL_CHECKPOINT_MS) return;
+    this.globalCheckpointAt = now;
+    const updates = g.updates;
+    const positions = await g.flush();
+    this.globalCheckpointed = updates;
+    if (positions.length === 0 || [...g.stores().values()].some((s) => !s.persistent)) return;
+    await writeCheckpoint(path.join(this.stateRoot(), this.config.applicationId, g.id), new Map(positions.map((p) => [tpKey(p), p.offset])));
+  }
+
   private async startGlobalState(): Promise<void> {
     if (this.topology.globalStores().length === 0) return;
     const g = new GlobalStateTask({ topology: this.topology, stateDir: this.stateRoot(), logger: this.log });
@@ -384,6 +413,8 @@ export class KafkaStreams extends EventEmitter {
     } catch (err) {
       if (!(err instanceof CorruptCheckpointError)) throw err;
     }
+    // In-memory global stores start empty: only a checkpoint of persistent ones can be resumed from.
+    if ([...g.stores().values()].some((s) => !s.persistent)) checkpoint = undefined;
     await g.initialize();
     if (!checkpoint) for (const s of g.stores().values()) await s.wipe();
     await deleteCheckpoint(dir);
@@ -564,7 +595,9 @@ export class KafkaStreams extends EventEmitter {
     const changelogs = task.changelogPartitions();
     if (!checkpoint && changelogs.length) for (const s of task.stores().values()) await s.wipe();
     const stores = task.stores();
-    const from = changelogs.map((c) => ({ topic: c.topic, partition: c.partition, offset: checkpoint?.get(tpKey(c)) ?? 0 }));
+    // An in-memory store starts empty in every instance: it restores its whole changelog whatever
+    // the checkpoint says (Kafka Streams checkpoints persistent stores only).
+    const from = changelogs.map((c) => ({ topic: c.topic, partition: c.partition, offset: stores.get(c.storeName)?.persistent === false ? 0 : (checkpoint?.get(tpKey(c)) ?? 0) }));
     const storeOf = new Map(changelogs.map((c) => [c.topic, stores.get(c.storeName)!]));
     let restored = 0;
     if (from.length) {
@@ -677,7 +710,9 @@ export class KafkaStreams extends EventEmitter {
   /** End offset of each of the task's changelog partitions. */
   private async changelogEnds(at: ActiveTask): Promise<Map<string, number>> {
     const offsets = new Map<string, number>();
+    const stores = at.task.stores();
     for (const c of at.task.changelogPartitions()) {
+      if (stores.get(c.storeName)?.persistent === false) continue;
       const ends = await this.admin!.endOffsets(c.topic);
       offsets.set(tpKey(c), ends.get(c.partition) ?? 0);
     }
@@ -914,6 +949,7 @@ export class KafkaStreams extends EventEmitter {
 
   private async commitAll(): Promise<void> {
     this.lastCommit = Date.now();
+    await this.checkpointGlobal();
     const running = [...this.tasks.values()].filter((at) => at.status === 'running');
     if (this.eos) {
       // Each task has its own producer and transaction: commit them side by side, so the round
@@ -1132,7 +1168,7 @@ export class KafkaStreams extends EventEmitter {
       const g = this.globalTask;
       const positions = await g.flush();
       await g.close();
-      if (mode === 'clean' && positions.length) {
+      if (mode === 'clean' && positions.length && [...g.stores().values()].every((s) => s.persistent)) {
         await writeCheckpoint(path.join(this.stateRoot(), this.config.applicationId, g.id), new Map(positions.map((p) => [tpKey(p), p.offset])));
       }
     }
