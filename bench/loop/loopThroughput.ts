@@ -42,6 +42,8 @@ export interface LoopThroughputResult extends ThroughputResult {
   brokerPid: number | null;
   /** 1-minute load average at the start and at the end of the measured interval. */
   loadAverage: [number, number];
+  /** loop-side: the records of the transactions' sub-topology's input topics (transactions and labels), all processed by the interval's end. */
+  sideInputRecords?: number;
   profile?: { file: string; top: ReturnType<typeof summarize>; byArea: ReturnType<typeof byArea> };
   passthroughRecordsPerSec?: number;
   ratioToPassthrough?: number;
@@ -73,6 +75,7 @@ export async function loopThroughput(
   const load0 = os.loadavg()[0]!;
   let tWarm: number;
   let tEnd: number;
+  let sideInputRecords: number | undefined;
   try {
     await loop.waitRunning();
     if (watcher) {
@@ -80,7 +83,7 @@ export async function loopThroughput(
       tWarm = watcher.mark(opts.warmup)!;
       tEnd = watcher.mark(N)!;
     } else {
-      ({ tWarm, tEnd } = await sideProgress(env, loop, run.config.topicPrefix, opts.warmup));
+      ({ tWarm, tEnd, inputRecords: sideInputRecords } = await sideProgress(env, loop, run.config.topicPrefix, opts.warmup));
     }
     cpu.sample();
     brokerCpu?.sample();
@@ -107,6 +110,7 @@ export async function loopThroughput(
     brokerCpuMsPer1000: brokerCpu ? brokerCpu.perThousand(tWarm, tEnd, N - opts.warmup) : null,
     brokerPid: bPid,
     loadAverage: [+load0.toFixed(2), +load1.toFixed(2)],
+    ...(sideInputRecords === undefined ? {} : { sideInputRecords }),
   };
   if (opts.cpuProfileDir) {
     const file = newestProfile(opts.cpuProfileDir, profileStart);
@@ -138,7 +142,7 @@ async function sideProgress(
   topicPrefix: string,
   warmup: number,
   opts: { timeoutMs?: number; stallMs?: number } = {},
-): Promise<{ tWarm: number; tEnd: number }> {
+): Promise<{ tWarm: number; tEnd: number; inputRecords: number }> {
   // Only the run's own topics were produced before the loop started, so their end offsets are the
   // whole input; an internal topic the sub-topology might also read is left out (its records then
   // only make the count pass `expected` sooner, and the idle wait covers them).
@@ -155,7 +159,7 @@ async function sideProgress(
     loop.assertAlive();
     const s = loop.samples;
     const interval = sideInterval(s, progress);
-    if (interval) return { tWarm: toPerf(interval.tWarm), tEnd: toPerf(interval.tEnd) };
+    if (interval) return { tWarm: toPerf(interval.tWarm), tEnd: toPerf(interval.tEnd), inputRecords: expected };
     if (stalled(s, expected, stallMs, loop.runningAt ?? 0)) {
       throw new Error(`side loop: no progress for ${stallMs / 1000} s: ${sideStatus(s, progress, topics)}`);
     }
