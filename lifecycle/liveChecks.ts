@@ -90,6 +90,8 @@ export interface LiveFigures {
   /** Actual decisions of a deciding model (all zero for a shadow). */
   decisionMix: Record<DecisionAction, number>;
   scorePsi: number | null;
+  /** Bins of the score reference the PSI is over; null without a reference. */
+  scoreBins: number | null;
   latencyP99Ms: number | null;
   expected: number;
   errors: number;
@@ -195,6 +197,7 @@ export class LiveWindow {
       reviewRate: n === 0 ? null : this.reviews / n,
       decisionMix: { ...this.mix },
       scorePsi: this.bins && this.watch.scoreReference && scored > 0 ? psi(this.watch.scoreReference.proportions, this.bins) : null,
+      scoreBins: this.bins?.length ?? null,
       latencyP99Ms: p99(this.latencies),
       expected: this.expected,
       errors: this.errors,
@@ -260,11 +263,22 @@ export function wilsonLower(p: number, n: number, z: number): number {
   return Math.max(0, (centre - spread) / (1 + z2 / n));
 }
 
+/**
+ * Scores needed before a PSI over `bins` bins says something against `limit`. A sample drawn from
+ * the reference itself has a PSI of (bins − 1)/n on average (chi-square over n): 0.10 for 200
+ * scores in 20 bins, with a 99th percentile of 0.20, against a usual limit of 0.25. The PSI is
+ * judged once that noise is at most a quarter of the limit: 304 scores for 20 bins at 0.25.
+ */
+export function psiSampleSize(bins: number, limit: number): number {
+  return limit > 0 && bins > 1 ? Math.ceil((4 * (bins - 1)) / limit) : 0;
+}
+
 /** The six live checks of one window against the policy's bounds. */
 export function evaluateChecks(f: LiveFigures, checks: RolloutChecks, opts: CheckOptions): CheckResult[] {
   const enough = f.decisions >= opts.minSamples;
   const full = Math.max(opts.minSamples, opts.stageSamples ?? 0);
-  const enoughForPsi = f.decisions >= full;
+  const psiNeeds = Math.max(full, psiSampleSize(f.scoreBins ?? 0, checks.maxScorePsi));
+  const enoughForPsi = f.decisions >= psiNeeds;
   const champ = opts.champion ?? null;
   const vs = (v: number | null): string => (champ ? `; champion ${champ.version}: ${fmt(v)}` : '');
   const max = (name: CheckResult['name'], value: number | null, limit: number, judged: boolean, detail: string): CheckResult => ({
@@ -281,7 +295,7 @@ export function evaluateChecks(f: LiveFigures, checks: RolloutChecks, opts: Chec
     return { name, passed: clearlyAbove ? false : null, value, limit, detail: `${detail}${clearlyAbove ? ` (99 % lower bound ${fmt(wilsonLower(value, n, Z_99))} above the limit before the stage's ${full})` : ''}` };
   };
   const results: CheckResult[] = [
-    max('scorePsi', f.scorePsi, checks.maxScorePsi, enoughForPsi, `PSI of ${f.decisions} scores vs the training reference${f.scorePsi === null && enoughForPsi ? ' (no reference histogram: not judged)' : ''}`),
+    max('scorePsi', f.scorePsi, checks.maxScorePsi, enoughForPsi, `PSI of ${f.decisions} scores in ${f.scoreBins ?? 'n/a'} bins vs the training reference${f.scorePsi === null && enoughForPsi ? ' (no reference histogram: not judged)' : ''}${f.scoreBins !== null && !enoughForPsi ? ` (judged from ${psiNeeds} scores)` : ''}`),
     rate('declineRate', f.declineRate, checks.maxDeclineRate, f.decisions, `score ≥ decline threshold in ${f.decisions} decisions${vs(champ?.declineRate ?? null)}`),
     rate('reviewRate', f.reviewRate, checks.maxReviewRate, f.decisions, `review ≤ score < decline in ${f.decisions} decisions${vs(champ?.reviewRate ?? null)}`),
     // A shadow decides nothing: the pipeline latency of the decisions carrying its score is the

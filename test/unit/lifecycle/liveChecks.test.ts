@@ -1,6 +1,6 @@
 /** Live figures of a rollout stage, worked by hand over a few decisions and labels. */
 import { describe, expect, it } from 'vitest';
-import { bandOf, evaluateChecks, firstFailure, wilsonLower, LiveWindow, p99, type RolloutChecks, type Watch } from '../../../lifecycle/liveChecks.js';
+import { bandOf, evaluateChecks, firstFailure, psiSampleSize, wilsonLower, LiveWindow, p99, type RolloutChecks, type Watch } from '../../../lifecycle/liveChecks.js';
 import { canaryBucket } from '../../../processors/scoring.js';
 import type { Decision, TrainingExample } from '../../../schemas/types.js';
 
@@ -124,7 +124,8 @@ describe('evaluateChecks', () => {
   w.addDecision(decision(10, { shadowScores: [] }));
 
   it('passes within the bounds, and waits (null) below the sample minimum', () => {
-    const results = evaluateChecks(w.figures(), checks, { minSamples: 10 });
+    // maxScorePsi 1: 10 scores in 3 bins are enough for it (psiSampleSize 8; at 0.25 it is 32).
+    const results = evaluateChecks(w.figures(), { ...checks, maxScorePsi: 1 }, { minSamples: 10 });
     // A shadow's pipeline latency is the champion's: not judged for it.
     expect(Object.fromEntries(results.map((r) => [r.name, r.passed]))).toEqual({ scorePsi: true, declineRate: true, reviewRate: true, latencyP99Ms: null, errorRate: false, precision: null });
     expect(evaluateChecks({ ...w.figures(), role: 'canary' }, checks, { minSamples: 10 }).find((r) => r.name === 'latencyP99Ms')!.passed).toBe(true);
@@ -138,6 +139,27 @@ describe('evaluateChecks', () => {
     expect(psiLater.find((r) => r.name === 'scorePsi')!.passed).toBeNull();
     expect(psiLater.find((r) => r.name === 'declineRate')!.passed).toBeNull();
     expect(evaluateChecks(w.figures(), { ...checks, maxScorePsi: -1 }, { minSamples: 10, stageSamples: 10 }).find((r) => r.name === 'scorePsi')!.passed).toBe(false);
+  });
+
+  it('judges the score PSI only once its sample noise, (bins - 1)/n, is at most a quarter of the limit', () => {
+    expect(psiSampleSize(20, 0.25)).toBe(304);
+    expect(psiSampleSize(8, 0.25)).toBe(112);
+    expect(psiSampleSize(20, -1)).toBe(0);
+    expect(psiSampleSize(1, 0.25)).toBe(0);
+    // 20 equal bins; n scores spread over them as evenly as n allows, all in one bin for the shifted case.
+    const edges = Array.from({ length: 21 }, (_, i) => i / 20);
+    const ref = { edges, proportions: Array<number>(20).fill(0.05) };
+    const window = (n: number, shifted: boolean): LiveWindow => {
+      const lw = new LiveWindow({ ...shadowWatch, scoreReference: ref });
+      for (let i = 0; i < n; i++) lw.addDecision(decision(i, { shadowScores: [{ modelVersion: 's1', score: shifted ? 0.01 : ((i % 20) + 0.5) / 20 }] }));
+      return lw;
+    };
+    const psiCheck = (lw: LiveWindow) => evaluateChecks(lw.figures(), checks, { minSamples: 200, stageSamples: 200 }).find((r) => r.name === 'scorePsi')!;
+    // 303 scores (stage sample 200 reached): a sample of the reference itself would average PSI 0.063 here.
+    expect(psiCheck(window(303, true))).toMatchObject({ passed: null, detail: expect.stringContaining('judged from 304 scores') });
+    expect(psiCheck(window(304, true)).passed).toBe(false);
+    expect(psiCheck(window(304, false)).passed).toBe(true);
+    expect(window(304, false).figures().scoreBins).toBe(20);
   });
 
   it('before the stage sample, fails a rate only when its 99 % Wilson lower bound is above the limit', () => {
