@@ -78,6 +78,8 @@ export interface DemoOptions {
   trainerArgs?: string[];
   /** Write the outcomes and the trainer's per-fold figures here (JSON). */
   report?: string;
+  /** Keep the candidate's training export in this folder (riskloop retrain --keep-exports). */
+  keepExports?: string;
 }
 
 const DAY_MS = 86_400_000;
@@ -583,7 +585,8 @@ export async function runDemo(opts: DemoOptions, io: CommandIo): Promise<number>
     // and writes no event: the demo then goes on without one instead of waiting.
     let noCandidate: string | null = null;
     const svc = service;
-    svc.start(['--policy', policyFile, '--models-dir', modelsDir, '--check-seconds', '2', '--tick-seconds', '1'], serviceEnv, (l) => {
+    const keep = opts.keepExports ? ['--keep-exports', path.resolve(opts.keepExports)] : [];
+    svc.start(['--policy', policyFile, '--models-dir', modelsDir, '--check-seconds', '2', '--tick-seconds', '1', ...keep], serviceEnv, (l) => {
       io.out(`  | ${l}`);
       if (/^retrain \([a-z]+\) (skipped|of .* failed)/.test(l)) noCandidate = l;
     });

@@ -28,7 +28,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createReadStream, existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -100,6 +100,13 @@ export interface RetrainerDeps {
   versionFor?: (now: number) => string;
   /** Each line the trainer prints. */
   onTrainerLine?: (line: string) => void;
+  /**
+   * Where each candidate's training export is kept, as `<version>.training-examples.jsonl`: the
+   * exact rows it learned from and was tested on (tokens, never PANs or account ids), for
+   * re-running its training elsewhere. Without it the export goes with the work folder; its
+   * sha256 is in the candidate event either way.
+   */
+  keepExportsDir?: string;
 }
 
 interface Champion extends ChampionRef {
@@ -229,6 +236,13 @@ async function newestTimestamp(client: KafkaClient, topic: string, starts: Map<n
     await reader.stop();
   }
   return newest;
+}
+
+/** The sha256 of a file, streamed (an export can be gigabytes). */
+async function sha256File(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
 }
 
 /** Runs train.py under a wrapper that reports its CPU time (own + children) at exit. */
@@ -449,6 +463,13 @@ export class Retrainer {
       }
       const timing = labelJoinTiming(deps.config);
       const testEnd = testEndFor(scan.labelCutoffMs, scan.maxEventTime, timing);
+      const exportSha256 = await sha256File(exportPath);
+      let keptExport: string | null = null;
+      if (deps.keepExportsDir) {
+        await mkdir(deps.keepExportsDir, { recursive: true });
+        keptExport = path.resolve(deps.keepExportsDir, `${version}.training-examples.jsonl`);
+        await copyFile(exportPath, keptExport);
+      }
 
       // 2. Train with the champion as parent, so the card scores both on the same test rows.
       const champion = await this.champion(work);
@@ -504,6 +525,8 @@ export class Retrainer {
             labelCutoff: iso(scan.labelCutoffMs),
             examples: scan.examples,
             positives: scan.positives,
+            exportSha256,
+            ...(keptExport ? { exportPath: keptExport } : {}),
             trigger,
             cost,
           },

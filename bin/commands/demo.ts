@@ -18,12 +18,13 @@ const DemoArgs = z.object({
   shadowCards: z.array(z.string().min(1)).default([]),
   trainerArgs: z.array(z.string()).default([]),
   report: z.string().min(1).optional(),
+  keepExports: z.string().min(1).optional(),
 });
 
 export const DEMO_USAGE = [
   'usage: riskloop demo [--generator sim|handbook] [--seed 7] [--customers 600] [--days 42] [--days-after 14] [--fraud-scale 2] [--keep]',
   '                     [--label-maturity-days D] [--label-delay-days D] [--feature-set FILE] [--shadow CARD.json ...]',
-  '                     [--trainer "--folds 4 ..."] [--report FILE.json]',
+  '                     [--trainer "--folds 4 ..."] [--report FILE.json] [--keep-exports DIR]',
   'Starts the local stack if KAFKA_BROKERS is unset, then generates traffic, decides and labels; the retraining service (riskloop retrain) then retrains, gates and rolls out by itself.',
   '  --generator handbook      traffic from generators/handbook (Fraud Detection Handbook simulator + card testing)',
   '                            instead of simulator/; label maturity then defaults to 14 days (chargebacks come in ~7)',
@@ -33,6 +34,7 @@ export const DEMO_USAGE = [
   '  --shadow CARD.json        release this model as shadow before phase 1 (repeatable): its AUC on the traffic is reported',
   '  --trainer "ARGS"          trainer options for the retraining service policy (retrain.trainer), e.g. "--folds 4 --search-budget 10"',
   '  --report FILE.json        write the outcomes and the trainer\'s per-fold figures as JSON',
+  '  --keep-exports DIR        keep the candidate\'s training export there (riskloop retrain --keep-exports), to train on it again offline',
 ];
 
 /** The command line as DemoOptions (exported for its unit test). */
@@ -53,6 +55,7 @@ export function parseDemoArgs(argv: string[]): DemoOptions | 'help' {
       shadow: { type: 'string', multiple: true },
       trainer: { type: 'string' },
       report: { type: 'string' },
+      'keep-exports': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -71,6 +74,7 @@ export function parseDemoArgs(argv: string[]): DemoOptions | 'help' {
     shadowCards: values.shadow,
     trainerArgs: values.trainer?.split(/\s+/).filter(Boolean),
     report: values.report,
+    keepExports: values['keep-exports'],
   });
 }
 

@@ -42,6 +42,7 @@ const USAGE = [
   '  --policy FILE           lifecycle policy (default models/lifecycle-policy.json)',
   '  --models-dir DIR        where candidates are written (default models)',
   '  --version V             version of the candidate (--once; default lgbm-<UTC time>)',
+  '  --keep-exports DIR      keep each candidate\'s training export as DIR/<version>.training-examples.jsonl (its sha256 is in the candidate event either way)',
   '  --check-seconds S       long-running: how often the triggers are checked (default 60)',
   '  --tick-seconds S        long-running: how often the rollout controller ticks (default 5)',
   '  --no-rollout            long-running: do not run the rollout controller here',
@@ -73,6 +74,7 @@ export async function retrainCommand(argv: string[], io: CommandIo): Promise<num
         policy: { type: 'string' },
         'models-dir': { type: 'string' },
         version: { type: 'string' },
+        'keep-exports': { type: 'string' },
         'check-seconds': { type: 'string' },
         'tick-seconds': { type: 'string' },
         'no-rollout': { type: 'boolean' },
@@ -141,6 +143,7 @@ export async function retrainCommand(argv: string[], io: CommandIo): Promise<num
     const python = values['no-retrain'] ? '' : await ensureVenv({ ...io, out: (l) => logger.debug({ setup: l }), err: (l) => logger.info({ setup: l }) });
     const retrainer = new Retrainer({
       config, policy, client, serdes, catalogue, lifecycle, producer, logger, modelsDir, python,
+      ...(values['keep-exports'] ? { keepExportsDir: path.resolve(values['keep-exports']) } : {}),
       actor: trigger === 'manual' ? `${who.principal}@${host}` : `retrainer@${host}`,
       onTrainerLine: (line) => logger.info({ trainer: line }),
     });

@@ -15,6 +15,7 @@
  * (release first, `stage` event second), and the running loop scores it in shadow while the
  * champion keeps deciding.
  */
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -165,6 +166,9 @@ describe('riskloop retrain --once: a candidate trained on shuffled labels, then 
     expect(candidate).toMatchObject({ automatic: true, policyVersion: 'lifecycle-policy-test' });
     expect(candidate.actor).toMatch(/^retrainer@/);
     expect(candidate.details.parent).toBe('bootstrap-v1');
+    // Lineage: the export's hash always; the export itself only with --keep-exports.
+    expect(candidate.details.exportSha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(candidate.details.exportPath).toBeUndefined();
 
     const card = JSON.parse(await readFile(path.join(modelsDir, `${VERSION}.card.json`), 'utf8')) as {
       metrics: { averagePrecision: number; aucRoc: number };
@@ -242,7 +246,7 @@ describe('riskloop retrain --once: a candidate trained on shuffled labels, then 
 
     beforeAll(async () => {
       await produce(brokers(), catalogue.trainingExamples.name, corrections.map((e) => ({ key: e.accountToken, value: serdes.trainingExamples.serialize(e) })));
-      code2 = await retrainCommand(['--once', '--policy', policyPath, '--models-dir', modelsDir, '--version', GOOD], {
+      code2 = await retrainCommand(['--once', '--policy', policyPath, '--models-dir', modelsDir, '--version', GOOD, '--keep-exports', path.join(stateRoot, 'exports')], {
         out: (l) => out2.push(l),
         err: (l) => out2.push(l),
         env: testAppEnv(id, stateRoot, { LOG_LEVEL: 'warn' }),
@@ -257,6 +261,12 @@ describe('riskloop retrain --once: a candidate trained on shuffled labels, then 
       const firstCutoff = new Date(Math.max(...written.map((e) => e.labeledAt))).toISOString();
       expect(candidate.reason).toBe(`trained on labels: ${corrections.length} examples labelled after the cut-off ${firstCutoff} of ${VERSION} (>= 3000)`);
       expect(candidate.details.labelCutoff).toBe(new Date(Math.max(...corrections.map((e) => e.labeledAt))).toISOString());
+      // --keep-exports: the rows it learned from, kept under its version, matching the event's hash.
+      const kept = path.join(stateRoot, 'exports', `${GOOD}.training-examples.jsonl`);
+      expect(candidate.details.exportPath).toBe(kept);
+      const keptBytes = await readFile(kept);
+      expect(createHash('sha256').update(keptBytes).digest('hex')).toBe(candidate.details.exportSha256);
+      expect(keptBytes.toString('utf8').trim().split('\n')).toHaveLength(candidate.details.examples as number);
       const card = JSON.parse(await readFile(path.join(modelsDir, `${GOOD}.card.json`), 'utf8')) as { metrics: { averagePrecision: number }; parentMetrics: { averagePrecision: number } };
       const ap = (gate.details.checks as GateCheck[]).find((c) => c.name === 'averagePrecision')!;
       expect(ap.value).toBeCloseTo(card.metrics.averagePrecision - card.parentMetrics.averagePrecision, 12);

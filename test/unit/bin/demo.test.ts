@@ -47,7 +47,9 @@ describe('riskloop demo options', () => {
   });
 
   it('takes shadows, trainer options and a report file; refuses an unknown generator or a bad maturity', () => {
-    const opts = parsed(['--shadow', 'a.card.json', '--shadow', 'b.card.json', '--trainer', ' --folds 4  --search-budget 6', '--report', 'out.json']);
+    const opts = parsed(['--shadow', 'a.card.json', '--shadow', 'b.card.json', '--trainer', ' --folds 4  --search-budget 6', '--report', 'out.json', '--keep-exports', '/tmp/exports']);
+    expect(opts.keepExports).toBe('/tmp/exports');
+    expect(parsed([]).keepExports).toBeUndefined();
     expect(opts.shadowCards).toEqual(['a.card.json', 'b.card.json']);
     expect(opts.trainerArgs).toEqual(['--folds', '4', '--search-budget', '6']);
     expect(opts.report).toBe('out.json');
