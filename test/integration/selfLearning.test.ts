@@ -102,7 +102,7 @@ const POLICY: LifecyclePolicyInput = {
   rollout: {
     shadow: { minSeconds: 2, minDecisions: 400 },
     canary: { share: 50, minSeconds: 2, minDecisions: 200 },
-    checks: { maxScorePsi: 1.0, maxDeclineRate: 0.05, maxReviewRate: 0.1, maxLatencyP99Ms: 5000, maxErrorRate: 0.01, minPrecision: 0.0, minLabelledForPrecision: 100 },
+    checks: { maxScorePsi: 0.25, maxDeclineRate: 0.05, maxReviewRate: 0.1, maxLatencyP99Ms: 5000, maxErrorRate: 0.01, minPrecision: 0.0, minLabelledForPrecision: 100 },
   },
 };
 
