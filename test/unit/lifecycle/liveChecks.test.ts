@@ -129,6 +129,16 @@ describe('evaluateChecks', () => {
     // A shadow's pipeline latency is the champion's: not judged for it.
     expect(Object.fromEntries(results.map((r) => [r.name, r.passed]))).toEqual({ scorePsi: true, declineRate: true, reviewRate: true, latencyP99Ms: null, errorRate: false, precision: null });
     expect(evaluateChecks({ ...w.figures(), role: 'canary' }, checks, { minSamples: 10 }).find((r) => r.name === 'latencyP99Ms')!.passed).toBe(true);
+    // Over the limit: fails alone or when clearly slower than the champion over the same period,
+    // passes when the champion is as slow (the loop's latency, not the model's).
+    const latency = (p99: number, champP99: number | null) =>
+      evaluateChecks({ ...w.figures(), role: 'canary', latencyP99Ms: p99 }, checks, { minSamples: 10, champion: champP99 === null ? null : { ...w.figures(), version: 'champ', role: 'champion', latencyP99Ms: champP99 } }).find((r) => r.name === 'latencyP99Ms')!;
+    expect(latency(251, null).passed).toBe(false);
+    expect(latency(251, 240).passed).toBe(true);
+    expect(latency(251, 240).detail).toMatch(/no slower than the champion/);
+    expect(latency(400, 240).passed).toBe(false); // > 240 x 1.2 + 5
+    expect(latency(293, 240).passed).toBe(true);
+    expect(latency(40, 500).passed).toBe(true);
     // 1 of 11 expected decisions lacked its score: 0.0909 > 0.05.
     expect(firstFailure(results)).toMatchObject({ name: 'errorRate', limit: 0.05 });
     expect(firstFailure(results)!.value).toBeCloseTo(1 / 11, 12);
