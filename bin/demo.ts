@@ -84,6 +84,8 @@ export interface DemoOptions {
 
 const DAY_MS = 86_400_000;
 const START = '2026-01-05';
+/** How long after its payment a generated label may be dated (the simulators' chargebacks come within ~90 days). */
+const DEMO_LABEL_HORIZON_DAYS = 120;
 
 /** Two phases of traffic: history the loop learns from (with its labels), then the weeks after it. */
 interface Traffic {
@@ -468,7 +470,14 @@ export async function runDemo(opts: DemoOptions, io: CommandIo): Promise<number>
   const decisions = new Follower<Decision>(kafka, catalogue.decisions.name, serdes.decisions);
   const training = new Follower<TrainingExample>(kafka, catalogue.trainingExamples.name, serdes.trainingExamples);
   const sink = { brokers: config.brokers, connection: config.kafka, registryUrl: config.schemaRegistryUrl, registry: config.registry, catalogue, ratePerSecond: null, clientId: 'riskloop-demo' };
-  const app = await buildRiskLoopApp(config, logger);
+  // The demo compresses time: the labels of phase 1's history (chargebacks dated weeks after it,
+  // which also mature its negatives) go out before phase 2, whose payments are earlier in event
+  // time. With the default day of grace the velocity processor took all of phase 2 for late events
+  // and trimmed their history (card.count_30d fell from 83.5 to 1.4 at the boundary, a population
+  // the candidate never saw: score PSI up to 0.1 against its test week). A grace spanning the whole
+  // demo keeps phase 2's windows whole, as they would be in life where labels come after payments.
+  const graceMs = (opts.days + opts.days2 + DEMO_LABEL_HORIZON_DAYS) * DAY_MS;
+  const app = await buildRiskLoopApp(config, logger, { loop: { velocity: { graceMs } } });
   const generator = opts.generator ?? 'sim';
   let exit = 0;
   // The retraining service's process, stopped whatever happens (a failed demo must not leave it running).
