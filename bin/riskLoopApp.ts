@@ -178,6 +178,16 @@ export async function buildRiskLoopApp(config: AppConfig, logger: Logger, opts: 
   }
 }
 
+const IDEMPOTENCY_FIELDS: readonly (keyof IdempotencyCounters)[] = ['repeated', 'reused', 'notReplayable', 'retriesOfUndecided'];
+const SCREENING_FIELDS: readonly (keyof ScreeningCounts)[] = ['screened', 'rescreened', 'hits', 'unopenable'];
+
+/** Counters whose every field is the sum over the threads' reports, read at each access (a scrape). */
+function summedView<T extends object>(fields: readonly (keyof T & string)[], value: (r: LoopThreadReport, field: keyof T & string) => number, reports: () => LoopThreadReport[]): T {
+  const view = {};
+  for (const field of fields) Object.defineProperty(view, field, { enumerable: true, get: () => reports().reduce((n, r) => n + value(r, field), 0) });
+  return view as T;
+}
+
 /** Re-route counts summed over the threads' latest reports (and those of threads that died). */
 class SummedMisrouted extends MisroutedCounters {
   constructor(private readonly reports: () => LoopThreadReport[]) {
@@ -227,38 +237,8 @@ export function mirrorThreads(streams: Pick<EventEmitter, 'on'> & Pick<StreamThr
     latest.delete(index);
   });
   const reports = (): LoopThreadReport[] => [...retired, ...latest.values()];
-  const sum = (field: keyof IdempotencyCounters): number => reports().reduce((n, r) => n + r.idempotency[field], 0);
-  const idempotency: IdempotencyCounters = {
-    get repeated() {
-      return sum('repeated');
-    },
-    get reused() {
-      return sum('reused');
-    },
-    get notReplayable() {
-      return sum('notReplayable');
-    },
-    get retriesOfUndecided() {
-      return sum('retriesOfUndecided');
-    },
-  };
-  const screeningSum = (field: keyof ScreeningCounts): number => reports().reduce((n, r) => n + (r.screening?.[field] ?? 0), 0);
+  const idempotency = summedView<IdempotencyCounters>(IDEMPOTENCY_FIELDS, (r, f) => r.idempotency[f], reports);
   // Every thread screens its own tasks' KYC records when a list is configured, none when not.
-  const screening: ScreeningCounts | null = screeningConfigured
-    ? {
-        get screened() {
-          return screeningSum('screened');
-        },
-        get rescreened() {
-          return screeningSum('rescreened');
-        },
-        get hits() {
-          return screeningSum('hits');
-        },
-        get unopenable() {
-          return screeningSum('unopenable');
-        },
-      }
-    : null;
+  const screening = screeningConfigured ? summedView<ScreeningCounts>(SCREENING_FIELDS, (r, f) => r.screening?.[f] ?? 0, reports) : null;
   return { misrouted: new SummedMisrouted(reports), idempotency, screening };
 }

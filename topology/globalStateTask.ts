@@ -74,6 +74,11 @@ export class GlobalStateTask {
     return this.storeMap;
   }
 
+  /** Every global store is on disk: only then can a checkpoint be resumed from (an in-memory store starts empty). */
+  get persistent(): boolean {
+    return [...this.storeMap.values()].every((s) => s.persistent);
+  }
+
   async initialize(): Promise<void> {
     const taskDir = path.join(this.options.stateDir, this.options.topology.applicationId, this.id);
     for (const store of this.storeMap.values()) await store.open({ taskDir, taskId: this.id });

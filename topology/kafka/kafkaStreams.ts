@@ -399,7 +399,12 @@ export class KafkaStreams extends EventEmitter {
     const updates = g.updates;
     const positions = await g.flush();
     this.globalCheckpointed = updates;
-    if (positions.length === 0 || [...g.stores().values()].some((s) => !s.persistent)) return;
+    await this.saveGlobalCheckpoint(g, positions);
+  }
+
+  /** Writes the global task's positions after a flush; only persistent stores can be resumed from one. */
+  private async saveGlobalCheckpoint(g: GlobalStateTask, positions: TopicPartitionOffset[]): Promise<void> {
+    if (positions.length === 0 || !g.persistent) return;
     await writeCheckpoint(path.join(this.stateRoot(), this.config.applicationId, g.id), new Map(positions.map((p) => [tpKey(p), p.offset])));
   }
 
@@ -414,7 +419,7 @@ export class KafkaStreams extends EventEmitter {
       if (!(err instanceof CorruptCheckpointError)) throw err;
     }
     // In-memory global stores start empty: only a checkpoint of persistent ones can be resumed from.
-    if ([...g.stores().values()].some((s) => !s.persistent)) checkpoint = undefined;
+    if (!g.persistent) checkpoint = undefined;
     await g.initialize();
     if (!checkpoint) for (const s of g.stores().values()) await s.wipe();
     await deleteCheckpoint(dir);
@@ -1168,9 +1173,7 @@ export class KafkaStreams extends EventEmitter {
       const g = this.globalTask;
       const positions = await g.flush();
       await g.close();
-      if (mode === 'clean' && positions.length && [...g.stores().values()].every((s) => s.persistent)) {
-        await writeCheckpoint(path.join(this.stateRoot(), this.config.applicationId, g.id), new Map(positions.map((p) => [tpKey(p), p.offset])));
-      }
+      if (mode === 'clean') await this.saveGlobalCheckpoint(g, positions);
     }
     await this.sharedPump?.discard();
     await this.producer?.disconnect().catch(() => undefined);
