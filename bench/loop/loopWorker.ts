@@ -12,11 +12,12 @@ import { z } from 'zod';
 import { readAppConfig } from '../../bin/config.js';
 import { buildRiskLoopApp } from '../../bin/riskLoopApp.js';
 import { type RocksDbMemory, rocksdbMemory } from '../../state/rocksdbSync.js';
+import { type ProcMemory, procMemory } from './procMemory.js';
 
 export type WorkerMessage =
   /** inputTopics: the topics the transactions' sub-topology reads (what it must process in all). */
   | { type: 'running'; ms: number; t: number; inputTopics: string[] }
-  | { type: 'sample'; t: number; rss: number; heapUsed: number; heapTotal: number; external: number; rocksdb: RocksDbMemory; processed: number; out: number; transactionsSubtopologyProcessed: number }
+  | { type: 'sample'; t: number; rss: number; heapUsed: number; heapTotal: number; external: number; arrayBuffers: number; proc: ProcMemory | null; rocksdb: RocksDbMemory; processed: number; out: number; transactionsSubtopologyProcessed: number }
   | { type: 'restore'; restored: number }
   | { type: 'closed' }
   | { type: 'error'; message: string };
@@ -46,6 +47,9 @@ async function main(): Promise<void> {
       heapUsed: m.heapUsed,
       heapTotal: m.heapTotal,
       external: m.external,
+      arrayBuffers: m.arrayBuffers,
+      // Reading smaps costs a few ms: only the soak (samples every 5 s) asks for it.
+      proc: process.env.BENCH_SAMPLE_PROC === '1' ? procMemory() : null,
       rocksdb: rocksdbMemory(),
       processed: app.streams.metrics.total('riskloop_records_processed_total'),
       out: app.streams.metrics.total('riskloop_records_out_total'),

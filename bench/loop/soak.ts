@@ -5,6 +5,7 @@
  * of the run), and the least-squares slope over the post-warm-up samples is given too.
  * `minutes` in the result is the time actually run.
  */
+import os from 'node:os';
 import type { TopicSerdes } from '../../schemas/createSerdes.js';
 import { type BenchEnv, createLoopTopics, dropRun, loopRun, produceParts, simulateFor, writeResult } from './common.js';
 import { DecisionWatcher } from './decisionWatcher.js';
@@ -20,10 +21,44 @@ function rocksdbMiB(samples: Sample[]): { memtables: number; tableReaders: numbe
   return { memtables: m((s) => s.rocksdb.memtables), tableReaders: m((s) => s.rocksdb.tableReaders), blockCache: m((s) => s.rocksdb.blockCache) };
 }
 
-function slopePerMinute(samples: Sample[], field: 'rss' | 'heapUsed'): number {
+/**
+ * Every part of the process's memory the soak samples, so that RSS growth can be attributed: the
+ * V8 heap, Buffers outside it (external, of which arrayBuffers), glibc's arenas and brk heap and the
+ * other anonymous mappings (/proc smaps, procMemory.ts), and RocksDB's own accounting.
+ */
+const PARTS = {
+  rss: (s: Sample) => s.rss,
+  heapUsed: (s: Sample) => s.heapUsed,
+  heapTotal: (s: Sample) => s.heapTotal,
+  external: (s: Sample) => s.external,
+  arrayBuffers: (s: Sample) => s.arrayBuffers,
+  mallocArenas: (s: Sample) => s.proc?.arenas ?? NaN,
+  brkHeap: (s: Sample) => s.proc?.brkHeap ?? NaN,
+  otherAnon: (s: Sample) => s.proc?.otherAnon ?? NaN,
+  fileMapped: (s: Sample) => s.proc?.file ?? NaN,
+  rocksdbMemtables: (s: Sample) => s.rocksdb.memtables,
+  rocksdbTableReaders: (s: Sample) => s.rocksdb.tableReaders,
+  rocksdbBlockCache: (s: Sample) => s.rocksdb.blockCache,
+} satisfies Record<string, (s: Sample) => number>;
+
+/** Per part: mean of the first 6 post-warm-up samples, of the last 6, and the slope, MiB and MiB/min. */
+function byPart(after: Sample[]): Record<keyof typeof PARTS, { startMiB: number; endMiB: number; slopeMiBPerMin: number }> {
+  const head = after.slice(0, 6);
+  const tail = after.slice(-6);
+  const r = (x: number): number => +x.toFixed(1);
+  return Object.fromEntries(
+    Object.entries(PARTS).map(([name, f]) => [
+      name,
+      { startMiB: r(mean(head.map(f)) / MiB), endMiB: r(mean(tail.map(f)) / MiB), slopeMiBPerMin: r(slopePerMinute(after, f)) },
+    ]),
+  ) as ReturnType<typeof byPart>;
+}
+
+function slopePerMinute(samples: Sample[], field: 'rss' | 'heapUsed' | ((s: Sample) => number)): number {
+  const value = typeof field === 'function' ? field : (s: Sample) => s[field];
   const t0 = samples[0]!.t;
   const xs = samples.map((s) => (s.t - t0) / 60_000);
-  const ys = samples.map((s) => s[field] / MiB);
+  const ys = samples.map((s) => value(s) / MiB);
   const mx = mean(xs);
   const my = mean(ys);
   const num = xs.reduce((n, x, i) => n + (x - mx) * (ys[i]! - my), 0);
@@ -42,7 +77,10 @@ export async function soak(env: BenchEnv, opts: { minutes: number; rate: number;
   await produceParts(env, run, records, ['context']);
   const watcher = new DecisionWatcher(env, run.catalogue.decisions.name);
   const producer = new PacedProducer(env, run.catalogue.transactions.name, env.partitions, serdes);
-  const loop = new LoopProcess(run.appEnv, { sampleMs: 5000 });
+  const loop = new LoopProcess({ ...run.appEnv, BENCH_SAMPLE_PROC: '1' }, { sampleMs: 5000 });
+  // The pid, so that a heap snapshot can be asked of this loop process (--heapsnapshot-signal).
+  console.log(`soak: loop process pid ${loop.pid}${process.env.MALLOC_ARENA_MAX ? `, MALLOC_ARENA_MAX=${process.env.MALLOC_ARENA_MAX}` : ''}`);
+  const loadAtStart = os.loadavg().map((l) => +l.toFixed(2));
   const started = Date.now();
   let sent;
   try {
@@ -86,11 +124,21 @@ export async function soak(env: BenchEnv, opts: { minutes: number; rate: number;
     // that grows by design (snapshots kept for the maturity window) vs. a leak elsewhere.
     rocksdbAfterWarmupMiB: rocksdbMiB(head),
     rocksdbEndMiB: rocksdbMiB(tail),
+    byPart: byPart(after),
+    loadAverageAtStart: loadAtStart,
+    loadAverageAtEnd: os.loadavg().map((l) => +l.toFixed(2)),
+    mallocArenaMax: process.env.MALLOC_ARENA_MAX ?? null,
     samples: samples.map((s) => ({
       t: s.t - samples[0]!.t,
       rssMiB: +(s.rss / MiB).toFixed(1),
       heapUsedMiB: +(s.heapUsed / MiB).toFixed(1),
       externalMiB: +(s.external / MiB).toFixed(1),
+      arrayBuffersMiB: +(s.arrayBuffers / MiB).toFixed(1),
+      mallocArenasMiB: s.proc ? +(s.proc.arenas / MiB).toFixed(1) : null,
+      mallocArenaCount: s.proc?.arenaCount ?? null,
+      brkHeapMiB: s.proc ? +(s.proc.brkHeap / MiB).toFixed(1) : null,
+      otherAnonMiB: s.proc ? +(s.proc.otherAnon / MiB).toFixed(1) : null,
+      threads: s.proc?.threads ?? null,
       rocksdbMemtablesMiB: +(s.rocksdb.memtables / MiB).toFixed(1),
       rocksdbTableReadersMiB: +(s.rocksdb.tableReaders / MiB).toFixed(1),
       rocksdbBlockCacheMiB: +(s.rocksdb.blockCache / MiB).toFixed(1),
@@ -98,6 +146,7 @@ export async function soak(env: BenchEnv, opts: { minutes: number; rate: number;
       processed: s.processed,
     })),
   };
+  console.table(results.byPart);
   console.log(`soak: ${minutes.toFixed(1)} min, RSS ${rssStart.toFixed(0)} → ${rssEnd.toFixed(0)} MiB (${results.rssGrowthPct.toFixed(1)} %), heap ${heapStart.toFixed(0)} → ${heapEnd.toFixed(0)} MiB`);
   writeResult(env, 'soak', { ...opts, guarantee: 'at_least_once', sampleEverySeconds: 5, target: 'RSS growth <= 5 % after warm-up' }, results);
   return results;
