@@ -36,10 +36,11 @@ import numpy as np
 
 from riskloop_training.baseline import DESCRIPTION as BASELINE_DESCRIPTION
 from riskloop_training.baseline import baseline_scores, fit_baseline
+from riskloop_training.blend import BLEND_WEIGHTS, blend, choose_weight
 from riskloop_training.examples import ExampleError, Examples, feature_matrix, feature_union, load_examples
 from riskloop_training.explain import TREES_METADATA_KEY, importances, trees_document, trees_json
 from riskloop_training.folds import mature_until, weekly_folds
-from riskloop_training.gbm import IMBALANCE_NOTE, STOPPING_ROUNDS, Platt, brier, fit, fit_fixed, fit_platt, linear_stage, positive_weight, raw_scores, reliability, search_space, sigmoid
+from riskloop_training.gbm import IMBALANCE_NOTE, STOPPING_ROUNDS, Platt, bag_params, brier, fit, fit_bagged, fit_fixed, fit_platt, linear_stage, positive_weight, raw_scores, reliability, search_space, sigmoid
 from riskloop_training.hybrid import LINEAR_BINS
 from riskloop_training.metrics import alert_rate_thresholds, evaluate
 from riskloop_training.model_card import fold_lines, metric_rows, scored_metrics, write_card
@@ -49,6 +50,8 @@ from riskloop_training.reference import REFERENCE_VALUES_ARE, reference_distribu
 from riskloop_training.split import DAY_MS, Split, SplitError, iso_time, parse_day, time_split
 
 DEFAULT_SEED = 20261125
+# Seed bag size: on the four demo exports of docs/training.md (Results, A recipe that wins every fold) 5 members won every fold.
+DEFAULT_BAG = 5
 # Below this many fraud examples in the train period the card warns that the model is not worth releasing.
 MIN_TRAIN_FRAUD = 30
 
@@ -80,6 +83,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--init", choices=["lr", "none"], default="none",
                         help="'none' (default): boosted trees alone; 'lr': boost from a logistic regression fitted on the same rows, "
                              "binned into per-feature trees (a hybrid; training/riskloop_training/hybrid.py)")
+    parser.add_argument("--blend", choices=["valid", "off"], default=None,
+                        help="'valid' (default with --init none): the candidate is w * trees + (1 - w) * a logistic regression fitted on the same "
+                             "fit rows (log-odds), w chosen from 0, 0.1 .. 1 on the validation slice, written as one tree ensemble "
+                             "(training/riskloop_training/blend.py); 'off': the trees alone (the default with --init lr)")
+    parser.add_argument("--bag", type=int, default=DEFAULT_BAG,
+                        help=f"boosters averaged per model, the chosen configuration with seeds --seed, --seed + 1, ... and 80%% row/feature "
+                             f"subsampling (default {DEFAULT_BAG}; 1 = one booster, no subsampling; the search compares single boosters)")
     parser.add_argument("--search-budget", type=int, default=10, help="hyper-parameter configurations tried, the default one first (default 10; 1 = no search)")
     parser.add_argument("--folds", type=int, default=4, help="prequential weekly folds (default 4)")
     parser.add_argument("--fold-days", type=int, default=7, help="days per fold's test period (default 7)")
@@ -89,6 +99,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=1, help="LightGBM threads (default 1)")
     parser.add_argument("--dump-predictions", type=Path, help="write the test rows (features in model order, label, booster and ONNX scores) as JSON")
     args = parser.parse_args(argv)
+    if args.blend is None:
+        args.blend = "valid" if args.init == "none" else "off"
+    if args.bag < 1:
+        parser.error("--bag must be >= 1")
+    if args.bag > 1 and args.init == "lr":
+        parser.error("--bag averages plain boosters; with the hybrid (--init lr) pass --bag 1")
+    if args.blend == "valid" and args.init == "lr":
+        parser.error("--blend valid blends the trees with the regression; the hybrid (--init lr) already boosts from it: pass --blend off")
     if not 0 < args.decline_alert_rate <= args.review_alert_rate < 1:
         parser.error("need 0 < --decline-alert-rate <= --review-alert-rate < 1")
     if args.top_k < 1 or args.trees < 1 or args.leaves < 2 or args.threads < 1 or args.search_budget < 1 or args.folds < 0 or args.fold_days < 1 or args.valid_days < 1:
@@ -208,6 +226,21 @@ def main(argv: list[str] | None = None) -> int:
             return {**metrics_on(mask, days, scores, scored), "rowsNotScored": int((~scored).sum())}
         return {"rows": 0, "rowsNotScored": int((~scored).sum()), "note": "the parent could not score rows of both classes"}
 
+    def blended(trees_model, stage, x_valid: np.ndarray, y_valid: np.ndarray):
+        """(the model to calibrate and score, the card's blend record or None): with --blend valid, the
+        trees mixed with the slice's regression at the weight with the best validation AP."""
+        if args.blend != "valid" or stage is None or not len(stage):
+            return trees_model, None
+        weight, by_weight = choose_weight(y_valid, raw_scores(trees_model, x_valid), stage.predict(x_valid))
+        return blend(stage, trees_model, weight), {
+            "weight": weight,
+            "of": "the boosted trees' log-odds; 1 - weight on the logistic regression fitted on the same fit rows (binned into per-feature trees)",
+            "chosenBy": "average precision on the validation slice (neither member was fitted on it)",
+            "grid": BLEND_WEIGHTS,
+            "validAveragePrecision": by_weight,
+            "linearTrees": len(stage) if weight < 1.0 else 0,
+        }
+
     # --- prequential folds and the hyper-parameter search on their inner validation slices ---
     mature_to, maturity = mature_until(examples.label_source, event_time, examples.labeled_at)
     folds, skipped = weekly_folds(event_time, labels, mature_to, args.folds, args.gap_days, args.valid_days, args.fold_days)
@@ -218,12 +251,14 @@ def main(argv: list[str] | None = None) -> int:
     data = [(feature_matrix(examples, features, a), labels[a], feature_matrix(examples, features, b), labels[b]) for a, b in slices]
     # The hybrid's first stage per slice: the regression on the slice's fit rows only (the validation
     # rows stay unseen for early stopping, the search and calibration).
-    stages = [linear_stage(xf, yf) if args.init == "lr" else None for xf, yf, _, _ in data]
+    # The blend's regression is the same one, fitted on the same fit rows, but mixed in after the boosting.
+    stages = [linear_stage(xf, yf) if args.init == "lr" or args.blend == "valid" else None for xf, yf, _, _ in data]
+    boost_from = stages if args.init == "lr" else [None] * len(data)
     default = {"num_leaves": args.leaves, "min_child_samples": args.min_child_samples, "learning_rate": args.learning_rate, "feature_fraction": 1.0, "class_weight": "none"}
     configs = search_space(args.seed, args.search_budget, default)
     search_rows, fits = [], []
     for config in configs:
-        fitted = [fit(config, xf, yf, xv, yv, args.seed, args.threads, args.trees, stage) for (xf, yf, xv, yv), stage in zip(data, stages)]
+        fitted = [fit(config, xf, yf, xv, yv, args.seed, args.threads, args.trees, stage) for (xf, yf, xv, yv), stage in zip(data, boost_from)]
         fits.append(fitted)
         search_rows.append({**config, "validAveragePrecision": [round(f.valid_ap, 6) for f in fitted],
                             "meanValidAveragePrecision": float(np.mean([f.valid_ap for f in fitted])) if fitted else None,
@@ -231,17 +266,23 @@ def main(argv: list[str] | None = None) -> int:
     chosen = max(range(len(configs)), key=lambda c: (search_rows[c]["meanValidAveragePrecision"] or 0.0, -c)) if data else 0
     config = configs[chosen]
 
+    # The chosen configuration as a seed bag (the search compared single boosters: k times cheaper).
+    chosen_fits = ([fit_bagged(config, xf, yf, xv, yv, args.seed, args.threads, args.trees, args.bag) for xf, yf, xv, yv in data]
+                   if args.bag > 1 else fits[chosen] if data else [])
     fold_rows = []
-    for fold, fitted, (xf, yf, xv, yv) in zip(folds, fits[chosen] if folds else [], data if folds else []):
-        platt = fit_platt(raw_scores(fitted.booster, xv), yv)
+    for fold, fitted, (xf, yf, xv, yv), stage in zip(folds, chosen_fits if folds else [], data if folds else [], stages if folds else []):
+        model, fold_blend = blended(fitted.booster, stage, xv, yv)
+        platt = fit_platt(raw_scores(model, xv), yv)
         x_test, y_test = feature_matrix(examples, features, fold.test), labels[fold.test]
-        raw = raw_scores(fitted.booster, x_test)
+        raw = raw_scores(model, x_test)
         candidate_scores = platt.apply(raw)
         baseline = fit_baseline(np.vstack([xf, xv]), np.concatenate([yf, yv]))
         fold_rows.append({
             **fold.summary(labels),
             "trees": fitted.trees,
-            "linearTrees": fitted.linear_trees,
+            **({"memberTrees": fitted.member_trees} if fitted.member_trees else {}),
+            "linearTrees": fitted.linear_trees or (fold_blend["linearTrees"] if fold_blend else 0),
+            "blend": fold_blend,
             "calibration": {"a": platt.a, "b": platt.b, "brierUncalibrated": brier(y_test, sigmoid(raw)), "brierCalibrated": brier(y_test, candidate_scores),
                             **({"note": platt.note} if platt.note else {})},
             "candidate": metrics_on(fold.test, fold.test_days, candidate_scores),
@@ -252,22 +293,30 @@ def main(argv: list[str] | None = None) -> int:
     # --- the released model: the chosen recipe on the train period, early-stopped and calibrated on its last days ---
     x_test, y_test = feature_matrix(examples, features, split.test), labels[split.test]
     training_note = None
+    final_blend = None
     if final_usable:
+        x_final_valid = feature_matrix(examples, features, final_valid)
         if not folds:
-            final = fits[chosen][0]
+            final, final_stage = chosen_fits[0], stages[0]
         else:
             x_final_fit = feature_matrix(examples, features, final_fit)
-            final = fit(config, x_final_fit, labels[final_fit], feature_matrix(examples, features, final_valid), labels[final_valid],
-                        args.seed, args.threads, args.trees, linear_stage(x_final_fit, labels[final_fit]) if args.init == "lr" else None)
-        platt = fit_platt(raw_scores(final.booster, feature_matrix(examples, features, final_valid)), labels[final_valid])
-        booster, trees, linear_trees = final.booster, final.trees, final.linear_trees
+            final_stage = linear_stage(x_final_fit, labels[final_fit]) if args.init == "lr" or args.blend == "valid" else None
+            final = (fit_bagged(config, x_final_fit, labels[final_fit], x_final_valid, labels[final_valid], args.seed, args.threads, args.trees, args.bag)
+                     if args.bag > 1 else
+                     fit(config, x_final_fit, labels[final_fit], x_final_valid, labels[final_valid],
+                         args.seed, args.threads, args.trees, final_stage if args.init == "lr" else None))
+        booster, final_blend = blended(final.booster, final_stage, x_final_valid, labels[final_valid])
+        platt = fit_platt(raw_scores(booster, x_final_valid), labels[final_valid])
+        trees, linear_trees = final.trees, final.linear_trees or (final_blend["linearTrees"] if final_blend else 0)
     else:
         # No usable validation slice: the chosen configuration with a fixed tree count, uncalibrated.
-        trees = int(np.median([f["trees"] for f in fold_rows])) if fold_rows else 200
-        training_note = (f"the last {args.valid_days} d of the train period lack a class: no early stopping ({trees} trees) and no calibration")
+        # Trees per booster (per member of a bag).
+        trees = int(np.median([t for f in fold_rows for t in f.get("memberTrees", [f["trees"]])])) if fold_rows else 200
+        training_note = (f"the last {args.valid_days} d of the train period lack a class: no early stopping ({trees} trees), no calibration"
+                         + (" and no blend (nothing to choose its weight on)" if args.blend == "valid" else ""))
         x_train = feature_matrix(examples, features, split.train)
         stage = linear_stage(x_train, labels[split.train]) if args.init == "lr" and both_classes(labels[split.train]) else None
-        booster = fit_fixed(config, x_train, labels[split.train], trees, args.seed, args.threads, stage)
+        booster = fit_fixed(config, x_train, labels[split.train], trees, args.seed, args.threads, stage, args.bag)
         linear_trees = len(stage) if stage else 0
         platt = Platt(1.0, 0.0, training_note)
 
@@ -332,7 +381,12 @@ def main(argv: list[str] | None = None) -> int:
     hyperparameters = {
         **config,
         "n_estimators": trees,
+        # Seed bag: boosters averaged, their seeds, subsampling and boosted trees each (n_estimators is their sum).
+        "bag": {"members": args.bag, "seeds": [args.seed + i for i in range(args.bag)], **bag_params(config),
+                "memberTrees": final.member_trees if final_usable else None} if args.bag > 1 else None,
         "init": args.init,
+        # The blend as released: weight of the boosted trees, the rest on the regression (None: trees alone).
+        "blend": final_blend,
         "linearTrees": linear_trees,
         "linearBins": LINEAR_BINS if linear_trees else None,
         "scale_pos_weight": positive_weight(config, labels[final_fit] if final_usable else labels[split.train]),
@@ -348,7 +402,10 @@ def main(argv: list[str] | None = None) -> int:
         "treesArtifact": trees_path.name,
         "treesSha256": sha256(trees_path),
         "algorithm": (f"LightGBM {lgb.__version__} binary, {trees} trees (early-stopped), {config['num_leaves']} leaves, "
-                      + (f"boosted from a logistic regression binned into {linear_trees} per-feature trees, " if linear_trees else "")
+                      + (f"the mean of a seed bag of {args.bag} boosters, " if args.bag > 1 else "")
+                      + (f"boosted from a logistic regression binned into {linear_trees} per-feature trees, " if linear_trees and args.init == "lr" else "")
+                      + (f"blended in log-odds {final_blend['weight']:g} x trees + {1 - final_blend['weight']:g} x a logistic regression "
+                         f"binned into {linear_trees} per-feature trees, " if final_blend and linear_trees else "")
                       + "Platt-calibrated; ONNX via onnxmltools (zipmap off), calibration in the leaf weights"),
         "features": features,
         "feature_set_version": set_version,

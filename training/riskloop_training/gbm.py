@@ -35,10 +35,15 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score
 
 from .baseline import fit_baseline
+from .blend import average
 from .hybrid import LinearStage, merge
 
 MAX_TREES = 600
 STOPPING_ROUNDS = 40
+# A seed bag's members: each sees 80% of the rows (re-drawn every iteration) and at most 80% of the
+# features per tree, with its own seed, so that they differ; their mean is the model (fit_bagged).
+BAG_PARAMS = {"bagging_fraction": 0.8, "bagging_freq": 1}
+BAG_FEATURE_FRACTION = 0.8
 
 GRID = {
     "num_leaves": [15, 31, 63],
@@ -75,6 +80,7 @@ class Fitted:
     valid_ap: float
     scale_pos_weight: float
     linear_trees: int = 0  # trees of the linear stage (hybrid.py) the boosting started from
+    member_trees: list[int] | None = None  # a seed bag's boosted trees per member (fit_bagged); `trees` is their sum
 
 
 def linear_stage(x: np.ndarray, y: np.ndarray) -> LinearStage:
@@ -107,12 +113,12 @@ def positive_weight(config: dict, y: np.ndarray) -> float:
 
 
 def fit(config: dict, x_fit: np.ndarray, y_fit: np.ndarray, x_valid: np.ndarray, y_valid: np.ndarray, seed: int, threads: int,
-        max_trees: int = MAX_TREES, stage: LinearStage | None = None) -> Fitted:
+        max_trees: int = MAX_TREES, stage: LinearStage | None = None, extra: dict | None = None) -> Fitted:
     """Early-stopped LightGBM; with `stage` (fitted on x_fit), boosted from the stage's log-odds and
     returned as one booster holding the stage's trees and then the boosted ones."""
     stage = stage if stage is not None and len(stage) else None  # no weighted feature: plain boosting
     weight = positive_weight(config, y_fit)
-    params = lgb_params(config, weight, seed, threads)
+    params = {**lgb_params(config, weight, seed, threads), **(extra or {})}
     init_fit, init_valid = (stage.predict(x_fit), stage.predict(x_valid)) if stage else (None, None)
     train_set = lgb.Dataset(x_fit, y_fit, init_score=init_fit, params={"verbose": -1}, free_raw_data=False)
     # The validation loss is weighted like the training loss, so that it measures what is optimised.
@@ -127,9 +133,32 @@ def fit(config: dict, x_fit: np.ndarray, y_fit: np.ndarray, x_valid: np.ndarray,
     return Fitted(model, best, valid_ap, weight, len(stage) if stage else 0)
 
 
-def fit_fixed(config: dict, x: np.ndarray, y: np.ndarray, trees: int, seed: int, threads: int, stage: LinearStage | None = None) -> lgb.Booster:
-    """The configuration with a fixed number of trees, when there is no slice to early-stop on."""
+def bag_params(config: dict) -> dict:
+    return {**BAG_PARAMS, "feature_fraction": min(config["feature_fraction"], BAG_FEATURE_FRACTION)}
+
+
+def fit_bagged(config: dict, x_fit: np.ndarray, y_fit: np.ndarray, x_valid: np.ndarray, y_valid: np.ndarray, seed: int, threads: int,
+               max_trees: int, members: int) -> Fitted:
+    """A seed bag: `members` boosters of `config` with row and feature subsampling (BAG_PARAMS) and seeds
+    seed, seed + 1, ..., each early-stopped on the validation slice, averaged in raw score into one
+    booster (every leaf times 1/members). On few frauds a single early-stopped booster is a noisy
+    draw (a handful of trees in one week, a hundred the next); the mean of several is steadier.
+    members = 1 is `fit` unchanged."""
+    if members <= 1:
+        return fit(config, x_fit, y_fit, x_valid, y_valid, seed, threads, max_trees)
+    fitted = [fit(config, x_fit, y_fit, x_valid, y_valid, seed + i, threads, max_trees, None, bag_params(config)) for i in range(members)]
+    model = average([f.booster for f in fitted])
+    valid_ap = float(average_precision_score(y_valid, model.predict(x_valid, raw_score=True)))
+    return Fitted(model, sum(f.trees for f in fitted), valid_ap, fitted[0].scale_pos_weight, 0, [f.trees for f in fitted])
+
+
+def fit_fixed(config: dict, x: np.ndarray, y: np.ndarray, trees: int, seed: int, threads: int, stage: LinearStage | None = None,
+              members: int = 1) -> lgb.Booster:
+    """The configuration with a fixed number of trees (per member of a seed bag), when there is no slice to early-stop on."""
     stage = stage if stage is not None and len(stage) else None
+    if members > 1:
+        params = [{**lgb_params(config, positive_weight(config, y), seed + i, threads), **bag_params(config)} for i in range(members)]
+        return average([lgb.train(p, lgb.Dataset(x, y, params={"verbose": -1}), num_boost_round=trees) for p in params])
     params = lgb_params(config, positive_weight(config, y), seed, threads)
     booster = lgb.train(params, lgb.Dataset(x, y, init_score=stage.predict(x) if stage else None, params={"verbose": -1}), num_boost_round=trees)
     return merge(stage, booster) if stage else booster

@@ -82,7 +82,22 @@ def fold_lines(card: dict) -> list[str]:
         out += ["  " + "  ".join(c.rjust(widths[i]) for i, c in enumerate(r)) for r in table]
         summary = card["foldSummary"]
         out.append(f"  candidate beats LR on average precision in {summary['candidateBeatsBaselineOnAveragePrecision']} of {len(card['folds'])} folds")
+        recipe = recipe_line(card)
+        if recipe:
+            out.append(f"  {recipe}")
     return out
+
+
+def recipe_line(card: dict) -> str | None:
+    """Per fold: the seed bag's boosted trees and the blend weight chosen on the fold's validation slice."""
+    folds = card.get("folds") or []
+    parts = []
+    if any(f.get("memberTrees") for f in folds):
+        parts.append("seed bag, boosted trees per member: " + "; ".join(f"fold {f['fold']} {'/'.join(map(str, f.get('memberTrees') or [f['trees']]))}" for f in folds))
+    if any(f.get("blend") for f in folds):
+        parts.append("blend weight of the trees (chosen on each fold's validation slice): "
+                     + ", ".join(f"fold {f['fold']} {f['blend']['weight']:g}" if f.get("blend") else f"fold {f['fold']} -" for f in folds))
+    return "; ".join(parts) or None
 
 
 def write_card(out_dir: Path, card: dict) -> tuple[Path, Path]:
@@ -155,6 +170,9 @@ def markdown(card: dict) -> str:
         lines += ["| " + " | ".join(table[0]) + " |", "|" + " --- |" * len(table[0])] + ["| " + " | ".join(r) + " |" for r in table[1:]]
         lines += ["", f"The candidate beats the logistic regression on average precision in {card['foldSummary']['candidateBeatsBaselineOnAveragePrecision']} "
                   f"of {len(card['folds'])} folds (std is the population standard deviation over folds)."]
+        recipe = recipe_line(card)
+        if recipe:
+            lines += ["", recipe[0].upper() + recipe[1:] + "."]
     else:
         lines += ["No usable fold."]
     for s in (card.get("foldScheme") or {}).get("skipped") or []:
