@@ -18,6 +18,8 @@ export interface CachedStoreOptions {
   cacheMaxEntries: number;
   /** Size of the LRU of clean engine reads. */
   cleanCacheEntries: number;
+  /** Bytes of values that LRU may hold. */
+  cleanCacheBytes: number;
 }
 
 /** Store names become folder names and part of changelog topic names: keep them to that alphabet. */
@@ -67,6 +69,7 @@ export abstract class CachedStore implements StateStore {
     const cache = new WriteBackCache(engine, {
       maxDirtyEntries: this.options.cacheMaxEntries,
       maxCleanEntries: this.options.cleanCacheEntries,
+      maxCleanBytes: this.options.cleanCacheBytes,
       onFlush: (entries) => this.log(entries),
     });
     this.state = { ctx, engine, cache, sink: this.logged ? ctx.changelog : undefined };

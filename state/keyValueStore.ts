@@ -22,6 +22,14 @@ import type { FlushedEntry, WriteBackCache } from './writeCache.js';
  * 2 000 the caches of a 6-task loop were still filling after 20 minutes of soak (heap +42 %).
  */
 const CLEAN_OBJECTS = 500;
+/**
+ * ...and at most this many serialized bytes of them per store (the length of the bytes each was
+ * read from or written as; the objects themselves take a few times that on the heap). The count
+ * alone did not bound memory: profiles grow with the days of history they keep (up to 90 + grace),
+ * and a soak's heap snapshots showed the velocity-profiles caches go 15 → 39 MiB in 5 minutes at
+ * the same 500 objects per store.
+ */
+export const CLEAN_OBJECT_BYTES = 1024 * 1024;
 
 interface PendingValue<V> {
   key: Buffer;
@@ -32,8 +40,10 @@ interface PendingValue<V> {
 export class CachingKeyValueStore<K, V> extends CachedStore implements KeyValueStore<K, V> {
   /** Values put since the last flush, not serialized yet (cacheValues only), by latin1 key. */
   private readonly pending: Map<string, PendingValue<V>> | undefined;
-  /** Deserialized clean values, insertion-ordered as an LRU (cacheValues only). */
-  private readonly objects: Map<string, V> | undefined;
+  /** Deserialized clean values with their serialized size, insertion-ordered as an LRU (cacheValues only). */
+  private readonly objects: Map<string, { value: V; bytes: number }> | undefined;
+  /** Sum of `bytes` over `objects`. */
+  private objectBytes = 0;
 
   constructor(
     options: CachedStoreOptions & { cacheValues?: boolean },
@@ -60,20 +70,39 @@ export class CachingKeyValueStore<K, V> extends CachedStore implements KeyValueS
     if (object !== undefined) {
       this.objects!.delete(k);
       this.objects!.set(k, object);
-      return object;
+      return object.value;
     }
     const bytes = this.opened().cache.get(keyBytes);
     if (bytes === undefined) return undefined;
     const value = this.valueSerde.deserialize(bytes);
-    this.remember(k, value);
+    this.remember(k, value, bytes.length);
     return value;
   }
 
-  private remember(k: string, value: V): void {
+  /** Deserialized values held and their serialized bytes (for tests and memory accounting). */
+  get objectCache(): { entries: number; bytes: number } {
+    return { entries: this.objects?.size ?? 0, bytes: this.objectBytes };
+  }
+
+  private remember(k: string, value: V, bytes: number): void {
     const objects = this.objects!;
-    objects.delete(k);
-    objects.set(k, value);
-    if (objects.size > CLEAN_OBJECTS) objects.delete(objects.keys().next().value!);
+    this.forgetObject(k);
+    // One value over the whole budget would only push every other out.
+    if (bytes > CLEAN_OBJECT_BYTES) return;
+    objects.set(k, { value, bytes });
+    this.objectBytes += bytes;
+    while (objects.size > CLEAN_OBJECTS || this.objectBytes > CLEAN_OBJECT_BYTES) {
+      const oldest = objects.keys().next();
+      if (oldest.done) break;
+      this.forgetObject(oldest.value);
+    }
+  }
+
+  private forgetObject(k: string): void {
+    const old = this.objects?.get(k);
+    if (old === undefined) return;
+    this.objects!.delete(k);
+    this.objectBytes -= old.bytes;
   }
 
   put(key: K, value: V): void {
@@ -85,7 +114,7 @@ export class CachingKeyValueStore<K, V> extends CachedStore implements KeyValueS
       return;
     }
     const k = keyBytes.toString('latin1');
-    this.objects!.delete(k);
+    this.forgetObject(k);
     this.pending.set(k, { key: keyBytes, value, timestamp });
     // Same bound as the byte cache: past it, values go down to it (which may flush early itself).
     if (this.pending.size > this.cacheMaxEntries) this.materialize();
@@ -101,7 +130,7 @@ export class CachingKeyValueStore<K, V> extends CachedStore implements KeyValueS
     const { cache } = this.opened();
     const keyBytes = this.keySerde.serialize(key);
     this.materializeKey(keyBytes);
-    this.objects?.delete(keyBytes.toString('latin1'));
+    this.forgetObject(keyBytes.toString('latin1'));
     const oldBytes = cache.get(keyBytes);
     // Nothing to delete means the engine lacks the key too (the cache would show it otherwise), so
     // the changelog already ends in a tombstone or never had the key: no record needed.
@@ -150,8 +179,9 @@ export class CachingKeyValueStore<K, V> extends CachedStore implements KeyValueS
 
   /** One pending value into the byte cache; the object stays readable as a clean value. */
   private writeDown(cache: WriteBackCache, k: string, p: PendingValue<V>): void {
-    cache.put(p.key, this.valueSerde.serialize(p.value), p.timestamp);
-    this.remember(k, p.value);
+    const bytes = this.valueSerde.serialize(p.value);
+    cache.put(p.key, bytes, p.timestamp);
+    this.remember(k, p.value, bytes.length);
   }
 
   private materializeKey(keyBytes: Buffer): void {
@@ -169,6 +199,7 @@ export class CachingKeyValueStore<K, V> extends CachedStore implements KeyValueS
   protected override onDiscard(): void {
     this.pending?.clear();
     this.objects?.clear();
+    this.objectBytes = 0;
   }
 
   private *typed(entries: IterableIterator<EngineEntry>): IterableIterator<KeyValue<K, V>> {

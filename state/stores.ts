@@ -47,6 +47,12 @@ export const DEFAULT_CACHE_MAX_ENTRIES = 10_000;
  * stores keep none, their engine already is memory.
  */
 const CLEAN_CACHE_ENTRIES = 1_000;
+/**
+ * ...and at most this many bytes of values per store: values grow with the history they hold
+ * (velocity profiles, entity series), so a count alone let the LRUs grow for as long as the soak
+ * ran. Kafka Streams bounds its record cache by bytes too.
+ */
+export const CLEAN_CACHE_BYTES = 256 * 1024;
 const MIN_SEGMENT_INTERVAL_MS = 60_000;
 
 export function defaultSegmentIntervalMs(retentionMs: number): number {
@@ -71,6 +77,7 @@ function commonOptions(name: string, opts: StoreOptions | undefined) {
     engine: engineFor(persistent),
     cacheMaxEntries,
     cleanCacheEntries: persistent ? Math.min(CLEAN_CACHE_ENTRIES, Math.max(cacheMaxEntries, 1)) : 0,
+    cleanCacheBytes: CLEAN_CACHE_BYTES,
   };
 }
 

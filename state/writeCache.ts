@@ -33,6 +33,8 @@ export interface WriteCacheOptions {
   maxDirtyEntries: number;
   /** Clean engine reads kept in an LRU; 0 disables it (sensible when the engine is memory). */
   maxCleanEntries: number;
+  /** Bytes of clean values the LRU may hold besides its entry count (values grow: profiles, series); default unbounded. */
+  maxCleanBytes?: number;
   /** Receives each flush's entries in key order, after the engine has applied them. */
   onFlush(entries: readonly FlushedEntry[]): void;
 }
@@ -41,6 +43,8 @@ export class WriteBackCache {
   private dirty: SortedStringMap<DirtyValue> = newSortedStringMap();
   /** Insertion-ordered Map as an LRU: a hit is moved to the end, eviction takes the first key. */
   private readonly clean = new Map<string, Buffer | null>();
+  /** Sum of the lengths of the clean values (keys not counted). */
+  private cleanBytes = 0;
 
   constructor(
     private readonly engine: StoreEngine,
@@ -75,7 +79,7 @@ export class WriteBackCache {
     }
     const value = this.engine.get(key);
     // The LRU keeps its own copy: the caller may mutate the Buffer it gets (e.g. Serdes.Buffer).
-    if (this.options.maxCleanEntries > 0) this.remember(k, value === undefined ? null : Buffer.from(value));
+    if (this.options.maxCleanEntries > 0) this.remember(k, value === undefined ? null : ownCopy(value));
     return value;
   }
 
@@ -83,7 +87,7 @@ export class WriteBackCache {
   put(key: Buffer, value: Buffer | null, timestamp: number): void {
     const k = keyString(key);
     this.dirty.set(k, { value, timestamp });
-    this.clean.delete(k);
+    this.forget(k);
     if (this.dirty.size > this.options.maxDirtyEntries) this.flush();
   }
 
@@ -150,28 +154,59 @@ export class WriteBackCache {
     const gte = keyString(range.gte);
     const lt = keyString(range.lt);
     this.dirty.deleteRange(gte, lt, false);
-    for (const k of this.clean.keys()) if (k >= gte && k < lt) this.clean.delete(k);
+    for (const k of [...this.clean.keys()]) if (k >= gte && k < lt) this.forget(k);
   }
 
   /** Forgets clean reads, after the engine was changed behind the cache (restore). */
   invalidateClean(): void {
     this.clean.clear();
+    this.cleanBytes = 0;
   }
 
   /** Forgets everything, pending writes included (wipe, close). */
   clear(): void {
     this.dirty = newSortedStringMap();
-    this.clean.clear();
+    this.invalidateClean();
+  }
+
+  /** Bytes of clean values held (for tests and memory accounting). */
+  get cleanValueBytes(): number {
+    return this.cleanBytes;
+  }
+
+  private forget(k: string): void {
+    const old = this.clean.get(k);
+    if (old === undefined) return;
+    this.clean.delete(k);
+    this.cleanBytes -= old?.length ?? 0;
   }
 
   private remember(k: string, value: Buffer | null): void {
     const max = this.options.maxCleanEntries;
     if (max <= 0) return;
-    this.clean.delete(k);
+    const maxBytes = this.options.maxCleanBytes ?? Number.POSITIVE_INFINITY;
+    this.forget(k);
+    // A value bigger than the whole budget would only push everything else out.
+    if ((value?.length ?? 0) > maxBytes) return;
     this.clean.set(k, value);
-    if (this.clean.size > max) {
+    this.cleanBytes += value?.length ?? 0;
+    while (this.clean.size > max || this.cleanBytes > maxBytes) {
       const oldest = this.clean.keys().next();
-      if (!oldest.done) this.clean.delete(oldest.value);
+      if (oldest.done) break;
+      this.forget(oldest.value);
     }
   }
+}
+
+/**
+ * A copy that owns its memory. Buffer.from(buf) of a value under half of Buffer.poolSize (64 KiB
+ * in Node 24) is a slice of a shared 64 KiB pool slab, and a long-lived slice keeps the whole slab
+ * alive: an LRU of a thousand 200-byte values scattered over slabs pinned up to 64 MiB (a soak's
+ * heap snapshot: 806 slabs, 50 MiB, held by the clean LRUs), and the slabs come from malloc's main
+ * arena, which only grew. An unpooled allocation is exactly the value's size.
+ */
+function ownCopy(value: Buffer): Buffer {
+  const copy = Buffer.allocUnsafeSlow(value.length);
+  value.copy(copy);
+  return copy;
 }
