@@ -50,6 +50,7 @@ import { TravelConfig, assessTravel, travelFeatures } from './impossibleTravel.j
 import { type RiskContext, StoreNames } from './types.js';
 import { type FeatureSet, PREVIOUS_SEARCH_DAYS, type ProfileOutput, type ProfilePlan, type ZscoreOutput, defaultFeatureSet } from './featureSet/declaration.js';
 import { DAY_MS, type Profile, type ProfileLimits, floorTo, recordEvent } from './velocity/profile.js';
+import { profileSerde } from './velocity/profileSerde.js';
 import { type ProfileReading, type WindowAcc, newReading, readProfile } from './velocity/profileReader.js';
 import { type RunningStats, sampleStd } from './velocity/stats.js';
 
@@ -98,7 +99,7 @@ export function velocityStoreBuilders(config: VelocityConfigInput = {}, opts: Ve
   VelocityConfig.parse(config);
   // cacheValues: a busy account's profile is rewritten several times per commit; it is serialized
   // once at the flush. recordEvent changes the profile it got and it is always put back.
-  return [Stores.keyValue<string, Profile>(StoreNames.velocityProfiles, Serdes.String, Serdes.Json<Profile>(), { ...opts, cacheValues: true })];
+  return [Stores.keyValue<string, Profile>(StoreNames.velocityProfiles, Serdes.String, profileSerde(), { ...opts, cacheValues: true })];
 }
 
 export class VelocityFeaturesProcessor implements Processor<string, RiskContext, string, RiskContext> {
