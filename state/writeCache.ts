@@ -205,7 +205,7 @@ export class WriteBackCache {
  * heap snapshot: 806 slabs, 50 MiB, held by the clean LRUs), and the slabs come from malloc's main
  * arena, which only grew. An unpooled allocation is exactly the value's size.
  */
-function ownCopy(value: Buffer): Buffer {
+export function ownCopy(value: Buffer): Buffer {
   const copy = Buffer.allocUnsafeSlow(value.length);
   value.copy(copy);
   return copy;

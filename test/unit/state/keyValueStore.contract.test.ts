@@ -3,6 +3,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { Serdes } from '../../../topology/serde.js';
+import { CLEAN_OBJECT_BYTES, type CachingKeyValueStore } from '../../../state/keyValueStore.js';
 import { Stores, type StoreOptions } from '../../../state/stores.js';
 import type { KeyValueStore, StoreContext } from '../../../state/types.js';
 import { CollectingSink, IMPLEMENTATIONS, TempDirs, collect } from './support.js';
@@ -419,5 +420,39 @@ describe.each(IMPLEMENTATIONS)('key-value store with cacheValues on $engine', ({
     store.put('acct', { n: 6 });
     await store.close();
     expect(sink.records('profiles')).toHaveLength(1);
+  });
+
+  it('keeps at most CLEAN_OBJECT_BYTES of serialized values as objects, least recently used out first', async () => {
+    let deserialized = 0;
+    const json = Serdes.Json<{ pad: string }>();
+    const counting = { serialize: json.serialize, deserialize: (b: Buffer) => (deserialized++, json.deserialize(b)) };
+    const store = Stores.keyValue('profiles', Serdes.String, counting, { persistent, cacheValues: true }).build() as CachingKeyValueStore<string, { pad: string }>;
+    await store.open({ taskDir: await dirs.make(), taskId: '0_0', changelog: new CollectingSink(), currentTimestamp: () => 42 });
+    // Each value serializes to a third of the budget (plus the JSON around it): three do not fit.
+    const third = Math.floor(CLEAN_OBJECT_BYTES / 3);
+    for (const k of ['a', 'b', 'c']) store.put(k, { pad: k.repeat(third) });
+    await store.flush();
+    // Written down at flush: kept as objects while they fit, a pushed out by c.
+    expect(store.objectCache.entries).toBe(2);
+    expect(store.objectCache.bytes).toBeLessThanOrEqual(CLEAN_OBJECT_BYTES);
+    store.get('b');
+    store.get('c');
+    expect(deserialized).toBe(0);
+    expect(store.get('a')?.pad.length).toBe(third);
+    expect(deserialized).toBe(1);
+    // Reading a back pushed b out (c was read after b).
+    store.get('c');
+    expect(deserialized).toBe(1);
+    store.get('b');
+    expect(deserialized).toBe(2);
+    // A value over the whole budget is served but never kept.
+    store.put('big', { pad: 'x'.repeat(CLEAN_OBJECT_BYTES) });
+    await store.flush();
+    const before = store.objectCache;
+    store.get('big');
+    store.get('big');
+    expect(deserialized).toBe(4);
+    expect(store.objectCache.entries).toBeLessThanOrEqual(before.entries);
+    await store.close();
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryEngine } from '../../../state/memoryEngine.js';
-import { WriteBackCache, type FlushedEntry } from '../../../state/writeCache.js';
+import { ownCopy, WriteBackCache, type FlushedEntry } from '../../../state/writeCache.js';
 import { collect } from './support.js';
 
 const b = (s: string) => Buffer.from(s);
@@ -51,6 +51,48 @@ describe('write-back cache', () => {
     expect(engine.gets).toBe(before);
     cache.get(b('b'));
     expect(engine.gets).toBe(before + 1);
+  });
+
+  it('bounds the clean LRU by the bytes of its values too, and skips a value over the whole budget', () => {
+    const engine = new CountingEngine();
+    const kib = (n: number, c: string) => Buffer.alloc(n * 1024, c);
+    engine.write([
+      { key: b('a'), value: kib(40, 'a') },
+      { key: b('b'), value: kib(40, 'b') },
+      { key: b('c'), value: kib(40, 'c') },
+      { key: b('huge'), value: kib(200, 'h') },
+    ]);
+    const flushed: FlushedEntry[][] = [];
+    const cache = new WriteBackCache(engine, { maxDirtyEntries: 100, maxCleanEntries: 100, maxCleanBytes: 100 * 1024, onFlush: (e) => flushed.push([...e]) });
+    cache.get(b('a'));
+    cache.get(b('b'));
+    expect(cache.cleanValueBytes).toBe(80 * 1024);
+    cache.get(b('c')); // 120 KiB > 100: a, the least recently used, goes
+    expect(cache.cleanSize).toBe(2);
+    expect(cache.cleanValueBytes).toBe(80 * 1024);
+    const before = engine.gets;
+    cache.get(b('b'));
+    cache.get(b('c'));
+    expect(engine.gets).toBe(before);
+    cache.get(b('a'));
+    expect(engine.gets).toBe(before + 1);
+    // Over the budget alone: not kept, and nothing else pushed out for it.
+    cache.get(b('huge'));
+    cache.get(b('huge'));
+    expect(engine.gets).toBe(before + 3);
+    expect(cache.cleanSize).toBe(2);
+    // A write drops the key's clean value and its bytes.
+    cache.put(b('a'), b('new'), 1);
+    expect(cache.cleanValueBytes).toBe(40 * 1024);
+  });
+
+  it('keeps copies that own their memory, not slices pinning a shared 64 KiB pool slab', () => {
+    const small = Buffer.from('a 20-byte long value');
+    // The premise: Buffer.from of a small value is a slice of a larger pooled ArrayBuffer.
+    expect(Buffer.from(small).buffer.byteLength).toBeGreaterThan(small.length);
+    const copy = ownCopy(small);
+    expect(copy.equals(small)).toBe(true);
+    expect(copy.buffer.byteLength).toBe(small.length);
   });
 
   it('hands out copies, so a caller mutating a read cannot change the next read', () => {
