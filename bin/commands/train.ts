@@ -49,6 +49,8 @@ const TRAINER_OPTIONS = {
   seed: 'random seed (default 20261125)',
   threads: 'LightGBM threads (default 1)',
   init: "'none' (default): boosted trees alone; 'lr': boosted from the logistic regression written as trees (hybrid)",
+  bag: 'boosters averaged per model: seeds seed, seed+1, ..., 80% row/feature subsampling (default 5; 1 with --init lr)',
+  blend: "'off' (default) or 'valid': w * trees + (1 - w) * logistic regression, w chosen on the validation slice",
   'dump-predictions': 'write the test rows with the trainer\'s own predictions to this JSON file',
 } as const;
 const TRAINER_FLAGS = { overwrite: 'replace an existing model of the same version', 'allow-mixed-feature-sets': 'train on examples from more than one feature set' } as const;
