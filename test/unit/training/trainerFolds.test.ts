@@ -161,6 +161,19 @@ describe('trainer: prequential folds, logistic-regression baseline, calibration'
     expect(worst).toBeLessThan(1e-5);
   });
 
+  it('by default releases a seed bag of 5 boosters, each early-stopped on its own, without the blend', () => {
+    const h = (card as unknown as { hyperparameters: { bag: { members: number; seeds: number[]; memberTrees: number[] }; blend: unknown; n_estimators: number } }).hyperparameters;
+    expect(h.bag.members).toBe(5);
+    expect(h.bag.seeds).toEqual([20261125, 20261126, 20261127, 20261128, 20261129]);
+    expect(h.bag.memberTrees).toHaveLength(5);
+    expect(h.n_estimators).toBe(h.bag.memberTrees.reduce((a, b) => a + b, 0));
+    expect(h.blend).toBeNull();
+    for (const f of card.folds as (FoldRow & { memberTrees: number[] })[]) {
+      expect(f.memberTrees).toHaveLength(5);
+      expect(f.trees).toBe(f.memberTrees.reduce((a, b) => a + b, 0));
+    }
+  });
+
   it('is deterministic: the same input and seed give the same ONNX, trees file and fold figures', async () => {
     trainer(['--input', input, '--out-dir', path.join(dir, 'b'), '--version', 'v1', '--search-budget', '4', '--parent', path.join(ROOT, 'models/bootstrap-v1.onnx')]);
     const again = JSON.parse(await readFile(path.join(dir, 'b', 'v1.card.json'), 'utf8')) as Card;
