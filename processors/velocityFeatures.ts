@@ -50,7 +50,6 @@ import { TravelConfig, assessTravel, travelFeatures } from './impossibleTravel.j
 import { type RiskContext, StoreNames } from './types.js';
 import { type FeatureSet, PREVIOUS_SEARCH_DAYS, type ProfileOutput, type ProfilePlan, type ZscoreOutput, defaultFeatureSet } from './featureSet/declaration.js';
 import { DAY_MS, type Profile, type ProfileLimits, floorTo, recordEvent } from './velocity/profile.js';
-import { profileSerde } from './velocity/profileSerde.js';
 import { type ProfileReading, type WindowAcc, newReading, readProfile } from './velocity/profileReader.js';
 import { type RunningStats, sampleStd } from './velocity/stats.js';
 
@@ -99,7 +98,9 @@ export function velocityStoreBuilders(config: VelocityConfigInput = {}, opts: Ve
   VelocityConfig.parse(config);
   // cacheValues: a busy account's profile is rewritten several times per commit; it is serialized
   // once at the flush. recordEvent changes the profile it got and it is always put back.
-  return [Stores.keyValue<string, Profile>(StoreNames.velocityProfiles, Serdes.String, profileSerde(), { ...opts, cacheValues: true })];
+  // Packed (MessagePack) rather than JSON: about one profile per transaction is serialized at the
+  // flushes, and its up to 90 day buckets share one key list (bench/README.md, issue 17).
+  return [Stores.keyValue<string, Profile>(StoreNames.velocityProfiles, Serdes.String, Serdes.Packed<Profile>(), { ...opts, cacheValues: true })];
 }
 
 export class VelocityFeaturesProcessor implements Processor<string, RiskContext, string, RiskContext> {

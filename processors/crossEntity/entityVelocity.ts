@@ -71,15 +71,16 @@ export function addEntityVelocityFeatures(features: { [name: string]: number }, 
 }
 
 export function entityAggregatesStore(options: StoreOptions = {}): KeyValueStoreBuilder<string, EntityStats> {
-  // cacheValues: a busy merchant's series is rewritten by every transaction; serialized once per flush.
-  return Stores.keyValue(CrossEntityStores.aggregates, Serdes.String, Serdes.Json<EntityStats>(), { ...options, cacheValues: true });
+  // cacheValues: a busy merchant's series is rewritten by every transaction; serialized once per
+  // flush, packed (its buckets share one key list).
+  return Stores.keyValue(CrossEntityStores.aggregates, Serdes.String, Serdes.Packed<EntityStats>(), { ...options, cacheValues: true });
 }
 
 /** Global stores are never logged (their topic is their changelog). */
 export function entityStatsGlobalStore(options: Omit<StoreOptions, 'logged'> = {}): KeyValueStoreBuilder<string, EntityStats> {
   // cacheValues: the hot path reads up to three series per transaction (never changing them); hot
   // merchants are then deserialized once per update, not once per read.
-  return Stores.keyValue(CrossEntityStores.stats, Serdes.String, Serdes.Json<EntityStats>(), { ...options, logged: false, cacheValues: true });
+  return Stores.keyValue(CrossEntityStores.stats, Serdes.String, Serdes.Packed<EntityStats>(), { ...options, logged: false, cacheValues: true });
 }
 
 /** The side aggregator: entity key → EntityStats; publishes changed entities at the end of each batch. */

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { DAY_MS, HOUR_MS, type Profile, type ProfileLimits, recordEvent } from '../../../processors/velocity/profile.js';
-import { profileSerde } from '../../../processors/velocity/profileSerde.js';
+import { Serdes } from '../../../topology/serde.js';
+
+const profileSerde = () => Serdes.Packed<Profile>();
 
 const limits: ProfileLimits = { horizonMs: 7 * DAY_MS, dayHorizonMs: 90 * DAY_MS, maxEvents: 50, maxDistinctPerBucket: 8, daySets: true };
 
@@ -23,7 +25,7 @@ function builtProfile(): Profile {
   return p!;
 }
 
-describe('velocity profile serde', () => {
+describe('velocity profiles through Serdes.Packed', () => {
   it('round-trips a built profile exactly, doubles and nulls included', () => {
     const serde = profileSerde();
     const profile = builtProfile();
