@@ -17,6 +17,7 @@ import type { DriftMeasurement } from '../processors/driftMonitor.js';
 import type { Catalogue } from '../schemas/catalogue.js';
 import type { TopicSerdes } from '../schemas/createSerdes.js';
 import { kafkajsConnectionOptions, type KafkaConnection } from '../topology/kafka/connection.js';
+import { SupervisedConsumer } from './supervisedConsumer.js';
 import type { Decision, DeadLetter, ReferenceHistogram, TrainingExample } from '../schemas/types.js';
 
 const RECENT_DECLINES = 25;
@@ -276,33 +277,59 @@ export interface OutputConsumerOptions {
   onFatal?: (err: Error) => void;
 }
 
-/** Reads the loop's output topics into DecisionMetrics. `start()` resolves once the group has joined. */
-export class OutputTopicsConsumer {
-  private consumer: Consumer | undefined;
+/**
+ * Reads the loop's output topics into DecisionMetrics. `start()` resolves once the group has joined.
+ *
+ * Supervised like the audit and review consumers (ops/supervisedConsumer.ts): when KafkaJS gives up
+ * on an error that is transient all the same (a coordinator not found while the broker restarts),
+ * a new consumer is started instead of ending the process for a metrics reader; only an error the
+ * runtime classifies as fatal reaches `onFatal`. The group is its own per process and never
+ * commits, so a restarted consumer starts at the end of the topics: what was written while it was
+ * down is not counted (metrics, not the record: the audit trail reads every decision).
+ */
+export class OutputTopicsConsumer extends SupervisedConsumer {
+  private readonly groupId: string;
+  private joinTimeoutMs = 60_000;
+  /** Only the first start waits for the join (start() promises it); a restart runs in the background. */
+  private restarted = false;
 
   constructor(
     private readonly opts: OutputConsumerOptions,
     private readonly metrics: DecisionMetrics,
-  ) {}
+  ) {
+    super('ops', opts.logger);
+    this.groupId = `${opts.clientId}-ops-${randomUUID()}`;
+    // SupervisedConsumer emits 'error' only for what nothing will fix; without a listener an
+    // EventEmitter would throw it.
+    this.on('error', (err: Error) => {
+      if (opts.onFatal) opts.onFatal(err);
+      else opts.logger.error({ err: err.message }, 'ops consumer stopped for good');
+    });
+  }
 
-  async start(timeoutMs = 60_000): Promise<void> {
-    const { catalogue, serdes, logger } = this.opts;
+  override async start(timeoutMs = 60_000): Promise<void> {
+    this.joinTimeoutMs = timeoutMs;
+    await super.start();
+  }
+
+  protected createConsumer(): Consumer {
     const kafka = new Kafka({ clientId: this.opts.clientId, ...kafkajsConnectionOptions(this.opts.connection), logLevel: logLevel.NOTHING });
-    // A group of its own per process, never committed: every instance counts what it sees from its start.
-    const consumer = kafka.consumer({ groupId: `${this.opts.clientId}-ops-${randomUUID()}`, readUncommitted: false });
-    this.consumer = consumer;
+    return kafka.consumer({ groupId: this.groupId, readUncommitted: false });
+  }
+
+  protected async run(consumer: Consumer): Promise<void> {
+    const { catalogue, serdes, logger } = this.opts;
+    const timeoutMs = this.joinTimeoutMs;
+    const waitForJoin = !this.restarted;
+    this.restarted = true;
     const joined = new Promise<void>((resolve, reject) => {
+      if (!waitForJoin) return resolve();
       const timer = setTimeout(() => reject(new Error(`ops consumer did not join within ${timeoutMs} ms`)), timeoutMs);
       consumer.on(consumer.events.GROUP_JOIN, () => {
         clearTimeout(timer);
         resolve();
       });
     });
-    consumer.on(consumer.events.CRASH, (e) => {
-      logger.warn({ err: e.payload.error.message, restart: e.payload.restart }, 'ops consumer crashed');
-      if (!e.payload.restart) this.opts.onFatal?.(e.payload.error);
-    });
-    await consumer.connect();
     await consumer.subscribe({ topics: [catalogue.decisions.name, catalogue.deadLetters.name, catalogue.trainingExamples.name], fromBeginning: false });
     await consumer.run({
       autoCommit: false,
@@ -327,9 +354,5 @@ export class OutputTopicsConsumer {
     });
     await joined;
     logger.info({ topics: [catalogue.decisions.name, catalogue.deadLetters.name, catalogue.trainingExamples.name] }, 'ops consumer joined');
-  }
-
-  async stop(): Promise<void> {
-    await this.consumer?.disconnect();
   }
 }
