@@ -37,7 +37,9 @@ export class KycKeyMismatchError extends Error {
 }
 
 export function kycStore(options: StoreOptions = {}): KeyValueStoreBuilder<string, KycRecord> {
-  return Stores.keyValue(StoreNames.kyc, Serdes.String, Serdes.Json<KycRecord>(), options);
+  // cacheValues: enrichment reads the account's row on every transaction and never changes it; rows
+  // stay objects between flushes instead of being parsed per read (~1 % of the hot path's CPU).
+  return Stores.keyValue(StoreNames.kyc, Serdes.String, Serdes.Json<KycRecord>(), { ...options, cacheValues: true });
 }
 
 export class KycTableProcessor implements Processor<string, KycRecord | null> {
