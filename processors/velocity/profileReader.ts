@@ -99,6 +99,16 @@ function reset(r: ProfileReading): void {
   r.accountBaselines.fill(EMPTY);
 }
 
+/** The later of a time that may be unset and a time (module level: no closure per read). */
+const later = (a: number | null, b: number): number => (a === null || b > a ? b : a);
+
+/** The entry of card index c in a bucket's per-card list (a loop: `find` would allocate a closure per bucket). */
+function cardEntry<E extends readonly [number, ...unknown[]]>(cards: readonly E[], c: number): E | undefined {
+  if (c < 0) return undefined;
+  for (let i = 0; i < cards.length; i++) if (cards[i]![0] === c) return cards[i];
+  return undefined;
+}
+
 const add = (a: WindowAcc, n: number, sum: number, max: number | undefined): void => {
   a.count += n;
   a.sum += sum;
@@ -112,7 +122,6 @@ export function readProfile(p: Profile | undefined, cardToken: string, t: number
   const c = p.cards.indexOf(cardToken);
   const today = floorTo(t, DAY_MS);
   let loc: Loc | null = null;
-  const later = (a: number | null, b: number): number => (a === null || b > a ? b : a);
   const exact = plan.exact;
   const nExact = exact.length;
   const nDay = plan.dayAligned.length;
@@ -155,7 +164,7 @@ export function readProfile(p: Profile | undefined, cardToken: string, t: number
 
   for (const h of p.hours) {
     if (h.last > t) continue;
-    const mineAt = c < 0 ? undefined : h.cards.find((x) => x[0] === c);
+    const mineAt = cardEntry(h.cards, c);
     for (let i = 0; i < nExact; i++) {
       // Wholly inside (t − W, t]: its last event is ≤ t (checked above) and it starts after t − W.
       if (h.start <= t - exact[i]!.ms) continue;
@@ -189,7 +198,7 @@ export function readProfile(p: Profile | undefined, cardToken: string, t: number
     // Days before t's day hold only events before t; t's own day is covered by the events above.
     if (d.start >= today) break;
     const ageDays = Math.round((today - d.start) / DAY_MS); // 1 = yesterday
-    const mineAt = c < 0 ? undefined : d.cards.find((x) => x[0] === c);
+    const mineAt = cardEntry(d.cards, c);
     for (let i = 0; i < nDay; i++) {
       if (ageDays > dayAligned[i]!.days) continue;
       add(r.accountDay[i]!, d.n, d.sum, d.max);
