@@ -36,6 +36,8 @@ export const TrainerOptions = z.strictObject({
   threads: z.number().int().positive().optional(),
   /** 'lr': the hybrid, boosting from the logistic regression (docs/training.md); the trainer's default is 'none'. */
   init: z.enum(['none', 'lr']).optional(),
+  /** Boosters in the seed bag (train.py --bag; its default 5, 1 with init 'lr'): more is steadier on few frauds, K times the trees to score. */
+  bag: z.number().int().positive().optional(),
 });
 export type TrainerOptions = z.output<typeof TrainerOptions>;
 

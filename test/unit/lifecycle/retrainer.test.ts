@@ -25,6 +25,8 @@ describe('retrainer', () => {
     expect(trainerArgs({ testDays: 7, gapDays: 0, searchBudget: 1, reviewAlertRate: 0.02, threads: 2 })).toEqual([
       '--test-days', '7', '--gap-days', '0', '--search-budget', '1', '--review-alert-rate', '0.02', '--threads', '2',
     ]);
+    // The seed bag is a policy choice too (train.py --bag).
+    expect(trainerArgs({ bag: 3, init: 'none' })).toEqual(['--init', 'none', '--bag', '3']);
   });
 
   it('names a candidate lgbm-<UTC YYYYMMDD-HHMMSS>, the trainer\'s own default form', () => {
