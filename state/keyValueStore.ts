@@ -27,9 +27,10 @@ const CLEAN_OBJECTS = 500;
  * read from or written as; the objects themselves take a few times that on the heap). The count
  * alone did not bound memory: profiles grow with the days of history they keep (up to 90 + grace),
  * and a soak's heap snapshots showed the velocity-profiles caches go 15 → 39 MiB in 5 minutes at
- * the same 500 objects per store.
+ * the same 500 objects per store. At 1 MiB they still grew for 9 minutes (MessagePack profiles of
+ * ~2 KiB are ~5× that on the heap); at 256 KiB the soak's heap was flat after warm-up (bench/README).
  */
-export const CLEAN_OBJECT_BYTES = 1024 * 1024;
+export const CLEAN_OBJECT_BYTES = 256 * 1024;
 
 interface PendingValue<V> {
   key: Buffer;
