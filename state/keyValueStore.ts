@@ -29,8 +29,13 @@ const CLEAN_OBJECTS = 500;
  * and a soak's heap snapshots showed the velocity-profiles caches go 15 → 39 MiB in 5 minutes at
  * the same 500 objects per store. At 1 MiB they still grew for 9 minutes (MessagePack profiles of
  * ~2 KiB are ~5× that on the heap); at 256 KiB the soak's heap was flat after warm-up (bench/README).
+ * But 256 KiB is a few dozen long profiles: the demo (600 accounts, 56 days of history) then decoded
+ * most profiles on every read and its in-process pipeline latency p99 in bursts rose from 117-169
+ * to 405-654 ms, enough for the canary's live latency check to roll a good candidate back. 2 MiB
+ * keeps a demo-sized task's profiles decoded and is still a bound (Kafka Streams bounds its record
+ * cache by bytes too, 10 MiB per instance by default): a trade of heap for CPU and latency.
  */
-export const CLEAN_OBJECT_BYTES = 256 * 1024;
+export const CLEAN_OBJECT_BYTES = 2 * 1024 * 1024;
 
 interface PendingValue<V> {
   key: Buffer;
