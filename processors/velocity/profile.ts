@@ -99,6 +99,17 @@ const NEVER = -8.64e15;
 
 export const emptyProfile = (): Profile => ({ cards: [], newest: NEVER, ev: [], hours: [], days: [] });
 
+/**
+ * The entry of card index c in a bucket's per-card list (hours and days keep the card index first);
+ * undefined for a card the profile does not know (c < 0). A loop: `find` would allocate a closure per
+ * bucket, and the reader visits up to 90 day buckets per transaction.
+ */
+export function cardEntry<E extends readonly [number, ...unknown[]]>(cards: readonly E[], c: number): E | undefined {
+  if (c < 0) return undefined;
+  for (let i = 0; i < cards.length; i++) if (cards[i]![0] === c) return cards[i];
+  return undefined;
+}
+
 export function isLocated(e: EventEntry): e is [number, number, string, string, number, number, number] {
   return e[4] !== null && e[5] !== null;
 }
@@ -147,7 +158,7 @@ function fold(hours: FoldedHour[], e: EventEntry, cap: number): void {
   addToAggregate(h, e[0], e[1], isLocated(e) ? [e[0], e[4], e[5]] : null);
   addCapped(h.mer, e[2], cap);
   addCapped(h.cty, e[3], cap);
-  const c = h.cards.find((x) => x[0] === e[6]);
+  const c = cardEntry(h.cards, e[6]);
   if (c === undefined) h.cards.push([e[6], 1, e[1], e[0], e[1]]);
   else {
     c[1] += 1;
@@ -186,7 +197,7 @@ export function recordEvent(profile: Profile | undefined, cardToken: string, x: 
 
   const day = bucketAt(p.days, floorTo(t, DAY_MS), () => ({ ...newAggregate(), start: floorTo(t, DAY_MS), cards: [] }));
   addToAggregate(day, t, x.amount, isLocated(entry) ? [t, entry[4], entry[5]] : null);
-  const dc = day.cards.find((c) => c[0] === card);
+  const dc = cardEntry(day.cards, card);
   if (dc === undefined) day.cards.push([card, t, 1, x.amount, x.amount, x.amount, 0]);
   else {
     dc[1] = Math.max(dc[1], t);

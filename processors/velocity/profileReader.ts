@@ -21,7 +21,7 @@
  */
 import type { LocatedEvent } from '../impossibleTravel.js';
 import type { ProfilePlan } from '../featureSet/declaration.js';
-import { DAY_MS, type Loc, type Profile, floorTo, isLocated } from './profile.js';
+import { DAY_MS, type Loc, type Profile, cardEntry, floorTo, isLocated } from './profile.js';
 import { type RunningStats, addValue, mergeStats } from './stats.js';
 
 export interface WindowAcc {
@@ -101,13 +101,6 @@ function reset(r: ProfileReading): void {
 
 /** The later of a time that may be unset and a time (module level: no closure per read). */
 const later = (a: number | null, b: number): number => (a === null || b > a ? b : a);
-
-/** The entry of card index c in a bucket's per-card list (a loop: `find` would allocate a closure per bucket). */
-function cardEntry<E extends readonly [number, ...unknown[]]>(cards: readonly E[], c: number): E | undefined {
-  if (c < 0) return undefined;
-  for (let i = 0; i < cards.length; i++) if (cards[i]![0] === c) return cards[i];
-  return undefined;
-}
 
 const add = (a: WindowAcc, n: number, sum: number, max: number | undefined): void => {
   a.count += n;
