@@ -185,7 +185,12 @@ export class ModelRegistry {
   }
 
   /** Verifies and opens a model without installing it. */
-  async load(input: ModelSpecInput): Promise<LoadOutcome> {
+  load(input: ModelSpecInput): Promise<LoadOutcome> {
+    return this.open(input, false);
+  }
+
+  /** load(), or with `reuse` the installed model the verified spec describes exactly (installedAs). */
+  private async open(input: ModelSpecInput, reuse: boolean): Promise<LoadOutcome> {
     const parsed = ModelSpec.safeParse(input);
     const version = typeof input === 'object' && input !== null && typeof input.version === 'string' ? input.version : '(no version)';
     if (!parsed.success) return this.refuse(version, `invalid model spec: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(top)'}: ${i.message}`).join('; ')}`);
@@ -200,6 +205,8 @@ export class ModelRegistry {
     if (actual !== spec.sha256.toLowerCase()) {
       return this.refuse(spec.version, `sha256 mismatch: release says ${spec.sha256.toLowerCase()}, artifact is ${actual}`);
     }
+    const installed = reuse ? this.installedAs(spec, actual) : null;
+    if (installed !== null) return { accepted: true, model: installed };
     let metadata: Map<string, string>;
     try {
       metadata = readOnnxMetadata(bytes);
@@ -384,7 +391,7 @@ export class ModelRegistry {
   private install(input: ModelSpecInput | LoadedModel, role: string, place: (set: ModelSet, model: LoadedModel) => ModelSet): Promise<LoadOutcome> {
     return this.serially(async () => {
       if (input instanceof LoadedModel && input.retired) return this.refuse(input.version, 'this loaded model was retired and its session closed; load it again');
-      const outcome = input instanceof LoadedModel ? ({ accepted: true, model: input } as const) : await this.load(input);
+      const outcome = input instanceof LoadedModel ? ({ accepted: true, model: input } as const) : await this.open(input, true);
       if (!outcome.accepted) return outcome;
       const model = outcome.model;
       this.versionThresholds.set(model.version, model.thresholds);
@@ -392,6 +399,24 @@ export class ModelRegistry {
       this.logger.info({ modelVersion: model.version, role, features: model.featureNames.length, handlesMissing: model.handlesMissing }, 'model installed');
       return outcome;
     });
+  }
+
+  /**
+   * The installed model a spec describes exactly (version, artifact digest, thresholds, reference
+   * values, feature list), or null. A rollout moves one artifact shadow → canary → champion by
+   * releasing it again; loading it anew each time (digest, ONNX session, the trees' JSON) held the
+   * event loop for hundreds of milliseconds on a large model, and every decision queued behind it:
+   * a demo's canary was rolled back on exactly that stall (p99 604 ms against 250). The bytes are
+   * still read and hashed (`digest`): a release naming the right digest over other bytes is refused
+   * as before, never taken for the installed model.
+   */
+  private installedAs(spec: z.output<typeof ModelSpec>, digest: string): LoadedModel | null {
+    const model = modelsOf(this.set).find((m) => m.version === spec.version && !m.retired) ?? null;
+    if (model === null || model.sha256 !== digest) return null;
+    if (spec.featureNames !== undefined && JSON.stringify(spec.featureNames) !== JSON.stringify(model.featureNames)) return null;
+    if (model.thresholds.review !== spec.thresholds.review || model.thresholds.decline !== spec.thresholds.decline) return null;
+    if (!sameNumbers(model.referenceValues ?? {}, spec.referenceValues ?? {})) return null;
+    return model;
   }
 
   private swap(next: ModelSet): void {
@@ -433,6 +458,13 @@ async function probeRun(session: ort.InferenceSession, inputName: string, output
   } catch (error) {
     return `probe run failed: ${(error as Error).message}`;
   }
+}
+
+/** Two records of numbers with the same keys and values (an absent key equals an undefined one). */
+function sameNumbers(a: Readonly<Record<string, number | undefined>>, b: Readonly<Record<string, number | undefined>>): boolean {
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+  for (const k of keys) if (a[k] !== b[k]) return false;
+  return true;
 }
 
 function modelsOf(set: ModelSet): LoadedModel[] {

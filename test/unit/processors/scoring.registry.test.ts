@@ -183,6 +183,39 @@ describe('ModelRegistry', () => {
     expect((await registry.applyRelease({ ...release, mode: 'canary:0' })).accepted).toBe(false);
   });
 
+  it('moves a released artifact shadow -> canary -> champion without loading it again; a changed threshold loads anew', async () => {
+    registry = new ModelRegistry(pino({ level: 'silent' }));
+    const release = {
+      ...EXAMPLES.ModelRelease,
+      version: 'test-order',
+      artifact: orderBytes,
+      artifactPath: null,
+      sha256: orderCard.sha256.toUpperCase(),
+      featureNames: ['order.c', 'order.a', 'order.b'],
+      thresholds: { review: 0.4, decline: 0.7 },
+      referenceDistributions: {},
+    };
+    await registry.applyRelease({ ...release, mode: 'shadow' });
+    const shadow = registry.current().shadows[0]!;
+    await registry.applyRelease({ ...release, mode: 'canary:20' });
+    expect(registry.current().canary!.model).toBe(shadow);
+    expect(registry.current().shadows).toEqual([]);
+    await registry.applyRelease({ ...release, mode: 'champion' });
+    const champion = registry.current().champion!;
+    expect([champion, champion.session, champion.retired]).toEqual([shadow, shadow.session, false]);
+    expect(registry.current().canary).toBeNull();
+
+    // Other thresholds are another model as far as decisions go: loaded and checked again, the old session retired.
+    await registry.applyRelease({ ...release, mode: 'champion', thresholds: { review: 0.3, decline: 0.6 } });
+    const reloaded = registry.current().champion!;
+    expect(reloaded).not.toBe(shadow);
+    expect([reloaded.thresholds, shadow.retired]).toEqual([{ review: 0.3, decline: 0.6 }, true]);
+    // A different artifact under the same version is never taken for the installed one.
+    const other = await registry.applyRelease({ ...release, mode: 'champion', thresholds: { review: 0.3, decline: 0.6 }, artifact: bootstrapBytes });
+    expect(other.accepted).toBe(false);
+    expect(registry.current().champion).toBe(reloaded);
+  });
+
   it('parses release modes', () => {
     expect(parseReleaseMode('champion')).toEqual({ role: 'champion' });
     expect(parseReleaseMode('canary:5')).toEqual({ role: 'canary', share: 0.05 });
