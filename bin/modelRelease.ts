@@ -10,7 +10,10 @@ import path from 'node:path';
 import { z } from 'zod';
 import type { AvroSerde } from '../schemas/avroSerde.js';
 import type { ModelRelease, ReferenceHistogram } from '../schemas/types.js';
-import type { Producer } from '../topology/kafka/client.js';
+import type { ReleaseSize } from '../lifecycle/gates.js';
+import type { KafkaClient, Producer } from '../topology/kafka/client.js';
+import { DEFAULT_MAX_MESSAGE_BYTES } from '../topology/kafka/kafkajsClient.js';
+import { BATCH_OVERHEAD_BYTES } from '../topology/kafka/kafkaStreams.js';
 
 const Card = z.object({
   version: z.string().min(1),
@@ -44,4 +47,19 @@ export async function releaseFromCard(
 
 export async function publishRelease(producer: Producer, serde: AvroSerde<ModelRelease>, topic: string, release: ModelRelease): Promise<void> {
   await producer.send([{ topic, partition: 0, key: Buffer.from(release.version, 'utf8'), value: serde.serialize(release), timestamp: release.releasedAt }]);
+}
+
+/**
+ * The release record's size as publishRelease would send it, beside the largest record its topic
+ * takes (the broker's max.message.bytes for it; the broker default for a topic not created yet).
+ */
+export async function releaseSize(client: KafkaClient, serde: AvroSerde<ModelRelease>, topic: string, release: ModelRelease): Promise<ReleaseSize> {
+  const admin = await client.admin();
+  try {
+    const max = (await admin.topicLimits([topic])).get(topic)?.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    const key = Buffer.byteLength(release.version, 'utf8');
+    return { topic, bytes: key + serde.serialize(release).length, limitBytes: max - BATCH_OVERHEAD_BYTES };
+  } finally {
+    await admin.disconnect();
+  }
 }

@@ -576,6 +576,39 @@ export interface GateInput {
   policy: LifecyclePolicy;
   logger: Logger;
   now?: () => number;
+  /**
+   * The release record this candidate would be published as (its ONNX artifact inline) and the
+   * largest record the model-releases topic takes: judged by `releaseSize` when given.
+   */
+  release?: ReleaseSize;
+}
+
+export interface ReleaseSize {
+  topic: string;
+  /** Serialized ModelRelease, as publishRelease would send it. */
+  bytes: number;
+  /** The topic's max.message.bytes less the record batch's overhead. */
+  limitBytes: number;
+}
+
+/**
+ * Whether the release record fits its topic. A model past it (a seed bag of large boosters, say)
+ * passed every other gate and then failed at publish with the broker's RECORD_TOO_LARGE, after the
+ * whole training run, with no word in the gate report: here it stops at the gates and says how
+ * much too large it is and what to change.
+ */
+export function releaseSizeCheck(r: ReleaseSize): GateCheck {
+  const mib = (b: number): string => `${(b / 1024 / 1024).toFixed(2)} MiB`;
+  const passed = r.bytes <= r.limitBytes;
+  return {
+    name: 'releaseSize',
+    passed,
+    value: r.bytes,
+    limit: r.limitBytes,
+    detail: passed
+      ? `release record ${mib(r.bytes)} (artifact inline) within ${r.topic}'s ${mib(r.limitBytes)} (max.message.bytes less batch overhead)`
+      : `release record ${mib(r.bytes)} (artifact inline) exceeds ${r.topic}'s ${mib(r.limitBytes)} (max.message.bytes less batch overhead): it could not be published; train a smaller model (fewer bag members or trees) or raise the topic's max.message.bytes`,
+  };
 }
 
 /** Runs every gate; never throws for a failing candidate (a check fails instead), only for unreadable inputs. */
@@ -586,6 +619,7 @@ export async function runGates(input: GateInput): Promise<GateReport> {
   const predictions = Predictions.parse(JSON.parse(await readFile(input.predictionsPath, 'utf8')));
   if (predictions.version !== card.version) throw new Error(`${input.predictionsPath} holds predictions of ${predictions.version}, not ${card.version}`);
   const checks: GateCheck[] = [...comparisonChecks(card, input.champion, gates)];
+  if (input.release !== undefined) checks.push(releaseSizeCheck(input.release));
   let latency: LatencyFigures | null = null;
   let replay: ReplaySummary | null = null;
 

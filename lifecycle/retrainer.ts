@@ -38,7 +38,7 @@ import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { labelJoinTiming, type ClientConfig } from '../bin/config.js';
 import { exportTrainingExamples } from '../bin/commands/exportTraining.js';
-import { publishRelease, releaseFromCard } from '../bin/modelRelease.js';
+import { publishRelease, releaseFromCard, releaseSize } from '../bin/modelRelease.js';
 import { specFromModelCard } from '../processors/modelRegistry.js';
 import { loadRuleSet } from '../processors/ruleSet.js';
 import type { Catalogue } from '../schemas/catalogue.js';
@@ -536,7 +536,9 @@ export class Retrainer {
 
       // 3. The gates.
       const gatesStarted = performance.now();
+      const asReleased = await releaseFromCard(cardPath, 'shadow', { releasedBy: this.actor, now: this.clock() });
       const report = await runGates({
+        release: await releaseSize(deps.client, deps.serdes.modelReleases, deps.catalogue.modelReleases.name, asReleased),
         cardPath,
         predictionsPath,
         champion: champion === null ? null : { version: champion.version, thresholds: champion.thresholds },

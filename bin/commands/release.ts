@@ -12,7 +12,8 @@ import { createSerdes } from '../../schemas/createSerdes.js';
 import { createKafkajsClient } from '../../topology/kafka/kafkajsClient.js';
 import { parseReleaseMode } from '../../processors/modelRegistry.js';
 import { readClientConfig } from '../config.js';
-import { publishRelease, releaseFromCard } from '../modelRelease.js';
+import { releaseSizeCheck } from '../../lifecycle/gates.js';
+import { publishRelease, releaseFromCard, releaseSize } from '../modelRelease.js';
 import type { CommandIo } from './topics.js';
 import { createRegistryClient } from '../../schemas/registryClient.js';
 
@@ -36,6 +37,12 @@ export async function releaseCommand(argv: string[], io: CommandIo): Promise<num
     await admin.disconnect();
   }
   const release = await releaseFromCard(values.card, values.mode, { releasedBy: values.by ?? who.principal });
+  // Refused here with the sizes rather than by the broker's RECORD_TOO_LARGE mid-transaction.
+  const size = releaseSizeCheck(await releaseSize(client, serdes.modelReleases, catalogue.modelReleases.name, release));
+  if (!size.passed) {
+    io.err(`riskloop release: ${release.version} not released: ${size.detail}`);
+    return 1;
+  }
   const details = { mode: release.mode, sha256: release.sha256, releasedBy: release.releasedBy, topic: catalogue.modelReleases.name };
   const producer = client.transactionalProducer(`riskloop-release-${randomUUID()}`);
   await producer.connect();

@@ -11,7 +11,7 @@
  * `rejected` naming the failed check with its figures (which recompute from the card), no release
  * of it on the model-releases topic, and the champion still deciding new traffic with no shadow.
  * Then an analyst's corrections restore the true labels: the next `--once` step is triggered by
- * them (labelled after the first candidate's cut-off), passes all 13 gates, is released as shadow
+ * them (labelled after the first candidate's cut-off), passes all 14 gates, is released as shadow
  * (release first, `stage` event second), and the running loop scores it in shadow while the
  * champion keeps deciding.
  */
@@ -272,7 +272,7 @@ describe('riskloop retrain --once: a candidate trained on shuffled labels, then 
       expect(ap.value).toBeCloseTo(card.metrics.averagePrecision - card.parentMetrics.averagePrecision, 12);
       expect(ap.value!).toBeGreaterThanOrEqual(0.005);
       expect(gate.details.passed).toBe(true);
-      expect(gate.reason).toBe('all 13 gates passed against bootstrap-v1');
+      expect(gate.reason).toBe('all 14 gates passed against bootstrap-v1');
       expect(stage.details).toEqual({ from: 'candidate', to: 'shadow' });
       expect(out2[0]).toBe(`${GOOD} (labels): gates passed, released as shadow (champion bootstrap-v1, policy lifecycle-policy-test)`);
 

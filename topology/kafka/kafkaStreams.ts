@@ -72,7 +72,7 @@ const MAX_PENDING_OUTPUT = 50_000;
  * Bytes of a one-record batch besides key, value and headers: the v2 batch header (61) and the
  * record's own varints (≤ 30). A record over max.message.bytes less this is refused before sending.
  */
-const BATCH_OVERHEAD_BYTES = 128;
+export const BATCH_OVERHEAD_BYTES = 128;
 
 /**
  * Resets for a non-retriable cause (corrupted state, a per-record send failure the size check did

@@ -14,7 +14,7 @@ import ort from 'onnxruntime-node';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  benchmarkScoring, comparisonChecks, heldOutChecks, latencyCheck, loadCandidate, replayChecks, replayMix, runGates,
+  benchmarkScoring, comparisonChecks, heldOutChecks, latencyCheck, loadCandidate, releaseSizeCheck, replayChecks, replayMix, runGates,
   TrainedCard, writeGateReport, type ChampionRef, type GateReport,
 } from '../../../lifecycle/gates.js';
 import { loadPolicy, parsePolicy, type LifecyclePolicy } from '../../../lifecycle/policy.js';
@@ -338,5 +338,20 @@ describe('the whole gate run on real ONNX models', () => {
     expect(refused.checks.map((c) => c.name)).toEqual(['averagePrecision', 'aucRoc', 'precisionAtK', 'loads']);
     expect(refused.checks[3]!.detail).toMatch(/^the candidate would be refused by the scorer: sha256 mismatch/);
     expect(refused.latency).toBeNull();
+  });
+
+  it('judges the release record against its topic\'s limit: a model that could not be published stops at the gates', async () => {
+    const fits = releaseSizeCheck({ topic: 'p.model-releases', bytes: 5 * 1024 * 1024, limitBytes: 16 * 1024 * 1024 - 128 });
+    expect(fits).toMatchObject({ name: 'releaseSize', passed: true, value: 5 * 1024 * 1024, limit: 16 * 1024 * 1024 - 128 });
+    const tooBig = releaseSizeCheck({ topic: 'p.model-releases', bytes: 17 * 1024 * 1024, limitBytes: 16 * 1024 * 1024 - 128 });
+    expect(tooBig.passed).toBe(false);
+    expect(tooBig.detail).toBe("release record 17.00 MiB (artifact inline) exceeds p.model-releases's 16.00 MiB (max.message.bytes less batch overhead): it could not be published; train a smaller model (fewer bag members or trees) or raise the topic's max.message.bytes");
+    expect(releaseSizeCheck({ topic: 't', bytes: 100, limitBytes: 100 }).passed).toBe(true);
+
+    const noReplay = parsePolicy({ ...policy, gates: { ...policy.gates, benchmarkDecisions: 100 } });
+    const judged = await runGates({ cardPath: cardPath(), predictionsPath: path.join(dir, 'predictions.json'), champion: BOOTSTRAP(), decisions: [], ruleSet, policy: noReplay, logger, release: { topic: 'p.model-releases', bytes: 17 * 1024 * 1024, limitBytes: 16 * 1024 * 1024 - 128 } });
+    expect(judged.checks.map((c) => c.name).slice(0, 5)).toEqual(['averagePrecision', 'aucRoc', 'precisionAtK', 'releaseSize', 'loads']);
+    expect(judged.passed).toBe(false);
+    expect(judged.failed).toContain('releaseSize');
   });
 });
