@@ -44,7 +44,8 @@ describe('riskloop release and the release topic size limit', () => {
       lines.length = 0;
       expect(await releaseCommand(['--card', 'models/bootstrap-v1.card.json', '--mode', 'shadow'], io)).toBe(0);
       expect(lines.join('\n')).toMatch(/released bootstrap-v1 as shadow/);
-      expect((await admin.fetchTopicOffsets(topic))[0]!.high).not.toBe('0');
+      // The commit markers land just after commit() returns: wait for the record to become readable.
+      await expect.poll(async () => Number((await admin.fetchTopicOffsets(topic))[0]!.high), { timeout: 15_000 }).toBeGreaterThan(0);
     } finally {
       const ours = (await admin.listTopics()).filter((t) => t.startsWith(`${id}.`));
       await admin.deleteTopics({ topics: ours }).catch(() => undefined);
