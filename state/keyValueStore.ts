@@ -10,6 +10,7 @@
  * caller that changes a value it got must put it back, and readers must not change values.
  */
 import type { Serde } from '../topology/serde.js';
+import { ByteBoundedLru } from './byteLru.js';
 import { prefixEnd, successor, type KeyRange } from './bytes.js';
 import { CachedStore, type CachedStoreOptions } from './cachedStore.js';
 import type { EngineEntry, StoreEngine } from './engine.js';
@@ -46,10 +47,8 @@ interface PendingValue<V> {
 export class CachingKeyValueStore<K, V> extends CachedStore implements KeyValueStore<K, V> {
   /** Values put since the last flush, not serialized yet (cacheValues only), by latin1 key. */
   private readonly pending: Map<string, PendingValue<V>> | undefined;
-  /** Deserialized clean values with their serialized size, insertion-ordered as an LRU (cacheValues only). */
-  private readonly objects: Map<string, { value: V; bytes: number }> | undefined;
-  /** Sum of `bytes` over `objects`. */
-  private objectBytes = 0;
+  /** Deserialized clean values, weighed by their serialized size (cacheValues only). */
+  private readonly objects: ByteBoundedLru<V> | undefined;
 
   constructor(
     options: CachedStoreOptions & { cacheValues?: boolean },
@@ -59,7 +58,7 @@ export class CachingKeyValueStore<K, V> extends CachedStore implements KeyValueS
     super(options);
     if (options.cacheValues) {
       this.pending = new Map();
-      this.objects = new Map();
+      this.objects = new ByteBoundedLru(CLEAN_OBJECTS, CLEAN_OBJECT_BYTES);
     }
   }
 
@@ -73,42 +72,17 @@ export class CachingKeyValueStore<K, V> extends CachedStore implements KeyValueS
     const hit = this.pending.get(k);
     if (hit !== undefined) return hit.value;
     const object = this.objects!.get(k);
-    if (object !== undefined) {
-      this.objects!.delete(k);
-      this.objects!.set(k, object);
-      return object.value;
-    }
+    if (object !== undefined) return object.value;
     const bytes = this.opened().cache.get(keyBytes);
     if (bytes === undefined) return undefined;
     const value = this.valueSerde.deserialize(bytes);
-    this.remember(k, value, bytes.length);
+    this.objects!.set(k, value, bytes.length);
     return value;
   }
 
   /** Deserialized values held and their serialized bytes (for tests and memory accounting). */
   get objectCache(): { entries: number; bytes: number } {
-    return { entries: this.objects?.size ?? 0, bytes: this.objectBytes };
-  }
-
-  private remember(k: string, value: V, bytes: number): void {
-    const objects = this.objects!;
-    this.forgetObject(k);
-    // One value over the whole budget would only push every other out.
-    if (bytes > CLEAN_OBJECT_BYTES) return;
-    objects.set(k, { value, bytes });
-    this.objectBytes += bytes;
-    while (objects.size > CLEAN_OBJECTS || this.objectBytes > CLEAN_OBJECT_BYTES) {
-      const oldest = objects.keys().next();
-      if (oldest.done) break;
-      this.forgetObject(oldest.value);
-    }
-  }
-
-  private forgetObject(k: string): void {
-    const old = this.objects?.get(k);
-    if (old === undefined) return;
-    this.objects!.delete(k);
-    this.objectBytes -= old.bytes;
+    return { entries: this.objects?.size ?? 0, bytes: this.objects?.bytes ?? 0 };
   }
 
   put(key: K, value: V): void {
@@ -120,7 +94,7 @@ export class CachingKeyValueStore<K, V> extends CachedStore implements KeyValueS
       return;
     }
     const k = keyBytes.toString('latin1');
-    this.forgetObject(k);
+    this.objects?.delete(k);
     this.pending.set(k, { key: keyBytes, value, timestamp });
     // Same bound as the byte cache: past it, values go down to it (which may flush early itself).
     if (this.pending.size > this.cacheMaxEntries) this.materialize();
@@ -136,7 +110,7 @@ export class CachingKeyValueStore<K, V> extends CachedStore implements KeyValueS
     const { cache } = this.opened();
     const keyBytes = this.keySerde.serialize(key);
     this.materializeKey(keyBytes);
-    this.forgetObject(keyBytes.toString('latin1'));
+    this.objects?.delete(keyBytes.toString('latin1'));
     const oldBytes = cache.get(keyBytes);
     // Nothing to delete means the engine lacks the key too (the cache would show it otherwise), so
     // the changelog already ends in a tombstone or never had the key: no record needed.
@@ -187,7 +161,7 @@ export class CachingKeyValueStore<K, V> extends CachedStore implements KeyValueS
   private writeDown(cache: WriteBackCache, k: string, p: PendingValue<V>): void {
     const bytes = this.valueSerde.serialize(p.value);
     cache.put(p.key, bytes, p.timestamp);
-    this.remember(k, p.value, bytes.length);
+    this.objects!.set(k, p.value, bytes.length);
   }
 
   private materializeKey(keyBytes: Buffer): void {
@@ -205,7 +179,6 @@ export class CachingKeyValueStore<K, V> extends CachedStore implements KeyValueS
   protected override onDiscard(): void {
     this.pending?.clear();
     this.objects?.clear();
-    this.objectBytes = 0;
   }
 
   private *typed(entries: IterableIterator<EngineEntry>): IterableIterator<KeyValue<K, V>> {

@@ -12,6 +12,7 @@
  */
 import { isEmptyRange, keyBytes, keyString, type KeyRange } from './bytes.js';
 import type { EngineEntry, StoreEngine } from './engine.js';
+import { ByteBoundedLru } from './byteLru.js';
 import { newSortedStringMap, type SortedStringMap } from './sortedMap.js';
 
 interface DirtyValue {
@@ -41,10 +42,8 @@ export interface WriteCacheOptions {
 
 export class WriteBackCache {
   private dirty: SortedStringMap<DirtyValue> = newSortedStringMap();
-  /** Insertion-ordered Map as an LRU: a hit is moved to the end, eviction takes the first key. */
-  private readonly clean = new Map<string, Buffer | null>();
-  /** Sum of the lengths of the clean values (keys not counted). */
-  private cleanBytes = 0;
+  /** Clean engine reads (null: known absent), weighed by their length (keys not counted). */
+  private readonly clean: ByteBoundedLru<Buffer | null>;
 
   constructor(
     private readonly engine: StoreEngine,
@@ -53,6 +52,7 @@ export class WriteBackCache {
     if (!Number.isInteger(options.maxDirtyEntries) || options.maxDirtyEntries < 0) {
       throw new Error(`cache max entries must be a non-negative integer, got ${options.maxDirtyEntries}`);
     }
+    this.clean = new ByteBoundedLru(options.maxCleanEntries, options.maxCleanBytes);
   }
 
   /** Entries waiting for the next flush. */
@@ -71,15 +71,16 @@ export class WriteBackCache {
     if (this.options.maxCleanEntries > 0) {
       const cached = this.clean.get(k);
       if (cached !== undefined) {
-        this.clean.delete(k);
-        this.clean.set(k, cached);
         // A copy, so that a caller mutating what it got cannot change what the next get returns.
-        return cached === null ? undefined : Buffer.from(cached);
+        return cached.value === null ? undefined : Buffer.from(cached.value);
       }
     }
     const value = this.engine.get(key);
     // The LRU keeps its own copy: the caller may mutate the Buffer it gets (e.g. Serdes.Buffer).
-    if (this.options.maxCleanEntries > 0) this.remember(k, value === undefined ? null : ownCopy(value));
+    if (this.options.maxCleanEntries > 0) {
+      const own = value === undefined ? null : ownCopy(value);
+      this.clean.set(k, own, own?.length ?? 0);
+    }
     return value;
   }
 
@@ -87,7 +88,7 @@ export class WriteBackCache {
   put(key: Buffer, value: Buffer | null, timestamp: number): void {
     const k = keyString(key);
     this.dirty.set(k, { value, timestamp });
-    this.forget(k);
+    this.clean.delete(k);
     if (this.dirty.size > this.options.maxDirtyEntries) this.flush();
   }
 
@@ -154,13 +155,12 @@ export class WriteBackCache {
     const gte = keyString(range.gte);
     const lt = keyString(range.lt);
     this.dirty.deleteRange(gte, lt, false);
-    for (const k of [...this.clean.keys()]) if (k >= gte && k < lt) this.forget(k);
+    this.clean.deleteRange(gte, lt);
   }
 
   /** Forgets clean reads, after the engine was changed behind the cache (restore). */
   invalidateClean(): void {
     this.clean.clear();
-    this.cleanBytes = 0;
   }
 
   /** Forgets everything, pending writes included (wipe, close). */
@@ -171,30 +171,7 @@ export class WriteBackCache {
 
   /** Bytes of clean values held (for tests and memory accounting). */
   get cleanValueBytes(): number {
-    return this.cleanBytes;
-  }
-
-  private forget(k: string): void {
-    const old = this.clean.get(k);
-    if (old === undefined) return;
-    this.clean.delete(k);
-    this.cleanBytes -= old?.length ?? 0;
-  }
-
-  private remember(k: string, value: Buffer | null): void {
-    const max = this.options.maxCleanEntries;
-    if (max <= 0) return;
-    const maxBytes = this.options.maxCleanBytes ?? Number.POSITIVE_INFINITY;
-    this.forget(k);
-    // A value bigger than the whole budget would only push everything else out.
-    if ((value?.length ?? 0) > maxBytes) return;
-    this.clean.set(k, value);
-    this.cleanBytes += value?.length ?? 0;
-    while (this.clean.size > max || this.cleanBytes > maxBytes) {
-      const oldest = this.clean.keys().next();
-      if (oldest.done) break;
-      this.forget(oldest.value);
-    }
+    return this.clean.bytes;
   }
 }
 
