@@ -275,6 +275,8 @@ export interface OutputConsumerOptions {
   logger: Logger;
   /** Called when the consumer stops for good (kafkajs gives up and will not restart it). */
   onFatal?: (err: Error) => void;
+  /** How long the first start() waits for the group join before it fails; default 60 s. */
+  joinTimeoutMs?: number;
 }
 
 /**
@@ -289,7 +291,6 @@ export interface OutputConsumerOptions {
  */
 export class OutputTopicsConsumer extends SupervisedConsumer {
   private readonly groupId: string;
-  private joinTimeoutMs = 60_000;
   /** Only the first start waits for the join (start() promises it); a restart runs in the background. */
   private restarted = false;
 
@@ -307,11 +308,6 @@ export class OutputTopicsConsumer extends SupervisedConsumer {
     });
   }
 
-  override async start(timeoutMs = 60_000): Promise<void> {
-    this.joinTimeoutMs = timeoutMs;
-    await super.start();
-  }
-
   protected createConsumer(): Consumer {
     const kafka = new Kafka({ clientId: this.opts.clientId, ...kafkajsConnectionOptions(this.opts.connection), logLevel: logLevel.NOTHING });
     return kafka.consumer({ groupId: this.groupId, readUncommitted: false });
@@ -319,7 +315,7 @@ export class OutputTopicsConsumer extends SupervisedConsumer {
 
   protected async run(consumer: Consumer): Promise<void> {
     const { catalogue, serdes, logger } = this.opts;
-    const timeoutMs = this.joinTimeoutMs;
+    const timeoutMs = this.opts.joinTimeoutMs ?? 60_000;
     const waitForJoin = !this.restarted;
     this.restarted = true;
     const joined = new Promise<void>((resolve, reject) => {
