@@ -40,7 +40,7 @@ from riskloop_training.blend import BLEND_WEIGHTS, blend, choose_weight
 from riskloop_training.examples import ExampleError, Examples, feature_matrix, feature_union, load_examples
 from riskloop_training.explain import TREES_METADATA_KEY, importances, trees_document, trees_json
 from riskloop_training.folds import mature_until, weekly_folds
-from riskloop_training.gbm import IMBALANCE_NOTE, STOPPING_ROUNDS, Platt, bag_params, brier, fit, fit_bagged, fit_fixed, fit_platt, linear_stage, positive_weight, raw_scores, reliability, search_space, sigmoid
+from riskloop_training.gbm import IMBALANCE_NOTE, STOPPING_ROUNDS, Platt, bag_params, brier, fit, fit_bagged, fit_fixed, fit_platt, linear_stage, positive_weight, raw_scores, refit, refit_trees, reliability, search_space, sigmoid
 from riskloop_training.hybrid import LINEAR_BINS
 from riskloop_training.metrics import alert_rate_thresholds, evaluate
 from riskloop_training.model_card import fold_lines, metric_rows, scored_metrics, write_card
@@ -54,6 +54,9 @@ DEFAULT_SEED = 20261125
 # regression in 16 of 16 folds (3 also 16, one booster 13); the blend with the regression (--blend valid) 14 alone, 15 on the bag.
 # On fresh seeds it was not chosen on: simulator 9 4 of 4, handbook 3 1 of 4 (one booster 3 and 2); its mean AP is above one booster's on all six.
 DEFAULT_BAG = 5
+# --refit on: each member's early-stopped tree count is scaled by (fit + validation rows) / fit rows when it is
+# trained again on both (more rows, more trees before the same overfit); False keeps the counts as they were.
+REFIT_SCALE_BY_ROWS = True
 # Below this many fraud examples in the train period the card warns that the model is not worth releasing.
 MIN_TRAIN_FRAUD = 30
 
@@ -93,6 +96,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--bag", type=int, default=None,
                         help=f"boosters averaged per model, the chosen configuration with seeds --seed, --seed + 1, ... and 80%% row/feature "
                              f"subsampling (default {DEFAULT_BAG}, 1 with --init lr; 1 = one booster, no subsampling; the search compares single boosters)")
+    parser.add_argument("--refit", choices=["on", "off"], default=None,
+                        help="'on' (default without --init lr): after early stopping, the search and the blend weight are chosen on the "
+                             "validation slice, train again on fit + validation rows with the chosen tree counts, as the LR baseline is "
+                             "fitted; 'off': the early-stopped model of the fit rows")
     parser.add_argument("--search-budget", type=int, default=10, help="hyper-parameter configurations tried, the default one first (default 10; 1 = no search)")
     parser.add_argument("--folds", type=int, default=4, help="prequential weekly folds (default 4)")
     parser.add_argument("--fold-days", type=int, default=7, help="days per fold's test period (default 7)")
@@ -106,6 +113,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.bag = DEFAULT_BAG if args.init == "none" else 1
     if args.bag < 1:
         parser.error("--bag must be >= 1")
+    if args.refit is None:
+        args.refit = "on" if args.init == "none" else "off"
+    if args.refit == "on" and args.init == "lr":
+        parser.error("--refit on retrains the trees alone; the hybrid (--init lr) would need its regression stage refitted too: pass --refit off")
     if args.bag > 1 and args.init == "lr":
         parser.error("--bag averages plain boosters; with the hybrid (--init lr) pass --bag 1")
     if args.blend == "valid" and args.init == "lr":
@@ -244,6 +255,23 @@ def main(argv: list[str] | None = None) -> int:
             "linearTrees": len(stage) if weight < 1.0 else 0,
         }
 
+    def refitted(model, fitted, chosen_blend, x_fit: np.ndarray, y_fit: np.ndarray, x_valid: np.ndarray, y_valid: np.ndarray):
+        """(the model to score, the card's refit record or None): with --refit on, `fitted` trained again on fit +
+        validation rows at the slice's choices (configuration, tree counts, blend weight; the blend's regression
+        refitted on the same rows), as the baseline is fitted."""
+        if args.refit != "on":
+            return model, None
+        x_all, y_all = np.vstack([x_fit, x_valid]), np.concatenate([y_fit, y_valid])
+        scale = len(y_all) / len(y_fit) if REFIT_SCALE_BY_ROWS else 1.0
+        booster = refit(config, fitted, x_all, y_all, args.seed, args.threads, scale)
+        linear = 0
+        if chosen_blend and chosen_blend["weight"] < 1.0:
+            all_stage = linear_stage(x_all, y_all)
+            booster, linear = blend(all_stage, booster, chosen_blend["weight"]), len(all_stage)
+        counts = refit_trees(fitted, scale)
+        return booster, {"rows": int(len(y_all)), "fraud": int(y_all.sum()), "treeScale": round(scale, 6), "memberTrees": counts,
+                         "earlyStoppedTrees": fitted.member_trees or [fitted.trees], "linearTrees": linear}
+
     # --- prequential folds and the hyper-parameter search on their inner validation slices ---
     mature_to, maturity = mature_until(examples.label_source, event_time, examples.labeled_at)
     folds, skipped = weekly_folds(event_time, labels, mature_to, args.folds, args.gap_days, args.valid_days, args.fold_days)
@@ -275,17 +303,21 @@ def main(argv: list[str] | None = None) -> int:
     fold_rows = []
     for fold, fitted, (xf, yf, xv, yv), stage in zip(folds, chosen_fits if folds else [], data if folds else [], stages if folds else []):
         model, fold_blend = blended(fitted.booster, stage, xv, yv)
+        # Calibrated on the validation slice by the model that has not seen it; with --refit the same map is
+        # applied to the refitted model (same configuration and tree counts, so about the same raw-score scale).
         platt = fit_platt(raw_scores(model, xv), yv)
+        model, fold_refit = refitted(model, fitted, fold_blend, xf, yf, xv, yv)
         x_test, y_test = feature_matrix(examples, features, fold.test), labels[fold.test]
         raw = raw_scores(model, x_test)
         candidate_scores = platt.apply(raw)
         baseline = fit_baseline(np.vstack([xf, xv]), np.concatenate([yf, yv]))
         fold_rows.append({
             **fold.summary(labels),
-            "trees": fitted.trees,
-            **({"memberTrees": fitted.member_trees} if fitted.member_trees else {}),
-            "linearTrees": fitted.linear_trees or (fold_blend["linearTrees"] if fold_blend else 0),
+            "trees": sum(fold_refit["memberTrees"]) if fold_refit else fitted.trees,
+            **({"memberTrees": fold_refit["memberTrees"] if fold_refit else fitted.member_trees} if fitted.member_trees else {}),
+            "linearTrees": fitted.linear_trees or (fold_refit["linearTrees"] if fold_refit else fold_blend["linearTrees"] if fold_blend else 0),
             "blend": fold_blend,
+            "refit": fold_refit,
             "calibration": {"a": platt.a, "b": platt.b, "brierUncalibrated": brier(y_test, sigmoid(raw)), "brierCalibrated": brier(y_test, candidate_scores),
                             **({"note": platt.note} if platt.note else {})},
             "candidate": metrics_on(fold.test, fold.test_days, candidate_scores),
@@ -297,12 +329,13 @@ def main(argv: list[str] | None = None) -> int:
     x_test, y_test = feature_matrix(examples, features, split.test), labels[split.test]
     training_note = None
     final_blend = None
+    final_refit = None
     if final_usable:
         x_final_valid = feature_matrix(examples, features, final_valid)
+        x_final_fit = feature_matrix(examples, features, final_fit)
         if not folds:
             final, final_stage = chosen_fits[0], stages[0]
         else:
-            x_final_fit = feature_matrix(examples, features, final_fit)
             final_stage = linear_stage(x_final_fit, labels[final_fit]) if args.init == "lr" or args.blend == "valid" else None
             final = (fit_bagged(config, x_final_fit, labels[final_fit], x_final_valid, labels[final_valid], args.seed, args.threads, args.trees, args.bag)
                      if args.bag > 1 else
@@ -310,7 +343,9 @@ def main(argv: list[str] | None = None) -> int:
                          args.seed, args.threads, args.trees, final_stage if args.init == "lr" else None))
         booster, final_blend = blended(final.booster, final_stage, x_final_valid, labels[final_valid])
         platt = fit_platt(raw_scores(booster, x_final_valid), labels[final_valid])
-        trees, linear_trees = final.trees, final.linear_trees or (final_blend["linearTrees"] if final_blend else 0)
+        booster, final_refit = refitted(booster, final, final_blend, x_final_fit, labels[final_fit], x_final_valid, labels[final_valid])
+        trees = sum(final_refit["memberTrees"]) if final_refit else final.trees
+        linear_trees = final.linear_trees or (final_refit["linearTrees"] if final_refit else final_blend["linearTrees"] if final_blend else 0)
     else:
         # No usable validation slice: the chosen configuration with a fixed tree count, uncalibrated.
         # Trees per booster (per member of a bag).
@@ -386,10 +421,12 @@ def main(argv: list[str] | None = None) -> int:
         "n_estimators": trees,
         # Seed bag: boosters averaged, their seeds, subsampling and boosted trees each (n_estimators is their sum).
         "bag": {"members": args.bag, "seeds": [args.seed + i for i in range(args.bag)], **bag_params(config),
-                "memberTrees": final.member_trees if final_usable else None} if args.bag > 1 else None,
+                "memberTrees": (final_refit["memberTrees"] if final_refit else final.member_trees) if final_usable else None} if args.bag > 1 else None,
         "init": args.init,
         # The blend as released: weight of the boosted trees, the rest on the regression (None: trees alone).
         "blend": final_blend,
+        # The refit as released: rows (fit + validation), the scale and the trees per member before and after.
+        "refit": final_refit,
         "linearTrees": linear_trees,
         "linearBins": LINEAR_BINS if linear_trees else None,
         "scale_pos_weight": positive_weight(config, labels[final_fit] if final_usable else labels[split.train]),
@@ -404,7 +441,9 @@ def main(argv: list[str] | None = None) -> int:
         "sha256": sha256(model_path),
         "treesArtifact": trees_path.name,
         "treesSha256": sha256(trees_path),
-        "algorithm": (f"LightGBM {lgb.__version__} binary, {trees} trees (early-stopped), {config['num_leaves']} leaves, "
+        "algorithm": (f"LightGBM {lgb.__version__} binary, {trees} trees "
+                      + ("(counts early-stopped on the validation slice, then refitted on train + validation rows), " if final_refit else "(early-stopped), ")
+                      + f"{config['num_leaves']} leaves, "
                       + (f"the mean of a seed bag of {args.bag} boosters, " if args.bag > 1 else "")
                       + (f"boosted from a logistic regression binned into {linear_trees} per-feature trees, " if linear_trees and args.init == "lr" else "")
                       + (f"blended in log-odds {final_blend['weight']:g} x trees + {1 - final_blend['weight']:g} x a logistic regression "
@@ -460,7 +499,9 @@ def main(argv: list[str] | None = None) -> int:
             "classImbalance": IMBALANCE_NOTE,
         },
         "calibration": {
-            "method": "Platt scaling (sigmoid(a * raw + b)) fitted on the train period's last days, baked into the ONNX leaf weights",
+            "method": ("Platt scaling (sigmoid(a * raw + b)) fitted on the train period's last days, baked into the ONNX leaf weights"
+                       + ("; fitted on the scores of the early-stopped model that had not seen those days, then applied to the model refitted "
+                          "on them (same configuration and tree counts)" if final_refit else "")),
             "a": platt.a,
             "b": platt.b,
             **({"note": platt.note} if platt.note else {}),

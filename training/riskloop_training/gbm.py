@@ -152,6 +152,28 @@ def fit_bagged(config: dict, x_fit: np.ndarray, y_fit: np.ndarray, x_valid: np.n
     return Fitted(model, sum(f.trees for f in fitted), valid_ap, fitted[0].scale_pos_weight, 0, [f.trees for f in fitted])
 
 
+def refit_trees(fitted: Fitted, scale: float) -> list[int]:
+    """Trees per member (one entry for a single booster) of a refit: the early-stopped counts times `scale`, at least 1."""
+    return [max(1, int(round(t * scale))) for t in (fitted.member_trees or [fitted.trees])]
+
+
+def refit(config: dict, fitted: Fitted, x: np.ndarray, y: np.ndarray, seed: int, threads: int, scale: float = 1.0) -> lgb.Booster:
+    """`fitted` (a plain booster or a seed bag, early-stopped on a validation slice) trained again on `x`/`y` —
+    the fit rows plus that validation slice — with the same configuration, seeds and subsampling and each
+    member's early-stopped tree count times `scale`. Why: the logistic-regression baseline is fitted on fit +
+    validation rows, the early-stopped trees only on the fit rows, a week behind it; every choice (configuration,
+    tree counts) stays made on the slice before it is added. Not for the hybrid (its stage would need refitting)."""
+    if fitted.linear_trees:
+        raise ValueError("refit does not apply to the hybrid (--init lr)")
+    counts = refit_trees(fitted, scale)
+    if fitted.member_trees:
+        params = [{**lgb_params(config, positive_weight(config, y), seed + i, threads), **bag_params(config)} for i in range(len(counts))]
+    else:
+        params = [lgb_params(config, positive_weight(config, y), seed, threads)]
+    boosters = [lgb.train(p, lgb.Dataset(x, y, params={"verbose": -1}), num_boost_round=n) for p, n in zip(params, counts)]
+    return average(boosters)
+
+
 def fit_fixed(config: dict, x: np.ndarray, y: np.ndarray, trees: int, seed: int, threads: int, stage: LinearStage | None = None,
               members: int = 1) -> lgb.Booster:
     """The configuration with a fixed number of trees (per member of a seed bag), when there is no slice to early-stop on."""

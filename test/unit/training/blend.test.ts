@@ -133,7 +133,9 @@ describe('trainer: the released blend', () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'riskloop-blend-'));
     const input = path.join(dir, 'examples.jsonl');
     await writeFile(input, regimeChange().map((r) => JSON.stringify(r)).join('\n') + '\n');
-    execFileSync(PYTHON, ['train.py', '--input', input, '--out-dir', dir, '--version', 'b1', '--search-budget', '1', '--bag', '3', '--blend', 'valid'],
+    // --refit off: the graph is then the blend as chosen (trees and regression of the fit rows), so the trees' log-odds
+    // can be recovered from it below; the refit retrains both on fit + validation rows at the same weight.
+    execFileSync(PYTHON, ['train.py', '--input', input, '--out-dir', dir, '--version', 'b1', '--search-budget', '1', '--bag', '3', '--blend', 'valid', '--refit', 'off'],
       { cwd: path.join(ROOT, 'training'), encoding: 'utf8' });
     // From the ONNX graph alone: logit(p) = a * (w * trees + (1 - w) * regression) + b, the regression
     // being the one the trainer fits on the final fit rows; so the trees' log-odds are recovered and

@@ -79,7 +79,9 @@ describe('trainer: prequential folds, logistic-regression baseline, calibration'
     printed = trainer(['--input', input, '--out-dir', path.join(dir, 'a'), '--version', 'v1', '--search-budget', '4', '--parent', path.join(ROOT, 'models/bootstrap-v1.onnx'),
       '--dump-predictions', path.join(dir, 'a', 'predictions.json')]);
     card = JSON.parse(await readFile(path.join(dir, 'a', 'v1.card.json'), 'utf8')) as Card;
-  }, 300_000);
+    // The same, without the refit on fit + validation rows (the early-stopped models): calibration and refit tests compare.
+    trainer(['--input', input, '--out-dir', path.join(dir, 'c'), '--version', 'v1', '--search-budget', '4', '--refit', 'off']);
+  }, 600_000);
 
   it('draws 4 weekly folds that end at the maturity horizon, with the label-delay gap before each test week', () => {
     const latestLabel = Math.max(...rows.map((r) => (r as { labeledAt: number }).labeledAt));
@@ -123,11 +125,15 @@ describe('trainer: prequential folds, logistic-regression baseline, calibration'
     expect(byShap.indexOf('txn.noise')).toBe(3);
   });
 
-  it('calibrates on the validation slice, and the exported graph outputs the calibrated probability', () => {
+  it('calibrates on the validation slice, and the exported graph outputs the calibrated probability', async () => {
     expect(card.calibration.a).toBeGreaterThan(0);
     for (const f of card.folds) expect(f.calibration.brierCalibrated).toBeGreaterThan(0);
     // Platt's fitted logistic regression has an intercept: on its own slice the mean calibrated
-    // probability equals the observed fraud rate. Checked on the exported ONNX graph.
+    // probability equals the observed fraud rate. Checked on the exported ONNX graph of the model that
+    // did not train on the slice (--refit off); the default refit trains on it and keeps that calibration.
+    const early = JSON.parse(await readFile(path.join(dir, 'c', 'v1.card.json'), 'utf8')) as Card;
+    expect(card.calibration.a).toBe(early.calibration.a);
+    expect(card.calibration.b).toBe(early.calibration.b);
     const script = [
       'import json, sys, numpy as np',
       'from pathlib import Path',
@@ -140,10 +146,30 @@ describe('trainer: prequential folds, logistic-regression baseline, calibration'
       'p = onnx_scores(open_session(Path(sys.argv[3])), feature_matrix(e, card["features"], valid))',
       'print(json.dumps([float(p.mean()), float(e.labels[valid].mean())]))',
     ].join('\n');
-    const out = execFileSync(PYTHON, ['-c', script, input, path.join(dir, 'a', 'v1.card.json'), path.join(dir, 'a', 'v1.onnx')], { cwd: path.join(ROOT, 'training'), encoding: 'utf8' });
+    const out = execFileSync(PYTHON, ['-c', script, input, path.join(dir, 'c', 'v1.card.json'), path.join(dir, 'c', 'v1.onnx')], { cwd: path.join(ROOT, 'training'), encoding: 'utf8' });
     const [predicted, observed] = JSON.parse(out) as [number, number];
     expect(predicted).toBeCloseTo(observed, 3);
   }, 120_000);
+
+  it('by default refits each fold\'s model and the released one on fit + validation rows, with the early-stopped tree counts scaled by the rows', async () => {
+    type Refit = { rows: number; fraud: number; treeScale: number; memberTrees: number[]; earlyStoppedTrees: number[] };
+    const early = JSON.parse(await readFile(path.join(dir, 'c', 'v1.card.json'), 'utf8')) as Card & { hyperparameters: { refit: Refit | null; bag: { memberTrees: number[] } } };
+    const released = (card as unknown as { hyperparameters: { refit: Refit; bag: { memberTrees: number[] }; n_estimators: number } }).hyperparameters;
+    // The same search and early-stopped bag as --refit off; then each member again, on more rows, with more trees.
+    expect(early.hyperparameters.refit).toBeNull();
+    expect(released.refit.earlyStoppedTrees).toEqual(early.hyperparameters.bag.memberTrees);
+    expect(released.refit.treeScale).toBeGreaterThan(1);
+    expect(released.refit.memberTrees).toEqual(released.refit.earlyStoppedTrees.map((t) => Math.max(1, Math.round(t * released.refit.treeScale))));
+    expect(released.bag.memberTrees).toEqual(released.refit.memberTrees);
+    for (const [k, f] of (card.folds as (FoldRow & { refit: Refit; fitRows: number; validRows: number; fitFraud: number; validFraud: number })[]).entries()) {
+      expect(f.refit.rows).toBe(f.fitRows + f.validRows);
+      expect(f.refit.fraud).toBe(f.fitFraud + f.validFraud);
+      expect(f.refit.treeScale).toBeCloseTo((f.fitRows + f.validRows) / f.fitRows, 5);
+      expect(f.refit.earlyStoppedTrees).toEqual((early.folds[k] as unknown as { memberTrees: number[] }).memberTrees);
+      // Same test rows and baseline; only the candidate's scores change.
+      expect(f.baseline).toEqual(early.folds[k].baseline);
+    }
+  });
 
   it('exports the trees beside the ONNX: per row, sigmoid(base + path contributions) is the exported graph\'s calibrated score', async () => {
     const doc: unknown = JSON.parse(await readFile(path.join(dir, 'a', 'v1.trees.json'), 'utf8'));
