@@ -15,14 +15,19 @@ Per fold, on the test week (nothing is chosen on it):
                with the regression of the fit rows)
   refit1+blendR, refitS+blendR   the same on the refitted bags
   mono         bag5 with monotone increasing constraints on the amount-ratio and z-score features
-  refit1mono   mono refitted as refit1
+  refit1mono   mono refitted as refit1; refitSmono as refitS
+  refit2       bag5 refitted with twice the early-stopped counts (does early stopping on log loss stop too soon?)
+  mix          the mean raw score of bag5 and refitS (10 members: 5 that saw the validation week, 5 that did not);
+               mixmono the same of mono and refitSmono
+
+RECIPES=a,b,... (environment) computes only those (bag5 always), e.g. RECIPES=refitS,mix,mono,refitSmono,mixmono.
 
 The search (train.py's: budget 10, seed 20261125, single boosters, mean validation AP) is cached in
 OUT.search.json so that a second run on the same export skips it.
 
 Usage: .venv/bin/python training/experiments/refit_recipes.py NAME EXPORT.jsonl [OUT.json]
 """
-import json, sys, time
+import json, os, sys, time
 from pathlib import Path
 import lightgbm as lgb
 import numpy as np
@@ -37,7 +42,8 @@ from sklearn.metrics import average_precision_score as ap
 
 SEED = 20261125
 MEMBERS = 5
-RECIPES = ['bag5', 'refit1', 'refitS', 'bag5+blendR', 'refit1+blendR', 'refitS+blendR', 'mono', 'refit1mono']
+ALL = ['bag5', 'refit1', 'refitS', 'bag5+blendR', 'refit1+blendR', 'refitS+blendR', 'mono', 'refit1mono', 'refitSmono', 'refit2', 'mix', 'mixmono']
+RECIPES = ['bag5'] + [r for r in os.environ['RECIPES'].split(',') if r != 'bag5'] if os.environ.get('RECIPES') else ALL
 
 
 def monotone_of(features: list[str]) -> list[int]:
@@ -96,24 +102,43 @@ def main():
              'LR': float(ap(yt, baseline_scores(base, xt)))}
         bag = fit_bagged(cfg, xf, yf, xv, yv, SEED, 1, 600, MEMBERS)
         scale = len(ya) / len(yf)
-        models = {'bag5': bag.booster, 'refit1': refit(cfg, xa, ya, bag.member_trees), 'refitS': refit(cfg, xa, ya, bag.member_trees, scale)}
-        mono_bag, mono_trees = fit_bag(cfg, xf, yf, xv, yv, mono)
-        models['mono'] = mono_bag
-        models['refit1mono'] = refit(cfg, xa, ya, mono_trees, 1.0, mono)
-        for label, m in models.items():
-            r[label] = float(ap(yt, m.predict(xt, raw_score=True)))
+        want = lambda *names: any(n in RECIPES for n in names)  # noqa: E731
+        models = {'bag5': bag.booster}
+        if want('refit1', 'refit1+blendR'):
+            models['refit1'] = refit(cfg, xa, ya, bag.member_trees)
+        if want('refitS', 'refitS+blendR', 'mix'):
+            models['refitS'] = refit(cfg, xa, ya, bag.member_trees, scale)
+        if want('refit2'):
+            models['refit2'] = refit(cfg, xa, ya, bag.member_trees, 2.0)
+        mono_trees = None
+        if want('mono', 'refit1mono', 'refitSmono', 'mixmono'):
+            models['mono'], mono_trees = fit_bag(cfg, xf, yf, xv, yv, mono)
+            if want('refit1mono'):
+                models['refit1mono'] = refit(cfg, xa, ya, mono_trees, 1.0, mono)
+            if want('refitSmono', 'mixmono'):
+                models['refitSmono'] = refit(cfg, xa, ya, mono_trees, scale, mono)
+        raw = {label: m.predict(xt, raw_score=True) for label, m in models.items()}
+        if want('mix'):
+            raw['mix'] = 0.5 * (raw['bag5'] + raw['refitS'])
+        if want('mixmono'):
+            raw['mixmono'] = 0.5 * (raw['mono'] + raw['refitSmono'])
+        for label, v in raw.items():
+            r[label] = float(ap(yt, v))
         # The blend: w chosen on the validation slice with the fit rows' regression and bag5 (neither fitted on it),
         # then the regression refitted on fit + validation (as the baseline) mixed in at that w.
-        st_fit, st_all = linear_stage(xf, yf), LinearStage(fit_baseline(xa, ya), xa)
-        w, _ = choose_weight(yv, bag.booster.predict(xv, raw_score=True), st_fit.predict(xv))
-        lin_t = st_all.predict(xt)
-        for label in ('bag5', 'refit1', 'refitS'):
-            r[label + '+blendR'] = float(ap(yt, w * models[label].predict(xt, raw_score=True) + (1 - w) * lin_t))
-        r['w'] = w; r['memberTrees'] = bag.member_trees; r['monoTrees'] = mono_trees; r['scale'] = round(scale, 3)
+        if want('bag5+blendR', 'refit1+blendR', 'refitS+blendR'):
+            st_fit, st_all = linear_stage(xf, yf), LinearStage(fit_baseline(xa, ya), xa)
+            w, _ = choose_weight(yv, bag.booster.predict(xv, raw_score=True), st_fit.predict(xv))
+            lin_t = st_all.predict(xt)
+            for label in ('bag5', 'refit1', 'refitS'):
+                if label + '+blendR' in RECIPES:
+                    r[label + '+blendR'] = float(ap(yt, w * raw[label] + (1 - w) * lin_t))
+            r['w'] = w
+        r['memberTrees'] = bag.member_trees; r['monoTrees'] = mono_trees; r['scale'] = round(scale, 3)
         rows.append(r)
         print(name, json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()}), f'{time.time()-t0:.0f}s', flush=True)
     json.dump({'name': name, 'chosen': cfg, 'rows': rows, 'skipped': skipped}, open(out, 'w'), indent=1)
-    for m in RECIPES:
+    for m in [m for m in RECIPES if m in rows[0]]:
         print(name, f'{m:14s}', 'wins', sum(r[m] > r['LR'] for r in rows), 'of', len(rows), 'mean', round(float(np.mean([r[m] for r in rows])), 3),
               'LR', round(float(np.mean([r['LR'] for r in rows])), 3), ' '.join(f"{r[m]:.3f}/{r['LR']:.3f}" for r in rows))
 
