@@ -167,7 +167,7 @@ describe('trainer: prequential folds, logistic-regression baseline, calibration'
       expect(f.refit.treeScale).toBeCloseTo((f.fitRows + f.validRows) / f.fitRows, 5);
       expect(f.refit.earlyStoppedTrees).toEqual((early.folds[k] as unknown as { memberTrees: number[] }).memberTrees);
       // Same test rows and baseline; only the candidate's scores change.
-      expect(f.baseline).toEqual(early.folds[k].baseline);
+      expect(f.baseline).toEqual(early.folds[k]!.baseline);
     }
   });
 
