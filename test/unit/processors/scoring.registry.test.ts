@@ -49,6 +49,18 @@ const orderSpec = (over: Partial<ModelSpecInput> = {}): ModelSpecInput => ({
   ...over,
 });
 
+/** A ModelRelease of test-order (mode set by each use). */
+const orderRelease = () => ({
+  ...EXAMPLES.ModelRelease,
+  version: 'test-order',
+  artifact: orderBytes,
+  artifactPath: null,
+  sha256: orderCard.sha256,
+  featureNames: ['order.c', 'order.a', 'order.b'],
+  thresholds: { review: 0.4, decline: 0.7 },
+  referenceDistributions: {},
+});
+
 let registry: ModelRegistry | undefined;
 afterEach(async () => {
   await registry?.close();
@@ -164,16 +176,7 @@ describe('ModelRegistry', () => {
 
   it('applies model releases by mode', async () => {
     registry = new ModelRegistry(pino({ level: 'silent' }));
-    const release = {
-      ...EXAMPLES.ModelRelease,
-      version: 'test-order',
-      artifact: orderBytes,
-      artifactPath: null,
-      sha256: orderCard.sha256,
-      featureNames: ['order.c', 'order.a', 'order.b'],
-      thresholds: { review: 0.4, decline: 0.7 },
-      referenceDistributions: {},
-    };
+    const release = orderRelease();
     expect((await registry.applyRelease({ ...release, mode: 'canary:12.5' })).accepted).toBe(true);
     expect(registry.current().canary).toMatchObject({ share: 0.125 });
     expect((await registry.applyRelease({ ...release, mode: 'shadow' })).accepted).toBe(true);
@@ -185,16 +188,8 @@ describe('ModelRegistry', () => {
 
   it('moves a released artifact shadow -> canary -> champion without loading it again; a changed threshold loads anew', async () => {
     registry = new ModelRegistry(pino({ level: 'silent' }));
-    const release = {
-      ...EXAMPLES.ModelRelease,
-      version: 'test-order',
-      artifact: orderBytes,
-      artifactPath: null,
-      sha256: orderCard.sha256.toUpperCase(),
-      featureNames: ['order.c', 'order.a', 'order.b'],
-      thresholds: { review: 0.4, decline: 0.7 },
-      referenceDistributions: {},
-    };
+    // The digest in capitals: a release may spell it so, and it is still the installed model's.
+    const release = { ...orderRelease(), sha256: orderCard.sha256.toUpperCase() };
     await registry.applyRelease({ ...release, mode: 'shadow' });
     const shadow = registry.current().shadows[0]!;
     await registry.applyRelease({ ...release, mode: 'canary:20' });
