@@ -40,7 +40,7 @@ from riskloop_training.blend import BLEND_WEIGHTS, blend, choose_weight
 from riskloop_training.examples import ExampleError, Examples, feature_matrix, feature_union, load_examples
 from riskloop_training.explain import TREES_METADATA_KEY, importances, trees_document, trees_json
 from riskloop_training.folds import mature_until, weekly_folds
-from riskloop_training.gbm import IMBALANCE_NOTE, STOPPING_ROUNDS, Platt, bag_params, brier, fit, fit_bagged, fit_fixed, fit_platt, linear_stage, positive_weight, raw_scores, refit, refit_trees, reliability, search_space, sigmoid
+from riskloop_training.gbm import IMBALANCE_NOTE, MONOTONE_MARKERS, STOPPING_ROUNDS, Platt, bag_params, monotone_params, brier, fit, fit_bagged, fit_fixed, fit_platt, linear_stage, positive_weight, raw_scores, refit, refit_trees, reliability, search_space, sigmoid
 from riskloop_training.hybrid import LINEAR_BINS
 from riskloop_training.metrics import alert_rate_thresholds, evaluate
 from riskloop_training.model_card import fold_lines, metric_rows, scored_metrics, write_card
@@ -100,6 +100,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="'on' (default without --init lr): after early stopping, the search and the blend weight are chosen on the "
                              "validation slice, train again on fit + validation rows with the chosen tree counts, as the LR baseline is "
                              "fitted; 'off': the early-stopped model of the fit rows")
+    parser.add_argument("--monotone", choices=["amount", "off"], default=None,
+                        help="'amount' (default without --init lr): the chosen configuration's models (bag members and refit) constrained to "
+                             f"an increasing effect of the features named like {' or '.join(repr(m) for m in MONOTONE_MARKERS)} (amount over own "
+                             "mean/max, z-scores); the search compares unconstrained single boosters; 'off': no constraint")
     parser.add_argument("--search-budget", type=int, default=10, help="hyper-parameter configurations tried, the default one first (default 10; 1 = no search)")
     parser.add_argument("--folds", type=int, default=4, help="prequential weekly folds (default 4)")
     parser.add_argument("--fold-days", type=int, default=7, help="days per fold's test period (default 7)")
@@ -115,6 +119,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--bag must be >= 1")
     if args.refit is None:
         args.refit = "on" if args.init == "none" else "off"
+    if args.monotone is None:
+        args.monotone = "amount" if args.init == "none" else "off"
+    if args.monotone == "amount" and args.init == "lr":
+        parser.error("--monotone amount constrains the boosted trees; the hybrid's regression stage is not constrained: pass --monotone off")
     if args.refit == "on" and args.init == "lr":
         parser.error("--refit on retrains the trees alone; the hybrid (--init lr) would need its regression stage refitted too: pass --refit off")
     if args.bag > 1 and args.init == "lr":
@@ -263,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
             return model, None
         x_all, y_all = np.vstack([x_fit, x_valid]), np.concatenate([y_fit, y_valid])
         scale = len(y_all) / len(y_fit) if REFIT_SCALE_BY_ROWS else 1.0
-        booster = refit(config, fitted, x_all, y_all, args.seed, args.threads, scale)
+        booster = refit(config, fitted, x_all, y_all, args.seed, args.threads, scale, monotone)
         linear = 0
         if chosen_blend and chosen_blend["weight"] < 1.0:
             all_stage = linear_stage(x_all, y_all)
@@ -297,9 +305,11 @@ def main(argv: list[str] | None = None) -> int:
     chosen = max(range(len(configs)), key=lambda c: (search_rows[c]["meanValidAveragePrecision"] or 0.0, -c)) if data else 0
     config = configs[chosen]
 
-    # The chosen configuration as a seed bag (the search compared single boosters: k times cheaper).
-    chosen_fits = ([fit_bagged(config, xf, yf, xv, yv, args.seed, args.threads, args.trees, args.bag) for xf, yf, xv, yv in data]
-                   if args.bag > 1 else fits[chosen] if data else [])
+    # The chosen configuration as a seed bag (the search compared single boosters: k times cheaper), with the
+    # monotone constraints (the search's boosters had none, so with --bag 1 the chosen one is fitted again).
+    monotone = monotone_params(features) if args.monotone == "amount" else {}
+    chosen_fits = ([fit_bagged(config, xf, yf, xv, yv, args.seed, args.threads, args.trees, args.bag, monotone) for xf, yf, xv, yv in data]
+                   if args.bag > 1 or monotone else fits[chosen] if data else [])
     fold_rows = []
     for fold, fitted, (xf, yf, xv, yv), stage in zip(folds, chosen_fits if folds else [], data if folds else [], stages if folds else []):
         model, fold_blend = blended(fitted.booster, stage, xv, yv)
@@ -337,8 +347,8 @@ def main(argv: list[str] | None = None) -> int:
             final, final_stage = chosen_fits[0], stages[0]
         else:
             final_stage = linear_stage(x_final_fit, labels[final_fit]) if args.init == "lr" or args.blend == "valid" else None
-            final = (fit_bagged(config, x_final_fit, labels[final_fit], x_final_valid, labels[final_valid], args.seed, args.threads, args.trees, args.bag)
-                     if args.bag > 1 else
+            final = (fit_bagged(config, x_final_fit, labels[final_fit], x_final_valid, labels[final_valid], args.seed, args.threads, args.trees, args.bag, monotone)
+                     if args.bag > 1 or monotone else
                      fit(config, x_final_fit, labels[final_fit], x_final_valid, labels[final_valid],
                          args.seed, args.threads, args.trees, final_stage if args.init == "lr" else None))
         booster, final_blend = blended(final.booster, final_stage, x_final_valid, labels[final_valid])
@@ -354,7 +364,7 @@ def main(argv: list[str] | None = None) -> int:
                          + (" and no blend (nothing to choose its weight on)" if args.blend == "valid" else ""))
         x_train = feature_matrix(examples, features, split.train)
         stage = linear_stage(x_train, labels[split.train]) if args.init == "lr" and both_classes(labels[split.train]) else None
-        booster = fit_fixed(config, x_train, labels[split.train], trees, args.seed, args.threads, stage, args.bag)
+        booster = fit_fixed(config, x_train, labels[split.train], trees, args.seed, args.threads, stage, args.bag, monotone)
         linear_trees = len(stage) if stage else 0
         platt = Platt(1.0, 0.0, training_note)
 
@@ -427,6 +437,8 @@ def main(argv: list[str] | None = None) -> int:
         "blend": final_blend,
         # The refit as released: rows (fit + validation), the scale and the trees per member before and after.
         "refit": final_refit,
+        # Features constrained to an increasing effect in the released trees (empty: none).
+        "monotoneIncreasing": [f for f, c in zip(features, monotone.get("monotone_constraints", [])) if c],
         "linearTrees": linear_trees,
         "linearBins": LINEAR_BINS if linear_trees else None,
         "scale_pos_weight": positive_weight(config, labels[final_fit] if final_usable else labels[split.train]),

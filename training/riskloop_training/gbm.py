@@ -45,6 +45,13 @@ STOPPING_ROUNDS = 40
 BAG_PARAMS = {"bagging_fraction": 0.8, "bagging_freq": 1}
 BAG_FEATURE_FRACTION = 0.8
 
+# Features whose value can only raise the fraud score (monotone_params): the amount over the entity's own mean or
+# maximum, and the amount's z-score. Why: an early-stopped booster on a few hundred frauds learns wiggles in them
+# (a ratio of 4 riskier than 3 but safer than 5); the constraint keeps the shape a fraud team would expect and, on
+# the demo exports of docs/training.md (Results, "Refit and monotone amount ratios"), it steadied the refitted bag.
+MONOTONE_MARKERS = ("amount_to_", "zscore")
+MONOTONE_METHOD = "intermediate"
+
 GRID = {
     "num_leaves": [15, 31, 63],
     "min_child_samples": [20, 50, 100],
@@ -86,6 +93,12 @@ class Fitted:
 def linear_stage(x: np.ndarray, y: np.ndarray) -> LinearStage:
     """The first stage of the hybrid: the baseline's regression fitted on `x`, binned into trees."""
     return LinearStage(fit_baseline(x, y), x)
+
+
+def monotone_params(features: list[str]) -> dict:
+    """LightGBM parameters constraining the MONOTONE_MARKERS features to an increasing effect ({} when there are none)."""
+    constraints = [1 if any(m in f for m in MONOTONE_MARKERS) else 0 for f in features]
+    return {"monotone_constraints": constraints, "monotone_constraints_method": MONOTONE_METHOD} if any(constraints) else {}
 
 
 def lgb_params(config: dict, scale_pos_weight: float, seed: int, threads: int) -> dict:
@@ -138,15 +151,16 @@ def bag_params(config: dict) -> dict:
 
 
 def fit_bagged(config: dict, x_fit: np.ndarray, y_fit: np.ndarray, x_valid: np.ndarray, y_valid: np.ndarray, seed: int, threads: int,
-               max_trees: int, members: int) -> Fitted:
+               max_trees: int, members: int, extra: dict | None = None) -> Fitted:
     """A seed bag: `members` boosters of `config` with row and feature subsampling (BAG_PARAMS) and seeds
     seed, seed + 1, ..., each early-stopped on the validation slice, averaged in raw score into one
     booster (every leaf times 1/members). On few frauds a single early-stopped booster is a noisy
     draw (a handful of trees in one week, a hundred the next); the mean of several is steadier.
-    members = 1 is `fit` unchanged."""
+    members = 1 is `fit` unchanged. `extra`: more LightGBM parameters for every member (monotone_params)."""
     if members <= 1:
-        return fit(config, x_fit, y_fit, x_valid, y_valid, seed, threads, max_trees)
-    fitted = [fit(config, x_fit, y_fit, x_valid, y_valid, seed + i, threads, max_trees, None, bag_params(config)) for i in range(members)]
+        return fit(config, x_fit, y_fit, x_valid, y_valid, seed, threads, max_trees, None, extra)
+    fitted = [fit(config, x_fit, y_fit, x_valid, y_valid, seed + i, threads, max_trees, None, {**bag_params(config), **(extra or {})})
+              for i in range(members)]
     model = average([f.booster for f in fitted])
     valid_ap = float(average_precision_score(y_valid, model.predict(x_valid, raw_score=True)))
     return Fitted(model, sum(f.trees for f in fitted), valid_ap, fitted[0].scale_pos_weight, 0, [f.trees for f in fitted])
@@ -157,7 +171,8 @@ def refit_trees(fitted: Fitted, scale: float) -> list[int]:
     return [max(1, int(round(t * scale))) for t in (fitted.member_trees or [fitted.trees])]
 
 
-def refit(config: dict, fitted: Fitted, x: np.ndarray, y: np.ndarray, seed: int, threads: int, scale: float = 1.0) -> lgb.Booster:
+def refit(config: dict, fitted: Fitted, x: np.ndarray, y: np.ndarray, seed: int, threads: int, scale: float = 1.0,
+          extra: dict | None = None) -> lgb.Booster:
     """`fitted` (a plain booster or a seed bag, early-stopped on a validation slice) trained again on `x`/`y` —
     the fit rows plus that validation slice — with the same configuration, seeds and subsampling and each
     member's early-stopped tree count times `scale`. Why: the logistic-regression baseline is fitted on fit +
@@ -167,21 +182,21 @@ def refit(config: dict, fitted: Fitted, x: np.ndarray, y: np.ndarray, seed: int,
         raise ValueError("refit does not apply to the hybrid (--init lr)")
     counts = refit_trees(fitted, scale)
     if fitted.member_trees:
-        params = [{**lgb_params(config, positive_weight(config, y), seed + i, threads), **bag_params(config)} for i in range(len(counts))]
+        params = [{**lgb_params(config, positive_weight(config, y), seed + i, threads), **bag_params(config), **(extra or {})} for i in range(len(counts))]
     else:
-        params = [lgb_params(config, positive_weight(config, y), seed, threads)]
+        params = [{**lgb_params(config, positive_weight(config, y), seed, threads), **(extra or {})}]
     boosters = [lgb.train(p, lgb.Dataset(x, y, params={"verbose": -1}), num_boost_round=n) for p, n in zip(params, counts)]
     return average(boosters)
 
 
 def fit_fixed(config: dict, x: np.ndarray, y: np.ndarray, trees: int, seed: int, threads: int, stage: LinearStage | None = None,
-              members: int = 1) -> lgb.Booster:
+              members: int = 1, extra: dict | None = None) -> lgb.Booster:
     """The configuration with a fixed number of trees (per member of a seed bag), when there is no slice to early-stop on."""
     stage = stage if stage is not None and len(stage) else None
     if members > 1:
-        params = [{**lgb_params(config, positive_weight(config, y), seed + i, threads), **bag_params(config)} for i in range(members)]
+        params = [{**lgb_params(config, positive_weight(config, y), seed + i, threads), **bag_params(config), **(extra or {})} for i in range(members)]
         return average([lgb.train(p, lgb.Dataset(x, y, params={"verbose": -1}), num_boost_round=trees) for p in params])
-    params = lgb_params(config, positive_weight(config, y), seed, threads)
+    params = {**lgb_params(config, positive_weight(config, y), seed, threads), **(extra or {})}
     booster = lgb.train(params, lgb.Dataset(x, y, init_score=stage.predict(x) if stage else None, params={"verbose": -1}), num_boost_round=trees)
     return merge(stage, booster) if stage else booster
 
