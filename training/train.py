@@ -44,7 +44,7 @@ from riskloop_training.gbm import IMBALANCE_NOTE, MONOTONE_MARKERS, STOPPING_ROU
 from riskloop_training.hybrid import LINEAR_BINS
 from riskloop_training.metrics import alert_rate_thresholds, evaluate
 from riskloop_training.model_card import fold_lines, metric_rows, scored_metrics, write_card
-from riskloop_training.onnx_export import PARITY_TOLERANCE, add_metadata, bake_platt, lightgbm_to_onnx, onnx_scores, open_session, parity, sha256
+from riskloop_training.onnx_export import PARITY_TOLERANCE, add_metadata, bake_platt, float32_thresholds, lightgbm_to_onnx, onnx_scores, open_session, parity, sha256
 from riskloop_training.parent import ParentError, ParentModel, load_parent, score_parent
 from riskloop_training.reference import REFERENCE_VALUES_ARE, reference_distributions, reference_values
 from riskloop_training.split import DAY_MS, Split, SplitError, iso_time, parse_day, time_split
@@ -371,6 +371,8 @@ def main(argv: list[str] | None = None) -> int:
         linear_trees = len(stage) if stage else 0
         platt = Platt(1.0, 0.0, training_note)
 
+    # Thresholds as float32 (scores unchanged on float32 inputs), so the ONNX graph's float32 compare routes as the booster does.
+    booster = float32_thresholds(booster)
     onnx_model = bake_platt(lightgbm_to_onnx(booster, version, features, set_version), platt.a, platt.b)
     trees_document_ = trees_document(booster, version, features, platt.a, platt.b)
     # The trees travel inside the model (covered by its sha256, inline in a model release), so the

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Callable
 
@@ -53,6 +54,32 @@ def add_metadata(model: onnx.ModelProto, key: str, value: str) -> None:
 
 def read_metadata(model: onnx.ModelProto) -> dict[str, str]:
     return {entry.key: entry.value for entry in model.metadata_props}
+
+
+_THRESHOLD = re.compile(r"^threshold=(.*)$", re.MULTILINE)
+
+
+def _float32_floor(text: str) -> str:
+    value = float(text)
+    rounded = np.float32(value)
+    if float(rounded) > value:
+        rounded = np.nextafter(rounded, np.float32(-np.inf))
+    return repr(float(rounded))
+
+
+def float32_thresholds(booster: lgb.Booster) -> lgb.Booster:
+    """The same booster with every split threshold t replaced by the largest float32 <= t.
+
+    Why: LightGBM compares `x <= t` in double; the ONNX TreeEnsemble stores t as float32, rounded to
+    nearest. A t between two float32 values can round up onto the next one, and a feature value equal to
+    it (the scorer's inputs are float32) then goes left in the graph and right in the booster: handbook
+    seed 5's export had card.mean_24h = 14457.6669921875 against t = 14457.666503906252, float32
+    14457.6669921875, and the parity check failed at 3.0e-04. For a float32 x, x <= t exactly when
+    x <= floor32(t), so on float32 inputs (every matrix here, and the hot path) the booster scores the
+    same and the export is exact. Numeric splits only (the trainer declares no categorical feature)."""
+    # tree_sizes (byte lengths of the trees' text, optional) would no longer match the rewritten numbers.
+    text = re.sub(r"^tree_sizes=.*\n", "", booster.model_to_string(), flags=re.MULTILINE)
+    return lgb.Booster(model_str=_THRESHOLD.sub(lambda m: "threshold=" + " ".join(_float32_floor(v) for v in m.group(1).split()), text))
 
 
 def lightgbm_to_onnx(booster: lgb.Booster, version: str, features: list[str], feature_set_version: str | None = None) -> onnx.ModelProto:
