@@ -96,19 +96,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--bag", type=int, default=None,
                         help=f"boosters averaged per model, the chosen configuration with seeds --seed, --seed + 1, ... and 80%% row/feature "
                              f"subsampling (default {DEFAULT_BAG}, 1 with --init lr; 1 = one booster, no subsampling; the search compares single boosters)")
-    # The default: on five fresh demo exports (docs/training.md, Results, "Refit on the validation week and monotone
-    # amount ratios") 18 of 20 folds beat the regression on AP (19 with --monotone amount; the bag early-stopped on the fit
-    # rows: 16); held out, handbook 5 and simulator 10 4 of 4 each. Costs one more fit per bag member and fold.
+    # The default, with --monotone amount: on five fresh demo exports (docs/training.md, Results, "Refit on the validation
+    # week and monotone amount ratios") 19 of 20 folds beat the regression on AP (the bag early-stopped on the fit rows: 16);
+    # held out, handbook 5 and simulator 10 4 of 4 each. Costs one more fit per bag member and fold.
     parser.add_argument("--refit", choices=["on", "off"], default=None,
                         help="'on' (default without --init lr): after early stopping, the search and the blend weight are chosen on the "
                              "validation slice, train again on fit + validation rows with the chosen tree counts, as the LR baseline is "
                              "fitted; 'off': the early-stopped model of the fit rows")
     parser.add_argument("--monotone", choices=["amount", "off"], default=None,
-                        help="'amount': the chosen configuration's models (bag members and refit) constrained to "
+                        help="'amount' (default without --init lr): the chosen configuration's models (bag members and refit) constrained to "
                              f"an increasing effect of the features named like {' or '.join(repr(m) for m in MONOTONE_MARKERS)} (amount over own "
-                             "mean/max, z-scores); the search compares unconstrained single boosters; 'off' (default): no constraint. "
-                             "Opt-in: one more fold of 20 on the exports measured, but in the self-learning scenario its candidates moved the "
-                             "review rate of a high-amount band 7-8 points from the champion's, at the replay gate's limit")
+                             "mean/max, z-scores); the search compares unconstrained single boosters; 'off': no constraint")
     parser.add_argument("--search-budget", type=int, default=10, help="hyper-parameter configurations tried, the default one first (default 10; 1 = no search)")
     parser.add_argument("--folds", type=int, default=4, help="prequential weekly folds (default 4)")
     parser.add_argument("--fold-days", type=int, default=7, help="days per fold's test period (default 7)")
@@ -125,7 +123,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.refit is None:
         args.refit = "on" if args.init == "none" else "off"
     if args.monotone is None:
-        args.monotone = "off"
+        args.monotone = "amount" if args.init == "none" else "off"
     if args.monotone == "amount" and args.init == "lr":
         parser.error("--monotone amount constrains the boosted trees; the hybrid's regression stage is not constrained: pass --monotone off")
     if args.refit == "on" and args.init == "lr":

@@ -1,7 +1,7 @@
 /**
- * The trainer's monotone constraint (`--monotone amount`, opt-in; training/riskloop_training/gbm.py MONOTONE_MARKERS):
- * the released graph's score never falls as an amount-to-own-mean ratio rises, even when the training data has a dip
- * in it, while the unconstrained trees (the default) follow the dip.
+ * The trainer's default monotone constraint (training/riskloop_training/gbm.py MONOTONE_MARKERS): the released
+ * graph's score never falls as an amount-to-own-mean ratio rises, even when the training data has a dip in it,
+ * while the unconstrained trees (--monotone off) follow the dip.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -51,14 +51,14 @@ const SWEEP = [
   'print(json.dumps(out))',
 ].join('\n');
 
-describe('trainer: monotone amount ratios (--monotone amount, opt-in)', () => {
+describe('trainer: monotone amount ratios (the default)', () => {
   let dir: string;
   beforeAll(async () => {
     if (!existsSync(PYTHON)) throw new Error(`${PYTHON} is missing: run bash stack/setup.sh`);
     dir = await mkdtemp(path.join(tmpdir(), 'riskloop-monotone-'));
     const input = path.join(dir, 'examples.jsonl');
     await writeFile(input, simulate().map((r) => JSON.stringify(r)).join('\n') + '\n');
-    for (const [sub, extra] of [['on', ['--monotone', 'amount']], ['off', []]] as const) {
+    for (const [sub, extra] of [['on', []], ['off', ['--monotone', 'off']]] as const) {
       execFileSync(PYTHON, ['train.py', '--input', input, '--out-dir', path.join(dir, sub), '--version', 'm', '--search-budget', '1', '--bag', '3', ...extra],
         { cwd: path.join(ROOT, 'training'), encoding: 'utf8' });
     }
