@@ -570,7 +570,8 @@ export class Retrainer {
       }
 
       // 4. Shadow: the release first, the event second (an event never claims a release that did not go out).
-      const release = await releaseFromCard(cardPath, 'shadow', { releasedBy: this.actor, now: this.clock() });
+      // The record the size gate judged (card and artifact read once), stamped at publish time.
+      const release = { ...asReleased, releasedAt: this.clock() };
       await publishRelease(deps.producer, deps.serdes.modelReleases, deps.catalogue.modelReleases.name, release);
       await this.record({ version, type: 'stage', stage: 'shadow', reason: 'offline gates passed: released as shadow', details: { from: 'candidate', to: 'shadow' } }, trigger);
       logger.info({ version, cost }, 'candidate released as shadow');
