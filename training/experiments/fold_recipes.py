@@ -12,23 +12,16 @@ Usage: .venv/bin/python training/experiments/fold_recipes.py NAME EXPORT.jsonl [
 import json, sys, time
 from pathlib import Path
 import numpy as np
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from riskloop_training.examples import load_examples, feature_matrix, feature_union
-from riskloop_training.folds import mature_until, weekly_folds
+from export_folds import DEFAULT_CONFIG, SEED, load_export_folds
 from riskloop_training.gbm import fit, fit_bagged, linear_stage, search_space
 from riskloop_training.baseline import fit_baseline, baseline_scores
 from riskloop_training.blend import choose_weight
 from sklearn.metrics import average_precision_score as ap
 name, path = sys.argv[1], Path(sys.argv[2])
-SEED = 20261125
 t0 = time.time()
-ex = load_examples(path); features = feature_union(ex); labels, et = ex.labels, ex.event_time
-mt, _ = mature_until(ex.label_source, et, ex.labeled_at)
-folds, skipped = weekly_folds(et, labels, mt, 4, 7, 7, 7)
-print(name, len(ex), int(labels.sum()), 'folds', len(folds), 'skipped', skipped, flush=True)
-data = [(feature_matrix(ex, features, f.fit), labels[f.fit], feature_matrix(ex, features, f.valid), labels[f.valid]) for f in folds]
-default = {"num_leaves": 31, "min_child_samples": 50, "learning_rate": 0.05, "feature_fraction": 1.0, "class_weight": "none"}
-configs = search_space(SEED, 10, default)
+ef = load_export_folds(path, name)
+folds, data, labels, skipped = ef.folds, ef.data, ef.labels, ef.skipped
+configs = search_space(SEED, 10, DEFAULT_CONFIG)
 fits, means = [], []
 for c in configs:
     fs = [fit(c, xf, yf, xv, yv, SEED, 1, 600) for xf, yf, xv, yv in data]
@@ -38,7 +31,7 @@ chosen = max(range(len(configs)), key=lambda i: (means[i], -i)); cfg = configs[c
 print(name, 'chosen', chosen, cfg, flush=True)
 rows = []
 for f, single, (xf, yf, xv, yv) in zip(folds, fits[chosen], data):
-    xt, yt = feature_matrix(ex, features, f.test), labels[f.test]
+    xt, yt = ef.test(f)
     bag = fit_bagged(cfg, xf, yf, xv, yv, SEED, 1, 600, 5)
     st = linear_stage(xf, yf)
     base = fit_baseline(np.vstack([xf, xv]), np.concatenate([yf, yv]))

@@ -31,16 +31,13 @@ import json, os, sys, time
 from pathlib import Path
 import lightgbm as lgb
 import numpy as np
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from riskloop_training.examples import load_examples, feature_matrix, feature_union
-from riskloop_training.folds import mature_until, weekly_folds
+from export_folds import DEFAULT_CONFIG, SEED, load_export_folds
 from riskloop_training.gbm import fit, fit_bagged, linear_stage, search_space, lgb_params, bag_params, positive_weight
 from riskloop_training.baseline import fit_baseline, baseline_scores
 from riskloop_training.blend import choose_weight, average
 from riskloop_training.hybrid import LinearStage
 from sklearn.metrics import average_precision_score as ap
 
-SEED = 20261125
 MEMBERS = 5
 ALL = ['bag5', 'refit1', 'refitS', 'bag5+blendR', 'refit1+blendR', 'refitS+blendR', 'mono', 'refit1mono', 'refitSmono', 'refit2', 'mix', 'mixmono']
 RECIPES = ['bag5'] + [r for r in os.environ['RECIPES'].split(',') if r != 'bag5'] if os.environ.get('RECIPES') else ALL
@@ -72,17 +69,13 @@ def main():
     name, path = sys.argv[1], Path(sys.argv[2])
     out = Path(sys.argv[3]) if len(sys.argv) > 3 else Path(f'{name}-refit-recipes.json')
     t0 = time.time()
-    ex = load_examples(path); features = feature_union(ex); labels, et = ex.labels, ex.event_time
-    mt, _ = mature_until(ex.label_source, et, ex.labeled_at)
-    folds, skipped = weekly_folds(et, labels, mt, 4, 7, 7, 7)
-    print(name, len(ex), int(labels.sum()), 'folds', len(folds), 'skipped', skipped, flush=True)
-    data = [(feature_matrix(ex, features, f.fit), labels[f.fit], feature_matrix(ex, features, f.valid), labels[f.valid]) for f in folds]
+    ef = load_export_folds(path, name)
+    features, labels, folds, data, skipped = ef.features, ef.labels, ef.folds, ef.data, ef.skipped
     cache = out.with_suffix('.search.json')
     if cache.exists():
         cfg = json.loads(cache.read_text())['chosen']
     else:
-        default = {"num_leaves": 31, "min_child_samples": 50, "learning_rate": 0.05, "feature_fraction": 1.0, "class_weight": "none"}
-        configs = search_space(SEED, 10, default)
+        configs = search_space(SEED, 10, DEFAULT_CONFIG)
         means = []
         for c in configs:
             fs = [fit(c, xf, yf, xv, yv, SEED, 1, 600) for xf, yf, xv, yv in data]
@@ -95,7 +88,7 @@ def main():
     print(name, 'monotone features', [f for f, m in zip(features, mono['monotone_constraints']) if m], flush=True)
     rows = []
     for f, (xf, yf, xv, yv) in zip(folds, data):
-        xt, yt = feature_matrix(ex, features, f.test), labels[f.test]
+        xt, yt = ef.test(f)
         xa, ya = np.vstack([xf, xv]), np.concatenate([yf, yv])
         base = fit_baseline(xa, ya)
         r = {'fold': f.index, 'testFrom': f.summary(labels)['testFrom'][:10], 'rows': int(len(yt)), 'fraud': int(yt.sum()),
