@@ -32,9 +32,10 @@
  * State and cost (velocity/profile.ts): one profile per account in one key-value store: the
  * account's transactions back to the longest exact window + grace (each tagged with its card; at
  * most `maxEventsPerAccount`, older ones folded per hour) and day aggregates back to the longest
- * day-aligned window (or z-score baseline, or the 30-day previous-transaction search) + grace. A
- * transaction reads and writes that one key; the write-back cache dedupes the changelog per
- * commit. Idle profiles are deleted by a stream-time sweep once nothing they hold can reach a
+ * day-aligned window (or z-score baseline, or the 30-day previous-transaction search) + grace, the
+ * older days of an active account under a second key (its archive, rewritten about once a week).
+ * A transaction reads one or two keys and writes one (two when the archive moves); the write-back
+ * cache dedupes the changelog per commit. Idle profiles are deleted by a stream-time sweep once nothing they hold can reach a
  * window. A transaction older than stream time − grace may find its oldest history already
  * trimmed: it is still scored, with reason code VELOCITY_LATE_EVENT saying its history may be
  * partial.
@@ -49,7 +50,7 @@ import { isValidLatLon } from './geo.js';
 import { TravelConfig, assessTravel, travelFeatures } from './impossibleTravel.js';
 import { type RiskContext, StoreNames } from './types.js';
 import { type FeatureSet, PREVIOUS_SEARCH_DAYS, type ProfileOutput, type ProfilePlan, type ZscoreOutput, defaultFeatureSet } from './featureSet/declaration.js';
-import { DAY_MS, type Profile, type ProfileLimits, floorTo, recordEvent } from './velocity/profile.js';
+import { DAY_MS, type Profile, type ProfileArchive, type ProfileLimits, archiveKey, floorTo, isArchiveKey, profileParts, recordEvent } from './velocity/profile.js';
 import { type ProfileReading, type WindowAcc, newReading, readProfile } from './velocity/profileReader.js';
 import { type RunningStats, sampleStd } from './velocity/stats.js';
 
@@ -64,6 +65,11 @@ export const VelocityConfig = z.object({
   maxEventsPerAccount: z.number().int().min(1).max(100_000).default(256),
   /** Distinct merchants/countries kept per folded hour (lower bounds past it). */
   maxDistinctPerBucket: z.number().int().min(1).max(10_000).default(64),
+  /**
+   * An account's closed days (before yesterday) move to its archive, a key of its own, once there
+   * are more than this many in its profile: each transaction rewrites the rest (velocity/profile.ts).
+   */
+  archiveBatchDays: z.number().int().min(1).max(90).default(7),
   /** How often (stream time) profiles with nothing left in reach are deleted. */
   sweepIntervalMs: z.number().int().positive().default(DAY_MS),
   /** Fewer earlier transactions than this and a z-score is not given (unless its declaration sets minHistory). */
@@ -93,14 +99,17 @@ export interface VelocityStoreOptions {
   logged?: boolean;
 }
 
+/** What the velocity store holds: an account's profile under its token, its archived days under archiveKey(token). */
+export type VelocityEntry = Profile | ProfileArchive;
+
 /** The store this step needs, under the hot path's store name; connect it to the velocity processor. */
-export function velocityStoreBuilders(config: VelocityConfigInput = {}, opts: VelocityStoreOptions = {}): KeyValueStoreBuilder<string, Profile>[] {
+export function velocityStoreBuilders(config: VelocityConfigInput = {}, opts: VelocityStoreOptions = {}): KeyValueStoreBuilder<string, VelocityEntry>[] {
   VelocityConfig.parse(config);
   // cacheValues: a busy account's profile is rewritten several times per commit; it is serialized
   // once at the flush. recordEvent changes the profile it got and it is always put back.
   // Packed (MessagePack) rather than JSON: about one profile per transaction is serialized at the
   // flushes, and its up to 90 day buckets share one key list (bench/README.md, issue 17).
-  return [Stores.keyValue<string, Profile>(StoreNames.velocityProfiles, Serdes.String, Serdes.Packed<Profile>(), { ...opts, cacheValues: true })];
+  return [Stores.keyValue<string, VelocityEntry>(StoreNames.velocityProfiles, Serdes.String, Serdes.Packed<VelocityEntry>(), { ...opts, cacheValues: true })];
 }
 
 export class VelocityFeaturesProcessor implements Processor<string, RiskContext, string, RiskContext> {
@@ -110,7 +119,7 @@ export class VelocityFeaturesProcessor implements Processor<string, RiskContext,
   private readonly plan: ProfilePlan;
   private readonly reading: ProfileReading;
   private readonly featureSetVersion: string;
-  private profiles!: KeyValueStore<string, Profile>;
+  private profiles!: KeyValueStore<string, VelocityEntry>;
 
   constructor(config: VelocityConfigInput = {}, featureSet: FeatureSet = defaultFeatureSet()) {
     this.config = VelocityConfig.parse(config);
@@ -125,6 +134,7 @@ export class VelocityFeaturesProcessor implements Processor<string, RiskContext,
       maxEvents: this.config.maxEventsPerAccount,
       maxDistinctPerBucket: this.config.maxDistinctPerBucket,
       daySets: this.plan.daySets,
+      archiveBatchDays: this.config.archiveBatchDays,
     };
   }
 
@@ -143,8 +153,9 @@ export class VelocityFeaturesProcessor implements Processor<string, RiskContext,
     const { txn, features } = risk;
     const t = txn.eventTime;
     const plan = this.plan;
-    const profile = this.profiles.get(txn.accountToken);
-    const r = readProfile(profile, txn.cardToken, t, plan, this.reading, PREVIOUS_SEARCH_DAYS);
+    const profile = profileAt(this.profiles, txn.accountToken);
+    const archive = profile?.archived === true ? archiveAt(this.profiles, txn.accountToken) : undefined;
+    const r = readProfile(profile, archive?.archive, txn.cardToken, t, plan, this.reading, PREVIOUS_SEARCH_DAYS);
 
     writeOutputs(features, plan.card.outputs, r.cardExact, r.cardDay, r.cardExactMerchants, r.cardExactCountries, null, null);
     writeOutputs(features, plan.account.outputs, r.accountExact, r.accountDay, r.accountExactMerchants, r.accountExactCountries, r.accountDayMerchants, r.accountDayCountries);
@@ -162,7 +173,13 @@ export class VelocityFeaturesProcessor implements Processor<string, RiskContext,
     if (t < this.ctx.currentStreamTimeMs() - this.config.graceMs) risk.reasonCodes.push(VELOCITY_LATE_EVENT);
 
     const event = { t, amount: txn.amountMinor, merchant: txn.merchantId, country: txn.merchantCountry, lat: located ? txn.lat : null, lon: located ? txn.lon : null };
-    this.profiles.put(txn.accountToken, recordEvent(profile, txn.cardToken, event, this.limits));
+    const parts = profileParts(profile, archive);
+    recordEvent(parts, txn.cardToken, event, this.limits);
+    this.profiles.put(txn.accountToken, parts.profile);
+    if (parts.archiveChanged) {
+      if (parts.archive !== undefined && parts.archive.length > 0) this.profiles.put(archiveKey(txn.accountToken), { archive: parts.archive });
+      else this.profiles.delete(archiveKey(txn.accountToken));
+    }
     this.ctx.forward(record);
   }
 
@@ -173,9 +190,26 @@ export class VelocityFeaturesProcessor implements Processor<string, RiskContext,
   private sweep(now: number): void {
     const cutoff = floorTo(now - this.config.graceMs, DAY_MS) - this.plan.dayHorizonDays * DAY_MS;
     const idle: string[] = [];
-    for (const { key, value } of this.profiles.all()) if (value.newest < cutoff) idle.push(key);
+    for (const { key, value } of this.profiles.all()) {
+      if (isArchiveKey(key) || !('ev' in value) || value.newest >= cutoff) continue;
+      idle.push(key);
+      if (value.archived === true) idle.push(archiveKey(key));
+    }
     for (const key of idle) this.profiles.delete(key);
   }
+}
+
+/** The account's profile; a value of the other kind under its key is corrupt state, not a profile. */
+function profileAt(store: KeyValueStore<string, VelocityEntry>, key: string): Profile | undefined {
+  const v = store.get(key);
+  if (v === undefined || 'ev' in v) return v;
+  throw new Error(`velocity store: the value under an account key is not a profile (partition state corrupt?)`);
+}
+
+function archiveAt(store: KeyValueStore<string, VelocityEntry>, accountKey: string): ProfileArchive | undefined {
+  const v = store.get(archiveKey(accountKey));
+  if (v === undefined || 'archive' in v) return v;
+  throw new Error(`velocity store: the value under an archive key is not an archive (partition state corrupt?)`);
 }
 
 function writeOutputs(

@@ -19,6 +19,17 @@
  *           feature set has a distinct count over a day-aligned window, each day also keeps its
  *           merchant and country sets (capped at `maxDistinctPerBucket`).
  *
+ * The archive: an active account's older day buckets live under a key of their own,
+ * `<account token>~days` (archiveKey), so that a transaction rewrites (serializes, writes to
+ * RocksDB and to the changelog) its account's recent part only. With 30-day windows an account
+ * holds ~32 day buckets of ~150-300 bytes each, 3-4× its events. Days move to the archive in
+ * batches: once the profile holds more than `archiveBatchDays` (7 by default) days before
+ * yesterday (newest's UTC day − 1), all of them go, so an account active every day rewrites its
+ * archive about once a week; the archive is trimmed to the day horizon when it is rewritten (or
+ * once it reaches a batch past it), so it may keep up to a batch of days no window reads. A late transaction whose day is
+ * archived updates the archive. Every archived day is older than every day in the profile.
+ * Profiles written before the archive existed hold all their days and read as before.
+ *
  * Windows over `ev` are exact to the millisecond at both edges. A folded hour is counted only when
  * it lies wholly inside the window and all its events are ≤ t (so nothing outside the window, and
  * nothing from the future, is ever counted): past the cap, windows undercount at their edges, never
@@ -74,13 +85,33 @@ export interface DayBucket extends Aggregate {
 }
 
 export interface Profile {
-  /** Card tokens, referenced by index. */
+  /** Card tokens, referenced by index (by the archive's day buckets too). */
   cards: string[];
   /** Newest event time ever recorded: trimming and expiry count back from it. */
   newest: number;
   ev: EventEntry[];
   hours: FoldedHour[];
+  /** Day buckets since the archive's last day (all of them when there is no archive). */
   days: DayBucket[];
+  /** Set while the account has an archive (under archiveKey): absent, no read of that key is needed. */
+  archived?: true;
+}
+
+/** The account's older day buckets, sorted by start, under archiveKey(account). */
+export interface ProfileArchive {
+  archive: DayBucket[];
+}
+
+/** The key of an account's archive: '~' is outside the account tokens' alphabet (at_ + base64url). */
+export const archiveKey = (accountKey: string): string => `${accountKey}~days`;
+export const isArchiveKey = (key: string): boolean => key.endsWith('~days');
+
+/** What recordEvent works on: the profile and, if the account has one, its archive. */
+export interface ProfileParts {
+  profile: Profile;
+  archive: DayBucket[] | undefined;
+  /** Set by recordEvent when the archive was changed (created, added to, trimmed, emptied): write it back. */
+  archiveChanged: boolean;
 }
 
 export interface ProfileLimits {
@@ -92,6 +123,8 @@ export interface ProfileLimits {
   maxDistinctPerBucket: number;
   /** Whether day buckets keep merchant / country sets. */
   daySets?: boolean;
+  /** More closed days (before yesterday) than this in the profile and they all move to the archive; absent, 7. */
+  archiveBatchDays?: number;
 }
 
 /** JSON has no -Infinity: the earliest time a Date can hold stands for "never". */
@@ -179,11 +212,12 @@ export interface ProfileEvent {
 }
 
 /**
- * `profile` with one more transaction, trimmed to the limits. Mutates and returns `profile`: the
- * caller got it from the store and puts it back (the store's value cache may hold this instance).
+ * Records one more transaction in `parts`, trimmed to the limits, mutating the profile and archive
+ * in place: the caller got them from the store and puts them back (the store's value cache may
+ * hold these instances), the archive only when `archiveChanged` says so.
  */
-export function recordEvent(profile: Profile | undefined, cardToken: string, x: ProfileEvent, limits: ProfileLimits): Profile {
-  const p = profile ?? emptyProfile();
+export function recordEvent(parts: ProfileParts, cardToken: string, x: ProfileEvent, limits: ProfileLimits): void {
+  const p = parts.profile;
   let card = p.cards.indexOf(cardToken);
   if (card < 0) {
     card = p.cards.length;
@@ -195,7 +229,12 @@ export function recordEvent(profile: Profile | undefined, cardToken: string, x: 
   if (p.ev.length === 0 || p.ev[p.ev.length - 1]![0] <= t) p.ev.push(entry);
   else p.ev.splice(upperBound(p.ev, t, (e) => e[0]), 0, entry);
 
-  const day = bucketAt(p.days, floorTo(t, DAY_MS), () => ({ ...newAggregate(), start: floorTo(t, DAY_MS), cards: [] }));
+  const dayStart = floorTo(t, DAY_MS);
+  const archive = parts.archive;
+  // A late transaction of an archived day updates the archive (every archived day is older than every day in the profile).
+  const inArchive = archive !== undefined && archive.length > 0 && dayStart <= archive[archive.length - 1]!.start;
+  if (inArchive) parts.archiveChanged = true;
+  const day = bucketAt(inArchive ? archive : p.days, dayStart, () => ({ ...newAggregate(), start: dayStart, cards: [] }));
   addToAggregate(day, t, x.amount, isLocated(entry) ? [t, entry[4], entry[5]] : null);
   const dc = cardEntry(day.cards, card);
   if (dc === undefined) day.cards.push([card, t, 1, x.amount, x.amount, x.amount, 0]);
@@ -218,11 +257,18 @@ export function recordEvent(profile: Profile | undefined, cardToken: string, x: 
   }
 
   p.newest = Math.max(p.newest, t);
-  trim(p, limits);
-  return p;
+  trim(parts, limits);
 }
 
-function trim(p: Profile, limits: ProfileLimits): void {
+/** The parts as read from the store: a fresh profile for an account without one. */
+export const profileParts = (profile: Profile | undefined, archive: ProfileArchive | undefined): ProfileParts => ({
+  profile: profile ?? emptyProfile(),
+  archive: archive?.archive,
+  archiveChanged: false,
+});
+
+function trim(parts: ProfileParts, limits: ProfileLimits): void {
+  const p = parts.profile;
   const evFrom = p.newest - limits.horizonMs;
   let drop = 0;
   while (drop < p.ev.length && p.ev[drop]![0] <= evFrom) drop++;
@@ -239,21 +285,45 @@ function trim(p: Profile, limits: ProfileLimits): void {
     changed = true;
   }
   const dayFrom = floorTo(p.newest - limits.dayHorizonMs, DAY_MS);
-  const daysKept = p.days.filter((d) => d.start >= dayFrom);
-  if (daysKept.length !== p.days.length) {
-    p.days = daysKept;
+  if (p.days.length > 0 && p.days[0]!.start < dayFrom) {
+    p.days = p.days.filter((d) => d.start >= dayFrom);
     changed = true;
   }
-  if (changed) compactCards(p);
+  // Days before yesterday leave the profile in batches (see the archive above).
+  const closedFrom = floorTo(p.newest, DAY_MS) - DAY_MS;
+  let closed = 0;
+  while (closed < p.days.length && p.days[closed]!.start < closedFrom) closed++;
+  let archive = parts.archive;
+  const batch = limits.archiveBatchDays ?? 7;
+  if (closed > batch) {
+    archive = parts.archive ??= [];
+    for (const d of p.days.splice(0, closed)) archive.push(d);
+    parts.archiveChanged = true;
+  }
+  // Trimmed when rewritten anyway, or once a whole batch of it is out of reach.
+  if (archive !== undefined && archive.length > 0 && archive[0]!.start < dayFrom && (parts.archiveChanged || archive[0]!.start < dayFrom - batch * DAY_MS)) {
+    let drop = 0;
+    while (drop < archive.length && archive[drop]!.start < dayFrom) drop++;
+    archive.splice(0, drop);
+    parts.archiveChanged = true;
+    changed = true;
+  }
+  if (archive !== undefined && archive.length > 0) p.archived = true;
+  else delete p.archived;
+  if (changed && compactCards(p, archive ?? [])) parts.archiveChanged ||= archive !== undefined && archive.length > 0;
 }
 
-/** Drops card tokens nothing refers to any more (a card re-issued under a new token, say). */
-function compactCards(p: Profile): void {
+/**
+ * Drops card tokens nothing refers to any more (a card re-issued under a new token, say). Returns
+ * whether card indices moved (the archive's entries then changed too).
+ */
+function compactCards(p: Profile, archive: readonly DayBucket[]): boolean {
   const used = new Set<number>();
   for (const e of p.ev) used.add(e[6]);
   for (const h of p.hours) for (const c of h.cards) used.add(c[0]);
   for (const d of p.days) for (const c of d.cards) used.add(c[0]);
-  if (used.size === p.cards.length) return;
+  for (const d of archive) for (const c of d.cards) used.add(c[0]);
+  if (used.size === p.cards.length) return false;
   const remap = new Map<number, number>();
   const cards: string[] = [];
   p.cards.forEach((token, i) => {
@@ -266,5 +336,7 @@ function compactCards(p: Profile): void {
   for (const e of p.ev) e[6] = remap.get(e[6])!;
   for (const h of p.hours) for (const c of h.cards) c[0] = remap.get(c[0])!;
   for (const d of p.days) for (const c of d.cards) c[0] = remap.get(c[0])!;
+  for (const d of archive) for (const c of d.cards) c[0] = remap.get(c[0])!;
+  return true;
 }
 

@@ -3,7 +3,8 @@
  * feature set declares (processors/featureSet/declaration.ts, ProfilePlan): count, sum and max per
  * exact and per day-aligned window for the transaction's card and its account, merchant/country
  * sets where a distinct count is declared, the previous transaction, the previous located one and
- * the z-score baselines. One pass over the events, one over the folded hours, one over the days.
+ * the z-score baselines. One pass over the events, one over the folded hours, one over the days
+ * (the archived ones first).
  *
  * Only what happened at or before t is seen: events are sorted, the scan stops at the first one
  * after t; a folded hour counts only when all of it is ≤ t; day buckets are used only for days
@@ -21,7 +22,7 @@
  */
 import type { LocatedEvent } from '../impossibleTravel.js';
 import type { ProfilePlan } from '../featureSet/declaration.js';
-import { DAY_MS, type Loc, type Profile, cardEntry, floorTo, isLocated } from './profile.js';
+import { DAY_MS, type DayBucket, type Loc, type Profile, cardEntry, floorTo, isLocated } from './profile.js';
 import { type RunningStats, addValue, mergeStats } from './stats.js';
 
 export interface WindowAcc {
@@ -108,8 +109,21 @@ const add = (a: WindowAcc, n: number, sum: number, max: number | undefined): voi
   if (max !== undefined && max > a.max) a.max = max;
 };
 
-/** Fills `r` (from newReading(plan)) with the profile as of t for the transaction's card. */
-export function readProfile(p: Profile | undefined, cardToken: string, t: number, plan: ProfilePlan, r: ProfileReading, previousSearchDays: number): ProfileReading {
+const NO_DAYS: readonly DayBucket[] = [];
+
+/**
+ * Fills `r` (from newReading(plan)) with the profile as of t for the transaction's card;
+ * `archive` is the account's archived days (profile.ts), older than every day in the profile.
+ */
+export function readProfile(
+  p: Profile | undefined,
+  archive: readonly DayBucket[] | undefined,
+  cardToken: string,
+  t: number,
+  plan: ProfilePlan,
+  r: ProfileReading,
+  previousSearchDays: number,
+): ProfileReading {
   reset(r);
   if (p === undefined) return r;
   const c = p.cards.indexOf(cardToken);
@@ -187,7 +201,12 @@ export function readProfile(p: Profile | undefined, cardToken: string, t: number
 
   const searchFrom = today - previousSearchDays * DAY_MS;
   const dayAligned = plan.dayAligned;
-  for (const d of p.days) {
+  // The archive's days, then the profile's: one ascending sequence, without concatenating them.
+  const older = archive ?? NO_DAYS;
+  const nOlder = older.length;
+  const nDays = nOlder + p.days.length;
+  for (let k = 0; k < nDays; k++) {
+    const d = k < nOlder ? older[k]! : p.days[k - nOlder]!;
     // Days before t's day hold only events before t; t's own day is covered by the events above.
     if (d.start >= today) break;
     const ageDays = Math.round((today - d.start) / DAY_MS); // 1 = yesterday

@@ -20,7 +20,7 @@ import type { DeadLetter, Transaction } from '../../../schemas/types.js';
 import { Serdes } from '../../../topology/serde.js';
 import type { KeyValueStore } from '../../../state/types.js';
 import { StoreNames } from '../../../processors/types.js';
-import type { Profile } from '../../../processors/velocity/profile.js';
+import { type Profile, type ProfileArchive, archiveKey } from '../../../processors/velocity/profile.js';
 import { TopologyTestDriver } from '../../../topology/testDriver.js';
 import { Topology } from '../../../topology/topology.js';
 import { mulberry32 as prng } from '../../support/seededRandom.js';
@@ -310,9 +310,48 @@ describe('velocity state', () => {
   });
 });
 
+describe('velocity archive (older days under a key of their own)', () => {
+  it('moves closed days out in weekly batches, counts a late transaction of an archived day, and sweeps both keys', async () => {
+    const { pipe, driver: d } = await harness({ graceMs: 5 * DAY });
+    const store = d.getStateStore<KeyValueStore<string, Profile | ProfileArchive>>(StoreNames.velocityProfiles);
+    const a = tokenizer.accountToken(ACCOUNTS.A);
+    const profile = () => store.get(a) as Profile;
+    const archive = () => (store.get(archiveKey(a)) as ProfileArchive | undefined)?.archive;
+    // One payment a day at T0's time of day: days 0..8.
+    for (let day = 0; day <= 8; day++) await pipe({ t: T0 + day * DAY, amount: 100 + day });
+    // On day 8 the days before yesterday are 0..6: seven, not more than a batch, so all stay in the profile.
+    expect(profile().archived).toBeUndefined();
+    expect(archive()).toBeUndefined();
+    expect(profile().days).toHaveLength(9);
+    // Day 9: eight closed days (0..7) move at once; yesterday and today stay.
+    const day9 = await pipe({ t: T0 + 9 * DAY, amount: 109 });
+    expect(profile().archived).toBe(true);
+    expect(archive()!.map((b) => (b.start - Math.floor(T0 / DAY) * DAY) / DAY)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(profile().days.map((b) => (b.start - Math.floor(T0 / DAY) * DAY) / DAY)).toEqual([8, 9]);
+    // What day 9 saw (its reading was made before the move) and what day 10 sees across both parts agree.
+    expect(day9.features['account.count_30d']).toBe(9);
+    const archived = archive();
+    const day10 = await pipe({ t: T0 + 10 * DAY, amount: 110 });
+    expect(day10.features['account.count_30d']).toBe(10);
+    expect(day10.features['account.sum_30d']).toBe([...Array(10).keys()].reduce((s, i) => s + 100 + i, 0));
+    // The archive was not rewritten for day 10 (same instance, same contents).
+    expect(archive()).toBe(archived);
+    // A transaction of day 3, late but within grace: its day is archived, so the archive is rewritten with it.
+    await pipe({ t: T0 + 3 * DAY + HOUR, amount: 1_000, recordTs: T0 + 10 * DAY + 10 });
+    expect(archive()!.find((b) => b.start === Math.floor(T0 / DAY) * DAY + 3 * DAY)!.n).toBe(2);
+    const day11 = await pipe({ t: T0 + 11 * DAY, amount: 111 });
+    expect(day11.features['account.count_30d']).toBe(12);
+    expect(day11.features['account.max_30d']).toBe(1_000);
+    // Quiet past every reach (30 days + grace): the sweep deletes the profile and its archive.
+    await pipe({ t: T0 + 11 * DAY + 40 * DAY, card: 'B1' });
+    await pipe({ t: T0 + 11 * DAY + 41 * DAY, card: 'B1' });
+    expect([...store.all()].map((e) => e.key)).toEqual([tokenizer.accountToken(ACCOUNTS.B)]);
+  });
+});
+
 // ---- brute force ----
 
-function randomStream(seed: number, n: number): Txn[] {
+function randomStream(seed: number, n: number, maxLateDays = 2): Txn[] {
   const rnd = prng(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
   const gaps = [0, 1, 59_999, 60_000, 60_001, 5 * SEC, 40 * SEC, 3 * MIN, HOUR, HOUR + 1, 5 * HOUR, DAY, DAY + 1, 2 * DAY];
@@ -320,8 +359,8 @@ function randomStream(seed: number, n: number): Txn[] {
   let clock = T0 - 9 * DAY;
   for (let i = 0; i < n; i++) {
     clock += pick(gaps);
-    // About a third arrive late: by up to 3 hours or 2 days, or exactly a window length behind the clock.
-    const late = rnd() < 0.35 ? pick([rnd() * 3 * HOUR, rnd() * 2 * DAY, MIN, HOUR, DAY, 1]) : 0;
+    // About a third arrive late: by up to 3 hours or 2 days (maxLateDays), or exactly a window length behind the clock.
+    const late = rnd() < 0.35 ? pick([rnd() * 3 * HOUR, rnd() * maxLateDays * DAY, MIN, HOUR, DAY, 1]) : 0;
     const located = rnd() < 0.6;
     out.push({
       t: Math.floor(clock - late),
@@ -421,10 +460,19 @@ const FLOAT_FEATURES = new Set([
 ]);
 
 describe('velocity against brute force', () => {
-  it('matches a from-scratch computation on every transaction of a random out-of-order stream', async () => {
-    const stream = randomStream(20240610, 400);
-    // Lateness in the stream stays under 2 days + a gap; grace covers all of it.
-    const { pipe } = await harness({ maxDistinctPerBucket: 100, graceMs: 3 * DAY });
+  // Archive batches of a week (the default) and, with up to 6 days of lateness, of one day: there late
+  // transactions often find their day archived.
+  it.each([
+    { archiveBatchDays: 7, maxLateDays: 2 },
+    { archiveBatchDays: 1, maxLateDays: 6 },
+  ])('matches a from-scratch computation on every transaction of a random out-of-order stream (archive batch $archiveBatchDays d)', async ({ archiveBatchDays, maxLateDays }) => {
+    const stream = randomStream(20240610, 400, maxLateDays);
+    // Lateness in the stream stays under maxLateDays + a gap; grace covers all of it.
+    const { pipe, driver: d } = await harness({ maxDistinctPerBucket: 100, graceMs: (maxLateDays + 1) * DAY, archiveBatchDays });
+    const store = d.getStateStore<KeyValueStore<string, Profile | ProfileArchive>>(StoreNames.velocityProfiles);
+    const accountKeys = Object.values(ACCOUNTS).map((id) => tokenizer.accountToken(id));
+    const archives = () => accountKeys.map((k) => (store.get(archiveKey(k)) as ProfileArchive | undefined)?.archive.at(-1)?.start ?? -Infinity);
+    let intoArchive = 0;
     const history: Txn[] = [];
     let outOfOrder = 0;
     let gappedZscores = 0;
@@ -432,6 +480,8 @@ describe('velocity against brute force', () => {
     for (const x of stream) {
       if (x.t < maxT) outOfOrder++;
       maxT = Math.max(maxT, x.t);
+      // A late transaction whose day is already archived (its account's archive reaches that day).
+      if (Math.floor(x.t / DAY) * DAY <= archives()[CARDS[x.card!].account === 'A' ? 0 : 1]!) intoArchive++;
       const risk = await pipe(x);
       const got = risk.features;
       // Within grace the history is complete, and the brute force below assumes exactly that.
@@ -449,6 +499,9 @@ describe('velocity against brute force', () => {
     // The stream did exercise what it is meant to.
     expect(outOfOrder).toBeGreaterThan(40);
     expect(gappedZscores).toBeGreaterThan(20);
+    // Both accounts read across an archive, and with daily batches late transactions updated archived days (10 here).
+    expect(archives().every((last) => last > -Infinity)).toBe(true);
+    if (archiveBatchDays === 1) expect(intoArchive).toBeGreaterThanOrEqual(5);
   });
 
   it('past a small event cap never overcounts and stays exact inside the kept events', async () => {
