@@ -120,7 +120,11 @@ export class KafkaSchemaStore {
     });
     await this.noopProducer.connect();
     const started = Date.now();
-    await this.catchUp(Date.now() + this.config.timeoutMs);
+    // A fresh broker under load can name a partition's leader in its metadata before that broker
+    // serves it (NOT_LEADER_OR_FOLLOWER) for longer than KafkaJS's own retries last (~0.4 s; a
+    // stack start-up at load 12 failed so): the first NOOP is sent again until the start deadline.
+    const deadline = started + this.config.timeoutMs;
+    await this.untilDeadline(() => this.catchUp(deadline));
     this.logger.info(
       { topic: this.config.topic, appliedOffset: this.applied, ms: Date.now() - started, maxId: this.state.maxId() },
       'read the schemas topic to the end',
