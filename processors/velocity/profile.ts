@@ -26,9 +26,11 @@
  * batches: once the profile holds more than `archiveBatchDays` (7 by default) days before
  * yesterday (newest's UTC day − 1), all of them go, so an account active every day rewrites its
  * archive about once a week; the archive is trimmed to the day horizon when it is rewritten (or
- * once it reaches a batch past it), so it may keep up to a batch of days no window reads. A late transaction whose day is
- * archived updates the archive. Every archived day is older than every day in the profile.
- * Profiles written before the archive existed hold all their days and read as before.
+ * once it reaches a batch past it), so it may keep up to a batch of days no window reads. A late
+ * transaction whose day is archived updates the archive. Every archived day is older than every
+ * day in the profile. Profiles written before the archive existed hold all their days and read as
+ * before; a profile flagged `archived` whose archive is missing reads without it (undercounts,
+ * never fails) and drops the flag at its next write.
  *
  * Windows over `ev` are exact to the millisecond at both edges. A folded hour is counted only when
  * it lies wholly inside the window and all its events are ≤ t (so nothing outside the window, and

@@ -342,6 +342,12 @@ describe('velocity archive (older days under a key of their own)', () => {
     const day11 = await pipe({ t: T0 + 11 * DAY, amount: 111 });
     expect(day11.features['account.count_30d']).toBe(12);
     expect(day11.features['account.max_30d']).toBe(1_000);
+    // An archive lost (say, its changelog record compacted away by hand): the account reads
+    // without it, undercounting, never failing, and the profile drops its flag.
+    store.delete(archiveKey(a));
+    const day12 = await pipe({ t: T0 + 12 * DAY, amount: 112 });
+    expect(day12.features['account.count_30d']).toBe(4); // days 8..11, still in the profile; 0..7 and day 3's late one are gone
+    expect(profile().archived).toBeUndefined();
     // Quiet past every reach (30 days + grace): the sweep deletes the profile and its archive.
     await pipe({ t: T0 + 11 * DAY + 40 * DAY, card: 'B1' });
     await pipe({ t: T0 + 11 * DAY + 41 * DAY, card: 'B1' });
