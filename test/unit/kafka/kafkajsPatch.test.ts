@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 
 // patches/kafkajs+2.2.4.patch (applied by `npm ci`'s postinstall) changes how KafkaJS encodes
 // produce requests: native CRC-32C, no zero-filled buffers, records and batches sized up front.
-// These tests pin what must not change with it: the bytes on the wire.
+// These tests pin what must not change with it: the bytes on the wire. It also stops the request
+// queue's idle 1 ms timer loop (kafkajs#1704); the last tests pin that waiting requests still go out.
 const require = createRequire(import.meta.url);
 type Encoder = { buffer: Buffer; offset: number };
 const crc32C = require('kafkajs/src/protocol/recordBatch/crc32C') as (b: Buffer) => number;
@@ -12,6 +13,18 @@ const jsCrc32C = require('kafkajs/src/protocol/recordBatch/crc32C/crc32C') as (b
 const Record = require('kafkajs/src/protocol/recordBatch/record/v0') as (r: object) => Encoder;
 const { RecordBatch } = require('kafkajs/src/protocol/recordBatch/v0') as { RecordBatch: (b: object) => Promise<Encoder> };
 const Decoder = require('kafkajs/src/protocol/decoder') as new (bytes: Buffer) => unknown;
+type Pushed = { entry: { correlationId: number; resolve: () => void; reject: () => void }; expectResponse: boolean; sendRequest: () => void };
+type Queue = {
+  push(r: Pushed): void;
+  fulfillRequest(r: { correlationId: number; payload: Buffer; size: number }): void;
+  maybeThrottle(ms: number | null): void;
+  destroy(): void;
+  inflight: Map<number, unknown>;
+  pending: unknown[];
+  throttleCheckTimeoutId: unknown;
+};
+const RequestQueue = require('kafkajs/src/network/requestQueue') as new (o: object) => Queue;
+const silent = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 const RecordBatchDecoder = require('kafkajs/src/protocol/recordBatch/v0/decoder') as (d: unknown) => Promise<{ records: Array<{ key: Buffer; value: Buffer; headers: Record<string, Buffer> }> }>;
 
 describe('the KafkaJS encoding patch', () => {
@@ -56,5 +69,41 @@ describe('the KafkaJS encoding patch', () => {
       messages.map((m, i) => [`k${i}`, m.value.length, `t${i}`]),
     );
     decoded.records.forEach((r, i) => expect(r.value.equals(messages[i]!.value)).toBe(true));
+  });
+});
+
+describe('the KafkaJS request-queue patch', () => {
+  const queue = (maxInFlightRequests: number | null): Queue =>
+    new RequestQueue({ maxInFlightRequests, requestTimeout: 30_000, enforceRequestTimeout: false, clientId: 't', broker: 'b', logger: silent });
+  const request = (correlationId: number, sent: number[]): Pushed => ({
+    entry: { correlationId, resolve: () => undefined, reject: () => undefined },
+    expectResponse: true,
+    sendRequest: () => void sent.push(correlationId),
+  });
+
+  it('leaves no timer behind once nothing waits (upstream re-armed a 1 ms check forever)', () => {
+    const q = queue(null);
+    const sent: number[] = [];
+    q.push(request(1, sent));
+    q.fulfillRequest({ correlationId: 1, payload: Buffer.alloc(0), size: 0 });
+    expect(sent).toEqual([1]);
+    expect(q.throttleCheckTimeoutId).toBeNull();
+  });
+
+  it('still sends a request that waited for the in-flight limit, and one that waited for a throttle', async () => {
+    const q = queue(1);
+    const sent: number[] = [];
+    q.push(request(1, sent));
+    q.push(request(2, sent));
+    expect(sent).toEqual([1]);
+    q.fulfillRequest({ correlationId: 1, payload: Buffer.alloc(0), size: 0 });
+    expect(sent).toEqual([1, 2]);
+    q.fulfillRequest({ correlationId: 2, payload: Buffer.alloc(0), size: 0 });
+    q.maybeThrottle(30);
+    q.push(request(3, sent));
+    expect(sent).toEqual([1, 2]);
+    await new Promise((r) => setTimeout(r, 80));
+    expect(sent).toEqual([1, 2, 3]);
+    q.destroy();
   });
 });
