@@ -175,7 +175,10 @@ export function formatCheck(c: Check): string {
 
 export function formatModelList(state: LifecycleState, rows: readonly ModelRow[]): string[] {
   if (rows.length === 0) return ['no models on the lifecycle topic yet (the retrain service writes the first candidate)'];
-  const out = [`champion: ${state.champion ?? 'none (rules only)'}${state.previousChampion ? `   previous: ${state.previousChampion}` : ''}`, ''];
+  // No champion event yet does not mean rules only: the loops decide with the model they started
+  // with (RISKLOOP_MODEL_CARD) until the controller records a champion, which it does when one replaces it.
+  const champion = state.champion ?? 'none recorded yet (the loops decide with the model they started with, RISKLOOP_MODEL_CARD, or rules if none)';
+  const out = [`champion: ${champion}${state.previousChampion ? `   previous: ${state.previousChampion}` : ''}`, ''];
   for (const r of rows) {
     const how = r.stagedBy ? ` by ${r.stagedBy.automatic ? r.stagedBy.actor : `${r.stagedBy.actor} (person)`}` : '';
     out.push(`${r.version}  ${r.stage}${r.paused ? ' (paused)' : ''} since ${when(r.since)}${how}   parent ${r.parent ?? '-'}`);

@@ -75,6 +75,10 @@ describe('riskloop models', () => {
 
   it('says so when there is nothing yet, and formats figures for people', () => {
     expect(formatModelList(foldLifecycle([]), [])).toEqual(['no models on the lifecycle topic yet (the retrain service writes the first candidate)']);
+    // A candidate in canary and no champion event: the start-up champion still decides, not "rules only".
+    const early = foldLifecycle(events.slice(1, 5)); // new: candidate, gate, shadow, canary
+    const earlyRows = [...early.models.values()].map((x) => modelRow(x, early, null, null));
+    expect(formatModelList(early, earlyRows)[0]).toBe('champion: none recorded yet (the loops decide with the model they started with, RISKLOOP_MODEL_CARD, or rules if none)');
     expect([fmt(0.123456), fmt(12), fmt(12345.678), fmt(null), fmt('x')]).toEqual(['0.1235', '12', '12346', '-', 'x']);
   });
 });
