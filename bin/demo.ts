@@ -633,16 +633,7 @@ export async function runDemo(opts: DemoOptions, io: CommandIo): Promise<number>
       // Wall time for the controller's stage periods (event time runs a day per second or two here).
       await sleep(1000);
     }
-    // On a quick machine the last day can go out while the candidate is still in a stage whose
-    // wall-time period has not run out (a canary with its decisions but not yet its seconds): give
-    // the controller a bounded wait, with no more traffic, before the report.
-    let finalStage = await stageOf();
-    const settleBy = Date.now() + 30_000;
-    if ((finalStage === 'shadow' || finalStage === 'canary') && svc.running) io.out(`  waiting up to 30 s for ${version}'s ${finalStage} stage to end`);
-    while ((finalStage === 'shadow' || finalStage === 'canary') && svc.running && Date.now() < settleBy) {
-      await sleep(1000);
-      finalStage = await stageOf();
-    }
+    const finalStage = await stageOf();
     await svc.stop();
     const deciders = (ds: Decision[]) => {
       const n = new Map<string, number>();
