@@ -35,8 +35,8 @@
  * day-aligned window (or z-score baseline, or the 30-day previous-transaction search) + grace, the
  * older days of an active account under a second key (its archive, rewritten about once a week).
  * A transaction reads one or two keys and writes one (two when the archive moves); the write-back
- * cache dedupes the changelog per commit. Idle profiles are deleted by a stream-time sweep once nothing they hold can reach a
- * window. A transaction older than stream time − grace may find its oldest history already
+ * cache dedupes the changelog per commit. Idle profiles (and their archives) are deleted by a
+ * stream-time sweep once nothing they hold can reach a window. A transaction older than stream time − grace may find its oldest history already
  * trimmed: it is still scored, with reason code VELOCITY_LATE_EVENT saying its history may be
  * partial.
  */
