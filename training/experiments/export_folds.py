@@ -15,10 +15,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from riskloop_training.examples import Examples, feature_matrix, feature_union, load_examples  # noqa: E402
 from riskloop_training.folds import Fold, mature_until, weekly_folds  # noqa: E402
+from riskloop_training.gbm import DEFAULT_CONFIG  # noqa: E402,F401  (the trainer's default configuration, the first point of its search)
 
-SEED = 20261125  # train.py's default --seed: the search and the bag members
-# train.py's default configuration, the first point of its search
-DEFAULT_CONFIG = {"num_leaves": 31, "min_child_samples": 50, "learning_rate": 0.05, "feature_fraction": 1.0, "class_weight": "none"}
+SEED = 20261125  # train.py's default --seed (DEFAULT_SEED there, a script): the search and the bag members
 
 
 @dataclass
