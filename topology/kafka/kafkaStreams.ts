@@ -460,9 +460,7 @@ export class KafkaStreams extends EventEmitter {
           const positions = await g.flush();
           const at = new Map(positions.map((p) => [tpKey(p), p.offset]));
           const restart = from.map((f) => ({ ...f, offset: at.get(tpKey(f)) ?? f.offset }));
-          await sleep(backoffMs(1));
-          // Started outside the mutex: its updates take the mutex themselves.
-          setImmediate(() => void this.followGlobal(g, restart, false).catch((e) => this.fail(asError(e))));
+          this.restartGlobal(g, restart, 1);
         })
         .catch((e) => this.fail(asError(e)));
     };
@@ -479,6 +477,30 @@ export class KafkaStreams extends EventEmitter {
     );
     bootstrapped = true;
     return () => applied;
+  }
+
+  /**
+   * Starts a new global reader from `from` after a back-off. Its start can fail too, and for the same
+   * reasons as the reader it replaces: a broker just back still answers "not the leader" for a while
+   * (a CI run lost an instance this way, 15 s after a broker restart). Such a failure is retried with
+   * a longer back-off, bounded like every recoverable error by maxTransientErrorMs; only a fatal one
+   * fails the instance.
+   */
+  private restartGlobal(g: GlobalStateTask, from: TopicPartitionOffset[], attempt: number): void {
+    const timer = setTimeout(() => {
+      this.resetTimers.delete(timer);
+      if (this.currentState !== 'RUNNING' && this.currentState !== 'REBALANCING') return;
+      // Started outside the mutex: its updates take the mutex themselves.
+      this.followGlobal(g, from, false).catch(async (e: unknown) => {
+        await this.globalReader?.stop().catch(() => undefined);
+        const c = classifyError(e);
+        if (c.kind === 'fatal' || this.troubleTooLong()) return this.fail(asError(e));
+        if (this.currentState !== 'RUNNING' && this.currentState !== 'REBALANCING') return;
+        this.noteTrouble(c, 'global', e);
+        this.restartGlobal(g, from, attempt + 1);
+      });
+    }, backoffMs(attempt));
+    this.resetTimers.add(timer);
   }
 
   // ---------------------------------------------------------------- rebalancing

@@ -25,11 +25,13 @@ import type {
 import { KafkaStreams, type StreamsState } from '../../../topology/kafka/kafkaStreams.js';
 import { Serdes } from '../../../topology/serde.js';
 import { Topology } from '../../../topology/topology.js';
+import { Stores } from '../../../state/stores.js';
 
 const require = createRequire(import.meta.url);
 const { createErrorFromCode } = require('kafkajs/src/protocol/error') as { createErrorFromCode: (code: number) => Error };
 const { KafkaJSConnectionError } = require('kafkajs') as { KafkaJSConnectionError: new (m: string, o: { code: string }) => Error };
 
+const NOT_LEADER_FOR_PARTITION = 6;
 const ILLEGAL_GENERATION = 22;
 const REQUEST_TIMED_OUT = 7;
 const TOPIC_AUTHORIZATION_FAILED = 29;
@@ -85,8 +87,21 @@ class FakeClient implements KafkaClient {
     };
   }
 
+  /** Errors the next global-reader starts throw, one per start; every start is counted. */
+  readonly readErrors: Error[] = [];
+  readerStarts = 0;
+  onFollowError: ((e: Error) => void) | undefined;
+
   partitionReader(): PartitionReader {
-    return { read: async () => undefined, stop: async () => undefined };
+    return {
+      read: async (_from, _onBatch, opts) => {
+        this.readerStarts++;
+        const e = this.readErrors.shift();
+        if (e) throw e;
+        this.onFollowError = opts?.onFollowError;
+      },
+      stop: async () => undefined,
+    };
   }
 
   async producer(): Promise<Producer> {
@@ -147,10 +162,20 @@ afterEach(async () => {
   for (const d of stateDirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
-async function start(guarantee: 'at_least_once' | 'exactly_once'): Promise<{ streams: KafkaStreams; client: FakeClient; states: StreamsState[] }> {
+async function start(guarantee: 'at_least_once' | 'exactly_once', withGlobal = false): Promise<{ streams: KafkaStreams; client: FakeClient; states: StreamsState[] }> {
   const topology = new Topology({ applicationId: 'faults' })
     .addSource('src', 'in', { keySerde: Serdes.String, valueSerde: Serdes.String })
     .addSink('sink', 'out', { keySerde: Serdes.String, valueSerde: Serdes.String }, 'src');
+  if (withGlobal) {
+    topology.addGlobalStore(
+      Stores.keyValue<string, string>('refs', Serdes.String, Serdes.String, { persistent: false, logged: false }),
+      'refs-src',
+      { keySerde: Serdes.String, valueSerde: Serdes.String },
+      'refs-topic',
+      'refs-put',
+      () => ({ process: () => undefined }),
+    );
+  }
   const client = new FakeClient();
   const stateDir = mkdtempSync(path.join(os.tmpdir(), 'riskloop-fake-'));
   stateDirs.push(stateDir);
@@ -225,5 +250,23 @@ describe('KafkaStreams error handling (in-memory client, KafkaJS errors)', () =>
     const b = await start('at_least_once');
     b.client.handlers.onCrash?.(createErrorFromCode(TOPIC_AUTHORIZATION_FAILED));
     await until(() => b.streams.state === 'ERROR');
+  });
+
+  it('a global reader that stops on a broker error is restarted, and a restart refused while the broker comes back is retried', async () => {
+    const { streams, client, states } = await start('at_least_once', true);
+    expect(client.readerStarts).toBe(1);
+    // The broker restarts: the following reader stops; its first two replacements meet a broker that
+    // does not lead the partition yet (what a CI run met 15 s after a broker restart).
+    client.readErrors.push(createErrorFromCode(NOT_LEADER_FOR_PARTITION), createErrorFromCode(NOT_LEADER_FOR_PARTITION));
+    client.onFollowError!(new KafkaJSConnectionError('Connection error: connect ECONNREFUSED 127.0.0.1:9092', { code: 'ECONNREFUSED' }));
+    await until(() => client.readerStarts === 4);
+    expect(streams.metrics.total('riskloop_runtime_errors_total')).toBe(3);
+    await client.handlers.onBatch(client.batch(0, 1), async () => undefined);
+    await until(() => streams.state === 'RUNNING');
+    expect(states).not.toContain('ERROR');
+    // A fatal refusal of the restart still fails the instance.
+    client.readErrors.push(createErrorFromCode(TOPIC_AUTHORIZATION_FAILED));
+    client.onFollowError!(new KafkaJSConnectionError('Connection error', { code: 'ECONNRESET' }));
+    await until(() => streams.state === 'ERROR');
   });
 });
