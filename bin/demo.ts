@@ -379,7 +379,10 @@ export function demoPolicy(base: LifecyclePolicy, trainerArgs: readonly string[]
       gates: { ...base.gates, maxScoreP99Micros: Math.max(base.gates.maxScoreP99Micros, 50_000), replay: { ...base.gates.replay, maxDeclineRateDelta: Math.max(base.gates.replay.maxDeclineRateDelta, 0.05), maxReviewRateDelta: Math.max(base.gates.replay.maxReviewRateDelta, 0.05) } },
       // Shadow for a week of the demo's traffic: the score PSI compares with the candidate's test week,
       // and a day or two against a week differs by weekday mix alone (PSI 0.265 over 2407 scores).
-      rollout: { ...base.rollout, shadow: { minSeconds: 5, minDecisions: Math.max(2000, Math.round(decisionsPerWeek)) }, canary: { share: 20, minSeconds: 5, minDecisions: 300 } },
+      // A grace of 2 s, not 10: here the release reaches the loop (one process, same machine) in well
+      // under a second, while at a day of traffic a second 10 s of grace took most of a canary's
+      // decisions out of its error-rate sample: canaries with 596 decisions ended the run unjudged.
+      rollout: { ...base.rollout, shadow: { minSeconds: 5, minDecisions: Math.max(2000, Math.round(decisionsPerWeek)) }, canary: { share: 20, minSeconds: 5, minDecisions: 300 }, graceSeconds: 2 },
     },
     'the demo policy',
   );
@@ -574,7 +577,7 @@ export async function runDemo(opts: DemoOptions, io: CommandIo): Promise<number>
     const policyFile = path.join(stateDir, 'lifecycle-policy.json');
     await writeFile(policyFile, `${JSON.stringify(policy, null, 2)}\n`);
     const { shadow: sh, canary: ca } = policy.rollout;
-    io.out(`  policy ${policy.version}: the gates of models/lifecycle-policy.json (replay mix deltas <= 0.05, scoring p99 <= 50 ms for a laptop and a synthetic champion); for the demo's pace shadow >= ${sh.minSeconds} s and ${sh.minDecisions} decisions, canary ${ca.share}% of cards >= ${ca.minSeconds} s and ${ca.minDecisions} decisions`);
+    io.out(`  policy ${policy.version}: the gates of models/lifecycle-policy.json (replay mix deltas <= 0.05, scoring p99 <= 50 ms for a laptop and a synthetic champion); for the demo's pace shadow >= ${sh.minSeconds} s and ${sh.minDecisions} decisions, canary ${ca.share}% of cards >= ${ca.minSeconds} s and ${ca.minDecisions} decisions (error rate counted ${policy.rollout.graceSeconds} s after each stage change)`);
     const lifecycleTopic = lifecycleTopicName(config.topicPrefix);
     const client = createKafkajsClient({ connection: config.kafka, clientId: 'demo-lifecycle', logger });
     const lifecycleEvents = async (): Promise<LifecycleEvent[]> => readLifecycle(client, lifecycleTopic).catch(() => []);

@@ -88,6 +88,12 @@ export const LifecyclePolicy = z.strictObject({
   rollout: z.strictObject({
     shadow: z.strictObject({ minSeconds: z.number().nonnegative(), minDecisions: z.number().int().nonnegative() }),
     canary: z.strictObject({ share: z.number().positive().max(100), minSeconds: z.number().nonnegative(), minDecisions: z.number().int().nonnegative() }),
+    /**
+     * How long after a stage change the error rate ignores decisions that lack the model (a release
+     * takes a moment to reach every running instance). Only decisions after it count towards the
+     * error rate's sample, which a stage must fill before it advances.
+     */
+    graceSeconds: z.number().nonnegative().default(10),
     checks: z.strictObject({
       maxScorePsi: z.number().nonnegative(),
       maxDeclineRate: Rate,

@@ -70,6 +70,9 @@ describe("the demo's retraining policy", () => {
     expect(demo.retrain.trainer).toEqual({ ...base.retrain.trainer, folds: 2, searchBudget: 3 });
     expect(demo.rollout.shadow).toEqual({ minSeconds: 5, minDecisions: 2000 });
     expect(demo.rollout.canary).toEqual({ share: 20, minSeconds: 5, minDecisions: 300 });
+    // The error rate's grace: 10 s by default, 2 s at the demo's pace (10 s took most canaries' traffic).
+    expect(base.rollout.graceSeconds).toBe(10);
+    expect(demo.rollout.graceSeconds).toBe(2);
   });
 
   it('takes --trainer options into retrain.trainer and refuses what the policy does not know', async () => {
