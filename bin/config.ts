@@ -85,6 +85,11 @@ export const AppConfig = z.object({
   screeningKeyFile: z.string(),
   /** Hit threshold on the match score (docs/screening.md). */
   screeningThreshold: z.coerce.number().min(0.5).max(1),
+  /**
+   * How often the process hands the C heap's free pages back to the system (glibc malloc_trim,
+   * ops/mallocTrim.ts); 0: never. Without it RSS grows ~20-28 % in 10 minutes of steady traffic.
+   */
+  mallocTrimSeconds: z.coerce.number().min(0),
   /** Kept as text (the Tokenizer decodes it) but checked here, so a bad key fails at start. */
   tokenizer: z
     .object({
@@ -133,6 +138,7 @@ export const ENV = {
   sanctionsListReloadMs: 'RISKLOOP_SANCTIONS_LIST_RELOAD_MS',
   screeningKeyFile: 'RISKLOOP_SCREENING_KEY_FILE',
   screeningThreshold: 'RISKLOOP_SCREENING_THRESHOLD',
+  mallocTrimSeconds: 'RISKLOOP_MALLOC_TRIM_SECONDS',
 } as const;
 
 const DEFAULTS: Record<keyof typeof ENV, string | undefined> = {
@@ -165,6 +171,7 @@ const DEFAULTS: Record<keyof typeof ENV, string | undefined> = {
   sanctionsListReloadMs: '60000',
   screeningKeyFile: '',
   screeningThreshold: '0.85',
+  mallocTrimSeconds: '60',
 };
 
 /** What commands that only read or publish records need: everything but the tokenization keys. */

@@ -11,6 +11,7 @@ import pino from 'pino';
 import { z } from 'zod';
 import { readAppConfig } from '../../bin/config.js';
 import { buildRiskLoopApp } from '../../bin/riskLoopApp.js';
+import { startMallocTrim } from '../../ops/mallocTrim.js';
 import { type RocksDbMemory, rocksdbMemory } from '../../state/rocksdbSync.js';
 import { type ProcMemory, procMemory } from './procMemory.js';
 
@@ -70,13 +71,15 @@ async function main(): Promise<void> {
   } finally {
     clearInterval(startup);
   }
+  // As `riskloop run` does (RISKLOOP_MALLOC_TRIM_SECONDS; 0 for a run without it).
+  const trimmer = startMallocTrim({ everyMs: config.mallocTrimSeconds * 1000, logger });
   send({ type: 'running', ms: performance.now() - started, t: Date.now(), inputTopics });
   if (parts === 'side') sample();
   const timer = setInterval(sample, every);
   process.on('message', (msg: { type: string }) => {
     if (msg.type !== 'stop') return;
     clearInterval(timer);
-    app.close().then(
+    Promise.all([trimmer.stop(), app.close()]).then(
       () => {
         send({ type: 'closed' });
         // Exit after the IPC message is flushed; a CPU profile (--cpu-prof) is written on exit.

@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { LOOP_FLAG_OPTIONS, LOOP_FLAG_USAGE, loopFlagValues, readAppConfig } from '../config.js';
 import { buildRiskLoopApp } from '../riskLoopApp.js';
+import { startMallocTrim } from '../../ops/mallocTrim.js';
 import { startOps, type OpsRuntime } from '../../ops/opsRuntime.js';
 import { ensureTopics } from './topicsEnsure.js';
 import { readFile } from 'node:fs/promises';
@@ -145,6 +146,8 @@ export async function runCommand(argv: string[], io: CommandIo): Promise<number>
     });
     const opsAudit = new AuditLog(auditProducer, auditTopic, { ...self, source: 'ops' });
     await app.streams.start();
+    const trimmer = startMallocTrim({ everyMs: config.mallocTrimSeconds * 1000, logger });
+    closers.push({ name: 'malloc-trim', close: () => trimmer.stop() });
     let ops: OpsRuntime | undefined;
     // Drift: a small topology of its own beside the loop (reads decisions, writes alerts), seeded with
     // the starting champion's reference distributions; later releases bring their own.
