@@ -4,8 +4,8 @@
  * Why: in soaks the loop's RSS grew 20-28 % in 10 minutes with a flat V8 heap. glibc's own
  * statistics (`malloc_info`, taken with gdb during a soak, bench/README.md "Soak") showed the main
  * arena's bytes in use flat (382 → 365 → 398 MiB at minutes 4, 7 and 9.5) while its free bytes grew
- * to 106-121 MiB: freed Buffers, produce requests and RocksDB blocks leave holes in the brk heap that
- * glibc only returns from its top. `malloc_trim` also releases whole free pages inside it; called at
+ * to 106-121 MiB: freed blocks leave whole free pages below live ones in the brk heap, and glibc
+ * returns memory only from its top. `malloc_trim` also releases whole free pages inside it; called at
  * those three points it took the growth from +28 % to +6 %. No allocator setting does this
  * (`MALLOC_TRIM_THRESHOLD_` acts on the top only; `MALLOC_ARENA_MAX`, a fixed mmap threshold and
  * jemalloc were measured and did not help), and Node has no binding for it, so it is called through
@@ -40,10 +40,12 @@ type TrimCall = () => Promise<unknown>;
 
 /** malloc_trim(0) on a thread of its own, or null where glibc or ffi-rs is not there. */
 function loadTrim(logger: Logger): TrimCall | null {
-  if (process.platform !== 'linux') return null;
   // glibcVersionRuntime is absent on musl: malloc_trim is a glibc extension.
-  const header = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header;
-  if (!header?.glibcVersionRuntime) return null;
+  const header = process.platform === 'linux' ? (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header : undefined;
+  if (!header?.glibcVersionRuntime) {
+    logger.info({ platform: process.platform }, 'malloc_trim: no glibc here; the allocator keeps its own free pages');
+    return null;
+  }
   try {
     // Loaded lazily: a process that disables the trimmer never loads the native binding.
     const ffi = createRequire(import.meta.url)('ffi-rs') as typeof import('ffi-rs');
