@@ -349,12 +349,13 @@ function printOutcome(o: Outcome, io: CommandIo): void {
 
 /** The demo's trainer options (`--trainer "--folds 4 --search-budget 3"`) as the policy's `retrain.trainer`. */
 export function trainerOptionsFromArgs(args: readonly string[]): TrainerOptions {
-  const raw: Record<string, number> = {};
+  const raw: Record<string, number | string> = {};
   for (let i = 0; i < args.length; i += 2) {
     const flag = args[i]!;
     const value = args[i + 1];
     if (!flag.startsWith('--') || value === undefined) throw new Error(`--trainer: expected "--option value" pairs, got "${args.join(' ')}"`);
-    raw[flag.slice(2).replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())] = Number(value);
+    // Numbers as numbers; words (--init lr, --refit off, --monotone amount) as they are.
+    raw[flag.slice(2).replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())] = value.trim() !== '' && Number.isFinite(Number(value)) ? Number(value) : value;
   }
   const parsed = TrainerOptions.safeParse(raw);
   if (!parsed.success) throw new Error(`--trainer: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'option'}: ${i.message}`).join('; ')} (options: ${Object.keys(TrainerOptions.shape).join(', ')})`);

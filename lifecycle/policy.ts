@@ -38,6 +38,10 @@ export const TrainerOptions = z.strictObject({
   init: z.enum(['none', 'lr']).optional(),
   /** Boosters in the seed bag (train.py --bag; its default 5, 1 with init 'lr'): more is steadier on few frauds, K times the trees to score. */
   bag: z.number().int().positive().optional(),
+  /** train.py --refit: 'on' retrains on fit + validation rows after early stopping (its default without init 'lr'). */
+  refit: z.enum(['on', 'off']).optional(),
+  /** train.py --monotone: 'amount' constrains the amount-ratio features to an increasing effect (its default without init 'lr'). */
+  monotone: z.enum(['amount', 'off']).optional(),
 });
 export type TrainerOptions = z.output<typeof TrainerOptions>;
 

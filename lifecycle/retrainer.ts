@@ -119,7 +119,7 @@ export function trainerArgs(options: TrainerOptions): string[] {
   const flags: [keyof TrainerOptions, string][] = [
     ['testDays', '--test-days'], ['gapDays', '--gap-days'], ['folds', '--folds'], ['foldDays', '--fold-days'], ['validDays', '--valid-days'],
     ['searchBudget', '--search-budget'], ['trees', '--trees'], ['reviewAlertRate', '--review-alert-rate'], ['declineAlertRate', '--decline-alert-rate'],
-    ['seed', '--seed'], ['threads', '--threads'], ['init', '--init'], ['bag', '--bag'],
+    ['seed', '--seed'], ['threads', '--threads'], ['init', '--init'], ['bag', '--bag'], ['refit', '--refit'], ['monotone', '--monotone'],
   ];
   return flags.flatMap(([key, flag]) => (options[key] === undefined ? [] : [flag, String(options[key])]));
 }

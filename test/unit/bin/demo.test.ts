@@ -79,6 +79,8 @@ describe("the demo's retraining policy", () => {
     expect(trainerOptionsFromArgs(['--folds', '4', '--search-budget', '10', '--review-alert-rate', '0.03'])).toEqual({ folds: 4, searchBudget: 10, reviewAlertRate: 0.03 });
     const base = await loadPolicy('models/lifecycle-policy.json');
     expect(demoPolicy(base, ['--folds', '4']).retrain.trainer.folds).toBe(4);
+    expect(trainerOptionsFromArgs(['--init', 'lr', '--refit', 'off', '--monotone', 'off', '--bag', '1'])).toEqual({ init: 'lr', refit: 'off', monotone: 'off', bag: 1 });
+    expect(() => trainerOptionsFromArgs(['--refit', 'maybe'])).toThrow(/--trainer: refit/);
     expect(() => trainerOptionsFromArgs(['--leaves', '31'])).toThrow(/--trainer: .*leaves/);
     expect(() => trainerOptionsFromArgs(['--folds'])).toThrow(/pairs/);
     expect(() => trainerOptionsFromArgs(['--folds', 'many'])).toThrow(/--trainer: folds/);

@@ -27,6 +27,7 @@ describe('retrainer', () => {
     ]);
     // The seed bag is a policy choice too (train.py --bag).
     expect(trainerArgs({ bag: 3, init: 'none' })).toEqual(['--init', 'none', '--bag', '3']);
+    expect(trainerArgs({ refit: 'off', monotone: 'amount' })).toEqual(['--refit', 'off', '--monotone', 'amount']);
   });
 
   it('names a candidate lgbm-<UTC YYYYMMDD-HHMMSS>, the trainer\'s own default form', () => {
