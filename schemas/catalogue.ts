@@ -292,6 +292,11 @@ export function buildCatalogue(input: z.input<typeof CatalogueConfig> = {}): Cat
     const def: TopicDef = TOPIC_DEFS[id];
     const configs: Record<string, string> = { 'cleanup.policy': def.cleanupPolicy, ...def.extraConfigs };
     if (def.retentionMs !== null) configs['retention.ms'] = config.keepHistory ? '-1' : String(def.retentionMs);
+    // A short segment.ms only lets retention delete promptly. With history kept it just multiplies
+    // segments, and segments roll by record timestamp: months of event time published in minutes
+    // made one segment per hour and partition (18 000 open files in a 20-minute soak; the broker
+    // stopped on "Too many open files").
+    if (config.keepHistory && def.retentionMs !== null) delete configs['segment.ms'];
     const spec: TopicSpec = {
       id,
       name: `${config.prefix}${def.suffix}`,

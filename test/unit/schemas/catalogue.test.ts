@@ -75,5 +75,8 @@ describe('topic catalogue', () => {
     expect(kept.transactions.configs['retention.ms']).toBe('-1');
     expect(kept.decisions.configs['retention.ms']).toBe('-1');
     expect(kept.kyc.configs['retention.ms']).toBeUndefined();
+    // No hourly segments when nothing is deleted: replayed history would open a file per event-time hour.
+    expect(kept.transactions.configs['segment.ms']).toBeUndefined();
+    expect(buildCatalogue().transactions.configs['segment.ms']).toBe(String(3_600_000));
   });
 });
