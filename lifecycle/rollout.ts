@@ -54,8 +54,6 @@ export interface RolloutDeps {
   clock?: () => number;
   /** Who the controller's own events name; default `controller@<host>`. */
   actor?: string;
-  /** How long a release may take to reach every running instance before missing scores count as errors (ms; default the policy's rollout.graceSeconds). */
-  graceMs?: number;
   /** Observations below which a rate is not judged (default 200). */
   minSamples?: number;
   /** Where a card is looked for when a version's history names none (its version field matches); default `models`. */
@@ -351,7 +349,7 @@ export class RolloutController {
 
   /** Watches every model in a stage, and the champion (its figures are the comparison). */
   private async syncWatches(state: LifecycleState): Promise<void> {
-    const graceMs = this.deps.graceMs ?? this.deps.policy.rollout.graceSeconds * 1000;
+    const graceMs = this.deps.policy.rollout.graceSeconds * 1000;
     const wanted = new Set<string>();
     let earliest: number | null = null;
     for (const m of state.models.values()) {

@@ -89,6 +89,7 @@ describe('staged rollout: automatic rollback', () => {
     // Stage periods no test waits out: only a person (promote) or a failed check moves the candidate.
     policy.rollout = {
       ...policy.rollout,
+      graceSeconds: 3,
       shadow: { minSeconds: 3600, minDecisions: 100_000 },
       canary: { share: 50, minSeconds: 3600, minDecisions: 100_000 },
       checks: { ...policy.rollout.checks, maxScorePsi: 10, maxDeclineRate: 0.2, maxReviewRate: 0.5, maxLatencyP99Ms: 60_000, maxErrorRate: 0.5 },
@@ -113,7 +114,6 @@ describe('staged rollout: automatic rollback', () => {
       policy,
       logger,
       actor: 'controller@test',
-      graceMs: 3000,
       minSamples: 100,
     });
     let ticking = true;

@@ -299,7 +299,7 @@ describe('the loop learns by itself', () => {
       //    controller runs in its own process and may lag on a loaded machine, so once this side
       //    sees a stage's sample (its minDecisions after the grace) the next day waits for the
       //    controller's verdict (up to a minute). A controller that never advances still fails.
-      const GRACE_MS = 10_000; // RolloutController's default graceMs
+      const GRACE_MS = 10_000; // the policy's rollout.graceSeconds (models/lifecycle-policy.json leaves the default, 10)
       const sampleIn = async (): Promise<{ stage: string | null; since: number; enough: boolean }> => {
         const m = (await history()).models.get(CAND);
         if (!m || (m.stage !== 'shadow' && m.stage !== 'canary')) return { stage: m?.stage ?? null, since: 0, enough: false };

@@ -31,6 +31,7 @@ const policy: LifecyclePolicy = parsePolicy({
   rollout: {
     shadow: { minSeconds: 60, minDecisions: 20 },
     canary: { share: 50, minSeconds: 120, minDecisions: 10 },
+    graceSeconds: 0,
     checks: { maxScorePsi: 50, maxDeclineRate: 0.2, maxReviewRate: 0.3, maxLatencyP99Ms: 100, maxErrorRate: 0.1, minPrecision: 0.1, minLabelledForPrecision: 50 },
   },
 });
@@ -65,7 +66,6 @@ class Harness {
     logger: pino({ level: 'silent' }),
     clock: () => this.now,
     actor: 'controller@test',
-    graceMs: 0,
     minSamples: 10,
     readEvents: async () => [...this.events],
     live: this.live,
