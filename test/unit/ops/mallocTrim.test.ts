@@ -53,6 +53,12 @@ describe('malloc_trim', () => {
     expect(trimmer.stats.trims).toBeGreaterThanOrEqual(3);
     expect(trimmer.stats.lastMs).not.toBeNull();
     await trimmer.stop();
+    // Two calls while one runs share it: one trim, not two.
+    const before = trimmer.stats.trims;
+    const [a, b] = [trimmer.trim(), trimmer.trim()];
+    expect(a).toBe(b);
+    await a;
+    expect(trimmer.stats.trims).toBe(before + 1);
     const off = startMallocTrim({ everyMs: 0, logger });
     expect(off.active).toBe(false);
     await off.trim();
